@@ -1,0 +1,34 @@
+# The two commands a new user needs: `make demo` (the main job on the built-in lab) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint-code deps venv system-deps bench clean
+
+demo: deps
+	$(BIN)/python -m mailcert.demo
+
+test: deps
+	$(BIN)/ruff check mailcert tests bench fabfile.py
+	$(BIN)/ruff format --check mailcert tests bench fabfile.py
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+deps: system-deps venv
+
+system-deps:
+	sh scripts/install-system-deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+bench: deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`fab TASK...` in a checkout runs the same tasks as the `mailcert` console script."""
+
+from mailcert.tasks import namespace
+
+ns = namespace()

@@ -1,0 +1,85 @@
+"""The `mailcert` console script: Fabric's Program with mailcert's task collection and SPEC's exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from fabric import Config, Executor
+from fabric.main import Fab
+from invoke.exceptions import Exit, ParseError, UnexpectedExit
+
+from mailcert import __version__
+from mailcert.errors import MailcertError
+from mailcert.tasks import namespace, run_state, variadic_argv
+
+
+class MailcertConfig(Config):  # type: ignore[misc]
+    """Config files /etc/mailcert.yaml, ~/.mailcert.yaml and MAILCERT_* environment variables."""
+
+    prefix = "mailcert"
+
+
+class MailcertProgram(Fab):  # type: ignore[misc]
+    """Fab with SPEC's exit codes: usage errors are 3, a run ends with the worst status of what it checked."""
+
+    def run(self, argv: list[str] | str | None = None, exit: bool = True) -> None:  # noqa: A002 — Invoke's name
+        run_state().reset()
+        code = 0
+        try:
+            self.create_config()
+            self.parse_core(variadic_argv(self.normalize_argv_list(argv)))
+            self.parse_collection()
+            self.parse_tasks()
+            self.parse_cleanup()
+            self.update_config()
+            self.execute()
+            code = run_state().exit_code
+        except ParseError as exc:
+            print(f"mailcert: {exc} — see `mailcert --help` or `mailcert TASK --help`", file=sys.stderr)
+            code = 3
+        except Exit as exc:
+            if exc.message:
+                print(exc.message, file=sys.stderr)
+            code = exc.code
+        except UnexpectedExit as exc:
+            print(f"mailcert: command failed: {exc.result.command!r} exited {exc.result.exited}", file=sys.stderr)
+            code = 3
+        except MailcertError as exc:
+            print(f"mailcert: {exc.line()}", file=sys.stderr)
+            code = 3
+        except KeyboardInterrupt:
+            print("mailcert: interrupted", file=sys.stderr)
+            code = 130
+        if exit:
+            sys.exit(code)
+
+    def normalize_argv_list(self, argv: list[str] | str | None) -> list[str]:
+        if argv is None:
+            return list(sys.argv)
+        if isinstance(argv, str):
+            return argv.split()
+        return list(argv)
+
+    def execute(self) -> None:
+        # Invoke builds a Config per call; tasks share state through run_state(), not config attributes.
+        super().execute()
+
+
+def build_program() -> MailcertProgram:
+    return MailcertProgram(
+        name="mailcert",
+        binary="mailcert",
+        binary_names=["mailcert"],
+        version=__version__,
+        namespace=namespace(),
+        executor_class=Executor,
+        config_class=MailcertConfig,
+    )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    return build_program().run(argv)

@@ -1,0 +1,190 @@
+"""A host's filesystem seen through a directory ROOT (lint): absolute paths and symlinks resolve under ROOT.
+
+Nothing outside ROOT is ever read: every path is resolved component by component, absolute symlink
+targets are re-rooted, and a link that climbs above ROOT is refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import grp
+import os
+import pwd
+import stat
+from pathlib import Path, PurePosixPath
+
+from mailcert.errors import UsageError
+from mailcert.facts import FileFacts, TextFile
+from mailcert.pem import MAX_PEM_BYTES, scan_pem
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_MAX_LINKS = 40
+
+
+class _Refused(Exception):
+    """A path that must not be followed (loop, escape, missing component)."""
+
+
+class LocalRoot:
+    """HostFiles over a local directory standing for a host's `/`."""
+
+    def __init__(self, root: str | Path) -> None:
+        path = Path(root)
+        if not path.is_dir():
+            raise UsageError(f"ROOT {root} is not a directory", todo="give the folder that holds etc/ of the host")
+        self.root = path.resolve()
+
+    # -- resolution -------------------------------------------------------------------------------
+    def _resolve(self, host_path: str) -> tuple[Path, str]:
+        """The real local path for a host path, and the host path it resolved to (links followed)."""
+        if not host_path.startswith("/"):
+            raise _Refused(f"{host_path!r} is not an absolute path")
+        if "\x00" in host_path:
+            raise _Refused("path contains a NUL byte")
+        parts = list(PurePosixPath(host_path).parts[1:])
+        resolved: list[str] = []
+        links = 0
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not resolved:
+                    raise _Refused(f"{host_path} climbs above /")
+                resolved.pop()
+                continue
+            local = self.root.joinpath(*resolved, part)
+            if local.is_symlink():
+                links += 1
+                if links > _MAX_LINKS:
+                    raise _Refused(f"{host_path}: too many levels of symbolic links (a loop?)")
+                target = os.readlink(local)
+                target_parts = list(PurePosixPath(target).parts)
+                if target.startswith("/"):
+                    resolved = []
+                    target_parts = target_parts[1:]
+                parts = target_parts + parts
+                continue
+            resolved.append(part)
+        return self.root.joinpath(*resolved), "/" + "/".join(resolved)
+
+    def _local(self, host_path: str) -> Path | None:
+        try:
+            return self._resolve(host_path)[0]
+        except _Refused:
+            return None
+
+    # -- HostFiles --------------------------------------------------------------------------------
+    def stat(self, path: str) -> FileFacts:
+        try:
+            local, resolved = self._resolve(path)
+        except _Refused as exc:
+            return FileFacts(path=path, exists=False, error=str(exc))
+        try:
+            st = local.stat()
+        except FileNotFoundError:
+            return FileFacts(path=path, exists=False, error="no such file", resolved=resolved)
+        except OSError as exc:
+            return FileFacts(path=path, exists=False, error=exc.strerror or str(exc), resolved=resolved)
+        return FileFacts(
+            path=path,
+            exists=True,
+            mode=stat.S_IMODE(st.st_mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+            owner=_user_name(st.st_uid),
+            group=_group_name(st.st_gid),
+            mtime=st.st_mtime,
+            size=st.st_size,
+            resolved=resolved,
+            error=None if stat.S_ISREG(st.st_mode) else "not a regular file",
+        )
+
+    def _read_bytes(self, path: str, limit: int) -> tuple[FileFacts, bytes | None]:
+        facts = self.stat(path)
+        if not facts.exists or facts.error:
+            return facts, None
+        if facts.size is not None and facts.size > limit:
+            return _with_error(facts, f"file is larger than {limit // 1024} KiB; not read"), None
+        local = self._local(path)
+        assert local is not None  # stat() succeeded
+        try:
+            with local.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            return _with_error(facts, f"cannot read: {exc.strerror or exc}"), None
+        if len(data) > limit:
+            return _with_error(facts, f"file is larger than {limit // 1024} KiB; not read"), None
+        return facts, data
+
+    def pem_file(self, path: str) -> FileFacts:
+        facts, data = self._read_bytes(path, MAX_PEM_BYTES)
+        if data is None:
+            return facts
+        blocks, pem_error = scan_pem(data)
+        return FileFacts(**{**facts.__dict__, "blocks": blocks, "pem_error": pem_error})
+
+    def read_config(self, path: str) -> TextFile:
+        facts, data = self._read_bytes(path, MAX_CONFIG_BYTES)
+        if data is None:
+            return TextFile(path=path, text=None, error=facts.error or "no such file", mtime=facts.mtime)
+        return TextFile(path=path, text=decode_config(data), mtime=facts.mtime)
+
+    def glob(self, pattern: str) -> list[str]:
+        directory, _, name_pattern = pattern.rpartition("/")
+        if any(ch in directory for ch in "*?["):
+            # Configs glob file names only (conf.d/*.conf); a glob in a directory part is expanded level by level.
+            results: list[str] = []
+            for parent in self.glob(directory or "/"):
+                if self.is_dir(parent):
+                    results.extend(self.glob(f"{parent}/{name_pattern}"))
+            return sorted(results)
+        base = directory or "/"
+        return [
+            f"{base.rstrip('/')}/{name}"
+            for name in self.listdir(base)
+            if fnmatch.fnmatchcase(name, name_pattern) and not (name.startswith(".") and not name_pattern.startswith("."))
+        ]
+
+    def exists(self, path: str) -> bool:
+        local = self._local(path)
+        return local is not None and local.exists()
+
+    def is_dir(self, path: str) -> bool:
+        local = self._local(path)
+        return local is not None and local.is_dir()
+
+    def listdir(self, path: str) -> list[str]:
+        local = self._local(path)
+        if local is None or not local.is_dir():
+            return []
+        try:
+            return sorted(p.name for p in local.iterdir())
+        except OSError:
+            return []
+
+
+def decode_config(data: bytes) -> str:
+    """Config text as the daemons read it: bytes, so undecodable bytes are kept visible, never fatal."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _with_error(facts: FileFacts, error: str) -> FileFacts:
+    return FileFacts(**{**facts.__dict__, "error": error})
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def _group_name(gid: int) -> str | None:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return None

@@ -1,0 +1,132 @@
+"""The report's domain objects: findings, endpoints, hosts. Pure data, frozen; JSON lives in report/json."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+    UNKNOWN = "unknown"
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def exit_code(self) -> int:
+        """Nagios-style exit code, as SPEC fixes it."""
+        return {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}[self]
+
+
+class Mode(enum.StrEnum):
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a client would hit (or that will make it hit one), with where it is and how to fix it."""
+
+    check: str
+    severity: Severity
+    message: str
+    fix: str
+    service: str | None = None
+    port: int | None = None
+    hostname: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfiguredCert:
+    """The certificate a service is configured to use, as read from disk."""
+
+    cert_file: str | None
+    key_file: str | None
+    sha256: str | None = None
+    not_after: datetime | None = None
+    sans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServedCert:
+    """What a client received on the wire."""
+
+    sha256: str
+    not_after: datetime
+    sans: tuple[str, ...]
+    chain_length: int
+    tls_version: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    port: int
+    mode: Mode
+    hostnames: tuple[str, ...]
+    configured: ConfiguredCert
+    served: ServedCert | None = None
+
+
+@dataclass(frozen=True)
+class HostReport:
+    name: str
+    endpoints: tuple[Endpoint, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+    @property
+    def status(self) -> Status:
+        if self.error is not None:
+            return Status.UNKNOWN
+        return worst_status(severity_status(f.severity) for f in self.findings)
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: datetime
+    evaluated_at: datetime
+    hosts: tuple[HostReport, ...]
+    plan: tuple[dict[str, object], ...] | None = None
+    schema: str = field(default="mailcert/1")
+
+    @property
+    def status(self) -> Status:
+        """Run status per SPEC: critical beats unknown beats warning beats ok."""
+        statuses = [h.status for h in self.hosts]
+        if Status.CRITICAL in statuses:
+            return Status.CRITICAL
+        if Status.UNKNOWN in statuses:
+            return Status.UNKNOWN
+        if Status.WARNING in statuses:
+            return Status.WARNING
+        return Status.OK
+
+
+def severity_status(severity: Severity) -> Status:
+    return {
+        Severity.CRITICAL: Status.CRITICAL,
+        Severity.WARNING: Status.WARNING,
+        Severity.INFO: Status.OK,
+        Severity.UNKNOWN: Status.UNKNOWN,
+    }[severity]
+
+
+def worst_status(statuses: Iterable[Status]) -> Status:
+    order = [Status.OK, Status.WARNING, Status.UNKNOWN, Status.CRITICAL]
+    worst = Status.OK
+    for status in statuses:
+        if order.index(status) > order.index(worst):
+            worst = status
+    return worst
