@@ -29,8 +29,12 @@ CHECKS: dict[str, Check] = {
         Check("cert.self-signed", _C, "leaf is self-signed"),
         Check("cert.untrusted", _C, "chain does not lead to a trusted root"),
         Check("cert.chain-incomplete", _C, "intermediates needed to reach a trusted root are missing"),
-        Check("cert.chain-order", _W, "certificates after the leaf are not each the issuer of the one before"),
-        Check("cert.leaf-not-first", _C, "the first certificate in the file is not the leaf matching the key"),
+        Check(
+            "cert.chain-order", _W, "certificates after the leaf are not each the issuer of the one before"
+        ),
+        Check(
+            "cert.leaf-not-first", _C, "the first certificate in the file is not the leaf matching the key"
+        ),
         Check("cert.wrong-usage", _C, "EKU present without serverAuth, or keyUsage forbids the handshake"),
         Check("cert.weak-key", _W, "RSA < 2048 bits, EC < 256 bits"),
         Check("cert.weak-signature", _C, "SHA-1 or MD5 signature on leaf or intermediate"),
@@ -38,11 +42,15 @@ CHECKS: dict[str, Check] = {
         Check("key.mismatch", _C, "private key does not belong to the served/configured leaf"),
         Check("key.encrypted", _C, "key is passphrase-protected and the service has no passphrase"),
         Check("key.permissions", _W, "key file readable by group or others"),
-        Check("config.cert-not-fullchain", _C, "a leaf-only file is configured where the chain must be served"),
+        Check(
+            "config.cert-not-fullchain", _C, "a leaf-only file is configured where the chain must be served"
+        ),
         Check("config.dovecot-missing-lt", _C, "Dovecot 2.3 ssl_cert/ssl_key value without the leading '<'"),
         Check("config.dovecot-ssl-ca-misuse", _W, "intermediates placed in ssl_ca instead of ssl_cert"),
         Check("config.syntax", _C, "a config line that the service would misread"),
-        Check("config.overridden", _W, "a TLS setting defined twice, or ignored because another setting wins"),
+        Check(
+            "config.overridden", _W, "a TLS setting defined twice, or ignored because another setting wins"
+        ),
         Check("config.tls-disabled", _C, "TLS off for a service clients are told to use securely"),
         Check("config.mode-mismatch", _C, "a port speaks the wrong mode (implicit TLS vs STARTTLS)"),
         Check("config.plaintext-auth", _W, "passwords accepted without TLS"),
@@ -55,7 +63,9 @@ CHECKS: dict[str, Check] = {
         Check("renewal.not-configured", _W, "an ACME-issued certificate has no working renewal"),
         Check("renewal.no-reload-hook", _C, "certbot renews but nothing reloads the services that use it"),
         Check("renewal.unmanaged-path", _W, "config points into certbot archive/ or at a copy"),
-        Check("renewal.overdue", _W, "the certificate has been inside its renewal window for more than 3 days"),
+        Check(
+            "renewal.overdue", _W, "the certificate has been inside its renewal window for more than 3 days"
+        ),
         Check("renewal.lineage-superseded", _W, "a newer lineage (NAME-0001) exists that no service uses"),
         Check("dns.mx-not-covered", _C, "an MX hostname is not covered by the certificate served on port 25"),
         Check("dns.srv-mismatch", _C, "an RFC 6186 SRV target/port is not covered or speaks the other mode"),

@@ -24,7 +24,7 @@ class MailcertConfig(Config):  # type: ignore[misc]
 class MailcertProgram(Fab):  # type: ignore[misc]
     """Fab with SPEC's exit codes: usage errors are 3, a run ends with the worst status of what it checked."""
 
-    def run(self, argv: list[str] | str | None = None, exit: bool = True) -> None:  # noqa: A002 — Invoke's name
+    def run(self, argv: list[str] | str | None = None, exit: bool = True) -> None:
         run_state().reset()
         code = 0
         try:
@@ -44,7 +44,10 @@ class MailcertProgram(Fab):  # type: ignore[misc]
                 print(exc.message, file=sys.stderr)
             code = exc.code
         except UnexpectedExit as exc:
-            print(f"mailcert: command failed: {exc.result.command!r} exited {exc.result.exited}", file=sys.stderr)
+            print(
+                f"mailcert: command failed: {exc.result.command!r} exited {exc.result.exited}",
+                file=sys.stderr,
+            )
             code = 3
         except MailcertError as exc:
             print(f"mailcert: {exc.line()}", file=sys.stderr)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import grp
-import os
 import pwd
 import stat
 from pathlib import Path, PurePosixPath
@@ -21,7 +20,7 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _MAX_LINKS = 40
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """A path that must not be followed (loop, escape, missing component)."""
 
 
@@ -31,16 +30,18 @@ class LocalRoot:
     def __init__(self, root: str | Path) -> None:
         path = Path(root)
         if not path.is_dir():
-            raise UsageError(f"ROOT {root} is not a directory", todo="give the folder that holds etc/ of the host")
+            raise UsageError(
+                f"ROOT {root} is not a directory", todo="give the folder that holds etc/ of the host"
+            )
         self.root = path.resolve()
 
     # -- resolution -------------------------------------------------------------------------------
     def _resolve(self, host_path: str) -> tuple[Path, str]:
         """The real local path for a host path, and the host path it resolved to (links followed)."""
         if not host_path.startswith("/"):
-            raise _Refused(f"{host_path!r} is not an absolute path")
+            raise _RefusedError(f"{host_path!r} is not an absolute path")
         if "\x00" in host_path:
-            raise _Refused("path contains a NUL byte")
+            raise _RefusedError("path contains a NUL byte")
         parts = list(PurePosixPath(host_path).parts[1:])
         resolved: list[str] = []
         links = 0
@@ -50,15 +51,15 @@ class LocalRoot:
                 continue
             if part == "..":
                 if not resolved:
-                    raise _Refused(f"{host_path} climbs above /")
+                    raise _RefusedError(f"{host_path} climbs above /")
                 resolved.pop()
                 continue
             local = self.root.joinpath(*resolved, part)
             if local.is_symlink():
                 links += 1
                 if links > _MAX_LINKS:
-                    raise _Refused(f"{host_path}: too many levels of symbolic links (a loop?)")
-                target = os.readlink(local)
+                    raise _RefusedError(f"{host_path}: too many levels of symbolic links (a loop?)")
+                target = str(local.readlink())
                 target_parts = list(PurePosixPath(target).parts)
                 if target.startswith("/"):
                     resolved = []
@@ -71,14 +72,14 @@ class LocalRoot:
     def _local(self, host_path: str) -> Path | None:
         try:
             return self._resolve(host_path)[0]
-        except _Refused:
+        except _RefusedError:
             return None
 
     # -- HostFiles --------------------------------------------------------------------------------
     def stat(self, path: str) -> FileFacts:
         try:
             local, resolved = self._resolve(path)
-        except _Refused as exc:
+        except _RefusedError as exc:
             return FileFacts(path=path, exists=False, error=str(exc))
         try:
             st = local.stat()
@@ -143,7 +144,8 @@ class LocalRoot:
         return [
             f"{base.rstrip('/')}/{name}"
             for name in self.listdir(base)
-            if fnmatch.fnmatchcase(name, name_pattern) and not (name.startswith(".") and not name_pattern.startswith("."))
+            if fnmatch.fnmatchcase(name, name_pattern)
+            and not (name.startswith(".") and not name_pattern.startswith("."))
         ]
 
     def exists(self, path: str) -> bool:

@@ -13,9 +13,7 @@ from mailcert.facts import BlockKind, PemBlock
 
 MAX_PEM_BYTES = 1024 * 1024
 
-_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9][A-Z0-9 ]{0,60})-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9][A-Z0-9 ]{0,60})-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _KEY_LABELS = {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY", "ENCRYPTED PRIVATE KEY"}
 
 
@@ -53,7 +51,9 @@ def _certificate_block(label: str, body: bytes) -> PemBlock:
         der = base64.b64decode(b"".join(body.split()), validate=True)
         x509.load_der_x509_certificate(der)
     except (binascii.Error, ValueError) as exc:
-        return PemBlock(kind=BlockKind.CERTIFICATE, label=label, error=f"corrupt certificate block ({_short(exc)})")
+        return PemBlock(
+            kind=BlockKind.CERTIFICATE, label=label, error=f"corrupt certificate block ({_short(exc)})"
+        )
     return PemBlock(kind=BlockKind.CERTIFICATE, label=label, der=der)
 
 
@@ -66,9 +66,13 @@ def _key_block(label: str, whole: bytes) -> PemBlock:
     except TypeError:
         return PemBlock(kind=BlockKind.PRIVATE_KEY, label=label, encrypted=True)
     except (ValueError, binascii.Error) as exc:
-        return PemBlock(kind=BlockKind.PRIVATE_KEY, label=label, error=f"corrupt private key block ({_short(exc)})")
+        return PemBlock(
+            kind=BlockKind.PRIVATE_KEY, label=label, error=f"corrupt private key block ({_short(exc)})"
+        )
     except Exception as exc:  # noqa: BLE001 — unsupported algorithms raise UnsupportedAlgorithm etc.
-        return PemBlock(kind=BlockKind.PRIVATE_KEY, label=label, error=f"unsupported private key ({_short(exc)})")
+        return PemBlock(
+            kind=BlockKind.PRIVATE_KEY, label=label, error=f"unsupported private key ({_short(exc)})"
+        )
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from mailcert.tasks.state import RunState, run_state
 
@@ -27,7 +27,7 @@ def namespace() -> Collection:
 
 
 def _is_task(obj: object) -> bool:
-    from invoke import Task
+    from invoke.tasks import Task
 
     return isinstance(obj, Task)
 
@@ -47,7 +47,9 @@ def variadic_argv(argv: list[str]) -> list[str]:
             out += [f"--{flag}", word]
             continue
         expects_value = False
-        if word in VARIADIC and not (out and out[-1].startswith("-") and "=" not in out[-1] and _takes_value(out[-1])):
+        if word in VARIADIC and not (
+            out and out[-1].startswith("-") and "=" not in out[-1] and _takes_value(out[-1])
+        ):
             flag = VARIADIC[word]
         elif word in ns_tasks:
             flag = None

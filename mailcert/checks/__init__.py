@@ -1,0 +1,1 @@
+"""Checks: pure functions from facts and parsed configuration to findings."""

@@ -1,0 +1,1 @@
+"""Certificate knowledge without I/O: names, chains, trust anchors."""

@@ -1,0 +1,150 @@
+"""Facts about one X.509 certificate, read without network or clock."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    algorithm: str  # "RSA", "EC", "Ed25519", ...
+    bits: int
+
+
+def sha256_hex(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def spki_der(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def spki_sha256_hex(spki: bytes) -> str:
+    return hashlib.sha256(spki).hexdigest()
+
+
+def common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if values:
+        value = values[0].value
+        return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return name.rfc4514_string() or "(empty name)"
+
+
+def describe(cert: x509.Certificate) -> str:
+    """Short human label: CN plus the end of its fingerprint, enough to tell two certificates apart."""
+    return f"'{common_name(cert.subject)}' (sha256 …{sha256_hex(cert)[-8:]})"
+
+
+def san_dns_names(cert: x509.Certificate) -> tuple[str, ...]:
+    san = _san(cert)
+    return tuple(san.get_values_for_type(x509.DNSName)) if san is not None else ()
+
+
+def san_ip_addresses(cert: x509.Certificate) -> tuple[str, ...]:
+    san = _san(cert)
+    return tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress)) if san is not None else ()
+
+
+def has_san(cert: x509.Certificate) -> bool:
+    return _san(cert) is not None
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError:  # a malformed extension: treat as absent, the chain checks will still see the cert
+        return None
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    return cert.issuer == cert.subject
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Issuer equals subject and the signature verifies with the certificate's own key."""
+    return is_self_issued(cert) and signed_by(cert, cert)
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # noqa: BLE001 — ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm alike
+        return False
+    return True
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+def key_info(cert: x509.Certificate) -> KeyInfo:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return KeyInfo("RSA", key.key_size)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return KeyInfo("EC", key.curve.key_size)
+    if isinstance(key, dsa.DSAPublicKey):
+        return KeyInfo("DSA", key.key_size)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return KeyInfo("Ed25519", 256)
+    if isinstance(key, ed448.Ed448PublicKey):
+        return KeyInfo("Ed448", 456)
+    return KeyInfo(type(key).__name__, 0)
+
+
+def signature_hash_name(cert: x509.Certificate) -> str | None:
+    """Lower-case hash name of the signature ("sha1", "md5", "sha256"), None for hashless schemes (Ed25519)."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:  # noqa: BLE001 — UnsupportedAlgorithm for md2/md4 and unknown OIDs
+        oid_name = cert.signature_algorithm_oid._name.lower()
+        return "md5" if "md5" in oid_name else ("md2" if "md2" in oid_name else oid_name)
+    return algorithm.name.lower() if algorithm is not None else None
+
+
+def server_auth_allowed(cert: x509.Certificate) -> tuple[bool, str | None]:
+    """Whether a TLS server may present this leaf: EKU (if present) must include serverAuth (or anyEKU),
+    and keyUsage (if present) must allow a handshake signature or key exchange. Returns (ok, why-not)."""
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = None
+    except ValueError:
+        return False, "its extendedKeyUsage extension is malformed"
+    if eku is not None and not (
+        ExtendedKeyUsageOID.SERVER_AUTH in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+    ):
+        purposes = ", ".join(oid._name for oid in eku) or "none"
+        return False, f"its extendedKeyUsage ({purposes}) lacks serverAuth"
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True, None
+    except ValueError:
+        return False, "its keyUsage extension is malformed"
+    if not (usage.digital_signature or usage.key_encipherment or usage.key_agreement):
+        return False, "its keyUsage allows neither digitalSignature nor keyEncipherment"
+    return True, None
+
+
+def not_after(cert: x509.Certificate) -> datetime:
+    return cert.not_valid_after_utc
+
+
+def not_before(cert: x509.Certificate) -> datetime:
+    return cert.not_valid_before_utc

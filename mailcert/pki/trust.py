@@ -1,0 +1,94 @@
+"""The trust anchors a mail client would use: the system store plus extra bundles (private CAs, the lab)."""
+
+from __future__ import annotations
+
+import ssl
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+
+from mailcert.errors import UsageError
+from mailcert.pki.certinfo import signed_by, spki_der
+
+_SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/pki/tls/certs/ca-bundle.crt",  # RHEL, Alma
+    "/etc/ssl/cert.pem",  # Alpine, BSD
+)
+
+
+def load_bundle(data: bytes) -> list[x509.Certificate]:
+    """Certificates of a PEM bundle; the odd legacy entry (negative serial) must not stop the rest."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return list(x509.load_pem_x509_certificates(data))
+        except ValueError:
+            return []
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    roots: tuple[x509.Certificate, ...]
+    sources: tuple[str, ...] = ()
+    _by_subject: dict[x509.Name, list[x509.Certificate]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for root in self.roots:
+            self._by_subject.setdefault(root.subject, []).append(root)
+
+    @classmethod
+    def load(cls, extra_bundles: Sequence[str] = (), system: bool = True) -> TrustStore:
+        """System roots (when `system`) plus every certificate of each extra PEM bundle."""
+        roots: list[x509.Certificate] = []
+        sources: list[str] = []
+        if system:
+            for path in _system_bundle_paths():
+                roots += load_bundle(Path(path).read_bytes())
+                sources.append(path)
+                break
+        for bundle in extra_bundles:
+            try:
+                data = Path(bundle).read_bytes()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot read CA bundle {bundle}: {exc.strerror or exc}",
+                    todo="check the --ca-bundle path",
+                ) from None
+            certs = load_bundle(data)
+            if not certs:
+                raise UsageError(
+                    f"CA bundle {bundle} holds no PEM certificate", todo="give a PEM file of CA certificates"
+                )
+            roots += certs
+            sources.append(bundle)
+        return cls(roots=tuple(roots), sources=tuple(sources))
+
+    @classmethod
+    def of(cls, roots: Iterable[x509.Certificate]) -> TrustStore:
+        return cls(roots=tuple(roots))
+
+    def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
+        """Trusted roots that signed `cert`."""
+        return [root for root in self._by_subject.get(cert.issuer, []) if signed_by(cert, root)]
+
+    def has_subject(self, name: x509.Name) -> bool:
+        return name in self._by_subject
+
+    def contains(self, cert: x509.Certificate) -> bool:
+        """`cert` itself is an anchor (same subject and key), as when a self-signed cert is pinned."""
+        key = spki_der(cert)
+        return any(spki_der(root) == key for root in self._by_subject.get(cert.subject, []))
+
+
+def _system_bundle_paths() -> list[str]:
+    paths = [p for p in _SYSTEM_BUNDLES if Path(p).is_file()]
+    default = ssl.get_default_verify_paths().cafile
+    if default and Path(default).is_file() and default not in paths:
+        paths.append(default)
+    return paths
