@@ -18,6 +18,7 @@ deps: system-deps venv
 
 system-deps:
 	sh scripts/install-system-deps
+	sh scripts/install-exim
 
 venv: $(VENV)/.installed
 
