@@ -8,7 +8,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -78,9 +78,33 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """`issuer` signed `cert` (names chain and the signature verifies), legacy SHA-1/MD5 signatures included:
+    those must be recognised so they can be reported as weak, not mistaken for a missing issuer."""
+    if cert.issuer != issuer.subject:
+        return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except Exception:  # noqa: BLE001 — ValueError, InvalidSignature, TypeError, UnsupportedAlgorithm alike
+    except ValueError:
+        return _legacy_signature_ok(cert, issuer)
+    except Exception:  # noqa: BLE001 — InvalidSignature, TypeError, UnsupportedAlgorithm alike
+        return False
+    return True
+
+
+def _legacy_signature_ok(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Verify signatures cryptography's X.509 layer refuses (SHA-1, MD5) with the raw public-key primitives."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+        key = issuer.public_key()
+        if algorithm is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except Exception:  # noqa: BLE001 — any failure means "not signed by this issuer"
         return False
     return True
 

@@ -1,14 +1,56 @@
-"""`mailcert lint` (placeholder until its issue lands)."""
+"""`mailcert lint ROOT`: check a copy of a mail host's filesystem (or `/`) offline — no network."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.errors import UsageError
+from mailcert.hostfs import LocalRoot
+from mailcert.lint import LintOptions, lint_host
+from mailcert.model import Report
+from mailcert.report import render
+from mailcert.services.registry import check_role_names
+from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
+from mailcert.tasks.state import run_state
 
 
-@task
-def lint(c: Context) -> None:
-    """Not built yet."""
-    raise UsageError("`lint` is not built yet")
+@task(
+    positional=["root"],
+    iterable=["hostname", "role", "ca_bundle"],
+    auto_shortflags=False,
+    help={
+        "root": "folder that stands for the host's / (holding etc/postfix, etc/dovecot, etc/letsencrypt, ...)",
+        "hostname": "a name clients use; every TLS service must cover it (repeatable; default: names in the config)",
+        "role": "postfix, dovecot or exim (repeatable; default: detected from the files present)",
+        "name": "host name to show in the report (default: ROOT)",
+        **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
+    },
+)
+def lint(
+    c: Context,
+    root: str,
+    hostname: list[str] | None = None,
+    role: list[str] | None = None,
+    name: str | None = None,
+    format: str = "text",
+    output: str | None = None,
+    at: str | None = None,
+    ca_bundle: list[str] | None = None,
+    warn_days: int = 21,
+    crit_days: int = 7,
+) -> None:
+    """Check the TLS configuration, certificates and keys of a host's files, offline."""
+    checks = check_options(at, ca_bundle or [], warn_days, crit_days)
+    files = LocalRoot(root)
+    options = LintOptions(
+        checks=checks,
+        hostnames=list(hostname) if hostname else None,
+        roles=check_role_names(role) if role else None,
+    )
+    host = lint_host(files, name=name or str(Path(root)), options=options)
+    report = Report(generated_at=datetime.now(UTC), evaluated_at=checks.now, hosts=(host,))
+    emit(render(report, format, color=wants_color(output)), output)
+    run_state().record("lint", report)

@@ -1,0 +1,214 @@
+"""Lint one host from its files: parse every service, check every certificate source each port would use.
+
+The same function serves `lint ROOT` (LocalRoot) and `audit` (files gathered over SSH): it sees only the
+HostFiles protocol, so both agree on the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from mailcert.checks.certs import CheckOptions, Where
+from mailcert.checks.files import FileCache, SourceResult, check_cert_source
+from mailcert.facts import HostFiles
+from mailcert.model import Endpoint, Finding, HostReport, Mode
+from mailcert.pki.names import name_matches, normalise
+from mailcert.services.model import CertSource, Listener, ServiceConfig
+from mailcert.services.registry import detect_roles, parser_for
+
+# Listener names → the client-facing kind SPEC's `mailcert_hostnames` mapping uses.
+CLIENT_KIND = {
+    "smtp": "smtp",
+    "submission": "submission",
+    "submissions": "submission",
+    "smtps": "submission",
+    "imap": "imap",
+    "imaps": "imap",
+    "pop3": "pop3",
+    "pop3s": "pop3",
+}
+PORT_KIND = {
+    25: "smtp",
+    587: "submission",
+    465: "submission",
+    143: "imap",
+    993: "imap",
+    110: "pop3",
+    995: "pop3",
+}
+
+Hostnames = Sequence[str] | Mapping[str, Sequence[str]]
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    checks: CheckOptions
+    hostnames: Hostnames | None = None  # None: names found in the configuration
+    roles: Sequence[str] | None = None  # None: detected from the files present
+
+
+@dataclass
+class HostModel:
+    """What lint learned about a host, for later stages (probe compares served with configured)."""
+
+    services: list[ServiceConfig] = field(default_factory=list)
+    sources: dict[tuple[str, int], list[SourceResult]] = field(
+        default_factory=dict
+    )  # (service, port) → sources
+
+
+def lint_host(files: HostFiles, *, name: str, options: LintOptions) -> HostReport:
+    """The host's report: every finding that can be decided from its files."""
+    return lint_host_model(files, name=name, options=options)[0]
+
+
+def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tuple[HostReport, HostModel]:
+    roles = list(options.roles) if options.roles is not None else detect_roles(files)
+    model = HostModel(services=[parser_for(role)(files) for role in roles])
+    config_names = _unique(n for service in model.services for n in service.config_names)
+    findings: list[Finding] = [f for service in model.services for f in service.findings]
+    endpoints: list[Endpoint] = []
+    cache = FileCache(files)
+    merged = _SourceFindings()
+    for service in model.services:
+        for listener in service.listeners:
+            names = hostnames_for(listener, options.hostnames, config_names)
+            endpoints += _check_listener(listener, names, cache, options.checks, model, merged, service)
+    findings += merged.findings()
+    findings += _renewal_findings(files, model, options.checks)
+    return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(_dedupe(findings))), model
+
+
+def hostnames_for(listener: Listener, hostnames: Hostnames | None, config_names: Sequence[str]) -> list[str]:
+    """Names clients use for this listener: the inventory's list (or its entry for this kind of service),
+    else the names the configuration itself advertises."""
+    if hostnames is None:
+        return list(config_names)
+    if isinstance(hostnames, Mapping):
+        kind = CLIENT_KIND.get(listener.name) or PORT_KIND.get(listener.port, listener.name)
+        return list(hostnames.get(kind, ()))
+    return list(hostnames)
+
+
+def _check_listener(
+    listener: Listener,
+    names: Sequence[str],
+    cache: FileCache,
+    opts: CheckOptions,
+    model: HostModel,
+    merged: _SourceFindings,
+    service: ServiceConfig,
+) -> list[Endpoint]:
+    if not listener.tls_enabled:
+        return []
+    if not listener.certificates and not listener.sni:
+        if not any(
+            f.port in (listener.port, None) and f.service == listener.service for f in service.findings
+        ):
+            merged.add(
+                listener,
+                Where(
+                    listener.service,
+                    listener.port,
+                    listener.location.file if listener.location else None,
+                    listener.location.line if listener.location else None,
+                ).finding(
+                    "cert.missing",
+                    f"TLS is on for {listener.service} {listener.name} (port {listener.port}) but no certificate "
+                    "is configured",
+                    "configure the certificate chain and key for this service",
+                ),
+            )
+        return []
+    by_source = _names_by_source(listener, names)
+    endpoints: list[Endpoint] = []
+    results = model.sources.setdefault((listener.service, listener.port), [])
+    for source, source_names in by_source:
+        result = check_cert_source(source, cache, source_names, opts, Where(service=listener.service))
+        results.append(result)
+        for finding in result.findings:
+            merged.add(listener, finding)
+        endpoints.append(
+            Endpoint(
+                service=listener.service,
+                port=listener.port,
+                mode=Mode(listener.mode),
+                hostnames=tuple(source_names),
+                configured=result.configured,
+            )
+        )
+    return endpoints
+
+
+def _names_by_source(listener: Listener, names: Sequence[str]) -> list[tuple[CertSource, list[str]]]:
+    """Pair each certificate source with the client names it would answer (SNI first, default otherwise)."""
+    pairs: list[tuple[CertSource, list[str]]] = [(source, []) for source in listener.certificates]
+    for sni in listener.sni:
+        pairs.append((sni.source, []))
+    for hostname in names:
+        target = next(
+            (
+                i
+                for i, sni in enumerate(listener.sni, start=len(listener.certificates))
+                if _sni_matches(sni.names, hostname)
+            ),
+            None,
+        )
+        if target is None:
+            for source_names in pairs[: len(listener.certificates)]:
+                source_names[1].append(hostname)
+        else:
+            pairs[target][1].append(hostname)
+    return pairs
+
+
+def _sni_matches(patterns: Sequence[str], hostname: str) -> bool:
+    for pattern in patterns:
+        if pattern.startswith("."):  # Postfix SNI maps: ".example.net" stands for any subdomain
+            if normalise(hostname).endswith("." + normalise(pattern[1:])):
+                return True
+        elif name_matches(pattern, hostname):
+            return True
+    return False
+
+
+class _SourceFindings:
+    """The same certificate file used on several ports yields one finding naming all the ports."""
+
+    def __init__(self) -> None:
+        self._ports: dict[Finding, list[int]] = {}
+
+    def add(self, listener: Listener, finding: Finding) -> None:
+        key = replace(finding, port=None)
+        ports = self._ports.setdefault(key, [])
+        if listener.port not in ports:
+            ports.append(listener.port)
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for finding, ports in self._ports.items():
+            if len(ports) == 1:
+                out.append(replace(finding, port=ports[0]))
+            else:
+                listed = ", ".join(str(p) for p in sorted(ports))
+                out.append(replace(finding, message=f"{finding.message} [ports {listed}]"))
+        return out
+
+
+def _renewal_findings(files: HostFiles, model: HostModel, opts: CheckOptions) -> list[Finding]:
+    return []  # wired to mailcert.checks.renewal once it lands
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for finding in findings:
+        if finding not in seen:
+            seen.add(finding)
+            out.append(finding)
+    return out
