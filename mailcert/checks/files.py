@@ -73,8 +73,11 @@ def check_cert_source(
     ]
     key_blocks, key_where, key_findings = _key_blocks(source, cert_facts, cache, where)
     findings += key_findings
-    leaf, key_findings = _leaf_and_key(certs_ok, key_blocks, source, at_cert, key_where)
-    findings += key_findings
+    if any(f.check == "key.missing" for f in key_findings):
+        leaf = certs_ok[0]
+    else:
+        leaf, pair_findings = _leaf_and_key(certs_ok, key_blocks, source, at_cert, key_where)
+        findings += pair_findings
     if source.layout is PemLayout.KEY_FIRST:
         findings += _key_first_order(blocks, source, at_config)
     chain = (leaf, *[c for c in certs_ok if c is not leaf])
@@ -124,11 +127,9 @@ def _key_blocks(
 ) -> tuple[list[PemBlock], Where, list[Finding]]:
     if source.key_file is None or source.key_file in source.cert_files:
         blocks = [b for f in cert_facts for b in f.keys]
-        return (
-            blocks,
-            replace(where, file=source.cert_files[0], line=None),
-            _key_file_findings(cert_facts[0], blocks),
-        )
+        holder = next((f for f in cert_facts if f.keys), cert_facts[0])
+        permissions = [finding for f in cert_facts for finding in _key_file_findings(f, f.keys)]
+        return blocks, replace(where, file=holder.path, line=None), permissions
     key_facts = cache.pem(source.key_file)
     key_where = replace(where, file=source.key_file, line=None)
     setting = source.key_setting or "the key setting"
