@@ -34,6 +34,9 @@ class LocalRoot:
                 f"ROOT {root} is not a directory", todo="give the folder that holds etc/ of the host"
             )
         self.root = path.resolve()
+        # Owner and group names as the host knows them (a copied tree's uids mean nothing on this machine).
+        self._users = _id_names(self.root / "etc/passwd")
+        self._groups = _id_names(self.root / "etc/group")
 
     # -- resolution -------------------------------------------------------------------------------
     def _resolve(self, host_path: str) -> tuple[Path, str]:
@@ -93,8 +96,8 @@ class LocalRoot:
             mode=stat.S_IMODE(st.st_mode),
             uid=st.st_uid,
             gid=st.st_gid,
-            owner=_user_name(st.st_uid),
-            group=_group_name(st.st_gid),
+            owner=self._users.get(st.st_uid) if self._users else _user_name(st.st_uid),
+            group=self._groups.get(st.st_gid) if self._groups else _group_name(st.st_gid),
             mtime=st.st_mtime,
             size=st.st_size,
             resolved=resolved,
@@ -190,3 +193,17 @@ def _group_name(gid: int) -> str | None:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return None
+
+
+def _id_names(path: Path) -> dict[int, str]:
+    """uid/gid → name from a passwd- or group-format file under ROOT; empty when absent or unreadable."""
+    names: dict[int, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return names
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[2].isdigit():
+            names.setdefault(int(fields[2]), fields[0])
+    return names

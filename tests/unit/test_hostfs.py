@@ -81,3 +81,12 @@ def test_glob_matches_names_and_skips_dotfiles(root: Path) -> None:
         "/etc/dovecot/conf.d/10-auth.conf",
         "/etc/dovecot/conf.d/10-ssl.conf",
     ]
+
+
+def test_owner_names_come_from_the_hosts_own_passwd_and_group(root: Path) -> None:
+    # The host's files name this machine's uid/gid differently from this machine's own databases.
+    (root / "etc/passwd").write_text(f"mailadm:x:{os.getuid()}:4242::/:/bin/sh\n")
+    (root / "etc/group").write_text(f"ssl-cert:x:{os.getgid()}:\n")
+    (root / "etc/key.pem").write_text("k")
+    facts = LocalRoot(root).stat("/etc/key.pem")
+    assert (facts.owner, facts.group) == ("mailadm", "ssl-cert")
