@@ -135,7 +135,7 @@ def _connection(result: ProbeResult, where: Where) -> list[Finding]:
                 where,
                 result,
                 "config.mode-mismatch",
-                f"{mode_phrase(result)}, but clients expect {expected} on port {result.port}: {clients}",
+                f"{mode_phrase(result)}, but clients expect {expected} there: {clients}",
                 _mode_fix(result),
             )
         )
@@ -270,16 +270,17 @@ def _quote(reply: str | None) -> str:
 
 
 def _mode_fix(result: ProbeResult) -> str:
+    postfix = result.protocol == "smtp"
     if result.expected_mode is Mode.IMPLICIT:
-        if result.port == 465:
-            return "Postfix master.cf: give the 465 (submissions/smtps) entry `-o smtpd_tls_wrappermode=yes`"
-        return "Dovecot: `inet_listener imaps/pop3s { port = ...; ssl = yes }` for implicit-TLS ports"
-    if result.port == 587:
+        if postfix:
+            return f"Postfix master.cf: give the port {result.port} entry `-o smtpd_tls_wrappermode=yes`"
+        return f"Dovecot: set `ssl = yes` in the inet_listener for port {result.port}"
+    if postfix:
         return (
-            "Postfix master.cf: remove `-o smtpd_tls_wrappermode=yes` from the submission (587) entry "
+            f"Postfix master.cf: remove `-o smtpd_tls_wrappermode=yes` from the port {result.port} entry "
             "(an indented -o line continues the entry above it, even across comments)"
         )
-    return "Dovecot: remove `ssl = yes` from the plaintext/STARTTLS inet_listener of this port"
+    return f"Dovecot: remove `ssl = yes` from the inet_listener for port {result.port}"
 
 
 def _starttls_fix(result: ProbeResult) -> str:

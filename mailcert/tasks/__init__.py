@@ -61,4 +61,4 @@ def variadic_argv(argv: list[str]) -> list[str]:
 
 def _takes_value(flag: str) -> bool:
     # Boolean flags of the variadic tasks; every other flag of theirs takes a value.
-    return flag not in {"--starttls", "--help", "-h", "--no-color"}
+    return flag not in {"--starttls", "--implicit", "--help", "-h", "--no-color"}

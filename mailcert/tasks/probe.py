@@ -1,14 +1,125 @@
-"""`mailcert probe` (placeholder until its issue lands)."""
+"""`mailcert probe TARGET...`: what a mail client connecting from here gets, on every standard port or the one given."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.checks.certs import CheckOptions
+from mailcert.checks.served import check_consistency, check_probe, served_cert
 from mailcert.errors import UsageError
+from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Report
+from mailcert.probe import DEFAULT_EHLO, DEFAULT_PER_HOST, Observed, ProbeResult, Timeouts, probe_all
+from mailcert.probe.targets import TargetOptions, expand_targets
+from mailcert.report import render
+from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
+from mailcert.tasks.state import run_state
 
 
-@task
-def probe(c: Context) -> None:
-    """Not built yet."""
-    raise UsageError("`probe` is not built yet")
+@task(
+    iterable=["target", "ca_bundle"],
+    auto_shortflags=False,
+    help={
+        "target": "host or host:port ([v6]:port); a bare host means ports 25, 587, 465, 143, 993, 110, 995. "
+        "`mailcert probe a b:587` repeats this flag for you",
+        "servername": "name for SNI and certificate checks; TARGET is then only where to connect",
+        "address": "connect to this address; SNI and certificate checks still use the TARGET name",
+        "protocol": "smtp, imap or pop3, for a non-standard port (default: recognised from the greeting)",
+        "starttls": "the port is expected to speak STARTTLS (default for 25, 587, 143, 110)",
+        "implicit": "the port is expected to speak implicit TLS (default for 465, 993, 995)",
+        "ehlo": f"name to send in EHLO (default {DEFAULT_EHLO})",
+        "timeout": "seconds to wait for each answer (default 10; connecting waits at most 5, a port at most twice this)",
+        "per_host": f"at most this many connections to one host at a time (default {DEFAULT_PER_HOST})",
+        **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
+    },
+)
+def probe(
+    c: Context,
+    target: list[str] | None = None,
+    servername: str | None = None,
+    address: str | None = None,
+    protocol: str | None = None,
+    starttls: bool = False,
+    implicit: bool = False,
+    ehlo: str = DEFAULT_EHLO,
+    timeout: str = "10",
+    per_host: str = str(DEFAULT_PER_HOST),
+    format: str = "text",
+    output: str | None = None,
+    at: str | None = None,
+    ca_bundle: list[str] | None = None,
+    warn_days: int = 21,
+    crit_days: int = 7,
+) -> None:
+    """Connect as a mail client does and report what it sees: mode, TLS version, served chain, findings."""
+    if not target:
+        raise UsageError(
+            "no target to probe",
+            todo="give one or more host or host:port, e.g. mailcert probe mx.example.com",
+        )
+    if starttls and implicit:
+        raise UsageError("--starttls and --implicit contradict each other", todo="give one of them")
+    mode = Mode.STARTTLS if starttls else Mode.IMPLICIT if implicit else None
+    options = TargetOptions(servername=servername, address=address, protocol=protocol, mode=mode)
+    endpoints = expand_targets(list(target), options)
+    checks = check_options(at, ca_bundle or [], warn_days, crit_days)
+    read = _positive(timeout, "--timeout")
+    results = probe_all(
+        endpoints,
+        ehlo_name=ehlo,
+        timeouts=Timeouts(connect=min(5.0, read), read=read, endpoint=2 * read),
+        per_host=int(_positive(per_host, "--per-host")),
+    )
+    report = Report(
+        generated_at=datetime.now(UTC), evaluated_at=checks.now, hosts=tuple(probe_reports(results, checks))
+    )
+    emit(render(report, format, color=wants_color(output)), output)
+    run_state().record("probe", report)
+
+
+def probe_reports(results: Sequence[ProbeResult], checks: CheckOptions) -> list[HostReport]:
+    """One HostReport per probed hostname, in the order first probed."""
+    by_host: dict[str, list[ProbeResult]] = {}
+    for result in results:
+        by_host.setdefault(result.hostname, []).append(result)
+    return [host_report(name, host_results, checks) for name, host_results in by_host.items()]
+
+
+def host_report(name: str, results: Sequence[ProbeResult], checks: CheckOptions) -> HostReport:
+    """Endpoints that answered, and every finding; a host where no port answers is a fault, not "nothing offered"."""
+    if all(r.observed is Observed.UNREACHABLE for r in results):
+        if all((r.error or "").startswith("cannot resolve") for r in results):
+            return HostReport(name=name, error=results[0].error)
+        results = [replace(r, required=True) for r in results]
+    findings: list[Finding] = []
+    endpoints: list[Endpoint] = []
+    for result in results:
+        findings += check_probe(result, checks)
+        if result.observed is Observed.UNREACHABLE and not result.required:
+            continue
+        endpoints.append(
+            Endpoint(
+                service=result.service or result.protocol or "unknown",
+                port=result.port,
+                mode=result.tls_mode or result.expected_mode or Mode.STARTTLS,
+                hostnames=(result.hostname,),
+                configured=ConfiguredCert(cert_file=None, key_file=None),
+                served=served_cert(result),
+            )
+        )
+    findings += check_consistency(results)
+    return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(findings))
+
+
+def _positive(value: str | int | float, flag: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise UsageError(f"{flag} {value!r} is not a positive number", todo=f"write e.g. {flag} 10")
+    return number
