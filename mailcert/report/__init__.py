@@ -1,0 +1,45 @@
+"""Report formats: one module per `--format` value, all fed the same `Report` (mailcert.model).
+
+`render(report, fmt)` is the one entry point commands use; `FORMATS` lists what it can render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mailcert.errors import UsageError
+from mailcert.model import Report
+from mailcert.report.json import render_json
+from mailcert.report.markdown import render_markdown
+from mailcert.report.sarif import render_sarif
+from mailcert.report.text import render_text
+
+__all__ = ["FORMATS", "render"]
+
+_RENDERERS: dict[str, Callable[[Report, bool, str | None], str]] = {
+    "text": lambda report, color, _root: render_text(report, color=color),
+    "json": lambda report, _color, _root: render_json(report),
+    "sarif": lambda report, _color, root: render_sarif(report, root_uri=root),
+    "markdown": lambda report, _color, _root: render_markdown(report),
+}
+
+FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+"""The `--format` values `render` accepts, in the order `--help` should list them."""
+
+# SPEC names these formats; they are not built yet.
+_PLANNED = ("html",)
+
+
+def render(report: Report, fmt: str, *, color: bool = False, sarif_root: str | None = None) -> str:
+    """The report in format `fmt` (one of FORMATS), as text ending in a newline.
+
+    `color` adds ANSI colour to the text format only (pass `sys.stdout.isatty()`). `sarif_root` is where
+    the linted ROOT sits for code scanning (e.g. `hosts/mx1/`); SARIF paths stay relative to it.
+    """
+    renderer = _RENDERERS.get(fmt.lower())
+    if renderer is None:
+        choices = ", ".join(FORMATS)
+        if fmt.lower() in _PLANNED:
+            raise UsageError(f"--format {fmt} is not built yet", todo=f"use one of: {choices}")
+        raise UsageError(f"unknown report format {fmt!r}", todo=f"use one of: {choices}")
+    return renderer(report, color, sarif_root)
