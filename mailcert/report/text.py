@@ -84,7 +84,7 @@ def _endpoint_row(endpoint: Endpoint) -> list[str]:
             served.sha256, 64
         )
         cert = "= configured" if same else _cert_cell(served.sha256, day_utc(served.not_after))
-        served_cell = f"{cert} {served.tls_version} chain {served.chain_length}"
+        served_cell = printable(f"{cert} {served.tls_version} chain {served.chain_length}")
     return [
         printable(endpoint.service),
         str(endpoint.port),

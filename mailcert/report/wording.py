@@ -19,7 +19,7 @@ def iso_utc(moment: datetime) -> str:
     """ISO-8601 in UTC with a `Z`, to the second; a naive datetime is taken to be UTC already."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def day_utc(moment: datetime) -> str:

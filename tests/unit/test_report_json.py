@@ -238,3 +238,9 @@ def test_model_fields_are_all_mapped_deliberately() -> None:
         "line",
     }
     assert names(HostReport) == {"name", "endpoints", "findings", "error"}
+
+
+def test_naive_times_are_taken_as_utc() -> None:
+    # cryptography's legacy not_valid_after is naive UTC; it must not shift by the local timezone
+    naive = dataclasses.replace(sample_report(), generated_at=datetime(2026, 11, 23, 17, 0, 5))
+    assert as_json(naive)["generated_at"] == "2026-11-23T17:00:05Z"
