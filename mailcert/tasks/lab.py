@@ -1,14 +1,116 @@
-"""`mailcert lab up|down|status|exec` (placeholder until the lab issue lands)."""
+"""`mailcert lab up|down|status|exec`: the local lab of real mail hosts (see mailcert.lab)."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
 
 from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.errors import UsageError
+from mailcert.lab import lifecycle
+from mailcert.lab.faults import DEMO_MIX, FAULTS
+from mailcert.tasks.state import run_state
+
+SUBCOMMANDS = ("up", "down", "status", "exec")
+DIR_HELP = "the lab's folder: inventory, SSH key, known_hosts, CA bundle, host files (default ./lab)"
 
 
-@task
-def status(c: Context) -> None:
-    """Not built yet."""
-    raise UsageError("`lab` is not built yet")
+def lab_argv(argv: list[str]) -> list[str]:
+    """SPEC's `lab up` / `lab exec HOST -- CMD...` in Invoke's terms: `lab.up`, `lab.exec HOST --command JSON`.
+
+    The command after `--` is passed as a JSON list so its words survive exactly (Invoke would join
+    them into one string and Fabric would try to run them on a remote host).
+    """
+    out = list(argv)
+    for index, word in enumerate(out[:-1]):
+        if word == "lab" and out[index + 1] in SUBCOMMANDS:
+            out[index : index + 2] = [f"lab.{out[index + 1]}"]
+            break
+    if "lab.exec" in out and "--" in out:
+        cut = out.index("--")
+        if cut > out.index("lab.exec"):
+            out = [*out[:cut], "--command", json.dumps(out[cut + 1 :])]
+    return out
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "dir": DIR_HELP,
+        "hosts": "how many mail hosts (default 3)",
+        "faults": "none | demo | FAULT,... | HOST:FAULT,...  faults: " + ", ".join(FAULTS),
+        "kind": "host kinds, comma-separated, given to hosts in turn (default postfix-dovecot)",
+    },
+)
+def up(c: Context, dir: str = "lab", hosts: int = 3, faults: str = "none", kind: str = "") -> None:
+    """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS; write the inventory."""
+    kinds = [k.strip() for k in kind.split(",") if k.strip()]
+    result = lifecycle.up(Path(dir), hosts, faults, kinds, say=_say)
+    if result.already_up:
+        _say(
+            f"mailcert lab: already up under {result.lab_dir} (`mailcert lab down --dir {dir}` to remove it)"
+        )
+    for host in result.hosts:
+        planted = ", ".join(result.faults.get(host.name, [])) or "healthy"
+        _say(
+            f"  {host.name:<5} {host.address:<12} {host.kind:<16} {' '.join(host.hostnames[:1])}  [{planted}]"
+        )
+    _say(
+        f"mailcert lab: inventory {result.lab_dir / 'inventory.yml'}; try `mailcert -I {dir}/inventory.yml audit`"
+    )
+
+
+@task(auto_shortflags=False, help={"dir": DIR_HELP})
+def down(c: Context, dir: str = "lab") -> None:
+    """Stop the lab and remove its namespaces, links, processes and generated files."""
+    if not lifecycle.down(Path(dir), say=_say):
+        _say(f"mailcert lab: no lab under {Path(dir).resolve()}; nothing to do")
+
+
+@task(auto_shortflags=False, help={"dir": DIR_HELP, "format": "text or json"})
+def status(c: Context, dir: str = "lab", format: str = "text") -> None:
+    """What runs in the lab: hosts with name, address, state, services and planted faults."""
+    if format not in ("text", "json"):
+        raise UsageError(f"--format {format}: lab status speaks text or json")
+    report = lifecycle.status(Path(dir))
+    if format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"lab {report['state']} under {report['dir']}")
+        hosts = report["hosts"]
+        assert isinstance(hosts, list)
+        for host in hosts:
+            services = " ".join(f"{k}:{v}" for k, v in host["services"].items())
+            faults = ", ".join(host["faults"]) or "no faults planted"
+            print(f"  {host['name']:<5} {host['address']:<12} {host['state']:<9} {services}  [{faults}]")
+    run_state().forced_code = 0 if report["state"] == "up" else 3
+
+
+@task(
+    name="exec",
+    auto_shortflags=False,
+    help={"host": "lab host name (mx1, ...)", "command": "set by `-- CMD...`", "dir": DIR_HELP},
+)
+def exec_(c: Context, host: str, command: str = "[]", dir: str = "lab") -> None:
+    """Run a command as root inside a lab host: `mailcert lab exec mx1 -- postconf -n`."""
+    try:
+        words = json.loads(command) if command.startswith("[") else command.split()
+    except ValueError:
+        raise UsageError(
+            "lab exec: give the command after `--`: mailcert lab exec mx1 -- postconf -n"
+        ) from None
+    run_state().forced_code = lifecycle.exec_in_host(Path(dir), host, _as_words(words))
+
+
+def _as_words(words: Sequence[object]) -> list[str]:
+    return [str(w) for w in words]
+
+
+__all__ = ["DEMO_MIX", "down", "exec_", "lab_argv", "status", "up"]

@@ -1,0 +1,239 @@
+"""Realistic misconfigurations, planted the way they happen on real hosts: a config edit, a file swap,
+a renewal nobody reloaded for. One small function per fault; the registry below is the data.
+
+Faults marked `on_running_host` are planted after the daemons started and deliberately not followed
+by a reload; all others are followed by a reload (or start) of the host's services, as an admin would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mailcert.lab import LabError
+from mailcert.lab.certs import HostPKI
+from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
+from mailcert.lab.layout import DEPLOY_HOOK, LabHost, current_lineage_version, write_bytes, write_text
+from mailcert.lab.pki import cert_pem, key_pem, new_key, self_signed
+
+
+@dataclass(frozen=True)
+class FaultSite:
+    host: LabHost
+    pki: HostPKI
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    summary: str  # what is wrong, in an admin's words
+    client_sees: str  # what a mail client (or openssl s_client) observes
+    plant: Callable[[FaultSite], None]
+    on_running_host: bool = False
+    replaces_certificate: bool = False  # at most one of these per host: they all swap the host's cert
+
+
+def _edit(site: FaultSite, host_path: str, pattern: str, replacement: str) -> None:
+    path = site.host.path(host_path)
+    text, count = re.subn(pattern, replacement, path.read_text(), flags=re.MULTILINE)
+    if count == 0:
+        raise LabError(
+            f"cannot plant fault: no line matching {pattern!r}", where=f"{site.host.name}:{host_path}"
+        )
+    write_text(path, text)
+
+
+def leaf_only(site: FaultSite) -> None:
+    """Postfix points at certbot's cert.pem (leaf only) instead of fullchain.pem."""
+    _edit(site, MAIN_CF, r"^(smtpd_tls_cert_file = .*/)fullchain\.pem$", r"\1cert.pem")
+
+
+def expired(site: FaultSite) -> None:
+    """Renewals stopped working: the lineage still holds a certificate that expired 10 days ago."""
+    site.pki.renew(site.host, site.pki.issue(site.host.hostnames, age_days=100, days=90))
+
+
+def name_mismatch(site: FaultSite) -> None:
+    """The certificate was issued for mail.<domain> only; clients use imap., pop. and smtp. too."""
+    site.pki.renew(site.host, site.pki.issue(site.host.hostnames[:1]))
+
+
+def key_mismatch(site: FaultSite) -> None:
+    """privkey.pem was overwritten with some other key (a copy from the wrong lineage)."""
+    host = site.host
+    version = current_lineage_version(host)
+    write_bytes(
+        host.path(f"/etc/letsencrypt/archive/{host.lineage}/privkey{version}.pem"), key_pem(new_key()), 0o600
+    )
+
+
+def self_signed_cert(site: FaultSite) -> None:
+    """Dovecot still uses the self-signed certificate made at package install (Debian's default paths)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = self_signed([site.host.fqdn], key, site.pki.now)
+    write_bytes(site.host.path("/etc/dovecot/private/dovecot.pem"), cert_pem(cert), 0o644)
+    write_bytes(site.host.path("/etc/dovecot/private/dovecot.key"), key_pem(key), 0o600)
+    _edit(site, SSL_CONF, r"^ssl_cert = .*$", "ssl_cert = </etc/dovecot/private/dovecot.pem")
+    _edit(site, SSL_CONF, r"^ssl_key = .*$", "ssl_key = </etc/dovecot/private/dovecot.key")
+
+
+def stale(site: FaultSite) -> None:
+    """certbot renewed the certificate on disk, but nothing reloaded the daemons: they serve the old one."""
+    site.pki.renew(site.host, site.pki.issue(site.host.hostnames))
+
+
+def dovecot_missing_lt(site: FaultSite) -> None:
+    """`ssl_cert = /path` without `<`: Dovecot 2.3 takes the path itself as the certificate text."""
+    _edit(site, SSL_CONF, r"^ssl_cert = <", "ssl_cert = ")
+
+
+def wrong_mode_587(site: FaultSite) -> None:
+    """`-o smtpd_tls_wrappermode=yes` added under submission: port 587 speaks implicit TLS, not STARTTLS."""
+    _edit(site, MASTER_CF, r"^(submission inet .*\n)", r"\1  -o smtpd_tls_wrappermode=yes\n")
+
+
+def wrong_mode_465(site: FaultSite) -> None:
+    """The wrappermode line under submissions is commented out: port 465 speaks plain SMTP + STARTTLS."""
+    _edit(
+        site,
+        MASTER_CF,
+        r"^(submissions inet .*\n(?:.*\n)*?)  -o smtpd_tls_wrappermode=yes$",
+        r"\1#  -o smtpd_tls_wrappermode=yes",
+    )
+
+
+def no_deploy_hook(site: FaultSite) -> None:
+    """No certbot deploy hook: the next renewal lands on disk and the daemons keep the old certificate."""
+    site.host.path(DEPLOY_HOOK).unlink(missing_ok=True)
+
+
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault(
+            "leaf-only",
+            leaf_only.__doc__ or "",
+            "25/465/587: chain of 1, untrusted (missing intermediate)",
+            leaf_only,
+        ),
+        Fault(
+            "expired",
+            expired.__doc__ or "",
+            "every port: certificate has expired",
+            expired,
+            replaces_certificate=True,
+        ),
+        Fault(
+            "name-mismatch",
+            name_mismatch.__doc__ or "",
+            "every port: hostname mismatch for smtp./imap./pop.",
+            name_mismatch,
+            replaces_certificate=True,
+        ),
+        Fault(
+            "key-mismatch",
+            key_mismatch.__doc__ or "",
+            "25/587: 454 TLS not available; 465/993/995: handshake fails",
+            key_mismatch,
+            replaces_certificate=True,
+        ),
+        Fault(
+            "self-signed",
+            self_signed_cert.__doc__ or "",
+            "143/993/110/995: self-signed certificate",
+            self_signed_cert,
+            replaces_certificate=True,
+        ),
+        Fault(
+            "stale",
+            stale.__doc__ or "",
+            "every port: served certificate differs from /etc/letsencrypt/live",
+            stale,
+            on_running_host=True,
+        ),
+        Fault(
+            "dovecot-missing-lt",
+            dovecot_missing_lt.__doc__ or "",
+            "143/110: STARTTLS fails; 993/995: handshake fails",
+            dovecot_missing_lt,
+        ),
+        Fault(
+            "wrong-mode-587",
+            wrong_mode_587.__doc__ or "",
+            "587: no banner, a TLS handshake works",
+            wrong_mode_587,
+        ),
+        Fault(
+            "wrong-mode-465",
+            wrong_mode_465.__doc__ or "",
+            "465: plain `220` banner, TLS handshake fails",
+            wrong_mode_465,
+        ),
+        Fault(
+            "no-deploy-hook",
+            no_deploy_hook.__doc__ or "",
+            "nothing yet; the next renewal goes stale",
+            no_deploy_hook,
+        ),
+    )
+}
+
+# `--faults demo`: a representative mix, one set per host in turn.
+DEMO_MIX: tuple[tuple[str, ...], ...] = (
+    ("stale", "no-deploy-hook"),
+    ("leaf-only", "wrong-mode-587", "dovecot-missing-lt"),
+    ("name-mismatch",),
+    ("expired", "wrong-mode-465"),
+    ("self-signed",),
+    ("key-mismatch",),
+    (),
+)
+
+
+def fault_named(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise LabError(
+            f"unknown fault {name!r}", todo=f"choose from: none, demo, {', '.join(FAULTS)} (or HOST:FAULT)"
+        ) from None
+
+
+def assign_faults(spec: str, hosts: Sequence[str]) -> dict[str, list[str]]:
+    """`--faults` → faults per host. `none`; `demo`; `NAME` (every host); `HOST:NAME` (that host)."""
+    plan: dict[str, list[str]] = {host: [] for host in hosts}
+    for word in (w.strip() for w in spec.split(",")):
+        if word in ("", "none"):
+            continue
+        if word == "demo":
+            for index, host in enumerate(hosts):
+                plan[host] += DEMO_MIX[index % len(DEMO_MIX)]
+            continue
+        host, _, name = word.rpartition(":")
+        fault_named(name)
+        if host and host not in plan:
+            raise LabError(
+                f"--faults {word}: no lab host named {host!r}", todo=f"hosts are: {', '.join(hosts)}"
+            )
+        for target in [host] if host else hosts:
+            if name not in plan[target]:
+                plan[target].append(name)
+    for host, names in plan.items():
+        replacing = [n for n in names if FAULTS[n].replaces_certificate]
+        if len(replacing) > 1:
+            raise LabError(
+                f"--faults: {host} would get {' and '.join(replacing)}, which each replace the certificate",
+                todo="give each host at most one of expired, name-mismatch, key-mismatch, self-signed",
+            )
+    return plan
+
+
+def plant(fault: Fault, site: FaultSite) -> None:
+    fault.plant(site)
+
+
+__all__ = ["DEMO_MIX", "FAULTS", "Fault", "FaultSite", "assign_faults", "fault_named", "plant"]

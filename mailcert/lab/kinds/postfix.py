@@ -1,0 +1,127 @@
+"""Postfix on a lab host: Debian's package defaults, submission (587) and submissions (465) enabled."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from mailcert.lab.kinds.base import MailService
+from mailcert.lab.layout import LabHost, copy_system_tree, user_id, write_text
+from mailcert.lab.procs import RecordedProcess
+from mailcert.lab.services import InHost
+
+MAIN_CF = "/etc/postfix/main.cf"
+MASTER_CF = "/etc/postfix/master.cf"
+MASTER_PID = "/var/spool/postfix/pid/master.pid"
+MAILLOG = "/var/log/mail.log"
+
+# The -o options an admin keeps when uncommenting Debian's submission/submissions entries.
+_KEPT_OPTIONS = {
+    "submission": ("syslog_name", "smtpd_tls_security_level", "smtpd_reject_unlisted_recipient"),
+    "submissions": ("syslog_name", "smtpd_tls_wrappermode", "smtpd_reject_unlisted_recipient"),
+}
+
+
+def prepare(host: LabHost) -> None:
+    """Package defaults (meta files, queue skeleton) copied once per host; data dir owned by postfix."""
+    copy_system_tree("/etc/postfix", host.path("/etc/postfix"))
+    copy_system_tree("/var/spool/postfix", host.path("/var/spool/postfix"))
+    for leftover in host.path("/var/spool/postfix/pid").glob("*.pid"):
+        leftover.unlink()
+    data = host.path("/var/lib/postfix")
+    data.mkdir(parents=True, exist_ok=True)
+    uid = user_id("postfix")
+    os.chown(data, uid, uid_group("postfix"))
+    for stale in data.iterdir():
+        stale.unlink()
+
+
+def uid_group(name: str) -> int:
+    import grp
+
+    return grp.getgrnam(name).gr_gid
+
+
+def main_cf(host: LabHost) -> str:
+    live = f"/etc/letsencrypt/live/{host.lineage}"
+    debian = Path("/usr/share/postfix/main.cf.debian").read_text()
+    return (
+        debian.rstrip()
+        + "\n\n# TLS parameters\n"
+        + f"smtpd_tls_cert_file = {live}/fullchain.pem\n"
+        + f"smtpd_tls_key_file = {live}/privkey.pem\n"
+        + "smtpd_tls_security_level = may\n"
+        + "smtpd_tls_loglevel = 1\n"
+        + "smtp_tls_CApath = /etc/ssl/certs\n"
+        + "smtp_tls_security_level = may\n"
+        + "smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n"
+        + "\n"
+        + f"myhostname = {host.fqdn}\n"
+        + f"mydomain = {host.domain}\n"
+        + "myorigin = $mydomain\n"
+        + "mydestination = $myhostname, localhost\n"
+        + "smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_unauth_destination\n"
+        + "mynetworks = 127.0.0.0/8\n"
+        + "alias_maps =\n"
+        + "alias_database =\n"
+        + "inet_interfaces = all\n"
+        + "inet_protocols = ipv4\n"
+        + "# No syslog in a lab host: Postfix logs to its own file.\n"
+        + f"maillog_file = {MAILLOG}\n"
+    )
+
+
+def master_cf() -> str:
+    """Debian's master.cf with the submission and submissions entries uncommented, as admins do."""
+    out: list[str] = []
+    entry: str | None = None
+    for line in Path("/usr/share/postfix/master.cf.dist").read_text().splitlines():
+        head = re.match(r"#(submissions?)\s+inet\s", line)
+        if head:
+            entry = head.group(1)
+            out.append(line[1:])
+            continue
+        option = re.match(r"#(\s+-o\s+([a-z_]+)=.*)", line)
+        if entry and option:
+            out.append(option.group(1) if option.group(2) in _KEPT_OPTIONS[entry] else line)
+            continue
+        if entry and line.startswith("#     "):
+            out.append(line)
+            continue
+        entry = None
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def configure(host: LabHost) -> None:
+    write_text(host.path(MAIN_CF), main_cf(host))
+    write_text(host.path(MASTER_CF), master_cf())
+
+
+def start(shell: InHost) -> RecordedProcess:
+    shell.start_daemon(["postfix", "start"], what="starting postfix", log=Path("/var/log/postfix-start.log"))
+    return shell.pid_from_file(MASTER_PID, "postfix")
+
+
+def reload(shell: InHost) -> None:
+    shell.start_daemon(
+        ["postfix", "reload"], what="reloading postfix", log=Path("/var/log/postfix-start.log")
+    )
+
+
+def running(shell: InHost) -> bool:
+    return shell.try_run(["postfix", "status"]).returncode == 0
+
+
+POSTFIX = MailService(
+    name="postfix",
+    bind_dirs=("/etc/postfix", "/var/spool/postfix", "/var/lib/postfix"),
+    ports={25: "starttls", 587: "starttls", 465: "implicit"},
+    reload_command="postfix reload",
+    prepare=prepare,
+    configure=configure,
+    start=start,
+    reload=reload,
+    running=running,
+)
