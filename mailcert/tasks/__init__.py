@@ -38,6 +38,9 @@ def variadic_argv(argv: list[str]) -> list[str]:
     Invoke takes one value per positional argument; SPEC wants `probe TARGET...`. Bare words after a
     variadic task become repeated flags until the next task name.
     """
+    from mailcert.tasks.lab import lab_argv  # `lab up` / `lab exec HOST -- CMD` → Invoke's form
+
+    argv = lab_argv(argv)
     ns_tasks = set(namespace().task_names)
     out: list[str] = []
     flag = None
