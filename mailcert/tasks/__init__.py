@@ -7,7 +7,7 @@ from invoke.collection import Collection
 from mailcert.tasks.state import RunState, run_state
 
 # Tasks whose positional argument may be repeated (`mailcert probe a b c`): task name -> iterable flag.
-VARIADIC: dict[str, str] = {"probe": "target"}
+VARIADIC: dict[str, str] = {"probe": "target", "explain": "text"}
 
 __all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
 
