@@ -1,0 +1,69 @@
+"""The concrete fix texts of the renewal checks: which setting to change, which hook to install, exactly."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mailcert.services.certbot_model import CertbotState, Hook, Lineage
+
+if TYPE_CHECKING:
+    from mailcert.checks.renewal_uses import CertUse
+
+HOOK_NAME = "mailcert-reload"
+RECONFIGURE_SINCE = (2, 3)  # `certbot reconfigure` first shipped in certbot 2.3.0
+# Postfix SNI tables embed the PEM files (postmap -F): rebuild every table tls_server_sni_maps names.
+POSTMAP_SNI = "postmap -F $(postconf -xh tls_server_sni_maps | tr ',' ' ')"
+
+
+def reload_command(services: Sequence[str], postmap: bool) -> str:
+    """The shell command that makes the services load renewed certificates."""
+    parts = [POSTMAP_SNI] if postmap else []
+    if services:
+        units = " ".join("exim4" if s == "exim" else s for s in services)
+        parts.append(f"systemctl reload {units}")
+    return " && ".join(parts)
+
+
+def repoint_fix(use: CertUse, target: str, is_key: bool, key_target: str | None = None) -> str:
+    """Point the setting at certbot's live/ path (and the key setting at privkey.pem) and reload."""
+    where = (
+        f" ({use.location.file}" + (f" line {use.location.line})" if use.location.line else ")")
+        if use.location
+        else ""
+    )
+    what = "key" if is_key else "certificate"
+    text = f"set {use.setting}{where} to {target} (the {what} certbot keeps current)"
+    if key_target and use.key_path and use.key_path != key_target:
+        text += f" and the key setting to {key_target}"
+    return f"{text}, then reload {use.service} (`{reload_command([use.service], False)}`)"
+
+
+def hook_fix(
+    state: CertbotState, lineage: Lineage, services: Sequence[str], postmap: bool, skipped: Sequence[Hook]
+) -> str:
+    """Make renewals reload the services: enable a skipped hook, or add a deploy hook."""
+    enable = [h for h in skipped if not h.source.endswith("~")]
+    if enable:
+        return f"make the hook executable: `chmod 0755 {shlex.quote(enable[0].source)}`"
+    command = reload_command(services, postmap)
+    version = _version(lineage.version) or _version(state.certbot_version)
+    if lineage.renew_hook is None and version is not None and version >= RECONFIGURE_SINCE:
+        return f"`certbot reconfigure --cert-name {shlex.quote(lineage.name)} --deploy-hook {shlex.quote(command)}`"
+    path = f"{state.config_dir}/renewal-hooks/deploy/{HOOK_NAME}"
+    script = f"printf '%s\\n' '#!/bin/sh' {shlex.quote(command)} > {path} && chmod 0755 {path}"
+    reason = "certbot runs every executable file in renewal-hooks/deploy/ after each renewal"
+    if lineage.renew_hook is not None:
+        reason += f"; the lineage's own renew_hook ({lineage.renew_hook}) stays as it is"
+    elif version is None or version < RECONFIGURE_SINCE:
+        reason += "; `certbot reconfigure --deploy-hook` needs certbot >= 2.3"
+    return f"create {path} (mode 0755) with the lines `#!/bin/sh` and `{command}`: `{script}` ({reason})"
+
+
+def _version(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    match = re.match(r"^(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
