@@ -40,6 +40,7 @@ def _archive_finding(
     lineage: Lineage, use: CertUse, group: list[CertUse], path: str, is_key: bool, via: str | None = None
 ) -> Finding:
     role = lineage_file_role(via or path) or ("privkey" if is_key else "fullchain")
+    is_key = is_key or role == "privkey"  # Postfix chain_files list the key among the certificate files
     target = f"{lineage.live_dir}/{'fullchain' if role == 'cert' else role}.pem"
     link = f" (a symlink to {via})" if via else ""
     message = (

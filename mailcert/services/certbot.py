@@ -43,6 +43,7 @@ _FAILURE = re.compile(
     r"^(?P<when>\S+ \S+?)(?:,\d+)?:ERROR:\S+:Failed to renew certificate (?P<name>\S+) with error: (?P<error>.*)$"
 )
 _MAX_FAILURE_LINES = 200
+MAX_HOOK_CHARS = 64 * 1024  # hooks are short scripts; longer text is read only this far
 
 
 def lineage_file_role(path: str) -> str | None:
@@ -202,11 +203,13 @@ def _saved_hook(files: HostFiles, stage: HookStage, source: str, setting: str, c
 
 def _reloads(files: HostFiles, script: str, depth: int = 0) -> frozenset[str]:
     """What the shell text reloads, including scripts it calls by absolute path (one level deep)."""
-    actions = set(reload_actions(script))
+    actions = set(reload_actions(script[:MAX_HOOK_CHARS]))
     if depth == 0:
-        for program in called_programs(script):
-            called = files.read_config(program)
-            if called.text is not None and len(called.text) < 65536:
+        for program in called_programs(script[:MAX_HOOK_CHARS]):
+            # only small scripts ("#!"), never binaries such as /usr/sbin/postfix
+            size = files.stat(program).size
+            called = files.read_config(program) if size is not None and size <= MAX_HOOK_CHARS else None
+            if called is not None and called.text is not None and called.text.startswith("#!"):
                 actions |= _reloads(files, called.text, depth + 1)
     return frozenset(actions)
 
@@ -219,10 +222,14 @@ def _hook_files(files: HostFiles, config_dir: str) -> list[Hook]:
                 continue
             facts = files.stat(path)
             executable = facts.mode is not None and bool(facts.mode & 0o111) and facts.error is None
-            text = files.read_config(path)
-            reloads = _reloads(files, text.text) if text.text is not None else frozenset()
+            text = files.read_config(path) if (facts.size or 0) <= MAX_HOOK_CHARS else None
+            reloads = (
+                _reloads(files, text.text) if text is not None and text.text is not None else frozenset()
+            )
             runs = executable and not path.endswith("~")
-            hooks.append(Hook(stage, path, text.text, runs, reloads, mode=facts.mode, error=text.error))
+            error = text.error if text is not None else f"larger than {MAX_HOOK_CHARS // 1024} KiB; not read"
+            body = text.text if text is not None else None
+            hooks.append(Hook(stage, path, body, runs, reloads, mode=facts.mode, error=error))
     return hooks
 
 

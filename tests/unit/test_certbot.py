@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailcert.services.certbot import lineage_file_role, read_certbot
 from mailcert.services.certbot_conf import ConfSyntaxError, parse_renewal_conf
@@ -298,3 +301,44 @@ def test_failures_from_certbot_log(tree: CertbotTree) -> None:
     assert failure.lineage == "mail.example.test"
     assert failure.when == "2026-05-20 03:17:05"
     assert failure.error.startswith("Could not bind TCP port 80")
+
+
+# -- bad input never raises -----------------------------------------------------------------------------------
+
+
+def test_junk_everywhere_is_read_without_exceptions(tree: CertbotTree) -> None:
+    tree.lineage("mail.example.test", MAIL)
+    tree.path(f"{LE}/renewal/dir.conf").mkdir()  # a directory where a conf should be
+    tree.write(f"{LE}/renewal/empty.conf", b"")
+    tree.write(f"{LE}/renewal/binary.conf", bytes(range(256)) * 64)
+    loop = tree.path(f"{LE}/live/loop")
+    loop.mkdir()
+    (loop / "cert.pem").symlink_to("cert.pem")
+    tree.write(f"{LE}/live/stray-file", "not a lineage")
+    tree.hook("deploy", "huge", "#!/bin/sh\n" + "x" * 200_000)
+    tree.hook("deploy", "quotes", "#!/bin/sh\nsystemctl reload 'postfix\n", mode=0o755)
+    tree.write(f"{LE}/cli.ini", b"\xff\xfe\x00deploy-hook\n")
+    tree.write("/etc/cron.d/certbot", b"\x00\x01 certbot renew '\n")
+    state = read_certbot(tree.files)
+    by_name = {lineage.name: lineage for lineage in state.lineages}
+    assert by_name["mail.example.test"].conf_error is None
+    assert by_name["dir"].conf_error is not None
+    assert by_name["empty"].conf_error is not None  # no file references: certbot skips it
+    assert by_name["binary"].conf_error is not None
+    assert by_name["loop"].cert_error is not None
+    assert "stray-file" not in by_name
+    huge = next(h for h in state.hooks if h.source.endswith("/huge"))
+    assert huge.text is None and huge.error is not None
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=200, deadline=None)
+def test_any_text_parses_or_raises_conf_syntax_error(text: str) -> None:
+    with contextlib.suppress(ConfSyntaxError):
+        parse_renewal_conf(text)
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_shell_text_gives_a_reload_set(text: str) -> None:
+    assert isinstance(reload_actions(text), frozenset)
