@@ -7,7 +7,7 @@ renewal.lineage-superseded, renewal.not-configured, renewal.no-reload-hook, rene
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mailcert.checks.renewal_paths import superseded_lineages, unmanaged_paths
@@ -19,10 +19,13 @@ from mailcert.checks.renewal_runs import (
     renewal_window,
 )
 from mailcert.checks.renewal_uses import CertUse, cert_uses, lineage_uses
+from mailcert.facts import HostFiles
 from mailcert.model import Finding
+from mailcert.services.certbot import DEFAULT_CONFIG_DIR, read_certbot
 from mailcert.services.certbot_model import CertbotState
+from mailcert.services.model import ServiceConfig
 
-__all__ = ["SELF_RELOADING", "CertUse", "cert_uses", "check_renewal", "renewal_window"]
+__all__ = ["SELF_RELOADING", "CertUse", "cert_uses", "check_renewal", "renewal_findings", "renewal_window"]
 
 
 def check_renewal(state: CertbotState, uses: Sequence[CertUse], now: datetime) -> list[Finding]:
@@ -34,3 +37,13 @@ def check_renewal(state: CertbotState, uses: Sequence[CertUse], now: datetime) -
     findings += no_reload_hook(state, used)
     findings += overdue(state, used, now)
     return findings
+
+
+def renewal_findings(
+    files: HostFiles, services: Iterable[ServiceConfig], now: datetime, config_dir: str = DEFAULT_CONFIG_DIR
+) -> list[Finding]:
+    """The renewal findings of one host: read certbot's files, map the services' certificates, check."""
+    state = read_certbot(files, config_dir)
+    if not state.lineages:
+        return []
+    return check_renewal(state, cert_uses(services, files), now)

@@ -47,7 +47,10 @@ MAX_HOOK_CHARS = 64 * 1024  # hooks are short scripts; longer text is read only 
 
 
 def lineage_file_role(path: str) -> str | None:
-    """ "cert", "chain", "fullchain" or "privkey" for a certbot live/NAME/X.pem or archive/NAME/XN.pem path."""
+    """The role of a certbot live/NAME/X.pem or archive/NAME/XN.pem path: cert, chain, fullchain, privkey.
+
+    None for any other path. Works for any --config-dir: only the live/ and archive/ layout is matched.
+    """
     match = _LIVE_ROLE.search(path) or _ARCHIVE_ROLE.search(path)
     return match.group("role") if match else None
 
@@ -262,16 +265,6 @@ def _renewal_failures(files: HostFiles) -> tuple[RenewalFailure, ...]:
                 RenewalFailure(match.group("name"), match.group("when"), match.group("error")[:300], LOG_FILE)
             )
     return tuple(failures[-_MAX_FAILURE_LINES:])
-
-
-def lineage_of_path(state: CertbotState, path: str) -> Lineage | None:
-    """The lineage whose live/ or archive/ directory holds `path`, if any."""
-    for lineage in state.lineages:
-        if path.startswith(f"{lineage.live_dir}/") or path.startswith(f"{lineage.archive_dir.rstrip('/')}/"):
-            return lineage
-        if path in (lineage.cert, lineage.chain, lineage.fullchain, lineage.privkey):
-            return lineage
-    return None
 
 
 def when(value: datetime | None) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from mailcert.checks.renewal import CertUse, cert_uses, check_renewal
+from mailcert.checks.renewal import CertUse, cert_uses, check_renewal, renewal_findings
+from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Mode, Severity
 from mailcert.services.certbot import read_certbot
 from mailcert.services.model import CertSource, Listener, Location, ServiceConfig, SniCert
@@ -369,3 +370,14 @@ def test_cert_uses_reads_default_and_sni_certificates(tree: CertbotTree) -> None
     ]
     assert uses[0].leaf_der == leaf.cert.public_bytes(Encoding.DER)
     assert uses[0].cert_resolved == f"{LE}/archive/{NAME}/fullchain1.pem"
+
+
+def test_renewal_findings_for_a_host(tree: CertbotTree) -> None:
+    tree.lineage(NAME)
+    services = [_postfix_config(f"{LIVE}/fullchain.pem", f"{LIVE}/privkey.pem")]
+    (finding,) = renewal_findings(tree.files, services, NOW)
+    assert finding.check == "renewal.no-reload-hook" and finding.service == "postfix"
+
+
+def test_host_without_certbot_has_no_renewal_findings(tmp_path: Path) -> None:
+    assert renewal_findings(LocalRoot(tmp_path), [_postfix_config("/etc/ssl/mail.pem", None)], NOW) == []
