@@ -130,8 +130,8 @@ def listeners_and_findings(
                 "tls_certificate is unset: Exim ≥4.88 uses a self-signed certificate when tls_certificate is unset",
                 _where(config, "tls_certificate"),
                 fix="set tls_certificate (and tls_privatekey) to the full chain and key; Debian: MAIN_TLS_ENABLE, "
-                "MAIN_TLS_CERTIFICATE and MAIN_TLS_PRIVATEKEY in conf.d/main/000_localmacros or "
-                "exim4.conf.localmacros",
+                "MAIN_TLS_CERTIFICATE and MAIN_TLS_PRIVATEKEY in /etc/exim4/conf.d/main/000_localmacros (split) or "
+                "/etc/exim4/exim4.conf.localmacros",
             )
         )
     return tuple(listeners), findings, notes
