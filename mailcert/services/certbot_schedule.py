@@ -81,12 +81,15 @@ def _calls_certbot_renew(line: str) -> bool:
 def _timers(files: HostFiles) -> list[RenewalSchedule]:
     found: list[RenewalSchedule] = []
     wants_known = files.is_dir(_WANTS)
+    wanted = set(files.listdir(_WANTS))  # the enabling symlinks, whether or not their target was copied
     for unit in _TIMER_UNITS:
         paths = [
             f"{d}/{unit}"
             for d in _UNIT_DIRS
             if files.exists(f"{d}/{unit}") or _is_masked(files, f"{d}/{unit}")
         ]
+        if not paths and unit in wanted:
+            paths = [f"{_WANTS}/{unit}"]
         if not paths:
             continue
         path = paths[0]  # /etc/systemd/system overrides the vendor unit, as systemd does
@@ -94,7 +97,7 @@ def _timers(files: HostFiles) -> list[RenewalSchedule]:
             found.append(
                 RenewalSchedule("systemd-timer", path, None, unit, runs=False, why_not=f"{unit} is masked")
             )
-        elif wants_known and not files.exists(f"{_WANTS}/{unit}"):
+        elif wants_known and unit not in wanted:
             why = f"{unit} is installed but not enabled (no {_WANTS}/{unit})"
             found.append(RenewalSchedule("systemd-timer", path, None, unit, runs=False, why_not=why))
         else:

@@ -342,3 +342,12 @@ def test_any_text_parses_or_raises_conf_syntax_error(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 def test_any_shell_text_gives_a_reload_set(text: str) -> None:
     assert isinstance(reload_actions(text), frozenset)
+
+
+def test_enabling_symlink_alone_counts_as_an_enabled_timer(tree: CertbotTree) -> None:
+    """A ROOT copied without /lib still shows the timer is enabled by its timers.target.wants link."""
+    wants = tree.path("/etc/systemd/system/timers.target.wants")
+    wants.mkdir(parents=True)
+    (wants / "snap.certbot.renew.timer").symlink_to("/etc/systemd/system/snap.certbot.renew.timer")
+    (timer,) = read_certbot(tree.files).schedules
+    assert timer.runs and timer.text == "snap.certbot.renew.timer"
