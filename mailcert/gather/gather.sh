@@ -1,0 +1,369 @@
+# mailcert gather: print every fact mailcert needs about this mail host as ONE framed document on stdout.
+# Read-only. POSIX sh + coreutils + openssl (Debian, RHEL-likes, cPanel's Alma).
+# Private keys never leave this host: a key block is piped into `openssl pkey -pubout` here and only the
+# public key is printed; certificate files are sent as their CERTIFICATE blocks only.
+# Usage: sh -c "$THIS_SCRIPT" mailcert-gather [ROOT]   (ROOT: where the host's / is; default /)
+#
+# Format: "%MAILCERT-GATHER 1", then records: "%R KIND k=v ..." (values without spaces), "%P NAME" (a path or
+# name, raw, never holding a newline), base64 body lines, "%E"; last line "%END".
+# Kinds: meta, path, text, pem, nopem, toolarge, unreadable, cmd, cmderr, proc, proc-net.
+set -u
+exec </dev/null
+umask 077
+LC_ALL=C
+export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}
+export PATH
+ROOT=${1:-/}
+case $ROOT in
+/) R= ;;
+*/) R=${ROOT%/} ;;
+*) R=$ROOT ;;
+esac
+MAX=1048576
+CLOCK=$(date +%s)
+
+have() { command -v "$1" >/dev/null 2>&1; }
+if have base64; then
+    b64() { base64; }
+else
+    b64() { openssl base64; }
+fi
+hdr() { # hdr KIND NAME [k=v ...]
+    hd_kind=$1
+    hd_name=$2
+    shift 2
+    printf '%%R %s' "$hd_kind"
+    for hd_kv in "$@"; do printf ' %s' "$hd_kv"; done
+    printf '\n%%P %s\n' "$hd_name"
+}
+rec() { # rec KIND NAME [k=v ...] < body
+    hdr "$@"
+    b64
+    printf '%%E\n'
+}
+rec0() { # rec0 KIND NAME [k=v ...]: a record without body
+    hdr "$@"
+    printf '%%E\n'
+}
+meta() { printf '%s' "$2" | rec meta "$1"; }
+
+T=$(mktemp -d 2>/dev/null || echo "/tmp/mailcert-gather.$$")
+mkdir -p "$T" 2>/dev/null
+trap 'rm -rf "$T"' EXIT HUP INT TERM
+: >"$T/seen"
+: >"$T/text"
+
+printf '%%MAILCERT-GATHER 1\n'
+meta clock "$CLOCK"
+meta root "$ROOT"
+meta node "$(uname -n 2>/dev/null)"
+meta uid "$(id -u 2>/dev/null)"
+meta openssl "$(openssl version 2>/dev/null)"
+
+# Secrets in config text (database passwords, API tokens, Exim `hide` options) are blanked here, keeping lines.
+redact() {
+    sed -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/'
+}
+
+# Certificate blocks as they are; a private key block becomes "%KEY LABEL ENCRYPTED" followed by its public
+# key (derived here) or "%KEYERR"; any other block "%OTHER LABEL"; an unterminated block "%BROKEN LABEL".
+pem_stream() {
+    awk '
+    function keyblock(label, body,    encd, cmd, tag) {
+        encd = (label == "ENCRYPTED PRIVATE KEY" || index(body, "Proc-Type: 4,ENCRYPTED") > 0) ? 1 : 0
+        tag = label
+        gsub(/ /, "_", tag)
+        print "%KEY " tag " " encd
+        if (encd) return
+        fflush()
+        cmd = "if openssl pkey -passin pass: -pubout 2>/dev/null; then :; else echo %KEYERR; fi"
+        printf "%s", body | cmd
+        close(cmd)
+    }
+    {
+        line = $0
+        sub(/\r$/, "", line)
+        if (inblk && index(line, "-----END " label "-----") > 0) {
+            body = body line "\n"
+            inblk = 0
+            if (label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE") {
+                printf "%s", body
+            } else if (label ~ /PRIVATE KEY$/) {
+                keyblock(label, body)
+            } else {
+                print "%OTHER " label
+            }
+            body = ""
+            next
+        }
+        if (match(line, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
+            if (inblk) print "%BROKEN " label
+            label = substr(line, RSTART + 11, RLENGTH - 16)
+            inblk = 1
+            body = "-----BEGIN " label "-----\n"
+            next
+        }
+        if (inblk) body = body line "\n"
+    }
+    END { if (inblk) print "%BROKEN " label }
+    ' "$1"
+    body=
+}
+
+# How a file without PEM blocks looks, without sending its bytes.
+nopem_reason() {
+    if [ "$(tr -d ' \t\r\n' <"$1" | head -c 1 | wc -c)" -eq 0 ]; then
+        echo empty
+    elif [ "$(head -c 1 "$1" | od -An -tx1 | tr -d ' \n')" = 30 ]; then
+        echo der
+    elif [ "$(tr -d '\11\12\15\40-\176\200-\377' <"$1" | head -c 1 | wc -c)" -ne 0 ]; then
+        echo binary
+    else
+        echo text
+    fi
+}
+
+# path record: the file or folder as the service sees it (symlinks followed) and where links led.
+# Sets ST_TYPE (f, d, o, missing, outside) and ST_SIZE for the caller.
+statrec() {
+    st_p=$1
+    st_f=$R$st_p
+    st_link=0
+    st_res=$st_p
+    ST_SIZE=0
+    if [ -L "$st_f" ] || [ -n "$R" ]; then
+        [ -L "$st_f" ] && st_link=1
+        st_res=$(readlink -f -- "$st_f" 2>/dev/null)
+        if [ -n "$R" ] && [ -n "$st_res" ]; then
+            case $st_res in
+            /dev/null) ;;
+            "$R") st_res=/ ;;
+            "$R"/*) st_res=${st_res#"$R"} ;;
+            *)
+                ST_TYPE=outside
+                rec0 path "$st_p" t=outside "l=$st_link"
+                return
+                ;;
+            esac
+        fi
+    fi
+    if [ ! -e "$st_f" ]; then
+        ST_TYPE=missing
+        rec0 path "$st_p" t=missing "l=$st_link"
+        [ "$st_link" = 1 ] && printf '%%L %s\n' "$st_res"
+        return
+    fi
+    if [ -d "$st_f" ]; then ST_TYPE=d; elif [ -f "$st_f" ]; then ST_TYPE=f; else ST_TYPE=o; fi
+    # shellcheck disable=SC2046
+    set -- $(stat -L -c '%a %u %g %Y %s %U %G' -- "$st_f" 2>/dev/null)
+    if [ $# -lt 7 ]; then
+        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" e=stat
+    else
+        ST_SIZE=$5
+        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$1" "u=$2" "g=$3" "mt=$4" "s=$5" "on=$6" "gn=$7"
+    fi
+    [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
+}
+
+# visit HOSTPATH WANT: path record, then content per WANT: config (redacted text), cron (only the lines that
+# mention certbot, others blanked), version (only the __version__ line), ref (a referenced file: text only when
+# it is an executable script, e.g. a hook's helper), pem or meta (no text). Any file holding a PEM block gets
+# PEM treatment whatever WANT says, so key bytes are never sent.
+visit() {
+    vi_p=$1
+    vi_want=$2
+    printf '%s\n' "$vi_p" >>"$T/seen"
+    statrec "$vi_p"
+    [ "$ST_TYPE" = f ] || return
+    vi_f=$R$vi_p
+    if [ "$ST_SIZE" -gt "$MAX" ]; then
+        rec0 toolarge "$vi_p"
+        return
+    fi
+    if [ ! -r "$vi_f" ]; then
+        rec0 unreadable "$vi_p"
+        return
+    fi
+    if grep -q -e '-----BEGIN ' -- "$vi_f" 2>/dev/null; then
+        pem_stream "$vi_f" | rec pem "$vi_p"
+        return
+    fi
+    vi_why=$(nopem_reason "$vi_f")
+    case $vi_why:$vi_want in
+    binary:* | der:* | *:meta | *:pem) rec0 nopem "$vi_p" "why=$vi_why" ;;
+    *:ref) if [ -x "$vi_f" ]; then send_text "$vi_p" config; else rec0 nopem "$vi_p" "why=$vi_why"; fi ;;
+    *) send_text "$vi_p" "$vi_want" ;;
+    esac
+}
+
+send_text() { # send_text HOSTPATH WANT
+    case $2 in
+    cron) sed -e '/certbot/b' -e '/letsencrypt/b' -e 's/.*//' <"$R$1" ;;
+    version) sed -e '/^__version__/b' -e 's/.*//' <"$R$1" ;;
+    *) redact <"$R$1" ;;
+    esac | tee -a "$T/text" | rec text "$1"
+}
+
+# Which files of a walked folder are configuration (sent as text); the rest only as metadata/PEM.
+want_for() { # sets WANT
+    case $1 in
+    /etc/postfix/*.cf) WANT=config ;;
+    /etc/dovecot/*.conf | /etc/dovecot/*.ext) WANT=config ;;
+    /etc/exim4/*passwd* | /etc/exim4/*.key) WANT=meta ;;
+    /etc/exim4/*) WANT=config ;;
+    /etc/letsencrypt/live/* | /etc/letsencrypt/archive/*) WANT=pem ;;
+    /etc/letsencrypt/*) WANT=config ;;
+    /etc/cron*) WANT=cron ;;
+    */systemd/*) WANT=config ;;
+    *) WANT=meta ;;
+    esac
+}
+
+walk() { # walk HOSTDIR [find options]
+    wk_d=$1
+    shift
+    [ -e "$R$wk_d" ] || {
+        statrec "$wk_d"
+        return
+    }
+    find -H "$R$wk_d" "$@" \( -type d -o -type f -o -type l \) -print 2>/dev/null | head -n 5000 >"$T/walk"
+    while IFS= read -r wk_f; do
+        wk_p=${wk_f#"$R"}
+        want_for "$wk_p"
+        visit "$wk_p" "$WANT"
+    done <"$T/walk"
+}
+
+for d in /etc/postfix /etc/dovecot /etc/exim4 /etc/letsencrypt/live /etc/letsencrypt/archive \
+    /etc/letsencrypt/renewal /etc/letsencrypt/renewal-hooks /etc/cron.d /etc/cron.hourly /etc/cron.daily \
+    /etc/cron.weekly /etc/cron.monthly; do
+    walk "$d"
+done
+for f in /etc/exim.conf /etc/default/exim4 /var/lib/exim4/config.autogenerated /etc/mailname /etc/hostname \
+    /etc/services /etc/letsencrypt/cli.ini; do
+    visit "$f" config
+done
+for f in /etc/crontab /var/spool/cron/crontabs/root /var/spool/cron/root; do visit "$f" cron; done
+for f in /run/systemd/system /etc/systemd/system/timers.target.wants /usr/bin /usr/local/bin /snap/bin \
+    /usr/bin/certbot /usr/local/bin/certbot /snap/bin/certbot /usr/local/bin/certbot-auto; do
+    statrec "$f"
+done
+for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
+    statrec "$d"
+    [ -d "$R$d" ] || continue
+    find -H "$R$d" -maxdepth 2 \( -name '*certbot*' -o -name '*letsencrypt*' \) \( -type f -o -type l \) \
+        -print 2>/dev/null | head -n 100 >"$T/walk"
+    while IFS= read -r wk_f; do visit "${wk_f#"$R"}" config; done <"$T/walk"
+done
+for f in "$R"/usr/lib/python3/dist-packages/certbot/__init__.py \
+    "$R"/snap/certbot/current/lib/python3*/site-packages/certbot/__init__.py \
+    "$R"/usr/lib/python3*/site-packages/certbot/__init__.py \
+    "$R"/usr/local/lib/python3*/dist-packages/certbot/__init__.py; do
+    [ -f "$f" ] && visit "${f#"$R"}" version
+done
+# certbot's log: only its "Failed to renew" lines (the reason renewals fail), never the rest.
+LOG=/var/log/letsencrypt/letsencrypt.log
+statrec "$LOG"
+if [ "$ST_TYPE" = f ]; then
+    grep -e ':ERROR:.*Failed to renew certificate' -- "$R$LOG" 2>/dev/null | tail -n 200 | rec text "$LOG"
+fi
+
+# Effective configuration from the daemons' own tools, where installed.
+TO=
+have timeout && TO="timeout 30"
+cmdrec() { # cmdrec NAME COMMAND ARGS...
+    cr_name=$1
+    shift
+    if ! have "$1"; then
+        rec0 cmd "$cr_name" rc=127
+        return
+    fi
+    $TO "$@" >"$T/out" 2>"$T/err"
+    cr_rc=$?
+    rec cmd "$cr_name" "rc=$cr_rc" <"$T/out"
+    [ -s "$T/err" ] && head -c 4096 "$T/err" | rec cmderr "$cr_name"
+    redact <"$T/out" >>"$T/text"
+}
+if [ -f "$R/etc/postfix/main.cf" ]; then
+    set --
+    [ -n "$R" ] && set -- -c "$R/etc/postfix"
+    cmdrec postconf-n postconf "$@" -n
+    cmdrec postconf-nx postconf "$@" -nx
+    # postconf sleeps a second before a fatal exit: ask about master.cf only when there is one.
+    if [ -f "$R/etc/postfix/master.cf" ]; then
+        cmdrec postconf-M postconf "$@" -M
+        cmdrec postconf-Px postconf "$@" -Px
+    fi
+    cmdrec postfix-version postconf "$@" -h mail_version
+fi
+if [ -f "$R/etc/dovecot/dovecot.conf" ]; then
+    if [ -n "$R" ]; then
+        cmdrec doveconf-n doveconf -c "$R/etc/dovecot/dovecot.conf" -n
+    else
+        cmdrec doveconf-n doveconf -n
+    fi
+    cmdrec dovecot-version dovecot --version
+fi
+EXIM=
+for x in exim4 exim; do have "$x" && EXIM=$x && break; done
+EXIMCONF=
+for c in /var/lib/exim4/config.autogenerated /etc/exim4/exim4.conf /etc/exim.conf; do
+    [ -f "$R$c" ] && EXIMCONF=$R$c && break
+done
+if [ -n "$EXIM" ] && [ -n "$EXIMCONF" ]; then
+    set --
+    [ -n "$R" ] && set -- -C "$EXIMCONF"
+    cmdrec exim-bP "$EXIM" "$@" -bP primary_hostname daemon_smtp_ports local_interfaces tls_on_connect_ports \
+        tls_advertise_hosts tls_certificate tls_privatekey tls_require_ciphers openssl_options tls_dhparam \
+        tls_verify_certificates auth_advertise_hosts
+    cmdrec exim-version "$EXIM" "$@" -bV
+fi
+
+# Names of files given to Postfix SNI maps (type:/path): their text is configuration too.
+grep -h 'sni_maps' "$T/text" 2>/dev/null | tr -cs 'A-Za-z0-9._@+/:-' '\n' | sed -n 's/^[a-z0-9]*:\(\/.*\)$/\1/p' \
+    >"$T/sni"
+# (seen already as plain files of /etc/postfix: visited again, now as configuration)
+grep '^/' "$T/sni" | sort -u >"$T/todo"
+while IFS= read -r p; do
+    visit "$p" config
+    for x in db lmdb cdb; do statrec "$p.$x"; done
+done <"$T/todo"
+
+# Every absolute path named in configuration or daemon output: certificates, keys, CA files.
+sort -u "$T/seen" >"$T/seen.sorted"
+tr -cs 'A-Za-z0-9._@+/-' '\n' <"$T/text" | grep '^/[A-Za-z0-9]' | sed 's#/*$##' | grep -v -e '^$' -e '^/proc' -e '^/sys' -e '^/dev' | sort -u |
+    comm -23 - "$T/seen.sorted" | head -n 2000 >"$T/todo"
+while IFS= read -r p; do visit "$p" ref; done <"$T/todo"
+
+# Services: systemd units when systemd runs this host, and the daemons' processes in this host's namespaces.
+if [ -z "$R" ] && have systemctl && [ -d /run/systemd/system ]; then
+    cmdrec systemctl systemctl show --no-pager -p Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,MainPID \
+        -- postfix.service dovecot.service exim4.service exim.service certbot.timer certbot-renew.timer \
+        snap.certbot.renew.timer
+fi
+MYMNT=$(readlink /proc/self/ns/mnt 2>/dev/null)
+MYNET=$(readlink /proc/self/ns/net 2>/dev/null)
+awk 'FNR == 1 { print FILENAME " " $0 }' /proc/[0-9]*/comm 2>/dev/null >"$T/comm"
+while read -r pr_file pr_comm; do
+    case $pr_comm in master | dovecot | exim4 | exim) ;; *) continue ;; esac
+    pr_dir=${pr_file%/comm}
+    [ "$(readlink "$pr_dir/ns/mnt" 2>/dev/null)" = "$MYMNT" ] || continue
+    [ "$(readlink "$pr_dir/ns/net" 2>/dev/null)" = "$MYNET" ] || continue
+    {
+        cat "$pr_dir/stat" 2>/dev/null
+        echo
+        tr '\000' ' ' <"$pr_dir/cmdline" 2>/dev/null
+        echo
+    } | rec proc "$pr_comm" "pid=${pr_dir#/proc/}"
+done <"$T/comm"
+meta btime "$(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
+meta clk_tck "$(getconf CLK_TCK 2>/dev/null)"
+for n in tcp tcp6; do
+    if [ -r "/proc/net/$n" ]; then rec proc-net "$n" </proc/net/$n; fi
+done
+printf '%%END\n'

@@ -1,0 +1,27 @@
+"""The remote gather program (gather.sh) and the one shell command that runs it on a host."""
+
+from __future__ import annotations
+
+import shlex
+from functools import cache
+from importlib import resources
+
+SCRIPT_NAME = "mailcert-gather"
+
+
+@cache
+def gather_script() -> str:
+    """The POSIX sh program, as shipped in the package."""
+    return resources.files("mailcert.gather").joinpath("gather.sh").read_text(encoding="utf-8")
+
+
+def gather_argv(root: str = "/") -> list[str]:
+    """`sh -c SCRIPT mailcert-gather ROOT` as an argument list (for sudo, or joined for an SSH exec)."""
+    if not root.startswith("/") or "\x00" in root or "\n" in root:
+        raise ValueError(f"gather root must be an absolute path, got {root!r}")
+    return ["sh", "-c", gather_script(), SCRIPT_NAME, root]
+
+
+def gather_command(root: str = "/") -> str:
+    """The gather program as one shell command line, every word quoted."""
+    return shlex.join(gather_argv(root))
