@@ -7,6 +7,7 @@ relative symlinks into archive/NAME/*N.pem; renewal-hooks/{pre,deploy,post}/ hol
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from cryptography import x509
@@ -164,16 +165,14 @@ def _with_live_facts(files: HostFiles, lineage: Lineage) -> Lineage:
     leaf = _load(facts.certificates[0]) if facts.certificates else None
     if leaf is None:
         error = f"{lineage.cert}: {facts.error or facts.pem_error or 'no certificate in it'}"
-        return Lineage(**{**lineage.__dict__, "versions": versions, "cert_error": error})
-    return Lineage(
-        **{
-            **lineage.__dict__,
-            "names": (*san_dns_names(leaf), *san_ip_addresses(leaf)),
-            "not_before": leaf.not_valid_before_utc,
-            "not_after": leaf.not_valid_after_utc,
-            "leaf_der": facts.certificates[0],
-            "versions": versions,
-        }
+        return replace(lineage, versions=versions, cert_error=error)
+    return replace(
+        lineage,
+        names=(*san_dns_names(leaf), *san_ip_addresses(leaf)),
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        leaf_der=facts.certificates[0],
+        versions=versions,
     )
 
 
