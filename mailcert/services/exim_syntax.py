@@ -101,6 +101,7 @@ class _Reader:
         self.command_line = set(command_line)
         self.result.macros.update(command_line)
         self.config_directory = config_directory
+        self.seen: dict[str, Location] = {}
 
     # -- findings -----------------------------------------------------------------------------------
     def fatal(self, message: str, location: Location | None, fix: str) -> _FatalError:
@@ -136,7 +137,7 @@ class _Reader:
                         cstack.append(cstate)
                     elif not cstack:
                         raise self.fatal(
-                            f"{ss.split()[0]} without a matching .ifdef/.ifndef",
+                            f"{ss.split()[0]} without matching .ifdef",
                             last,
                             "remove it or add the .if",
                         )
@@ -169,9 +170,7 @@ class _Reader:
             assert start is not None
             self.logical_line(logical, start)
         if cstack:
-            raise self.fatal(
-                ".ifdef/.ifndef without .endif at the end of the configuration", last, "add the .endif"
-            )
+            raise self.fatal("Unexpected end of configuration file: .endif missing", last, "add the .endif")
 
     def open_include(
         self, target: tuple[str, bool], directory: str, location: Location, depth: int
@@ -180,7 +179,7 @@ class _Reader:
         if not path.startswith("/"):
             if if_exists:
                 raise self.fatal(
-                    f'.include_if_exists specifies a non-absolute path "{path}"',
+                    f'.include specifies a non-absolute path "{path}" (.include_if_exists needs one)',
                     location,
                     "use an absolute path",
                 )
@@ -294,8 +293,9 @@ class _Reader:
                 where,
                 "correct the option name (see the exim spec, chapter 'Main configuration')",
             )
-        if option in self.result.options:
-            first = self.result.options[option].location
+        # Aliases (daemon_smtp_port / daemon_smtp_ports) are separate table entries: both may be set, last wins.
+        if name[negated:] in self.seen:
+            first = self.seen[name[negated:]]
             raise self.fatal(
                 f'"{name}" option set for the second time (first at {first.file} line {first.line}); '
                 "exim refuses to start",
@@ -309,9 +309,14 @@ class _Reader:
                 raise self.fatal(
                     f"negation prefix applied to a non-boolean option: {name}", where, "remove it"
                 )
+            if not rest:
+                raise self.fatal(
+                    f"unexpected end of line (data missing) after {name}", where, f"write {name} = value"
+                )
             if not rest.startswith("="):
                 raise self.fatal(f'missing "=" after {name}', where, f"write {name} = value")
             value = exim_options.normalized(option, self.string_value(name, rest[1:].lstrip(), where))
+        self.seen[name[negated:]] = where
         self.result.options[option] = OptionSetting(option, value, where, hidden)
 
     def boolean_value(self, name: str, negated: int, rest: str, where: Location) -> str:
@@ -319,10 +324,17 @@ class _Reader:
             return "false" if negated else "true"
         if negated or not rest.startswith("="):
             raise self.fatal(f"extra characters follow boolean option {name}: {rest}", where, "remove them")
-        word = rest[1:].strip().lower()
-        if word in ("true", "yes"):
+        value = rest[1:].strip()
+        word = _NAME.match(value).group()  # type: ignore[union-attr]
+        if value[len(word) :].strip():
+            raise self.fatal(
+                f'extra characters follow "{word}" for boolean option {name}',
+                where,
+                "write true or false only",
+            )
+        if word.lower() in ("true", "yes"):
             return "true"
-        if word in ("false", "no"):
+        if word.lower() in ("false", "no"):
             return "false"
         raise self.fatal(f'"{word}" is not a valid value for the "{name}" option', where, "use true or false")
 
@@ -333,7 +345,7 @@ class _Reader:
         if end is None:
             raise self.fatal(f"missing quote at end of string value for {name}", where, 'close the "')
         if value[end:]:
-            raise self.fatal(f"unexpected text after string value for {name}", where, "remove it")
+            raise self.fatal(f"extra characters follow string value for {name}", where, "remove them")
         return text
 
 

@@ -218,3 +218,67 @@ def test_command_line_macros_override_the_file_like_exim_d(tmp_path: Path) -> No
     assert mine.option("tls_certificate") == "/x.pem"
     assert real_d.stdout.strip() == "tls_certificate = /x.pem"
     assert real["tls_certificate"] == "/etc/ssl/file.pem"
+
+
+# Small configs on the edges of readconf.c's rules: exim's verdict (and its error text) must be ours.
+SNIPPETS = [
+    "tls_certficate = /x\n",
+    "no_tls_certificate\n",
+    ".ifdef X\ntls_certificate = /c\n",
+    ".endif\n",
+    ".else\n",
+    ".ifdef X\n.elifdef\n.endif\n.elifdef Y\n",
+    "X == 1\n",
+    "X = 1\nX = 2\n",
+    "X = 1\nX == 2\ntls_certificate = X\n",
+    "prdr_enable = maybe\n",
+    'smtp_banner = "abc\n',
+    'smtp_banner = "abc" x\n',
+    'smtp_banner = "a\\tb\\x41\\101\\"q"\n',
+    "tls_certificate\n",
+    "tls_certificate /x\n",
+    ".include_if_exists relative.conf\n",
+    ".include relative.conf\n",
+    "daemon_smtp_port = 25\ndaemon_smtp_ports = 26\n",
+    "daemon_smtp_ports = 26\ndaemon_smtp_port = 25\n",
+    "tls_certificate = /a \\\n\n /b\n",
+    "tls_certificate = /a:\\\n  # a comment inside the continuation\n  /b\n",
+    "ABC = 1\n.ifdef ABCD\nprimary_hostname = yes\n.endif\n",
+    "ABC = 1\n.ifndef ABC\nprimary_hostname = no\n.elifndef ABC\nprimary_hostname = no2\n.else\nprimary_hostname = else\n.endif\n",
+    "prdr_enable = true x\n",
+    "no_prdr_enable = true\n",
+    "not_prdr_enable\nprdr_enable\n",
+    "hide  tls_privatekey = /k\n",
+    "x\n",
+    "  timeout_frozen_after = 36h  \n",
+    "delay_warning = 90m:1d\n",
+    "check_log_space = 2048K\n",
+    "D = /etc/ssl\nCERT = D/c.pem\ntls_certificate = CERT\n",
+    "_X = 1\n",
+    ".ifdef _HAVE_TLS1_3\ntls_require_ciphers = NORMAL\n.endif\n",
+    ".ifdef _OPT_MAIN_TLS_ALPN\ntls_alpn = smtp\n.endif\n",
+    "tls_certificate = /a\nbegin acl\n\nacl_check:\n  accept\n",
+    "tls_on_connect_ports = 465\ndaemon_smtp_ports = 25 : 465\nhide tls_privatekey = /k.pem\n",
+]
+
+
+@pytest.mark.parametrize("text", SNIPPETS)
+def test_edge_cases_agree_with_exim(text: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    conf = root / "etc" / "exim.conf"
+    conf.write_text(text)
+    conf.chmod(0o644)
+    mine = parse_exim_text(text, LocalRoot(root), path="/etc/exim.conf")
+    real = exim_bv(root, Path("/etc/exim.conf"))
+    assert (real.returncode != 0) == mine.main.fatal, real.stderr
+    if mine.main.fatal:
+        reason = real.stderr.strip().splitlines()[-1].strip()
+        assert any(reason in f.message for f in mine.main.findings), (reason, mine.main.findings)
+        return
+    names = sorted({*LISTENER_OPTIONS, *mine.main.options})
+    values = exim_bp(root, Path("/etc/exim.conf"), names)
+    for name in names:
+        value = mine.option(name)
+        if value is not None:
+            assert bp_printing(value) == values[name], name
