@@ -12,6 +12,7 @@ from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Mode, Severity
 from mailcert.services.certbot import read_certbot
 from mailcert.services.model import CertSource, Listener, Location, ServiceConfig, SniCert
+from mailcert.services.registry import detect_roles, parser_for
 from tests.data.certbot.tree import LE, CertbotTree, days
 from tests.pki import END, NOW, START, Issued, TestPKI
 
@@ -381,3 +382,30 @@ def test_renewal_findings_for_a_host(tree: CertbotTree) -> None:
 
 def test_host_without_certbot_has_no_renewal_findings(tmp_path: Path) -> None:
     assert renewal_findings(LocalRoot(tmp_path), [_postfix_config("/etc/ssl/mail.pem", None)], NOW) == []
+
+
+def test_with_the_real_postfix_and_dovecot_parsers(tree: CertbotTree) -> None:
+    """lint's path: parse the services' config files, then check renewals of what they use."""
+    tree.lineage(NAME, params={"renew_hook": "systemctl reload postfix"})
+    tree.write(
+        "/etc/postfix/main.cf",
+        f"myhostname = mail.example.test\nsmtpd_tls_cert_file = {LIVE}/fullchain.pem\n"
+        f"smtpd_tls_key_file = {LIVE}/privkey.pem\nsmtpd_tls_security_level = may\n",
+    )
+    tree.write(
+        "/etc/postfix/master.cf",
+        "smtp      inet  n       -       y       -       -       smtpd\n"
+        "submission inet n       -       y       -       -       smtpd\n"
+        "  -o smtpd_tls_security_level=encrypt\n",
+    )
+    tree.write(
+        "/etc/dovecot/dovecot.conf",
+        f"protocols = imap\nssl = required\nssl_cert = <{LE}/archive/{NAME}/fullchain1.pem\n"
+        f"ssl_key = <{LIVE}/privkey.pem\n",
+    )
+    services = [parser_for(role)(tree.files) for role in detect_roles(tree.files)]
+    findings = renewal_findings(tree.files, services, NOW)
+    assert sorted((f.check, f.service, f.file) for f in findings) == [
+        ("renewal.no-reload-hook", "dovecot", f"{LE}/renewal/{NAME}.conf"),
+        ("renewal.unmanaged-path", "dovecot", "/etc/dovecot/dovecot.conf"),
+    ]
