@@ -18,6 +18,7 @@ from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
 from mailcert.model import Finding
 from mailcert.services import exim_options
+from mailcert.services.exim_option_line import OptionLineError, option_name, option_value
 from mailcert.services.model import Location
 
 _MAX_INCLUDE_DEPTH = 20
@@ -278,75 +279,21 @@ class _Reader:
         self.result.macros[name] = value
 
     def set_option(self, text: str, hidden: bool, where: Location) -> None:
-        if not text[:1].isalpha():
-            raise self.fatal(f"option setting expected: {text}", where, "fix the line")
-        name = _NAME.match(text).group()  # type: ignore[union-attr]
-        rest = text[len(name) :].lstrip()
-        if name == "hide":  # "hide" then a tab, or "hide  name": readconf_handle_option loops once more
-            hidden, name = True, _NAME.match(rest).group()  # type: ignore[union-attr]
-            rest = rest[len(name) :].lstrip()
-        negated = 3 if name.startswith("no_") else 4 if name.startswith("not_") else 0
-        option = exim_options.ALIASES.get(name[negated:], name[negated:])
-        if option not in exim_options.MAIN_OPTIONS:
-            raise self.fatal(
-                f'main option "{name}" unknown; exim will not start',
-                where,
-                "correct the option name (see the exim spec, chapter 'Main configuration')",
-            )
-        # Aliases (daemon_smtp_port / daemon_smtp_ports) are separate table entries: both may be set, last wins.
-        if name[negated:] in self.seen:
-            first = self.seen[name[negated:]]
-            raise self.fatal(
-                f'"{name}" option set for the second time (first at {first.file} line {first.line}); '
-                "exim refuses to start",
-                where,
-                f"keep one {name} setting",
-            )
-        if option in exim_options.BOOLEANS:
-            value = self.boolean_value(name, negated, rest, where)
-        else:
-            if negated:
-                raise self.fatal(
-                    f"negation prefix applied to a non-boolean option: {name}", where, "remove it"
+        try:
+            head = option_name(text, hidden)
+            # Aliases (daemon_smtp_port / daemon_smtp_ports) are separate table entries: both may be set.
+            if head.written in self.seen:
+                first = self.seen[head.written]
+                raise OptionLineError(
+                    f'"{head.name}" option set for the second time (first at {first.file} line {first.line}); '
+                    "exim refuses to start",
+                    f"keep one {head.name} setting",
                 )
-            if not rest:
-                raise self.fatal(
-                    f"unexpected end of line (data missing) after {name}", where, f"write {name} = value"
-                )
-            if not rest.startswith("="):
-                raise self.fatal(f'missing "=" after {name}', where, f"write {name} = value")
-            value = exim_options.normalized(option, self.string_value(name, rest[1:].lstrip(), where))
-        self.seen[name[negated:]] = where
-        self.result.options[option] = OptionSetting(option, value, where, hidden)
-
-    def boolean_value(self, name: str, negated: int, rest: str, where: Location) -> str:
-        if not rest:
-            return "false" if negated else "true"
-        if negated or not rest.startswith("="):
-            raise self.fatal(f"extra characters follow boolean option {name}: {rest}", where, "remove them")
-        value = rest[1:].strip()
-        word = _NAME.match(value).group()  # type: ignore[union-attr]
-        if value[len(word) :].strip():
-            raise self.fatal(
-                f'extra characters follow "{word}" for boolean option {name}',
-                where,
-                "write true or false only",
-            )
-        if word.lower() in ("true", "yes"):
-            return "true"
-        if word.lower() in ("false", "no"):
-            return "false"
-        raise self.fatal(f'"{word}" is not a valid value for the "{name}" option', where, "use true or false")
-
-    def string_value(self, name: str, value: str, where: Location) -> str:
-        if not value.startswith('"'):
-            return value
-        text, end = _dequote(value)
-        if end is None:
-            raise self.fatal(f"missing quote at end of string value for {name}", where, 'close the "')
-        if value[end:]:
-            raise self.fatal(f"extra characters follow string value for {name}", where, "remove them")
-        return text
+            value = option_value(head)
+        except OptionLineError as exc:
+            raise self.fatal(exc.message, where, exc.fix) from None
+        self.seen[head.written] = where
+        self.result.options[head.option] = OptionSetting(head.option, value, where, head.hidden)
 
 
 def _next_candidate(line: str, start: int) -> int:
@@ -369,37 +316,6 @@ def _include_target(line: str) -> tuple[str, bool] | None:
                 path = path[1:-1]
             return path, if_exists
     return None
-
-
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "a": "\a", "e": "\x1b"}
-
-
-def _dequote(value: str) -> tuple[str, int | None]:
-    """string_dequote(): the text of a quoted string (backslash escapes applied) and the index after it."""
-    out: list[str] = []
-    index = 1
-    while index < len(value):
-        char = value[index]
-        if char == '"':
-            return "".join(out), index + 1
-        if char == "\\" and index + 1 < len(value):
-            index += 1
-            char = value[index]
-            octal = re.match(r"[0-7]{1,3}", value[index:])
-            hexa = re.match(r"x([0-9A-Fa-f]{1,2})", value[index:])
-            if octal:
-                out.append(chr(int(octal.group(), 8)))
-                index += len(octal.group())
-                continue
-            if hexa:
-                out.append(chr(int(hexa.group(1), 16)))
-                index += len(hexa.group())
-                continue
-            out.append(_ESCAPES.get(char, char))
-        else:
-            out.append(char)
-        index += 1
-    return "".join(out), None
 
 
 def _syntax(message: str, location: Location | None, fix: str) -> Finding:
