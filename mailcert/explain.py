@@ -120,6 +120,50 @@ GENERIC_CAUSES: tuple[str, ...] = (
     "tls.stale",
 )
 
+# When no client phrasing matches, words that name the problem still point at causes: each rule needs one word
+# of every group (stems, so "expired"/"expires"/"expiry" alike). Scored below any phrasing match.
+KEYWORD_RULES: tuple[tuple[tuple[frozenset[str], ...], tuple[str, ...]], ...] = tuple(
+    (tuple(frozenset(words.split()) for words in groups), causes)
+    for groups, causes in (
+        (("principal",), ("cert.name-mismatch", "cert.no-san")),
+        (
+            (
+                "name hostname domain host cn san identity site server",
+                "match mismatch wrong incorrect invalid different differ verify",
+            ),
+            ("cert.name-mismatch", "cert.no-san"),
+        ),
+        (
+            ("expired expire expiry expires outdated lapsed",),
+            ("cert.expired", "tls.stale", "renewal.no-reload-hook"),
+        ),
+        (("valid validity", "date period yet before clock time"), ("cert.expired", "cert.not-yet-valid")),
+        (
+            (
+                "issuer authority ca root anchor chain intermediate",
+                "unknown trust trusted untrusted missing incomplete verify find found local get",
+            ),
+            ("cert.chain-incomplete", "cert.untrusted", "cert.self-signed"),
+        ),
+        (("self selfsigned", "signed sign"), ("cert.self-signed",)),
+        (("trust trusted untrusted",), ("cert.untrusted", "cert.chain-incomplete", "cert.self-signed")),
+        (("usage purpose eku",), ("cert.wrong-usage",)),
+        (("tls ssl protocol", "version old legacy unsupported"), ("config.legacy-protocols",)),
+        (("tlsv1",), ("config.legacy-protocols", "tls.handshake-failed")),
+        (("starttls stls",), ("tls.starttls-unavailable",)),
+        (("encryption encrypted ssl tls", "type method mode port"), ("config.mode-mismatch",)),
+        (("handshake",), ("tls.handshake-failed",)),
+        (("timeout timed", "out timeout"), ("tls.unreachable", "config.mode-mismatch")),
+        (("refused refuse", "connection connect port"), ("tls.unreachable",)),
+        (("unreachable",), ("tls.unreachable",)),
+        (("key", "weak small short"), ("cert.weak-key",)),
+        (("sha1 sha-1 md5 digest signature", "weak disabled insecure algorithm"), ("cert.weak-signature",)),
+        (("revoked revocation",), ("cert.untrusted", "tls.stale")),
+        (("stale old previous", "certificate"), ("tls.stale",)),
+    )
+)
+_KEYWORD_SCORE = 0.7
+
 _MIN_SCORE = 0.6  # a phrasing must be this well covered by the query
 _NEAR_BEST = 0.8  # causes scoring below this share of the best are dropped
 
@@ -162,6 +206,8 @@ def explain(query: str, *, host: str = "HOST") -> Explanation:
     for check, (score, phrasing) in _phrasing_scores(query).items():
         _offer(scores, reasons, check, score, f'clients say "{phrasing}"')
         matched.append(phrasing)
+    for check, why in _keyword_causes(query):
+        _offer(scores, reasons, check, _KEYWORD_SCORE, why)
     if not scores:
         generic = _best_generic(query)
         if generic is not None:
@@ -279,6 +325,8 @@ _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}")
 def _fold(text: str) -> str:
     normal = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     normal = re.sub(r"\bhost\s+name\b", "hostname", normal)
+    # "TLS 1.0", "TLSv1.1", "tls1.0" → one word, so old protocol versions survive tokenising.
+    normal = re.sub(r"\b(?:tls|ssl)\s*v?1(?:\.[01])?\b(?!\.[23])", "tlsv1", normal)
     return re.sub(r"\s+", " ", normal).strip()
 
 
@@ -364,6 +412,17 @@ def _phrasing_scores(query: str) -> dict[str, tuple[float, str]]:
             if ranked > best.get(check, (0.0, ""))[0]:
                 best[check] = (ranked, phrasing)
     return best
+
+
+def _keyword_causes(query: str) -> list[tuple[str, str]]:
+    present = set(_stems(_without_generic(query)))
+    causes: list[tuple[str, str]] = []
+    for groups, checks in KEYWORD_RULES:
+        hits = [next((w for w in group if _stem(w) in present), None) for group in groups]
+        if all(hits):
+            words = " + ".join(f'"{w}"' for w in hits if w)
+            causes += [(check, f"the text mentions {words}") for check in checks]
+    return causes
 
 
 def _best_generic(query: str) -> str | None:
