@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import smtplib
+import socket
+import ssl
 import subprocess
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from mailcert.hostfs import LocalRoot
-from mailcert.services.exim import EximConfig, load_exim_config, parse_exim_text
+from mailcert.services.exim import EximConfig, load_exim_config, parse_exim_text, service_config
 from mailcert.services.exim_debian import debian_config
 
 EXIM_ROOT = Path(os.environ.get("MAILCERT_EXIM_ROOT", "/opt/mailcert/exim"))
@@ -282,3 +287,99 @@ def test_edge_cases_agree_with_exim(text: str, tmp_path: Path) -> None:
         value = mine.option(name)
         if value is not None:
             assert bp_printing(value) == values[name], name
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _served_certificate(port: int, implicit: bool) -> bytes:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if implicit:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="exim-oracle.example") as tls,
+        ):
+            assert tls.recv(100).startswith(b"220")
+            der = tls.getpeercert(binary_form=True)
+    else:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("starttls")
+            smtp.starttls(context=context)
+            der = smtp.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+    assert der is not None
+    return der
+
+
+def _wait_listening(port: int, daemon: subprocess.Popen[str]) -> None:
+    """The daemon binds its sockets after start-up; wait for the port (or the daemon's death)."""
+    for _ in range(200):
+        if daemon.poll() is not None:
+            raise AssertionError(f"exim4 -bdf exited: {daemon.communicate()[1]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"exim4 did not listen on {port}")
+
+
+def test_real_daemon_serves_the_listeners_we_parse() -> None:
+    """exim4 -bdf on loopback: the STARTTLS port and the tls_on_connect port, each with the parsed cert."""
+    starttls_port, implicit_port = _free_port(), _free_port()
+    # The exim user must reach spool and log: a world-traversable directory, not pytest's 0700 tmp_path.
+    work = Path(tempfile.mkdtemp(prefix="mailcert-exim-"))
+    try:
+        work.chmod(0o755)
+        for name in ("spool", "log"):
+            (work / name).mkdir()
+            shutil.chown(work / name, "Debian-exim", "Debian-exim")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-days", "2", "-subj", "/CN=exim-oracle.example", "-addext", "subjectAltName=DNS:exim-oracle.example",
+             "-keyout", str(work / "key.pem"), "-out", str(work / "cert.pem")],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        shutil.chown(work / "key.pem", "root", "Debian-exim")
+        (work / "key.pem").chmod(0o640)
+        conf = work / "exim.conf"
+        text = (
+            "primary_hostname = exim-oracle.example\n"
+            f"daemon_smtp_ports = {starttls_port} : {implicit_port}\n"
+            f"tls_on_connect_ports = {implicit_port}\n"
+            "local_interfaces = 127.0.0.1\n"
+            f"tls_certificate = {work}/cert.pem\n"
+            f"tls_privatekey = {work}/key.pem\n"
+            f"spool_directory = {work}/spool\n"
+            f"log_file_path = {work}/log/%slog\n"
+            "begin acl\n"
+        )
+        conf.write_text(text)
+        conf.chmod(0o644)
+        parsed_config = parse_exim_text(text, LocalRoot("/"), path=str(conf))
+        service = service_config(parsed_config, LocalRoot("/"))
+        modes = {listener.port: listener.mode.value for listener in service.listeners}
+        assert modes == {starttls_port: "starttls", implicit_port: "implicit"}
+        assert service.listeners[0].certificates[0].cert_files == (f"{work}/cert.pem",)
+
+        daemon = subprocess.Popen(
+            [str(EXIM), "-C", str(conf), "-bdf", "-oP", str(work / "exim.pid")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_listening(starttls_port, daemon)
+            _wait_listening(implicit_port, daemon)
+            expected = ssl.PEM_cert_to_DER_cert((work / "cert.pem").read_text())
+            assert _served_certificate(starttls_port, implicit=False) == expected
+            assert _served_certificate(implicit_port, implicit=True) == expected
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+    finally:
+        shutil.rmtree(work)
