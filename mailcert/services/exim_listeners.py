@@ -9,49 +9,22 @@ tls_privatekey the key is in the certificate file; without tls_certificate Exim 
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import TYPE_CHECKING
 
 from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode
 from mailcert.services.exim_expand import CannotEvaluateError, expand, mentions_sni
-from mailcert.services.model import CertSource, Listener, Location, PemLayout
+from mailcert.services.exim_lists import exim_list, interface_port
+from mailcert.services.exim_sni import sni_certificates, sni_without_default
+from mailcert.services.model import CertSource, Listener, Location, PemLayout, SniCert
 
 if TYPE_CHECKING:
     from mailcert.services.exim import EximConfig
 
 _WELL_KNOWN = {"smtp": 25, "submission": 587, "submissions": 465, "smtps": 465, "ssmtp": 465, "urd": 465}
 _PORT_NAMES = {25: "smtp", 465: "submissions", 587: "submission"}
-_SNI_PROBE = "sni-probe.mailcert.invalid"
 _DEBIAN_465 = "SMTPLISTENEROPTIONS='-oX 465:25 -oP /run/exim4/exim.pid' in /etc/default/exim4"
-
-
-def exim_list(value: str) -> list[str]:
-    """Items of an Exim list: `:`-separated (`::` is a literal colon) or `<X`-prefixed with separator X."""
-    text = value.strip()
-    separator = ":"
-    if text.startswith("<") and len(text) > 1 and not text[1].isalnum() and not text[1].isspace():
-        separator, text = text[1], text[2:]
-    placeholder = "\x00"
-    text = text.replace(separator * 2, placeholder)
-    return [item.strip().replace(placeholder, separator) for item in text.split(separator) if item.strip()]
-
-
-def interface_port(item: str) -> tuple[str, int | None]:
-    """An interface of local_interfaces and its own port: `1.2.3.4.465`, `::1.465`, `[::1]:465` or none."""
-    bracketed = re.fullmatch(r"\[([^\]]+)\]:(\d+)", item)
-    if bracketed:
-        return bracketed.group(1), int(bracketed.group(2))
-    address, dot, port = item.rpartition(".")
-    if dot and port.isdigit():
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            return item, None
-        return address, int(port)
-    return item, None
 
 
 def listeners_and_findings(
@@ -93,7 +66,7 @@ def listeners_and_findings(
             implicit[port] = item
 
     advertised = exim_list(config.option("tls_advertise_hosts") or "") not in ([], ["!*"])
-    certificates, cert_findings, notes = _certificates(config, files)
+    certificates, sni, cert_findings, notes = _certificates(config, files)
     findings.extend(cert_findings)
 
     listeners = []
@@ -107,6 +80,7 @@ def listeners_and_findings(
                 mode=Mode.IMPLICIT if is_implicit else Mode.STARTTLS,
                 tls_enabled=is_implicit or advertised,
                 certificates=certificates,
+                sni=sni,
                 location=ports_where,
             )
         )
@@ -183,10 +157,11 @@ def _mode_findings(
 
 def _certificates(
     config: EximConfig, files: HostFiles
-) -> tuple[tuple[CertSource, ...], list[Finding], list[str]]:
+) -> tuple[tuple[CertSource, ...], tuple[SniCert, ...], list[Finding], list[str]]:
+    """Default certificates (no SNI), SNI certificates, findings, and what could not be evaluated."""
     cert_text = config.option("tls_certificate") or ""
     if not cert_text.strip():
-        return (), [], []
+        return (), (), [], []
     cert_where = _where(config, "tls_certificate")
     key_text = config.option("tls_privatekey") or ""
     key_where = _where(config, "tls_privatekey")
@@ -198,8 +173,8 @@ def _certificates(
         certs = exim_list(expand(cert_text, variables, files.exists))
         keys = exim_list(expand(key_text, variables, files.exists))
     except CannotEvaluateError as exc:
-        return (), [], [f"tls_certificate/tls_privatekey not evaluated: {exc}"]
-    if mentions_sni(cert_text) and _sni_without_default(cert_text, variables, files):
+        return (), (), [], [f"tls_certificate/tls_privatekey not evaluated: {exc}"]
+    if mentions_sni(cert_text) and sni_without_default(cert_text, variables, files):
         shown = ":".join(certs)
         message = (
             f"tls_certificate uses $tls_in_sni without a default: the expansion yields '{shown}' when the client "
@@ -209,7 +184,8 @@ def _certificates(
             "wrap it as ${if def:tls_in_sni {...}{/path/to/default.pem}}, and refuse '/' in the SNI: "
             "${if and{{def:tls_in_sni}{!match{$tls_in_sni}{/}}} {...}{default}}"
         )
-        return (), [_finding("config.syntax", message, cert_where, fix=fix)], []
+        sni = sni_certificates(cert_text, key_text, variables, files, (cert_where, key_where))
+        return (), sni, [_finding("config.syntax", message, cert_where, fix=fix)], []
     sources = []
     for index, cert in enumerate(certs):
         key = keys[index] if index < len(keys) else None
@@ -224,20 +200,10 @@ def _certificates(
                 key_location=key_where if key else None,
             )
         )
-    return tuple(sources), [], []
-
-
-def _sni_without_default(text: str, variables: dict[str, str], files: HostFiles) -> bool:
-    """True when the certificate path is built straight from the SNI: with no SNI it is the same path with
-    the name left out (scenario 27: /etc/exim/certs/${tls_in_sni}.pem gives /etc/exim/certs/.pem)."""
-    without = expand(text, variables, files.exists)
-    try:
-        with_sni = expand(
-            text, {**variables, "tls_in_sni": _SNI_PROBE, "tls_sni": _SNI_PROBE}, lambda _: True
-        )
-    except CannotEvaluateError:
-        return False
-    return not without.strip() or (_SNI_PROBE in with_sni and with_sni.replace(_SNI_PROBE, "") == without)
+    sni = ()
+    if mentions_sni(cert_text):
+        sni = sni_certificates(cert_text, key_text, variables, files, (cert_where, key_where))
+    return tuple(sources), sni, [], []
 
 
 def _services(files: HostFiles) -> dict[str, int]:

@@ -243,3 +243,24 @@ def test_no_exim_config_is_one_finding(tmp_path: Path) -> None:
     config = parse_exim(LocalRoot(tmp_path))
     assert config.listeners == ()
     assert [f.check for f in config.findings] == ["config.syntax"]
+
+
+def test_sni_certificates_are_found_from_the_expansion(tmp_path: Path) -> None:
+    config = parse_exim(host("sni-no-default", tmp_path))
+    names = {sni.names: sni.source.cert_files for sni in config.listeners[0].sni}
+    assert names == {
+        ("mail.example.com",): ("/etc/exim/certs/mail.example.com.pem",),
+        ("webmail.example.org",): ("/etc/exim/certs/webmail.example.org.pem",),
+    }
+    assert all(sni.source.layout is PemLayout.COMBINED for sni in config.listeners[0].sni)
+
+
+def test_cpanel_domain_tls_entries_are_sni_certificates(tmp_path: Path) -> None:
+    config = parse_exim(host("cpanel-sni", tmp_path))
+    sni = {s.names: (s.source.cert_files, s.source.key_file) for s in config.listeners[0].sni}
+    combined = "/var/cpanel/ssl/domain_tls/{}/combined"
+    # empty.example.net has no combined file: exim falls back to /etc/exim.crt for it.
+    assert sni == {
+        ("*.example.org",): ((combined.format("*.example.org"),), combined.format("*.example.org")),
+        ("mail.example.com",): ((combined.format("mail.example.com"),), combined.format("mail.example.com")),
+    }
