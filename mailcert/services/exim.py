@@ -37,6 +37,7 @@ class EximConfig:
     extra_files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     problem: str | None = None
+    newer_sources: tuple[str, ...] = ()
 
     def option(self, name: str) -> str | None:
         """An option's value as `exim -bP name` prints it after `name = `: macros expanded, `$` expansions
@@ -94,7 +95,15 @@ def load_exim_config(files: HostFiles) -> EximConfig | None:
         extra = (*debian.files_read, *((defaults_file,) if defaults_file else ()))
         if debian.config_file in extra:  # the config file itself, then what it includes, then the rest
             extra = (debian.config_file, *(path for path in extra if path != debian.config_file))
-        return EximConfig(debian.config_file, main, options, extra, tuple(debian.notes), debian.problem)
+        return EximConfig(
+            debian.config_file,
+            main,
+            options,
+            extra,
+            tuple(debian.notes),
+            debian.problem,
+            tuple(debian.newer_sources),
+        )
     if files.exists(CPANEL_CONF):
         text = files.read_config(CPANEL_CONF)
         if text.text is None:
@@ -122,6 +131,18 @@ def service_config(config: EximConfig, files: HostFiles) -> ServiceConfig:
         findings.append(_problem(config.problem, config.config_file))
     listeners, listener_findings, _unevaluated = listeners_and_findings(config, files)
     findings.extend(listener_findings)
+    if config.newer_sources:
+        findings.append(
+            Finding(
+                check="config.overridden",
+                severity=default_severity("config.overridden"),
+                message=f"{', '.join(config.newer_sources)} changed after {config.config_file} was generated: "
+                "exim still runs the old generated configuration",
+                fix="run update-exim4.conf, then reload exim4 (the init script's reload does both)",
+                service="exim",
+                file=config.config_file,
+            )
+        )
     names: list[str] = []
     hostname = config.setting("primary_hostname")
     if hostname is not None and hostname.value and "$" not in hostname.value:
