@@ -60,6 +60,8 @@ class Wire:
             raise WireError("unreachable", "connection refused (nothing listens on this port)") from None
         except OSError as exc:
             raise WireError("unreachable", f"cannot connect: {exc.strerror or exc}") from None
+        except (UnicodeError, ValueError) as exc:  # a name IDNA cannot encode, a NUL in the name
+            raise WireError("unreachable", f"cannot resolve {host!r}: {exc}") from None
         return cls(sock, deadline, read_timeout)
 
     def close(self) -> None:
@@ -74,7 +76,7 @@ class Wire:
     def send_line(self, text: str) -> None:
         try:
             self.sock.settimeout(_bounded(self.read_timeout, self.deadline))
-            self.sock.sendall(text.encode("ascii") + b"\r\n")
+            self.sock.sendall(text.encode("utf-8") + b"\r\n")
         except (TimeoutError, OSError) as exc:
             raise WireError("closed", f"cannot send {text.split()[0]}: {_os_reason(exc)}") from None
 
@@ -129,6 +131,8 @@ class Wire:
             raise WireError(
                 "handshake-failed", f"connection lost during the TLS handshake: {_os_reason(exc)}"
             ) from None
+        except (UnicodeError, ValueError) as exc:
+            raise WireError("handshake-failed", f"cannot send {server_hostname!r} as SNI: {exc}") from None
         self.sock = tls
         cipher = tls.cipher()
         return TlsSession(served_chain_der(tls), tls.version(), cipher[0] if cipher else None)

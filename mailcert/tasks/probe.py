@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -63,6 +64,8 @@ def probe(
         )
     if starttls and implicit:
         raise UsageError("--starttls and --implicit contradict each other", todo="give one of them")
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]", ehlo):
+        raise UsageError(f"--ehlo {ehlo!r} is not a host name", todo="give a name like probe.example.com")
     mode = Mode.STARTTLS if starttls else Mode.IMPLICIT if implicit else None
     options = TargetOptions(servername=servername, address=address, protocol=protocol, mode=mode)
     endpoints = expand_targets(list(target), options)
