@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from mailcert.checks.certs import CheckOptions
 from mailcert.errors import UsageError
 from mailcert.model import Mode
-from mailcert.probe import STANDARD_PORTS
+from mailcert.pki.trust import TrustStore
+from mailcert.probe import STANDARD_PORTS, Observed, ProbeResult, Timeouts, probe_endpoint, target_for
 from mailcert.probe.targets import TargetOptions, expand_targets, parse_target
 from mailcert.tasks import variadic_argv
+from mailcert.tasks.probe import host_report
+from tests.pki import NOW
 
 
 def test_standard_ports_and_modes() -> None:
@@ -110,3 +114,26 @@ def test_variadic_rewrite_for_explain_words() -> None:
     assert variadic_argv(argv) == [
         "mailcert", "explain", "--text", "target", "--text", "principal", "--format", "json", "--text", "incorrect",
     ]  # fmt: skip
+
+
+def test_unresolvable_names_are_results_not_tracebacks() -> None:
+    for bad in ("bad..name", "nul\x00name", "x" * 300):
+        result = probe_endpoint(target_for(bad, 25), timeouts=Timeouts(1, 1, 2))
+        assert result.observed is Observed.UNREACHABLE
+        assert "cannot resolve" in (result.error or "")
+
+
+def test_a_host_nothing_answers_for() -> None:
+    opts = CheckOptions(now=NOW, trust=TrustStore.of([]))
+    unresolved = [
+        ProbeResult("nx.invalid", None, p, None, Observed.UNREACHABLE, error="cannot resolve nx")
+        for p in (25, 993)
+    ]
+    assert host_report("nx.invalid", unresolved, opts).error == "cannot resolve nx"
+    closed = [
+        ProbeResult("mx", None, p, None, Observed.UNREACHABLE, error="connection refused", required=False)
+        for p in (25, 993)
+    ]
+    report = host_report("mx", closed, opts)
+    # A sweep where no port answers is a down host, not "nothing offered".
+    assert [(f.check, f.severity.value) for f in report.findings] == [("tls.unreachable", "critical")] * 2
