@@ -108,7 +108,9 @@ def _listener(
     plaintext = _cleartext(config, settings)
     mode = Mode.IMPLICIT if implicit else Mode.STARTTLS
     location = config.section_locations.get((f"service {service}", f"inet_listener {name}"))
-    where = f"{protocol} {name} (port {port})"
+    where = (
+        f"{name} (port {port})" if name.startswith(protocol) else f"{protocol} listener {name} (port {port})"
+    )
     if not tls_enabled:
         off = ssl if ssl is not None and ssl.value == "no" else root_ssl
         findings.append(
@@ -116,7 +118,7 @@ def _listener(
                 "config.tls-disabled",
                 f"ssl = no: Dovecot does not listen on {where}; clients set to SSL/TLS get 'connection refused'"
                 if implicit
-                else f"ssl = no: {where} offers no STARTTLS; clients set to STARTTLS fail, the others send passwords in clear",
+                else f"ssl = no: {where} offers no STARTTLS; clients set to STARTTLS cannot connect securely",
                 "set `ssl = yes` (or `required`) in the global settings and configure the certificate and key",
                 location=off.location if off else location,
                 port=port,

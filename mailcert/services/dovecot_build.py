@@ -55,12 +55,6 @@ class _Builder:
         if line.key in FILTER_KINDS and not section:
             self.stack.append(_Frame(self._nested(flt, line), (), line))
             return
-        if line.key in FILTER_KINDS:
-            self.problem(
-                line,
-                f"Unknown setting: {section[-1].split()[0]} {{ {line.key} — a {line.key} filter cannot stand inside a section",
-                f"move the {line.key} block out of {section[0]}",
-            )
         path = (*section, f"{line.key} {line.value}".strip())
         if flt.is_root:
             self.out.section_locations.setdefault(path, Location(line.file, line.line))
@@ -165,6 +159,15 @@ class _Builder:
     def _section_setting(
         self, flt: Filter, section: tuple[str, ...], setting: Setting, line: ConfLine
     ) -> None:
+        inner = [part for part in section[1:] if part.split(" ", 1)[0] in FILTER_KINDS]
+        if inner:
+            self.problem(
+                line,
+                f"Unknown setting: {section[0].split(' ', 1)[0]} {{ {setting.key} — a {inner[0]} filter cannot "
+                f"stand inside {section[0]}",
+                f"move the {inner[0]} block out of {section[0]}",
+            )
+            return
         if not flt.is_root:
             return
         if section[-1].startswith("inet_listener ") and setting.key in ("port", "ssl"):
@@ -213,16 +216,17 @@ class _Builder:
         key = setting.key
         if self.version == "2.3":
             if key in known.OBSOLETE_23:
+                converted = known.min_protocol_from_ssl_protocols(setting.value)
+                reads = f" (Dovecot reads it as ssl_min_protocol = {converted})" if converted else ""
                 self.problem(
                     line,
-                    f"Obsolete setting {key} {known.OBSOLETE_23[key]}",
-                    "use ssl_min_protocol = TLSv1.2" if key == "ssl_protocols" else f"remove {key}",
+                    f"Obsolete setting {key} {known.OBSOLETE_23[key]}{reads if key == 'ssl_protocols' else ''}",
+                    f"replace `{line.text}` with `ssl_min_protocol = TLSv1.2`"
+                    if key == "ssl_protocols"
+                    else f"remove {key}",
                     warning=True,
                 )
-                if key != "ssl_protocols":
-                    return None
-                converted = known.min_protocol_from_ssl_protocols(setting.value)
-                if converted is None:
+                if key != "ssl_protocols" or converted is None:
                     return None
                 return Setting("ssl_min_protocol", converted, setting.location, text=setting.text)
             if known.is_tls_name(key) and key not in known.DEFAULTS_23:
@@ -234,15 +238,17 @@ class _Builder:
             self.problem(
                 line,
                 f"Unknown setting: {key} — Dovecot 2.4 renamed it to {new.split()[0]}; Dovecot does not start",
-                f"replace `{line.text}` with `{_fix_24(new, setting)}`",
+                f"replace the {key} line with `{_fix_24(new, setting)}`",
             )
             if " " in new or new not in known.DEFAULTS_24:
                 return None
+            # the fix above already gives the plain path a 2.4 *_file setting takes
+            plain = setting.file_ref and new.endswith("_file")
             setting = Setting(
                 new,
                 setting.value,
                 setting.location,
-                setting.file_ref,
+                setting.file_ref and not plain,
                 setting.quoted,
                 setting.heredoc,
                 setting.text,
@@ -307,6 +313,8 @@ class _Builder:
 def _fix_24(new: str, setting: Setting) -> str:
     if " " in new:
         return new
+    if "password" in new or setting.heredoc:
+        return f"{new} = …"
     if new.endswith("_file"):
         return f"{new} = {setting.value}"
     return f"{new} = {setting.shown}"

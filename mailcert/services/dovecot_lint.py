@@ -35,6 +35,15 @@ def finding(
     )
 
 
+def display(setting: Setting) -> str:
+    """A value fit for a report: passwords and inline (heredoc) data are never shown."""
+    if "password" in setting.key or "PRIVATE KEY" in setting.value:
+        return "(hidden)"
+    if setting.heredoc:
+        return "(inline text)"
+    return repr(setting.shown)
+
+
 def looks_like_path(value: str) -> bool:
     return "-----BEGIN" not in value and bool(_PATH_LIKE.match(value.strip()))
 
@@ -67,7 +76,7 @@ def conflict_finding(conflict: FilterConflictError, port: int | None = None) -> 
         "config.syntax",
         f"Dovecot cannot choose {conflict.key} for {describe_query(conflict.query)}: {conflict.later.describe()} "
         f"and {conflict.earlier.describe()} both set it and neither is inside the other; Dovecot fails with "
-        f"'Conflict in setting {conflict.key}' (earlier value {earlier.shown!r}, here {later.shown!r})",
+        f"'Conflict in setting {conflict.key}' (earlier value {display(earlier)}, here {display(later)})",
         f"set {conflict.key} in one block only, or nest the blocks (local → local_name → remote → protocol), "
         "e.g. `local_name mail.example.org { protocol imap { … } }`",
         location=later.location,
@@ -94,9 +103,9 @@ def _override_findings(config: DovecotConfig) -> list[Finding]:
                 finding(
                     "config.overridden",
                     f"Global setting {later.key} won't change the setting inside an earlier filter at "
-                    f"{earlier.location.file} line {earlier.location.line} (that block keeps {earlier.shown!r}; "
+                    f"{earlier.location.file} line {earlier.location.line} (that block keeps {display(earlier)}; "
                     "Dovecot 2.3 lets a filter win whatever the order)",
-                    f"if the block should use {later.shown!r} too, remove {earlier.key} from it; otherwise move "
+                    f"if the block should use {display(later)} too, remove {earlier.key} from it; otherwise move "
                     f"this global {later.key} before {earlier.location.file} line {earlier.location.line}",
                     location=later.location,
                 )
@@ -106,7 +115,7 @@ def _override_findings(config: DovecotConfig) -> list[Finding]:
                 finding(
                     "config.overridden",
                     f"{later.key} is set twice in {item.scope}: {earlier.location.file} line "
-                    f"{earlier.location.line} sets {earlier.shown!r}, this line sets {later.shown!r}; Dovecot uses "
+                    f"{earlier.location.line} sets {display(earlier)}, this line sets {display(later)}; Dovecot uses "
                     "the later one",
                     f"keep one {later.key} line (the value you mean) and delete the other",
                     location=later.location,

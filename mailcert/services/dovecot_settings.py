@@ -186,7 +186,8 @@ def modelled(version: str) -> frozenset[str]:
 
 def is_tls_name(key: str) -> bool:
     """Names this linter checks for typos: ssl_* and the other settings with ssl in their name."""
-    return key.startswith("ssl") or "_ssl" in key
+    lowered = key.lower()
+    return lowered.startswith("ssl") or "_ssl" in lowered
 
 
 def suggest(key: str, version: str) -> str | None:
@@ -194,7 +195,7 @@ def suggest(key: str, version: str) -> str | None:
     names = list(defaults(version))
     if version == "2.3":
         names += list(OBSOLETE_23)
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(key.lower(), names, n=1, cutoff=0.75)
     return close[0] if close else None
 
 

@@ -100,6 +100,13 @@ def strip_comment(text: str) -> tuple[str, bool]:
     return text, False
 
 
+def _shown(text: str) -> str:
+    """A config line for a message; one that may hold a password or key is not repeated."""
+    if "password" in text.lower() or "PRIVATE" in text:
+        return "this line (not shown: it may hold a secret)"
+    return f"`{text[:200]}`"
+
+
 def _split_key(text: str) -> tuple[str, str]:
     i = 0
     while i < len(text) and text[i] not in _BLANKS and text[i] != "=":
@@ -111,7 +118,7 @@ class _Reader:
     def __init__(self, files: HostFiles, version: str | None) -> None:
         self.files = files
         self.result = ReadResult()
-        self.heredocs = version == "2.4"
+        self.v24 = version == "2.4"
         self.total = 0
 
     def problem(
@@ -163,7 +170,10 @@ class _Reader:
     def _lines(self, path: str, text: str, stack: tuple[str, ...]) -> None:
         pending = ""
         heredoc: tuple[ConfLine, str, list[str]] | None = None
-        for number, raw in enumerate(text.split("\n"), start=1):
+        physical = text.split("\n")
+        if physical and not physical[-1]:
+            physical.pop()  # the newline ending the last line does not start another one
+        for number, raw in enumerate(physical, start=1):
             if heredoc is not None:
                 start, terminator, body = heredoc
                 if raw.strip(_BLANKS) == terminator:
@@ -202,16 +212,16 @@ class _Reader:
             if not stripped:
                 continue
             parsed = self._parse(path, number, stripped, stack)
-            if parsed is not None and self.heredocs and parsed.file_ref and parsed.value.startswith("<"):
+            if parsed is not None and self.v24 and parsed.file_ref and parsed.value.startswith("<"):
                 heredoc = (parsed, parsed.value[1:].strip(_BLANKS), [])
             elif parsed is not None:
                 if parsed.kind is LineKind.SETTING and parsed.key == "dovecot_config_version":
-                    self.heredocs = True
+                    self.v24 = True
                 self.result.lines.append(parsed)
         if pending:
             self.problem(
                 path,
-                text.count("\n") + 1,
+                len(physical),
                 "the file ends with a '\\' continuation: Dovecot drops the unfinished line",
                 "remove the trailing '\\' or finish the line",
                 refused=False,
@@ -251,14 +261,16 @@ class _Reader:
             self.problem(
                 path,
                 number,
-                f"{message}: Dovecot refuses to start on `{text}`",
+                f"{message}: Dovecot refuses to start on {_shown(text)}",
                 "write `name = value`, or open a section with `name [arg] {` alone on its line, "
                 "the settings on the following lines and `}` on a line of its own",
             )
             return None
         argument = rest[:-1].strip(_BLANKS)
         if "{" in argument:
-            self.problem(path, number, f"Garbage after '{{': `{text}`", "put each setting on its own line")
+            self.problem(
+                path, number, f"Garbage after '{{': {_shown(text)}", "put each setting on its own line"
+            )
             return None
         argument, _ = unquote(argument)
         return ConfLine(LineKind.BEGIN, path, number, key, argument, text=text)
@@ -281,7 +293,7 @@ class _Reader:
             matches = []
         matches = [m for m in matches if not self.files.is_dir(m)] if matches else matches
         if not matches and not (self.files.exists(full) and self.files.is_dir(full)):
-            if optional:
+            if optional or (self.v24 and any(ch in full for ch in "*?[")):  # 2.4: an empty glob is fine
                 self.result.unmatched_include_try.append(full)
                 return
             self.problem(
