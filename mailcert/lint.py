@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from mailcert.checks.certs import CheckOptions, Where
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
+from mailcert.checks.renewal import renewal_findings
 from mailcert.facts import HostFiles
 from mailcert.model import Endpoint, Finding, HostReport, Mode
 from mailcert.pki.names import name_matches, normalise
@@ -197,7 +198,7 @@ class _SourceFindings:
 
 
 def _renewal_findings(files: HostFiles, model: HostModel, opts: CheckOptions) -> list[Finding]:
-    return []  # wired to mailcert.checks.renewal once it lands
+    return renewal_findings(files, model.services, opts.now)
 
 
 def _unique(names: Iterable[str]) -> list[str]:
