@@ -32,6 +32,7 @@ class AuditSettings:
     ca_bundles: tuple[str, ...] = ()
     connect_timeout: int = DEFAULT_TIMEOUT
     probe: bool = True
+    gather_root: str = "/"  # where the host's / is (tests plant trees elsewhere)
     trust_loader: Callable[[Sequence[str]], TrustStore] = TrustStore.load
 
 
@@ -73,7 +74,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     conn = StrictConnection(host, timeout=settings.connect_timeout)
     try:
         before = time.time()
-        gathered = gather_host(conn)
+        gathered = gather_host(conn, root=settings.gather_root)
         after = time.time()
     finally:
         conn.close()
