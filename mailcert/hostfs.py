@@ -135,21 +135,23 @@ class LocalRoot:
         return TextFile(path=path, text=decode_config(data), mtime=facts.mtime)
 
     def glob(self, pattern: str) -> list[str]:
-        directory, _, name_pattern = pattern.rpartition("/")
-        if any(ch in directory for ch in "*?["):
-            # Configs glob file names only (conf.d/*.conf); a glob in a directory part is expanded level by level.
-            results: list[str] = []
-            for parent in self.glob(directory or "/"):
-                if self.is_dir(parent):
-                    results.extend(self.glob(f"{parent}/{name_pattern}"))
-            return sorted(results)
-        base = directory or "/"
-        return [
-            f"{base.rstrip('/')}/{name}"
-            for name in self.listdir(base)
-            if fnmatch.fnmatchcase(name, name_pattern)
-            and not (name.startswith(".") and not name_pattern.startswith("."))
-        ]
+        """Shell-glob matching one path component at a time (a `*` never crosses `/`; dotfiles need a dot)."""
+        matches = ["/"]
+        for component in PurePosixPath(pattern).parts[1:]:
+            step: list[str] = []
+            for parent in matches:
+                prefix = parent.rstrip("/")
+                if not any(ch in component for ch in "*?["):
+                    step.append(f"{prefix}/{component}")  # existence is checked once, at the end
+                    continue
+                step += [
+                    f"{prefix}/{name}"
+                    for name in self.listdir(parent)
+                    if fnmatch.fnmatchcase(name, component)
+                    and (component.startswith(".") or not name.startswith("."))
+                ]
+            matches = step
+        return sorted(m for m in matches if m != "/" and self.exists(m))
 
     def exists(self, path: str) -> bool:
         local = self._local(path)

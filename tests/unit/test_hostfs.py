@@ -28,7 +28,9 @@ def test_relative_and_absolute_links_resolve_under_root(root: Path) -> None:
     assert files.stat("/etc/abs-link.pem").resolved == "/etc/letsencrypt/archive/mx/cert1.pem"
 
 
-def test_absolute_link_never_reads_the_control_machine(root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_absolute_link_never_reads_the_control_machine(
+    root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     outside = tmp_path_factory.mktemp("outside") / "secret.pem"
     outside.write_text("control machine file\n")
     os.symlink(str(outside), root / "etc/points-out.pem")
@@ -90,3 +92,15 @@ def test_owner_names_come_from_the_hosts_own_passwd_and_group(root: Path) -> Non
     (root / "etc/key.pem").write_text("k")
     facts = LocalRoot(root).stat("/etc/key.pem")
     assert (facts.owner, facts.group) == ("mailadm", "ssl-cert")
+
+
+def test_glob_over_directories_with_star_in_their_names(root: Path) -> None:
+    # cPanel keeps per-domain certificates under directories literally named "*.example.org".
+    for name in ("*.example.org", "mail.example.org"):
+        (root / "var/cpanel/ssl/domain_tls" / name).mkdir(parents=True)
+        (root / "var/cpanel/ssl/domain_tls" / name / "combined").write_text("")
+    assert LocalRoot(root).glob("/var/cpanel/ssl/domain_tls/*/combined") == [
+        "/var/cpanel/ssl/domain_tls/*.example.org/combined",
+        "/var/cpanel/ssl/domain_tls/mail.example.org/combined",
+    ]
+    assert LocalRoot(root).glob("/var/cpanel/ssl/*/nothing") == []
