@@ -8,7 +8,9 @@ doveconf-like API), dovecot_lint (findings about the configuration).
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
+from dataclasses import replace
 
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode
@@ -19,7 +21,7 @@ from mailcert.services.dovecot_config import (
     DovecotConfig,
     load_dovecot_config,
 )
-from mailcert.services.dovecot_filters import FilterConflictError, Query, Setting
+from mailcert.services.dovecot_filters import FilterConflictError, Network, Query, Setting
 from mailcert.services.dovecot_lint import config_findings, conflict_finding, finding, looks_like_path
 from mailcert.services.model import CertSource, Listener, PemLayout, ServiceConfig, SniCert
 
@@ -59,9 +61,9 @@ def dovecot_service(config: DovecotConfig) -> ServiceConfig:
                 continue
             implicit = config.listener_value(f"service/{service}/inet_listener/{name}/ssl") == "yes"
             listeners.append(_listener(config, service, protocol, name, port, implicit, findings))
-    names: list[str] = []
+    names: dict[str, None] = {}
     for flt in config.filters:
-        names += [n for n in flt.names if "*" not in n and n not in names]
+        names |= {n: None for n in flt.names if "*" not in n}
     return ServiceConfig(
         service="dovecot",
         listeners=tuple(listeners),
@@ -91,7 +93,9 @@ def _listener(
     implicit: bool,
     findings: list[Finding],
 ) -> Listener:
-    query = Query(protocol=protocol)
+    address = config.listener_value(f"service/{service}/inet_listener/{name}/address") or ""
+    local = _single_address(address)
+    query = Query(protocol=protocol, local=local)
     try:
         settings = config.effective(query)
     except FilterConflictError as conflict:
@@ -153,7 +157,7 @@ def _listener(
         mode=mode,
         tls_enabled=tls_enabled,
         certificates=cert_sources(config, settings),
-        sni=_sni(config, protocol, port, findings),
+        sni=_sni(config, query, port, findings),
         location=location,
         min_tls=_MIN_TLS.get(min_value),
         plaintext_auth=plaintext is not None and not implicit and ssl_value != "required",
@@ -223,26 +227,18 @@ def file_path(config: DovecotConfig, setting: Setting | None) -> str | None:
     return None
 
 
-def _sni(config: DovecotConfig, protocol: str, port: int, findings: list[Finding]) -> tuple[SniCert, ...]:
+def _sni(config: DovecotConfig, listener: Query, port: int, findings: list[Finding]) -> tuple[SniCert, ...]:
     """Certificates chosen by local_name, in the order Dovecot tries the blocks (2.3 first match, 2.4 last)."""
-    blocks = [
-        f
-        for f in config.filters
-        if f.local_name is not None
-        and not f.unresolved
-        and f.local is None
-        and f.remote is None
-        and (f.protocol is None or f.matches(Query(protocol=protocol)))
-    ]
+    blocks = [f for f in config.filters if f.names and f.matches(replace(listener, local_name=f.names[0]))]
     if config.version == "2.4":
         blocks.reverse()
-    names: list[str] = []
+    names: dict[str, None] = {}
     for block in blocks:
-        names += [n for n in block.names if n not in names]
+        names |= {n: None for n in block.names if n not in names}
     grouped: list[tuple[list[str], CertSource]] = []
     for name in names:
         try:
-            settings = config.effective(Query(local_name=name, protocol=protocol))
+            settings = config.effective(replace(listener, local_name=name))
         except FilterConflictError as conflict:
             findings.append(conflict_finding(conflict, port))
             continue
@@ -254,6 +250,14 @@ def _sni(config: DovecotConfig, protocol: str, port: int, findings: list[Finding
         else:
             grouped.append(([name], sources[0]))
     return tuple(SniCert(names=tuple(n), source=s) for n, s in grouped)
+
+
+def _single_address(address: str) -> Network | None:
+    """The address a listener is bound to, when it is exactly one (then `local` blocks apply to it)."""
+    try:
+        return ipaddress.ip_network(address.strip(), strict=False)
+    except ValueError:
+        return None
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from mailcert.facts import HostFiles
 from mailcert.services import dovecot_settings as known
 from mailcert.services.dovecot_build import build
-from mailcert.services.dovecot_filters import Filter, FilterConflictError, Query, Setting, merge
+from mailcert.services.dovecot_filters import Filter, FilterConflictError, FilterIndex, Query, Setting, merge
 from mailcert.services.dovecot_syntax import Problem, read_dovecot_config
 from mailcert.services.model import Location
 
@@ -50,6 +50,10 @@ class DovecotConfig:
     problems: list[Problem] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
     unmatched_include_try: tuple[str, ...] = ()
+    _index: FilterIndex | None = field(default=None, repr=False, compare=False)
+    _cache: dict[Query, tuple[dict[str, Setting], dict[str, Filter]] | FilterConflictError] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def root(self) -> Filter:
@@ -57,11 +61,28 @@ class DovecotConfig:
 
     def effective(self, query: Query) -> dict[str, Setting]:
         """Settings set somewhere that apply to this lookup; raises FilterConflictError like Dovecot 2.3."""
-        return merge(self.filters, query, self.version)[0]
+        return self._merged(query)[0]
 
     def origins(self, query: Query) -> dict[str, Filter]:
         """The filter each effective setting of a lookup comes from."""
-        return merge(self.filters, query, self.version)[1]
+        return self._merged(query)[1]
+
+    def candidates(self, query: Query) -> list[Filter]:
+        """Filters that may match a lookup (a superset, in config order)."""
+        if self._index is None:
+            self._index = FilterIndex(self.filters)
+        return self._index.candidates(query)
+
+    def _merged(self, query: Query) -> tuple[dict[str, Setting], dict[str, Filter]]:
+        if query not in self._cache:
+            try:
+                self._cache[query] = merge(self.candidates(query), query, self.version)
+            except FilterConflictError as conflict:
+                self._cache[query] = conflict
+        result = self._cache[query]
+        if isinstance(result, FilterConflictError):
+            raise result
+        return result
 
     def setting(
         self,
@@ -110,7 +131,7 @@ class DovecotConfig:
             return str(builtin[0]) if builtin else "0"
         if key == "ssl":
             return "yes" if builtin and builtin[1] else "no"
-        return None
+        return "" if key == "address" else None
 
     def listeners(self, service: str) -> list[str]:
         """inet_listener names of a service: the built-in ones, then those the config adds."""

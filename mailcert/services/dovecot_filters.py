@@ -149,6 +149,38 @@ class FilterConflictError(MailcertError):
         )
 
 
+class FilterIndex:
+    """The filters a lookup may match, found without testing every local_name block (a host with
+    hundreds of SNI names would otherwise cost names × blocks)."""
+
+    def __init__(self, filters: list[Filter]) -> None:
+        self.always: list[Filter] = []
+        self.exact: dict[str, list[Filter]] = {}
+        self.wild: dict[str, list[Filter]] = {}
+        for flt in filters:
+            if flt.local_name is None:
+                self.always.append(flt)
+                continue
+            for name in flt.names:
+                low = name.lower().rstrip(".")
+                if "*" not in low:
+                    self.exact.setdefault(low, []).append(flt)
+                elif low.startswith("*.") and "*" not in low[2:]:
+                    self.wild.setdefault(low[2:], []).append(flt)
+                elif flt not in self.always:
+                    self.always.append(flt)
+
+    def candidates(self, query: Query) -> list[Filter]:
+        found = list(self.always)
+        if query.local_name:
+            low = query.local_name.lower().rstrip(".")
+            found += self.exact.get(low, [])
+            if "." in low:
+                found += self.wild.get(low.split(".", 1)[1], [])
+        unique = {id(f): f for f in found}
+        return sorted(unique.values(), key=lambda f: f.order)
+
+
 def merge(filters: list[Filter], query: Query, version: str) -> tuple[dict[str, Setting], dict[str, Filter]]:
     """The settings a lookup sees (only those set somewhere) and the filter each came from."""
     matching = [f for f in filters if f.matches(query)]

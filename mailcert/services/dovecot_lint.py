@@ -131,7 +131,7 @@ def _shadowed_local_names(config: DovecotConfig) -> list[Finding]:
     modelled = known.modelled(config.version)
     for block in blocks:
         for name in block.names:
-            winner = _winner(config, blocks, block, name)
+            winner = _winner(config, block, name)
             if winner is None:
                 continue
             shared = sorted(k for k in block.settings if k in winner.settings and k in modelled)
@@ -156,11 +156,13 @@ def _shadowed_local_names(config: DovecotConfig) -> list[Finding]:
     return out
 
 
-def _winner(config: DovecotConfig, blocks: list[Filter], block: Filter, name: str) -> Filter | None:
+def _winner(config: DovecotConfig, block: Filter, name: str) -> Filter | None:
     same = [
         b
-        for b in blocks
-        if b is not block
+        for b in config.candidates(Query(local_name=name))
+        if b.local_name is not None
+        and not b.unresolved
+        and b is not block
         and (b.local, b.remote, b.protocol) == (block.local, block.remote, block.protocol)
         and any(wildcard_match(pattern, name) for pattern in b.names)
     ]

@@ -1,7 +1,7 @@
 """The Dovecot parser against the real `doveconf` (2.3.19 here): every corpus tree in tests/data/dovecot.
 
 For each tree, doveconf reads a copy of it with `-c ROOT/etc/dovecot/dovecot.conf` (its absolute includes
-under /usr/share/dovecot rewritten into the copy, so the system's files play no part), and our parser reads
+rewritten into the copy, so the system's files play no part), and our parser reads
 the same tree through LocalRoot. Compared: `doveconf -nP` (the modelled settings), `doveconf -f … -h`
 for every modelled setting per protocol, per local_name, per local/remote address, listener ports and
 TLS mode, the fatal errors and the warnings doveconf prints. doveconf never opens `<` files without -x,
@@ -72,15 +72,18 @@ def materialise(case: str, dest: Path) -> Path:
 
 
 class Doveconf:
-    """doveconf on a copy of ROOT whose absolute /usr/share/dovecot includes point into the copy."""
+    """doveconf on a copy of ROOT whose absolute !include paths point into the copy."""
 
     def __init__(self, root: Path, copy: Path) -> None:
         shutil.copytree(root, copy)
         for path in (copy / "etc").rglob("*"):
             if path.is_file():
                 text = path.read_text(errors="surrogateescape")
-                if "/usr/share/dovecot/" in text:
-                    path.write_text(text.replace(" /usr/share/dovecot/", f" {copy}/usr/share/dovecot/"))
+                fixed = re.sub(
+                    r"^(\s*!include(?:_try)?\s+)/", lambda m: f"{m.group(1)}{copy}/", text, flags=re.M
+                )
+                if fixed != text:
+                    path.write_text(fixed, errors="surrogateescape")
         self.copy = copy
         self.conf = str(copy) + CONF
 
@@ -283,8 +286,12 @@ def test_listeners_and_certificates(case: tuple[str, Path, Doveconf]) -> None:
                 expected.add((name, int(port), Mode.IMPLICIT if ssl == "yes" else Mode.STARTTLS))
     assert {(x.name, x.port, x.mode) for x in service.listeners} == expected
     for listener in service.listeners:
-        protocol = next(p for s, (p, _) in LOGIN_SERVICES.items() if listener.name in config.listeners(s))
-        result = doveconf.run("-f", f"protocol={protocol}", "-h", "ssl_cert", "ssl_key", "ssl_ca")
+        login, protocol = next(
+            (s, p) for s, (p, _) in LOGIN_SERVICES.items() if listener.name in config.listeners(s)
+        )
+        address = doveconf.run("-h", f"service/{login}/inet_listener/{listener.name}/address").stdout.strip()
+        bound = ["-f", f"local={address}"] if address and " " not in address and "*" not in address else []
+        result = doveconf.run(*bound, "-f", f"protocol={protocol}", "-h", "ssl_cert", "ssl_key", "ssl_ca")
         if result.returncode != 0:
             continue
         cert, key, ca = result.stdout.split("\n")[:3]
