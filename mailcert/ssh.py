@@ -155,7 +155,7 @@ class StrictConnection(Connection):  # type: ignore[misc]
         inventory (or Fabric's sudo.password) goes to `sudo -S` on stdin, never into arguments or logs."""
         host = self.inventory_host
         assert host is not None
-        if not host.become:
+        if not host.become or (self.user == "root" and host.become_user == "root"):
             return self.execute(shlex.join(argv), timeout=timeout)
         password = host.become_password.reveal() if host.become_password is not None else None
         if password is None:

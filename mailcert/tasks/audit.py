@@ -66,7 +66,10 @@ def audit(
     timeout: str = "10",
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
-    hosts = load_inventory(inventory or DEFAULT_INVENTORY).select(limit)
+    configured = (
+        c.config.get("inventory") if hasattr(c, "config") else None
+    )  # a core -I flag, if the program has one
+    hosts = load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit)
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),
