@@ -93,7 +93,7 @@ def dovecot_missing_lt(site: FaultSite) -> None:
 
 def wrong_mode_587(site: FaultSite) -> None:
     """`-o smtpd_tls_wrappermode=yes` added under submission: port 587 speaks implicit TLS, not STARTTLS."""
-    _edit(site, MASTER_CF, r"^(submission inet .*\n)", r"\1  -o smtpd_tls_wrappermode=yes\n")
+    _edit(site, MASTER_CF, r"^(submission\s+inet .*\n)", r"\1  -o smtpd_tls_wrappermode=yes\n")
 
 
 def wrong_mode_465(site: FaultSite) -> None:
@@ -101,7 +101,7 @@ def wrong_mode_465(site: FaultSite) -> None:
     _edit(
         site,
         MASTER_CF,
-        r"^(submissions inet .*\n(?:.*\n)*?)  -o smtpd_tls_wrappermode=yes$",
+        r"^(submissions\s+inet .*\n(?:.*\n)*?)  -o smtpd_tls_wrappermode=yes$",
         r"\1#  -o smtpd_tls_wrappermode=yes",
     )
 
@@ -151,7 +151,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "stale",
             stale.__doc__ or "",
-            "every port: served certificate differs from /etc/letsencrypt/live",
+            "143/993/110/995: served certificate differs from /etc/letsencrypt/live (Postfix rereads it per smtpd)",
             stale,
             on_running_host=True,
         ),

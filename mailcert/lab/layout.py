@@ -292,11 +292,33 @@ def write_deploy_hook(host: LabHost, reload_commands: Sequence[str]) -> None:
     )
 
 
-def reset_letsencrypt(host: LabHost) -> None:
+def prune_letsencrypt(host: LabHost) -> None:
+    """Remove what a fresh lab host does not have under /etc/letsencrypt (older versions, accounts, ...).
+
+    Run after the healthy lineage is in place: the files the daemons read never vanish, not even for
+    a moment (Dovecot's config process fails, and is throttled for a minute, when one is missing).
+    """
     le = host.path("/etc/letsencrypt")
-    if le.exists():
-        shutil.rmtree(le)
-    le.mkdir(parents=True)
+    name = host.lineage
+    keep = {
+        *(f"live/{name}/{kind}.pem" for kind in ("cert", "chain", "fullchain", "privkey")),
+        f"live/{name}/README",
+        *(f"archive/{name}/{kind}1.pem" for kind in ("cert", "chain", "fullchain", "privkey")),
+        f"renewal/{name}.conf",
+        DEPLOY_HOOK.removeprefix("/etc/letsencrypt/"),
+    }
+    keep_dirs = {str(Path(k).parent) for k in keep} | {
+        "renewal-hooks/pre",
+        "renewal-hooks/post",
+        "renewal-hooks",
+    }
+    for path in sorted(le.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        relative = str(path.relative_to(le))
+        if path.is_dir() and not path.is_symlink():
+            if relative not in keep_dirs and not any(k.startswith(relative + "/") for k in keep):
+                shutil.rmtree(path)
+        elif relative not in keep:
+            path.unlink()
 
 
 def mode_of(path: Path) -> int:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from mailcert.lab.layout import (
     BASE_BIND_FILES,
     LabHost,
     now_utc,
-    reset_letsencrypt,
+    prune_letsencrypt,
     write_base_system,
     write_deploy_hook,
 )
@@ -213,9 +214,9 @@ def _write_mail_files(host: LabHost, kind: HostKind, pki: HostPKI) -> None:
     """The healthy mail setup: service configs, a certbot lineage, the deploy hook. Rewritten on reset."""
     for svc in kind.services:
         svc.configure(host)
-    reset_letsencrypt(host)
     pki.install_healthy(host)
     write_deploy_hook(host, [svc.reload_command for svc in kind.services])
+    prune_letsencrypt(host)
 
 
 def _build_host(
@@ -404,13 +405,35 @@ def _pki_for(state: LabState) -> HostPKI:
     return HostPKI(ca=LabCA.load(state.dir / "pki"), now=now_utc(), acme_server=pebble.ACME_DIRECTORY)
 
 
+# Processes that hold a loaded certificate: after a reload the old ones must be gone before a client
+# connecting is sure to meet the new configuration (matched by name only to wait for them, never to kill).
+_TLS_WORKERS = frozenset({"smtpd", "tlsmgr", "tlsproxy", "imap-login", "pop3-login", "config"})
+
+
+def _tls_workers(netns: str) -> list[RecordedProcess]:
+    workers = []
+    for pid in net.netns_pids(netns):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm in _TLS_WORKERS:
+                workers.append(RecordedProcess.of(pid, comm))
+        except (OSError, LabError):
+            continue
+    return workers
+
+
 def _reload_all(shell: InHost, kind: HostKind, host_state: HostState, state: LabState) -> None:
+    """Reload (or start) every service, then wait until workers holding the old certificate have exited."""
+    old_workers = _tls_workers(shell.host.netns)
     for svc in kind.services:
         if svc.running(shell):
             svc.reload(shell)
         else:
             host_state.processes.append(svc.start(shell))
             state.save()
+    deadline = time.monotonic() + 10
+    while any(w.alive() for w in old_workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def reset_host(lab_dir: Path, name: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mailcert.lab import LabError
 from mailcert.lab.layout import LabHost
-from mailcert.lab.procs import RecordedProcess, run
+from mailcert.lab.procs import RecordedProcess, run, start_time
 
 HOST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -124,6 +124,14 @@ class InHost:
                 f"{self.host.name}: {role} exited at start (code {proc.returncode}); see {local_log}"
             )
         return RecordedProcess.of(proc.pid, role)
+
+    def running_pid(self, host_path: str) -> int | None:
+        """The pid in a daemon's pid file if that process is alive (read through the host's root folder)."""
+        try:
+            pid = int(self.host.path(host_path).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if start_time(pid) is not None else None
 
     def pid_from_file(self, host_path: str, role: str, *, timeout: float = 10) -> RecordedProcess:
         """The pid a daemon wrote to its pid file (read through the host's root folder)."""

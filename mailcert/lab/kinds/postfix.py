@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from mailcert.lab.kinds.base import MailService
@@ -15,6 +16,10 @@ MAIN_CF = "/etc/postfix/main.cf"
 MASTER_CF = "/etc/postfix/master.cf"
 MASTER_PID = "/var/spool/postfix/pid/master.pid"
 MAILLOG = "/var/log/mail.log"
+QUEUE_DIRS = (
+    "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+    "maildrop", "saved", "trace", "private", "public", "pid",
+)  # fmt: skip
 
 # The -o options an admin keeps when uncommenting Debian's submission/submissions entries.
 _KEPT_OPTIONS = {
@@ -26,9 +31,14 @@ _KEPT_OPTIONS = {
 def prepare(host: LabHost) -> None:
     """Package defaults (meta files, queue skeleton) copied once per host; data dir owned by postfix."""
     copy_system_tree("/etc/postfix", host.path("/etc/postfix"))
-    copy_system_tree("/var/spool/postfix", host.path("/var/spool/postfix"))
-    for leftover in host.path("/var/spool/postfix/pid").glob("*.pid"):
-        leftover.unlink()
+    spool = host.path("/var/spool/postfix")
+    copy_system_tree("/var/spool/postfix", spool)
+    # The machine's own queue (mail, sockets, pid files) is not the host's: keep only the folders.
+    for queue in QUEUE_DIRS:
+        folder = spool / queue
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     data = host.path("/var/lib/postfix")
     data.mkdir(parents=True, exist_ok=True)
     uid = user_id("postfix")
@@ -111,7 +121,7 @@ def reload(shell: InHost) -> None:
 
 
 def running(shell: InHost) -> bool:
-    return shell.try_run(["postfix", "status"]).returncode == 0
+    return shell.running_pid(MASTER_PID) is not None
 
 
 POSTFIX = MailService(

@@ -1,0 +1,3 @@
+"""Lab fixtures for tests/lab (other test folders import them the same way)."""
+
+from tests.lab.fixture import lab, lab_manager, lab_session  # noqa: F401

@@ -1,0 +1,147 @@
+"""The lab as pytest fixtures, for the lab tests and for other integration tests.
+
+Use from any conftest.py:  `from tests.lab.fixture import lab, lab_session  # noqa: F401`
+
+- `lab_session` (session): the running lab — 3 healthy postfix-dovecot hosts (mx1, mx2, mx3).
+- `lab` (function): the same lab; every host a test planted a fault on is reset to healthy after it.
+
+One lab per machine (it owns a fixed address range): the whole test run shares one, brought up on
+first use and removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from mailcert.lab import lifecycle
+from mailcert.lab.layout import LabHost
+from mailcert.lab.state import LabState, pointer_dir
+
+LAB_HOSTS = 3
+
+
+@dataclass
+class Lab:
+    """A running lab, as a test sees it."""
+
+    dir: Path
+    hosts: tuple[LabHost, ...]
+    planted: set[str] = field(default_factory=set)
+
+    @property
+    def inventory(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.dir / "ca-bundle.pem"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.dir / "known_hosts"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hosts)
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {h.name: h.address for h in self.hosts}
+
+    def host(self, name: str) -> LabHost:
+        return next(h for h in self.hosts if h.name == name)
+
+    def root(self, name: str) -> Path:
+        """The host's files (what `mailcert lint ROOT` reads): DIR/hosts/NAME/root."""
+        return self.host(name).root
+
+    def plant(self, name: str, fault: str) -> None:
+        """Plant a fault on a running host (reset again after the test when used through `lab`)."""
+        self.planted.add(name)
+        lifecycle.plant_fault(self.dir, name, fault)
+
+    def reset(self, name: str) -> None:
+        lifecycle.reset_host(self.dir, name)
+        self.planted.discard(name)
+
+    def exec(self, name: str, *command: str) -> subprocess.CompletedProcess[str]:
+        """Run a command as root inside the host (never raises on a non-zero exit)."""
+        state = lifecycle.require_state(self.dir)
+        return lifecycle.shell_for(state, name).try_run(list(command))
+
+    def disk_leaf(self, name: str) -> x509.Certificate:
+        """The certificate certbot's live/ points at on the host's disk."""
+        host = self.host(name)
+        return x509.load_pem_x509_certificate(
+            host.path(f"/etc/letsencrypt/live/{host.lineage}/cert.pem").read_bytes()
+        )
+
+
+class LabManager:
+    """Brings the one shared lab up on demand and down at the end (or for a test that needs it down)."""
+
+    def __init__(self, lab_dir: Path) -> None:
+        self.dir = lab_dir
+        self.lab: Lab | None = None
+
+    def ensure_up(self) -> Lab:
+        if self.lab is None:
+            _remove_stale_test_lab()
+            result = lifecycle.up(self.dir, LAB_HOSTS, "none", say=lambda _: None)
+            self.lab = Lab(result.lab_dir, result.hosts)
+        return self.lab
+
+    def take_down(self) -> None:
+        if self.lab is not None or LabState.load(self.dir) is not None:
+            lifecycle.down(self.dir, say=lambda _: None)
+        self.lab = None
+
+
+def _remove_stale_test_lab() -> None:
+    """A lab left by an earlier, killed test run (in a pytest temp dir) would block this one."""
+    owner = pointer_dir()
+    if owner is not None and "pytest-of-" in str(owner) and LabState.load(owner) is not None:
+        lifecycle.down(owner, say=lambda _: None)
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root (network namespaces, bind mounts); CI runs them as root")
+
+
+_MANAGER: list[LabManager] = []  # one per test run, even when several conftests import these fixtures
+
+
+@pytest.fixture(scope="session")
+def lab_manager(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LabManager:
+    require_root()
+    if not _MANAGER:
+        manager = LabManager(tmp_path_factory.mktemp("mailcert-lab"))
+        _MANAGER.append(manager)
+        request.config.add_cleanup(manager.take_down)
+    return _MANAGER[0]
+
+
+@pytest.fixture(scope="session")
+def lab_session(lab_manager: LabManager) -> Lab:
+    return lab_manager.ensure_up()
+
+
+@pytest.fixture
+def lab(lab_manager: LabManager) -> Iterator[Lab]:
+    """The shared lab; hosts planted on during the test are put back to healthy afterwards."""
+    shared = lab_manager.ensure_up()
+    yield shared
+    for name in sorted(shared.planted):
+        shared.reset(name)
