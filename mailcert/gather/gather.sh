@@ -115,6 +115,24 @@ pem_stream() {
     body=
 }
 
+# The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
+strip_blocks() {
+    awk '
+    {
+        if (inblk) {
+            if (index($0, "-----END ") > 0) inblk = 0
+            print ""
+            next
+        }
+        if (match($0, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
+            inblk = (index(substr($0, RSTART + RLENGTH), "-----END ") == 0)
+            print ""
+            next
+        }
+        print
+    }' "$1"
+}
+
 # How a file without PEM blocks looks, without sending its bytes.
 nopem_reason() {
     if [ "$(tr -d ' \t\r\n' <"$1" | head -c 1 | wc -c)" -eq 0 ]; then
@@ -191,6 +209,8 @@ visit() {
     fi
     if grep -q -e '-----BEGIN ' -- "$vi_f" 2>/dev/null; then
         pem_stream "$vi_f" | rec pem "$vi_p"
+        # A configuration file with a PEM block in it: its text too, every block's lines blanked.
+        [ "$vi_want" = config ] && strip_blocks "$vi_f" | redact | tee -a "$T/text" | rec text "$vi_p"
         return
     fi
     vi_why=$(nopem_reason "$vi_f")

@@ -52,11 +52,10 @@ class GatheredHost:
         self.name = name
         self.document = document
         self._paths = document.by_name("path")
+        self._texts = document.by_name("text")
         self._content: dict[str, Record] = {}
         for record in document.records:
-            if record.kind in ("text", "pem", "nopem", "toolarge", "unreadable"):
-                if record.kind == "nopem" and self._content.get(record.name, record).kind == "text":
-                    continue  # visited again: keep the text
+            if record.kind in ("pem", "nopem", "toolarge", "unreadable"):
                 self._content[record.name] = record
         self._children: dict[str, set[str]] = {}
         for path, record in self._paths.items():
@@ -111,7 +110,7 @@ class GatheredHost:
         facts = self.stat(path)
         if not facts.exists or facts.error:
             return facts
-        content = self._content.get(path)
+        content = self._content.get(path) or self._texts.get(path)
         if content is None:
             return _with(facts, error=NOT_GATHERED)
         if content.kind == "toolarge":
@@ -135,9 +134,10 @@ class GatheredHost:
         facts = self.stat(path)
         if not facts.exists or facts.error:
             return TextFile(path=path, text=None, error=facts.error or "no such file", mtime=facts.mtime)
+        text = self._texts.get(path)
+        if text is not None:
+            return TextFile(path=path, text=decode_config(text.body), mtime=facts.mtime)
         content = self._content.get(path)
-        if content is not None and content.kind == "text":
-            return TextFile(path=path, text=decode_config(content.body), mtime=facts.mtime)
         if content is not None and content.kind == "nopem" and content.fields.get("why") == "empty":
             return TextFile(path=path, text="", mtime=facts.mtime)
         why = {

@@ -251,6 +251,9 @@ def test_no_private_key_byte_reaches_the_control_machine(sshd: Sshd, planted: Pl
     # and the facts still say what each key is
     assert gathered.pem_file("/etc/dovecot/private/dovecot.key").keys[0].public_key_der == _spki(planted.ec)
     assert gathered.pem_file("/etc/postfix/not-really-a.cf").keys[0].public_key_der == _spki(planted.ec)
+    # a config-named file with a key in it: its text arrives with the block's lines blanked
+    pasted = gathered.read_config("/etc/postfix/not-really-a.cf").text
+    assert pasted is not None and pasted.strip() == "" and pasted.count("\n") == 5
 
 
 def test_gather_through_sudo_is_still_one_exec(
