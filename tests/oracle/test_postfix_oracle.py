@@ -1,0 +1,235 @@
+"""The Postfix parser must agree with the real `postconf` on every corpus config in tests/data/postfix.
+
+For each corpus directory: `postconf -c DIR -n` (explicit parameters), `postconf -c DIR -P` (master.cf
+overrides) and, for main.cf alone and for every smtpd service, `postconf -c DIR [-o name=value ...] -xh NAMES`
+(expanded values with that service's -o overrides applied, as smtpd applies them).
+postconf prints values with runs of whitespace folded to one space, so both sides are compared folded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mailcert.services.postfix_config import PostfixConfig
+from mailcert.services.postfix_expand import MacroError
+from mailcert.services.postfix_params import DEFAULTS
+
+pytestmark = pytest.mark.oracle
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "postfix"
+CORPUS_DIRS = sorted(p.name for p in CORPUS.iterdir() if (p / "main.cf").is_file())
+POSTCONF = shutil.which("postconf") or ("/usr/sbin/postconf" if Path("/usr/sbin/postconf").exists() else None)
+# Process-specific values that postconf reports about itself.
+_NOT_COMPARED = {"process_id", "process_name"}
+
+
+@pytest.fixture(scope="module")
+def postconf() -> str:
+    if POSTCONF is None:
+        if os.geteuid() != 0:
+            pytest.skip("postconf is not installed and we are not root (make test installs it as root)")
+        pytest.fail("postconf is not installed; run `make system-deps` (CI runs as root and must not skip)")
+    return POSTCONF
+
+
+def run(postconf: str, *args: str) -> str:
+    done = subprocess.run([postconf, *args], capture_output=True, text=True, check=False, timeout=30)
+    assert done.returncode == 0, f"postconf {' '.join(args)} failed: {done.stderr}"
+    return done.stdout
+
+
+def fold(value: str) -> str:
+    return " ".join(value.split())
+
+
+def name_values(output: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for line in output.splitlines():
+        name, _, value = line.partition("=")
+        result[name.strip()] = fold(value)
+    return result
+
+
+@functools.cache
+def known_names(postconf: str) -> frozenset[str]:
+    return frozenset(name_values(run(postconf, "-d")))
+
+
+def load(directory: Path) -> PostfixConfig:
+    master = directory / "master.cf"
+    return PostfixConfig.from_text(
+        (directory / "main.cf").read_text(),
+        master.read_text() if master.exists() else "",
+        config_dir=str(directory),
+        hostname=socket.gethostname(),  # postconf takes myhostname's default from this machine
+    )
+
+
+@pytest.mark.parametrize("name", CORPUS_DIRS)
+def test_explicit_parameters_match_postconf_n(postconf: str, name: str) -> None:
+    directory = CORPUS / name
+    config = load(directory)
+    theirs = name_values(run(postconf, "-c", str(directory), "-n"))
+    # postconf -n leaves out parameters it calls unused: unknown to Postfix and referenced nowhere.
+    used = known_names(postconf) | config.referenced_names()
+    ours = {k: fold(v) for k, v in config.explicit().items() if k in used}
+    ours["config_directory"] = str(directory)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", CORPUS_DIRS)
+def test_overrides_match_postconf_p(postconf: str, name: str) -> None:
+    directory = CORPUS / name
+    theirs = name_values(run(postconf, "-c", str(directory), "-P"))
+    ours = {k: fold(v) for k, v in load(directory).overrides().items()}
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", CORPUS_DIRS)
+def test_expanded_values_per_service_match_postconf_x(postconf: str, name: str) -> None:
+    directory = CORPUS / name
+    config = load(directory)
+    known = known_names(postconf)
+    scopes: list[str | None] = [None]
+    scopes += [e.key for e in config.services() if e.program in ("smtpd", "postscreen")]
+    for scope in scopes:
+        overrides = config.service(scope).overrides if scope else ()
+        names = set(DEFAULTS) | {"myhostname", "mydomain"} | set(config.explicit())
+        names |= {o.name for o in overrides}
+        names = sorted((names & known) - _NOT_COMPARED)
+        args = ["-c", str(directory)]
+        for override in overrides:
+            args += ["-o", f"{override.name}={override.value}"]
+        theirs = run(postconf, *args, "-xh", *names).split("\n")[: len(names)]
+        ours = [fold(config.value(n, scope)) for n in names]
+        mismatches = {n: (o, fold(t)) for n, o, t in zip(names, ours, theirs, strict=True) if o != fold(t)}
+        assert mismatches == {}, f"service {scope or 'main.cf'}: ours vs postconf"
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS_DIRS) >= 18
+
+
+EXPRESSIONS = [
+    "$a-${a}-$(a)",
+    "${a?yes}|${a:no}|${zz?yes}|${zz:no}",
+    "${empty?yes}|${empty:no}",
+    "${a?{v1}:{v2}}|${zz?{v1}:{v2}}",
+    "$$a $$ x $a$$",
+    "${ a }|${a ? yes}|${ zz ? {x} : {y} }",
+    "$a.b $a-b $a_b",
+    "${a?${b}}|${a:${b}}x|${a?$(b)}",
+    "${a?{a{b}c}}|${a?{x}:y}|${zz?{x}:y}|${a?x:y}|${zz:a:b}",
+    "${{$a} == {1}?{eq}:{ne}}|${{$a} != {1}?{eq}:{ne}}|${{x} == {x}}|${{x}=={y}}",
+    "${{10} < {9}?{lt}:{ge}}|${{a} < {b}?{lt}:{ge}}|${{1} <= {1}?{le}}",
+    "${{3.6} <level {3.10}?{lt}:{ge}}|${{$compatibility_level} <level {3.6} ? {old} : {new}}",
+    "${raw_only?set}|${raw_only:unset}",
+    "<${a?{ v1 }}>",
+    "$mail_name on $myhostname",
+    "x$",
+    "$",
+    "${a",
+    "${}",
+    "$-x",
+    "${a?{x}y}",
+    "${a?{x}:{y} z}",
+    "${zz:{x}:{y}}",
+    "${a-b}",
+    "${{x} === {y}}",
+    "$loop1",
+]
+
+
+_MASTER_CF = "smtp inet n - y - - smtpd\n"
+
+
+def write_config(directory: Path, main_cf: str, master_cf: str = _MASTER_CF) -> None:
+    """Write main.cf and master.cf dated a minute ago: Postfix waits until a just-written file is >1 s old."""
+    for name, text in (("main.cf", main_cf), ("master.cf", master_cf)):
+        path = directory / name
+        path.write_text(text)
+        past = time.time() - 60
+        os.utime(path, (past, past))
+
+
+def expression_main_cf(expression: str) -> str:
+    return (
+        "myhostname = mail.example.com\na = 1\nb = $a-${a}-$(a)\nempty =\nraw_only = $empty\n"
+        "compatibility_level = 2\nloop1 = $loop2\nloop2 = ${loop1}\n"
+        f"smtpd_banner = {expression}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def postconf_expansions(
+    postconf: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[int, str, str]]:
+    """postconf's verdict on every expression, run in parallel: Postfix sleeps a second on each fatal error."""
+
+    base = tmp_path_factory.mktemp("expressions")
+
+    def one(index_expression: tuple[int, str]) -> tuple[str, tuple[int, str, str]]:
+        index, expression = index_expression
+        directory = base / str(index)
+        directory.mkdir()
+        write_config(directory, expression_main_cf(expression))
+        done = subprocess.run(
+            [postconf, "-c", str(directory), "-xh", "smtpd_banner"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return expression, (done.returncode, done.stdout, done.stderr)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return dict(pool.map(one, enumerate(EXPRESSIONS)))
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_expansion_matches_postconf(
+    postconf_expansions: dict[str, tuple[int, str, str]], expression: str
+) -> None:
+    returncode, stdout, stderr = postconf_expansions[expression]
+    config = PostfixConfig.from_text(expression_main_cf(expression), "")
+    if returncode != 0:
+        assert "macro processing error" in stderr
+        with pytest.raises(MacroError):
+            config.value("smtpd_banner")
+    else:
+        assert fold(config.value("smtpd_banner")) == fold(stdout)
+
+
+MAIN_CF_LAYOUTS = [
+    "smtpd_banner = a\n\n  b\n",
+    "smtpd_banner = a\n \n  b\n",
+    "smtpd_banner = a\n# x\n  b\n",
+    "smtpd_banner = a\n  # x\n\tb\n",
+    "smtpd_banner = a\\\n  b\n",
+    "  smtpd_tls_loglevel = 2\nsmtpd_banner = x\n",
+    "smtpd_banner=x\nsmtpd_tls_loglevel\t=\t1\n",
+    "smtpd_banner == a\n",
+    "smtpd_banner = x y \r\nsmtpd_tls_loglevel = 1\r\n",
+    "smtpd_banner = one\n     two     \n   three\n",
+    "smtpd_tls_cert_file = /etc/ssl/a.pem # comment\n",
+    "smtpd_tls_key_file = /etc/ssl/k.pem\n  smtpd_tls_security_level = may\n",
+]
+
+
+@pytest.mark.parametrize("text", MAIN_CF_LAYOUTS)
+def test_main_cf_layout_matches_postconf(postconf: str, tmp_path: Path, text: str) -> None:
+    main_cf = "myhostname = mail.example.com\n" + text
+    write_config(tmp_path, main_cf)
+    theirs = name_values(run(postconf, "-c", str(tmp_path), "-n"))
+    config = PostfixConfig.from_text(main_cf, "", config_dir=str(tmp_path))
+    ours = {k: fold(v) for k, v in config.explicit().items()}
+    ours["config_directory"] = str(tmp_path)
+    assert ours == theirs
