@@ -6,13 +6,14 @@ Uses the shared lab fixture (tests/lab/fixture.py); it skips only when not root,
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 
 from mailcert.checks.certs import CheckOptions
-from mailcert.checks.served import check_probe
+from mailcert.checks.served import check_probe, served_cert
 from mailcert.model import Finding
 from mailcert.pki.trust import TrustStore
 from mailcert.probe import ProbeResult, Timeouts, probe_all, target_for
@@ -102,14 +103,35 @@ def test_self_signed(lab: Lab) -> None:
     assert found[587] == []
 
 
+def served_sha256(result: ProbeResult) -> str | None:
+    cert = served_cert(result)
+    return cert.sha256 if cert else None
+
+
+def wait_until_serving_disk_leaf(lab: Lab) -> None:
+    """The reload after the previous test's reset is asynchronous (Dovecot, Postfix master): wait until every
+    port serves what is on disk, or a reload landing late would load the renewed certificate we plant next."""
+    on_disk = lab.disk_leaf(HOST).fingerprint(hashes.SHA256()).hex()
+    for _ in range(40):
+        if all(served_sha256(r) == on_disk for r in probe(lab, name("mail")).values()):
+            return
+        time.sleep(0.25)
+    raise AssertionError("the lab host did not settle on its own certificate after reset")
+
+
 def test_stale_needs_the_disk_leaf(lab: Lab) -> None:
+    wait_until_serving_disk_leaf(lab)
     lab.plant(HOST, "stale")
     on_disk = lab.disk_leaf(HOST).fingerprint(hashes.SHA256()).hex()
-    results = probe(lab, name("mail"))
-    for port, result in results.items():
+    stale_ports = set()
+    for port, result in probe(lab, name("mail")).items():
         assert check_probe(result, opts(lab)) == [], port  # the old certificate is still valid
         found = check_probe(result, opts(lab), configured_sha256=on_disk)
-        assert checks(found) == {"tls.stale"}, port
+        assert checks(found) <= {"tls.stale"}, port
+        stale_ports |= {port} if found else set()
+    # Dovecot read its certificate at start and keeps serving it. Postfix starts a new smtpd per
+    # connection when none is idle, and a new smtpd reads the renewed file: there the result varies.
+    assert {143, 993, 110, 995} <= stale_ports
 
 
 def test_dovecot_missing_lt(lab: Lab) -> None:
