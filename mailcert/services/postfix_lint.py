@@ -98,8 +98,6 @@ def _glued(config: PostfixConfig, definition: Definition) -> list[Finding]:
         if not match or open_braces:
             continue
         name = match.group(1)
-        if name not in KNOWN_NAMES and not looks_like_tls_parameter(name) and "_" not in name:
-            continue
         findings.append(
             finding(
                 "config.syntax",
@@ -169,8 +167,8 @@ def _duplicates(config: PostfixConfig) -> list[Finding]:
                 findings.append(
                     finding(
                         "config.overridden",
-                        f"{entry.key} sets -o {override.name} twice (lines {seen[override.name]} and "
-                        f"{override.line}); the last one ({override.value!r}) wins",
+                        f"{entry.key} sets -o {override.name} twice ({_lines(seen[override.name], override.line)}); "
+                        f"the last one ({override.value!r}) wins",
                         f"keep one -o {override.name} in the {entry.service} entry",
                         Location(config.master_path, seen[override.name]),
                     )
@@ -199,13 +197,22 @@ def _master_cf(config: PostfixConfig) -> list[Finding]:
                 )
             )
         for line, text in entry.stray_arguments[:1]:
+            comment = text.startswith("#")
+            why = "'#' starts a comment only at the beginning of a line; " if comment else ""
             findings.append(
                 finding(
                     "config.syntax",
-                    f"{entry.key} has the argument {text!r} after its options: '#' starts a comment only at the "
-                    f"beginning of a line, and smtpd stops reading options there (every later -o is ignored)",
-                    "move the comment to a line of its own starting with '#'",
+                    f"{entry.key} has the argument {text!r} where an option is expected: {why}smtpd stops reading "
+                    f"options at the first argument that is not one, so every -o after it is ignored (and with "
+                    f"more than one such argument smtpd refuses to start)",
+                    "move the comment to a line of its own starting with '#'"
+                    if comment
+                    else f"remove {text!r} or write it as an -o name=value option",
                     Location(config.master_path, line),
                 )
             )
     return findings
+
+
+def _lines(first: int, second: int) -> str:
+    return f"line {first}" if first == second else f"lines {first} and {second}"

@@ -216,7 +216,13 @@ def is_relevant(name: str) -> bool:
 
 def looks_like_tls_parameter(name: str) -> bool:
     """An unknown name that was probably meant as a TLS parameter (contains "tls", or is one letter off)."""
-    return "tls" in name.lower() or bool(difflib.get_close_matches(name, _SERVER_NAMES, n=1, cutoff=0.85))
+    lowered = name.lower()
+    if "tls" in lowered:
+        return True
+    # A cheap filter first: difflib is slow, and long main.cf files hold hundreds of other names.
+    if not lowered.startswith(("smtpd_", "tls_", "my")):
+        return False
+    return bool(difflib.get_close_matches(lowered, _SERVER_NAMES, n=1, cutoff=0.85))
 
 
 def suggest(name: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mailcert.model import Finding, Mode, Severity
 from mailcert.services.model import Listener, Location
 from mailcert.services.postfix_config import PostfixConfig
-from mailcert.services.postfix_listeners import SUBMISSION_NAMES, SmtpdTls, finding
+from mailcert.services.postfix_listeners import SUBMISSION_NAMES, SmtpdTls, finding, split_service_name
 from mailcert.services.postfix_params import suggest
 from mailcert.services.postfix_syntax import MasterEntry
 
@@ -44,6 +44,13 @@ class _Where:
 
 def _is_submission(listener: Listener) -> bool:
     return listener.port in (465, 587) or listener.name in SUBMISSION_NAMES
+
+
+def _is_public(listener: Listener, entry: MasterEntry) -> bool:
+    """A standard mail port that is not bound to loopback only (content-filter ports are left alone)."""
+    host = split_service_name(entry.service)[0]
+    loopback = host is not None and (host.startswith("127.") or host in ("::1", "localhost"))
+    return not loopback and (listener.port == 25 or _is_submission(listener))
 
 
 def _mode(listener: Listener, tls: SmtpdTls, where: _Where) -> list[Finding]:
@@ -93,6 +100,8 @@ def _wrappermode_typo(entry: MasterEntry) -> tuple[int, str] | None:
 
 def _disabled(listener: Listener, tls: SmtpdTls, where: _Where) -> list[Finding]:
     port = listener.port
+    if not _is_public(listener, where.entry):
+        return []
     if not tls.use_tls:
         explicit_none = tls.level == "none" and where.explicit("smtpd_tls_security_level")
         if not (_is_submission(listener) or explicit_none):
@@ -203,7 +212,11 @@ def _chain_files_win(listener: Listener, config: PostfixConfig, key: str) -> lis
 
 
 def _plaintext_auth(listener: Listener, tls: SmtpdTls, where: _Where) -> list[Finding]:
-    if not listener.plaintext_auth or listener.mode is not Mode.STARTTLS:
+    if (
+        not listener.plaintext_auth
+        or listener.mode is not Mode.STARTTLS
+        or not _is_public(listener, where.entry)
+    ):
         return []
     before = "before STARTTLS" if tls.use_tls else "and TLS is off"
     return [
