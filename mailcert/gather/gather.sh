@@ -52,6 +52,7 @@ T=$(mktemp -d 2>/dev/null || echo "/tmp/mailcert-gather.$$")
 mkdir -p "$T" 2>/dev/null
 trap 'rm -rf "$T"' EXIT HUP INT TERM
 : >"$T/seen"
+: >"$T/textfiles"
 : >"$T/text"
 
 printf '%%MAILCERT-GATHER 1\n'
@@ -61,9 +62,11 @@ meta node "$(uname -n 2>/dev/null)"
 meta uid "$(id -u 2>/dev/null)"
 meta openssl "$(openssl version 2>/dev/null)"
 
-# Secrets in config text (database passwords, API tokens, Exim `hide` options) are blanked here, keeping lines.
+# Secrets in config text (database passwords, API tokens, Exim `hide` options other than tls_*) are blanked
+# here, keeping lines.
 redact() {
-    sed -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+    sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b' \
+        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
@@ -178,12 +181,14 @@ statrec() {
     fi
     if [ -d "$st_f" ]; then ST_TYPE=d; elif [ -f "$st_f" ]; then ST_TYPE=f; else ST_TYPE=o; fi
     # shellcheck disable=SC2046
-    set -- $(stat -L -c '%a %u %g %Y %s %U %G' -- "$st_f" 2>/dev/null)
+    set -- $(stat -L -c '%a %u %g %Y %s %U %G %y' -- "$st_f" 2>/dev/null)
     if [ $# -lt 7 ]; then
         rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" e=stat
     else
         ST_SIZE=$5
-        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$1" "u=$2" "g=$3" "mt=$4" "s=$5" "on=$6" "gn=$7"
+        # %y ("2026-01-02 03:04:05.123456789 +0000") carries the sub-second part that %Y drops
+        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$1" "u=$2" "g=$3" "mt=$4" "s=$5" "on=$6" "gn=$7" \
+            "mf=${9:-}"
     fi
     [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
 }
@@ -227,6 +232,7 @@ send_text() { # send_text HOSTPATH WANT
     version) sed -e '/^__version__/b' -e 's/.*//' <"$R$1" ;;
     *) redact <"$R$1" ;;
     esac | tee -a "$T/text" | rec text "$1"
+    printf '%s\n' "$1" >>"$T/textfiles"
 }
 
 # Which files of a walked folder are configuration (sent as text); the rest only as metadata/PEM.
@@ -236,6 +242,9 @@ want_for() { # sets WANT
     /etc/dovecot/*.conf | /etc/dovecot/*.ext) WANT=config ;;
     /etc/exim4/*passwd* | /etc/exim4/*.key) WANT=meta ;;
     /etc/exim4/*) WANT=config ;;
+    /etc/exim/*passwd* | /etc/exim/*.key) WANT=meta ;;
+    /etc/exim/*) WANT=config ;;
+    /var/cpanel/ssl/*) WANT=pem ;;
     /etc/letsencrypt/live/* | /etc/letsencrypt/archive/*) WANT=pem ;;
     /etc/letsencrypt/*) WANT=config ;;
     /etc/cron*) WANT=cron ;;
@@ -251,15 +260,58 @@ walk() { # walk HOSTDIR [find options]
         statrec "$wk_d"
         return
     }
-    find -H "$R$wk_d" "$@" \( -type d -o -type f -o -type l \) -print 2>/dev/null | head -n 5000 >"$T/walk"
+    find -H "$R$wk_d" "$@" \( -type d -o -type f -o -type l \) -print 2>/dev/null | head -n 5001 >"$T/walk"
+    wk_complete=1
+    if [ "$(wc -l <"$T/walk")" -gt 5000 ]; then wk_complete=0; fi
+    head -n 5000 "$T/walk" >"$T/walk1"
     while IFS= read -r wk_f; do
         wk_p=${wk_f#"$R"}
         want_for "$wk_p"
         visit "$wk_p" "$WANT"
-    done <"$T/walk"
+    done <"$T/walk1"
+    # every file below this folder has been listed (complete=1): any other path under it does not exist
+    rec0 walked "$wk_d" "complete=$wk_complete"
 }
 
-for d in /etc/postfix /etc/dovecot /etc/exim4 /etc/letsencrypt/live /etc/letsencrypt/archive \
+# Files named by `!include`/`!include_try` (Dovecot) and `.include`/`.include_if_exists` (Exim) in the
+# configuration sent so far, relative to the including file, globs expanded here: sent as configuration.
+# Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
+include_pass() {
+    cp "$T/textfiles" "$T/inc.scan"
+    for ip_round in 1 2 3 4; do
+        : >"$T/inc.targets"
+        while IFS= read -r ip_f; do
+            ip_dir=${ip_f%/*}
+            sed -n -e 's/^[[:space:]]*!include\(_try\)\{0,1\}[[:space:]]\{1,\}//p' \
+                -e 's/^[[:space:]]*\.include\(_if_exists\)\{0,1\}[[:space:]]\{1,\}//p' \
+                -e 's/^[^#]*=[[:space:]]*<[[:space:]]*\([^/[:space:]"][^[:space:]"]*\).*$/\1/p' "$R$ip_f" 2>/dev/null |
+                sed -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' | while IFS= read -r ip_t; do
+                case $ip_t in
+                /*) printf '%s\n' "$ip_t" ;;
+                ?*) printf '%s\n' "$ip_dir/$ip_t" ;;
+                esac
+            done >>"$T/inc.targets"
+        done <"$T/inc.scan"
+        : >"$T/inc.scan"
+        : >"$T/inc.paths"
+        ip_ifs=$IFS
+        while IFS= read -r ip_t; do
+            IFS='
+'
+            # shellcheck disable=SC2086
+            for ip_g in $R$ip_t; do printf '%s\n' "${ip_g#"$R"}"; done >>"$T/inc.paths"
+            IFS=$ip_ifs
+        done <"$T/inc.targets"
+        while IFS= read -r ip_p; do
+            grep -Fxq -- "$ip_p" "$T/textfiles" && continue
+            visit "$ip_p" config
+            [ "$ST_TYPE" = f ] && printf '%s\n' "$ip_p" >>"$T/inc.scan"
+        done <"$T/inc.paths"
+        [ -s "$T/inc.scan" ] || break
+    done
+}
+
+for d in /etc/postfix /etc/dovecot /etc/exim4 /etc/exim /var/cpanel/ssl /etc/letsencrypt/live /etc/letsencrypt/archive \
     /etc/letsencrypt/renewal /etc/letsencrypt/renewal-hooks /etc/cron.d /etc/cron.hourly /etc/cron.daily \
     /etc/cron.weekly /etc/cron.monthly; do
     walk "$d"
@@ -292,6 +344,8 @@ statrec "$LOG"
 if [ "$ST_TYPE" = f ]; then
     grep -e ':ERROR:.*Failed to renew certificate' -- "$R$LOG" 2>/dev/null | tail -n 200 | rec text "$LOG"
 fi
+
+include_pass
 
 # Effective configuration from the daemons' own tools, where installed.
 TO=
@@ -356,7 +410,11 @@ done <"$T/todo"
 
 # Every absolute path named in configuration or daemon output: certificates, keys, CA files.
 sort -u "$T/seen" >"$T/seen.sorted"
-tr -cs 'A-Za-z0-9._@+/-' '\n' <"$T/text" | grep '^/[A-Za-z0-9]' | sed 's#/*$##' | grep -v -e '^$' -e '^/proc' -e '^/sys' -e '^/dev' | sort -u |
+{
+    tr -cs 'A-Za-z0-9._@+/-' '\n' <"$T/text"
+    # quoted values may hold spaces: "/etc/ssl/my cert.pem"
+    sed -n -e 's/.*"<\{0,1\}\(\/[^"]*\)".*/\1/p' -e "s/.*'<\\{0,1\\}\\(\\/[^']*\\)'.*/\\1/p" "$T/text"
+} | grep '^/[A-Za-z0-9]' | sed 's#/*$##' | grep -v -e '^$' -e '^/proc' -e '^/sys' -e '^/dev' | sort -u |
     comm -23 - "$T/seen.sorted" | head -n 2000 >"$T/todo"
 while IFS= read -r p; do visit "$p" ref; done <"$T/todo"
 

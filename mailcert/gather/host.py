@@ -51,12 +51,16 @@ class GatheredHost:
     def __init__(self, document: GatherDocument, *, name: str | None = None) -> None:
         self.name = name
         self.document = document
-        self._paths = document.by_name("path")
-        self._texts = document.by_name("text")
+        # Names as the host printed them may hold ".." (includes relative to a subfolder): normalised here.
+        self._paths = _by_path(document, "path")
+        self._texts = _by_path(document, "text")
         self._content: dict[str, Record] = {}
         for record in document.records:
             if record.kind in ("pem", "nopem", "toolarge", "unreadable"):
-                self._content[record.name] = record
+                self._content[_normal(record.name)] = record
+        self._walked = {
+            _normal(r.name) for r in document.of_kind("walked") if r.fields.get("complete") == "1"
+        }
         self._children: dict[str, set[str]] = {}
         for path, record in self._paths.items():
             if record.fields.get("t") in ("f", "d", "o"):
@@ -81,6 +85,8 @@ class GatheredHost:
         if record is None:
             if path in self._children:
                 return FileFacts(path=path, exists=True, error="not a regular file", resolved=path)
+            if self._known_absent(path):
+                return FileFacts(path=path, exists=False, error="no such file", resolved=path)
             return FileFacts(path=path, exists=False, error=NOT_GATHERED)
         kind = record.fields.get("t")
         resolved = record.link or path
@@ -99,11 +105,30 @@ class GatheredHost:
             gid=_int(fields.get("g")),
             owner=fields.get("on") or None,
             group=fields.get("gn") or None,
-            mtime=float(_int(fields.get("mt")) or 0) if fields.get("mt") else None,
+            mtime=_mtime(fields.get("mt"), fields.get("mf")),
             size=_int(fields.get("s")),
             resolved=resolved,
             error=None if kind == "f" else "not a regular file",
         )
+
+    def _known_absent(self, path: str) -> bool:
+        """True when the gather proves `path` does not exist: an ancestor is missing, or the nearest
+        recorded ancestor is a real folder inside a folder the gather listed completely."""
+        ancestor = path
+        while ancestor != "/":
+            ancestor = posixpath.dirname(ancestor)
+            record = self._paths.get(ancestor)
+            if record is None:
+                if ancestor in self._children:
+                    return False  # known only as the parent of something: its listing may be partial
+                continue
+            kind = record.fields.get("t")
+            if kind == "missing":
+                return True
+            if kind != "d" or record.fields.get("l") != "0":
+                return False
+            return any(ancestor == w or ancestor.startswith(w.rstrip("/") + "/") for w in self._walked)
+        return False
 
     def pem_file(self, path: str) -> FileFacts:
         path = _normal(path)
@@ -298,6 +323,21 @@ def _public_key(lines: list[str], index: int) -> tuple[bytes | None, int]:
         return base64.b64decode("".join(body), validate=True), index + 1
     except (binascii.Error, ValueError):
         return None, index + 1
+
+
+def _by_path(document: GatherDocument, kind: str) -> dict[str, Record]:
+    return {_normal(r.name): r for r in document.records if r.kind == kind}
+
+
+def _mtime(seconds: str | None, clock: str | None) -> float | None:
+    """Whole seconds (%Y) plus the fraction from %y's time of day ("03:04:05.123456789")."""
+    whole = _int(seconds)
+    if whole is None:
+        return None
+    _, dot, fraction = (clock or "").partition(".")
+    if dot and fraction.isdigit():
+        return whole + float(f"0.{fraction}")
+    return float(whole)
 
 
 def _normal(path: str) -> str:
