@@ -110,6 +110,10 @@ GENERIC_PHRASINGS: tuple[str, ...] = (
     "You are about to override how Thunderbird identifies this site",
     "certificate verify failed",
     "Security Alert",
+    "The server presented an invalid SSL certificate",
+    "Unrecognized Certificate",
+    "alert bad certificate",
+    "alert certificate unknown",
 )
 GENERIC_CAUSES: tuple[str, ...] = (
     "cert.name-mismatch",
@@ -153,6 +157,12 @@ KEYWORD_RULES: tuple[tuple[tuple[frozenset[str], ...], tuple[str, ...]], ...] = 
         (("starttls stls",), ("tls.starttls-unavailable",)),
         (("encryption encrypted ssl tls", "type method mode port"), ("config.mode-mismatch",)),
         (("handshake",), ("tls.handshake-failed",)),
+        (("accept exception warning prompt asks asking popup", "certificate"), GENERIC_CAUSES),
+        (("alert", "unknown"), ("cert.chain-incomplete", "cert.untrusted", "cert.self-signed")),
+        (
+            ("cipher ciphers", "shared overlap common mismatch"),
+            ("config.legacy-protocols", "tls.handshake-failed"),
+        ),
         (("timeout timed", "out timeout"), ("tls.unreachable", "config.mode-mismatch")),
         (("refused refuse", "connection connect port"), ("tls.unreachable",)),
         (("unreachable",), ("tls.unreachable",)),
@@ -326,7 +336,9 @@ def _fold(text: str) -> str:
     normal = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     normal = re.sub(r"\bhost\s+name\b", "hostname", normal)
     # "TLS 1.0", "TLSv1.1", "tls1.0" → one word, so old protocol versions survive tokenising.
-    normal = re.sub(r"\b(?:tls|ssl)\s*v?1(?:\.[01])?\b(?!\.[23])", "tlsv1", normal)
+    # OpenSSL names alerts "tlsv1 alert unknown ca", "sslv3 alert handshake failure": not about the version.
+    normal = re.sub(r"\b(?:tlsv1|sslv3|tlsv13)\s+alert\b", "alert", normal)
+    normal = re.sub(r"\b(?:tls|ssl)\s*v?1(?:\.[01])?\b(?!\.[23]|\s*alert)", "tlsv1", normal)
     return re.sub(r"\s+", " ", normal).strip()
 
 

@@ -143,6 +143,17 @@ def test_seed_phrasings_survive_case_punctuation_quotes_and_line_breaks(text: st
             "cert.chain-incomplete",
         ),
         ("Thunderbird: SSL_ERROR_BAD_CERT_DOMAIN", "cert.name-mismatch"),
+        (
+            "imap-login: Fatal: Can't load private ssl_key: Key is for a different cert than ssl_cert",
+            "key.mismatch",
+        ),
+        (
+            "postfix/smtpd[81]: warning: cannot get RSA private key from file x: disabling TLS support",
+            "key.missing",
+        ),
+        ("SSL_accept() failed: error:0A000418:SSL routines::tlsv1 alert unknown ca", "cert.chain-incomplete"),
+        ("Unrecognized Certificate: The server presented an invalid SSL certificate.", "cert.name-mismatch"),
+        ("A certificate chain could not be built to a trusted root authority.", "cert.chain-incomplete"),
         # partial pastes
         ("principal name is incorrect", "cert.name-mismatch"),
         ("not available due to local problem", "tls.starttls-unavailable"),
@@ -151,6 +162,11 @@ def test_seed_phrasings_survive_case_punctuation_quotes_and_line_breaks(text: st
 )
 def test_real_pastes_and_fragments(text: str, check: str) -> None:
     assert check in causes(text)
+
+
+def test_openssl_alert_names_are_not_protocol_versions() -> None:
+    assert "config.legacy-protocols" not in causes("tlsv1 alert unknown ca")
+    assert "config.legacy-protocols" in causes("tlsv1 alert protocol version")
 
 
 @pytest.mark.parametrize(
@@ -174,6 +190,9 @@ def test_real_pastes_and_fragments(text: str, check: str) -> None:
         ("connection refused on port 993", "tls.unreachable"),
         ("the certificate is not valid for this usage", "cert.wrong-usage"),
         ("clients complain the certificate is self signed", "cert.self-signed"),
+        ("Outlook keeps asking me to accept the certificate", "cert.name-mismatch"),
+        ("the server only supports TLS 1.1", "config.legacy-protocols"),
+        ("no shared cipher", "config.legacy-protocols"),
     ],
 )
 def test_paraphrases_not_in_the_table(text: str, check: str) -> None:
