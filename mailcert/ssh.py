@@ -152,15 +152,12 @@ class StrictConnection(Connection):  # type: ignore[misc]
 
     def execute_as_root(self, argv: list[str], *, timeout: int = COMMAND_TIMEOUT) -> RemoteOutput:
         """Run `argv` (one SSH exec), through sudo when the inventory says become: the password from the
-        inventory (or Fabric's sudo.password) goes to `sudo -S` on stdin, never into arguments or logs."""
+        inventory goes to `sudo -S` on stdin, never into arguments or logs; without one, `sudo -n`."""
         host = self.inventory_host
         assert host is not None
         if not host.become or (self.user == "root" and host.become_user == "root"):
             return self.execute(shlex.join(argv), timeout=timeout)
         password = host.become_password.reveal() if host.become_password is not None else None
-        if password is None:
-            configured = self.config.get("sudo", {}).get("password")
-            password = configured if isinstance(configured, str) and configured else None
         sudo = ["sudo", "-S", "-p", SUDO_PROMPT] if password is not None else ["sudo", "-n"]
         sudo += ["-u", host.become_user, "--"]
         output = self.execute(

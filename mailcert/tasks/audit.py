@@ -18,7 +18,7 @@ from invoke.context import Context
 from invoke.tasks import Task, task
 
 from mailcert.errors import UsageError
-from mailcert.inventory import InventoryHost, load_inventory
+from mailcert.inventory import InventoryHost, Secret, load_inventory
 from mailcert.model import Report, Status
 from mailcert.report import render
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
@@ -75,6 +75,7 @@ def audit(
         ca_bundles=tuple(ca_bundle or ()),
         connect_timeout=_whole(timeout, "--timeout"),
         probe=not no_probe,
+        sudo_password=_prompted_sudo_password(c),
     )
     results = run_audit(hosts, settings, forks=_whole(forks, "--forks"), progress=sys.stderr)
     report = Report(
@@ -146,6 +147,13 @@ def _is_tty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _prompted_sudo_password(c: Context) -> Secret | None:
+    """Fabric's --prompt-for-sudo-password (or FABRIC_SUDO_PASSWORD) answer, kept masked."""
+    sudo = c.config.get("sudo") if hasattr(c, "config") else None
+    password = sudo.get("password") if sudo is not None else None
+    return Secret(password) if isinstance(password, str) and password else None
 
 
 def _whole(value: str | int, flag: str) -> int:

@@ -15,7 +15,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
-from mailcert.inventory.model import HOSTNAME_SERVICES, InventoryHost
+from mailcert.inventory.model import HOSTNAME_SERVICES, InventoryHost, Secret
 from mailcert.lint import HostModel, Hostnames, LintOptions, lint_host_model
 from mailcert.model import Endpoint, Finding, HostReport, ServedCert, Severity
 from mailcert.pki.trust import TrustStore
@@ -33,6 +33,9 @@ class AuditSettings:
     connect_timeout: int = DEFAULT_TIMEOUT
     probe: bool = True
     gather_root: str = "/"  # where the host's / is (tests plant trees elsewhere)
+    sudo_password: Secret | None = (
+        None  # --prompt-for-sudo-password: for become hosts the inventory gives none
+    )
     trust_loader: Callable[[Sequence[str]], TrustStore] = TrustStore.load
 
 
@@ -71,6 +74,8 @@ def unreachable(name: str, reason: str, todo: str | None = None) -> HostReport:
 
 
 def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
+    if host.become and host.become_password is None and settings.sudo_password is not None:
+        host = replace(host, become_password=settings.sudo_password)
     conn = StrictConnection(host, timeout=settings.connect_timeout)
     try:
         before = time.time()

@@ -11,6 +11,7 @@ import pytest
 from mailcert.checks.certs import CheckOptions
 from mailcert.cli import build_program
 from mailcert.hostfs import LocalRoot
+from mailcert.inventory.model import Secret
 from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Status
 from mailcert.pki.trust import TrustStore
@@ -24,6 +25,7 @@ from tests.pki import NOW
 
 pytestmark = sshd_fixture.NEEDS_ROOT
 sshd = sshd_fixture.sshd
+sudo_user = sshd_fixture.sudo_user
 
 
 def test_fleet_audit_isolates_failures_and_matches_lint(sshd: Sshd, tmp_path: Path) -> None:
@@ -79,3 +81,20 @@ def test_cli_audit_exit_code_and_json(sshd: Sshd, tmp_path: Path, capsys: pytest
     with pytest.raises(SystemExit) as exited:
         build_program().run(["mailcert", "audit", "-I", str(inventory), "--limit", "nope"])
     assert exited.value.code == 3
+
+
+def test_prompted_sudo_password_serves_become_hosts_without_one(
+    sshd: Sshd, sudo_user: tuple[str, str], tmp_path: Path
+) -> None:
+    name, password = sudo_user
+    planted = plant(tmp_path / "host")
+    planted.root.chmod(0o755)
+    host = sshd.host(name="mx-sudo", user=name, become=True)
+    without = run_audit([host], AuditSettings(now=NOW, probe=False, gather_root=str(planted.root)))
+    assert "ansible_become_password" in (without[0].report.error or "")
+    settings = AuditSettings(
+        now=NOW, probe=False, gather_root=str(planted.root), sudo_password=Secret(password)
+    )
+    [result] = run_audit([host], settings)
+    assert result.report.error is None
+    assert result.gathered is not None and result.gathered.meta("uid") == "0"
