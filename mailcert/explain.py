@@ -460,12 +460,22 @@ def render_text(explanation: Explanation) -> str:
         bits = {name: bit for bit, name in OUTLOOK_FLAGS.items()}
         lines.append("Outlook flags: " + ", ".join(f"{f} (0x{bits[f]:x})" for f in explanation.outlook_flags))
     if not explanation.causes:
-        lines.append("no known client error recognised")
+        lines.append(no_match_reason(explanation.query))
         return "\n".join(lines) + "\n"
     lines += ["", "likely causes on the server (most likely first):"]
     for cause in explanation.causes:
         lines += [f"  {cause.check}", f"    why: {cause.why}", f"    confirm: {cause.confirm}"]
     return "\n".join(lines) + "\n"
+
+
+def no_match_reason(query: str) -> str:
+    """Why nothing was recognised, in one line."""
+    if re.fullmatch(r"\s*(0x[0-9a-fA-F]+|\d+)\s*", query):
+        return (
+            f"{query.strip()} is neither a sum of Outlook's certificate flags (0x1-0x40, 0x80000000) "
+            "nor a Windows error code mailcert knows"
+        )
+    return "no known client error recognised"
 
 
 NO_MATCH_HINT = (

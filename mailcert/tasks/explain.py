@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.errors import UsageError
-from mailcert.explain import NO_MATCH_HINT, render_text
+from mailcert.explain import NO_MATCH_HINT, no_match_reason, render_text
 from mailcert.explain import explain as explain_error
 from mailcert.tasks.options import emit
 from mailcert.tasks.state import run_state
@@ -47,5 +47,5 @@ def explain(
     )
     emit(rendered, output)
     if not result.causes:
-        print(f"mailcert explain: nothing recognised — {NO_MATCH_HINT}", file=sys.stderr)
+        print(f"mailcert explain: {no_match_reason(query)} — {NO_MATCH_HINT}", file=sys.stderr)
         run_state().forced_code = 3
