@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
 from mailcert.services.model import Location
-from mailcert.services.postfix_expand import MacroError, expand, referenced_names
+from mailcert.services.postfix_expand import MacroError, referenced_names
+from mailcert.services.postfix_expand import expand as expand_value
 from mailcert.services.postfix_params import DEFAULTS
 from mailcert.services.postfix_syntax import (
     Definition,
@@ -155,14 +156,14 @@ class PostfixConfig:
         """The unexpanded value, None when Postfix does not know the name and nobody set it."""
         return self.setting(name, service).raw
 
-    def value(self, name: str, service: str | None = None, expand_refs: bool = True) -> str:
+    def value(self, name: str, service: str | None = None, expand: bool = True) -> str:
         """The value as `postconf -xh` prints it (expanded); raises MacroError where Postfix would stop."""
-        if not expand_refs:
+        if not expand:
             return self.raw(name, service) or ""
         key = (name, service)
         if key not in self._cache:
             raw = self.raw(name, service) or ""
-            self._cache[key] = expand(raw, lambda other: self.raw(other, service))
+            self._cache[key] = expand_value(raw, lambda other: self.raw(other, service))
         return self._cache[key]
 
     def try_value(self, name: str, service: str | None = None) -> tuple[str, str | None]:

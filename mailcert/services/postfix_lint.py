@@ -45,6 +45,7 @@ def file_findings(config: PostfixConfig) -> list[Finding]:
     for definition in config.main_cf.definitions:
         findings += _trailing_comment(config, definition)
         findings += _glued(config, definition)
+    findings += _override_comments(config)
     findings += _unknown_names(config)
     findings += _duplicates(config)
     findings += _master_cf(config)
@@ -86,6 +87,26 @@ def _trailing_comment(config: PostfixConfig, definition: Definition) -> list[Fin
                 )
             ]
     return []
+
+
+def _override_comments(config: PostfixConfig) -> list[Finding]:
+    """`-o { name = value # note }`: the long form keeps the comment in the value, as main.cf does."""
+    findings: list[Finding] = []
+    for entry in config.all_entries():
+        for override in entry.overrides:
+            match = _TRAILING_COMMENT.search(override.value)
+            if match and is_relevant(override.name):
+                intended = override.value[: match.start()].rstrip(WHITESPACE)
+                findings.append(
+                    finding(
+                        "config.syntax",
+                        f"-o {override.name} of {entry.key} contains {match.group(1)!r}: the value is the whole "
+                        f"text {override.value!r}, comment included",
+                        f"write `-o {{ {override.name} = {intended} }}` and put the comment on a line of its own",
+                        Location(config.master_path, override.line),
+                    )
+                )
+    return findings
 
 
 def _glued(config: PostfixConfig, definition: Definition) -> list[Finding]:

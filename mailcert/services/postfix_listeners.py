@@ -191,7 +191,8 @@ class SmtpdTls:
 def evaluate(view: _View) -> SmtpdTls:
     wrapper = view.flag("smtpd_tls_wrappermode")
     use, enforce = view.flag("smtpd_use_tls"), view.flag("smtpd_enforce_tls")
-    level = view.text("smtpd_tls_security_level").lower()
+    level_text = view.text("smtpd_tls_security_level")
+    level = level_text.lower()
     if level:
         if level in _LEVELS_REQUIRING_TLS:
             use = enforce = True
@@ -203,7 +204,7 @@ def evaluate(view: _View) -> SmtpdTls:
             view.findings.append(
                 finding(
                     "config.syntax",
-                    f'smtpd_tls_security_level = {level!r} is not a server TLS level; smtpd stops with "Invalid '
+                    f'smtpd_tls_security_level = {level_text!r} is not a server TLS level; smtpd stops with "Invalid '
                     f'TLS level" and this port accepts connections but serves nothing',
                     "use none, may or encrypt",
                     view.where("smtpd_tls_security_level"),

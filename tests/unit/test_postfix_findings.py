@@ -355,3 +355,12 @@ def test_myhostname_default_from_etc_hostname_and_mydomain(tmp_path: Path) -> No
 def test_short_hostname_without_mydomain_is_not_a_client_name(tmp_path: Path) -> None:
     config = parse(tmp_path, TLS, SMTP, etc__hostname="mx1\n")
     assert config.config_names == ()  # Postfix would say mx1.localdomain
+
+
+def test_comment_inside_a_long_form_override(tmp_path: Path) -> None:
+    master_cf = SMTP + "submission inet n - y - - smtpd\n  -o { smtpd_tls_security_level = encrypt # MUAs }\n"
+    config = parse(tmp_path, TLS + "smtpd_tls_security_level = may\n", master_cf)
+    messages = [(f.line, f.message) for f in config.findings if f.check == "config.syntax"]
+    assert len(messages) == 2  # the comment, and the level Postfix rejects ("encrypt # MUAs")
+    assert messages[0][0] == 3 and "'# MUAs'" in messages[0][1]
+    assert "'encrypt # MUAs' is not a server TLS level" in messages[1][1]
