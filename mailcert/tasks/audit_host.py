@@ -154,7 +154,7 @@ def probe_endpoints(
         for name in endpoint.hostnames or (address,):
             targets.append(target_for(name, endpoint.port, address=address, mode=endpoint.mode))
             owners.append(index)
-    results = probe_all(targets)
+    results = probe_all(targets, per_host=2, workers=2)  # one host: 2 connections at a time, as `probe` does
     served: dict[int, ServedCert] = {}
     reported = {(f.check, f.port) for f in lint_findings}
     findings: list[Finding] = []
