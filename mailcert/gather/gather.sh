@@ -115,7 +115,6 @@ pem_stream() {
     }
     END { if (inblk) print "%BROKEN " label }
     ' "$1"
-    body=
 }
 
 # The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
@@ -278,7 +277,7 @@ walk() { # walk HOSTDIR [find options]
 # Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
 include_pass() {
     cp "$T/textfiles" "$T/inc.scan"
-    for ip_round in 1 2 3 4; do
+    for _ in 1 2 3 4; do  # includes of includes, a few levels deep
         : >"$T/inc.targets"
         while IFS= read -r ip_f; do
             ip_dir=${ip_f%/*}
