@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 
 from mailcert.services import dovecot_settings as known
 from mailcert.services.dovecot_filters import FILTER_KINDS, Filter, Setting, parse_network
-from mailcert.services.dovecot_syntax import ConfLine, LineKind, Problem
+from mailcert.services.dovecot_syntax import ConfLine, LineKind, Problem, quote_line
 from mailcert.services.model import Location
 
 _SET_VARIABLE = re.compile(r"\$SET:([A-Za-z0-9_]+)")
-_INVALID = Filter(labels=("(invalid block)",))
 
 
 @dataclass
@@ -34,6 +33,7 @@ class _Builder:
     def __init__(self, version: str) -> None:
         self.version = version
         self.root = Filter()
+        self.invalid = Filter(labels=("(invalid block)",))  # settings of a refused block go nowhere
         self.out = Built(filters=[self.root])
         self.by_identity: dict[tuple[str | None, ...], Filter] = {}
         self.stack: list[_Frame] = []
@@ -62,12 +62,14 @@ class _Builder:
 
     def _nested(self, parent: Filter, line: ConfLine) -> Filter:
         kind, argument = line.key, line.value
+        if parent is self.invalid:
+            return self.invalid
         kinds = [label.split(" ", 1)[0] for label in parent.labels]
         if kind == "protocol" and "protocol" in kinds:
             self.problem(
                 line, "Nested protocol { protocol { .. } } block not allowed", "use one protocol block"
             )
-            return _INVALID
+            return self.invalid
         for outer in kinds:
             if FILTER_KINDS.index(outer) > FILTER_KINDS.index(kind):
                 self.problem(
@@ -75,7 +77,7 @@ class _Builder:
                     f"{outer} {{ {kind} {{ .. }} }} not allowed (use {kind} {{ {outer} {{ .. }} }} instead)",
                     f"nest the blocks in the order local → local_name → remote → protocol: {kind} outside, {outer} inside",
                 )
-                return _INVALID
+                return self.invalid
         flt = Filter(
             local=parent.local,
             remote=parent.remote,
@@ -90,9 +92,11 @@ class _Builder:
                 network = parse_network(argument)
             except ValueError:
                 self.problem(
-                    line, f"Invalid network mask in `{line.text}`", "write an address or address/bits"
+                    line,
+                    f"Invalid network mask in {quote_line(line.text)}",
+                    "write an address or address/bits",
                 )
-                return _INVALID
+                return self.invalid
             flt.unresolved = flt.unresolved or network is None
             if kind == "local":
                 flt.local = network
@@ -132,7 +136,7 @@ class _Builder:
         if frame is not None and frame.section:
             self._section_setting(flt, frame.section, setting, line)
             return
-        if not self._version_rules(line):
+        if not self._version_rules(line) or flt is self.invalid:
             return
         renamed = self._renamed(line, setting)
         if renamed is None:
@@ -159,20 +163,25 @@ class _Builder:
     def _section_setting(
         self, flt: Filter, section: tuple[str, ...], setting: Setting, line: ConfLine
     ) -> None:
-        inner = [part for part in section[1:] if part.split(" ", 1)[0] in FILTER_KINDS]
+        inner = [part.split(" ", 1)[0] for part in section[1:] if part.split(" ", 1)[0] in FILTER_KINDS]
         if inner:
+            outer = section[0].split(" ", 1)[0]
             self.problem(
                 line,
-                f"Unknown setting: {section[0].split(' ', 1)[0]} {{ {setting.key} — a {inner[0]} filter cannot "
-                f"stand inside {section[0]}",
-                f"move the {inner[0]} block out of {section[0]}",
+                f"Unknown setting: {outer} {{ {setting.key} — a {inner[0]} filter cannot stand inside a {outer} section",
+                f"move the {inner[0]} block out of the {outer} section",
             )
             return
         if not flt.is_root:
             return
-        if section[-1].startswith("inet_listener ") and setting.key in ("port", "ssl"):
+        listener = (
+            len(section) == 2
+            and section[0].startswith("service ")
+            and section[1].startswith("inet_listener ")
+        )
+        if listener and setting.key in ("port", "ssl"):
             if setting.key == "port":
-                if not setting.value.isdigit() or int(setting.value) > 65535:
+                if not (setting.value.isascii() and setting.value.isdigit()) or int(setting.value) > 65535:
                     self.problem(
                         line, f"Invalid port number {setting.value}", "give a port between 0 and 65535"
                     )
@@ -221,7 +230,7 @@ class _Builder:
                 self.problem(
                     line,
                     f"Obsolete setting {key} {known.OBSOLETE_23[key]}{reads if key == 'ssl_protocols' else ''}",
-                    f"replace `{line.text}` with `ssl_min_protocol = TLSv1.2`"
+                    f"replace {quote_line(line.text)} with `ssl_min_protocol = TLSv1.2`"
                     if key == "ssl_protocols"
                     else f"remove {key}",
                     warning=True,
@@ -332,7 +341,7 @@ def build(lines: list[ConfLine], version: str) -> Built:
     for frame in builder.stack:
         builder.problem(
             frame.begin,
-            f"Missing '}}' (section `{frame.begin.text}` is never closed) — Dovecot refuses to start",
+            f"Missing '}}' (section {quote_line(frame.begin.text)} is never closed) — Dovecot refuses to start",
             "add the closing '}'",
         )
     return builder.out

@@ -166,7 +166,7 @@ class DovecotConfig:
             chosen = {
                 k: s.value
                 for k, s in settings.items()
-                if path[-1].startswith("inet_listener ") and k in ("port", "ssl")
+                if len(path) == 2 and path[1].startswith("inet_listener ") and k in ("port", "ssl")
             }
             if chosen:
                 out[path] = chosen

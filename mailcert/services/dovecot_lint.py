@@ -37,7 +37,7 @@ def finding(
 
 def display(setting: Setting) -> str:
     """A value fit for a report: passwords and inline (heredoc) data are never shown."""
-    if "password" in setting.key or "PRIVATE KEY" in setting.value:
+    if "password" in setting.key or "password" in setting.value.lower() or "PRIVATE KEY" in setting.value:
         return "(hidden)"
     if setting.heredoc:
         return "(inline text)"

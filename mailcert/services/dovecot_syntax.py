@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from mailcert.facts import HostFiles
 
 MAX_FILES = 2000
+MAX_DEPTH = 40
 MAX_TOTAL_CHARS = 64 * 1024 * 1024
 _BLANKS = " \t\r"
 
@@ -100,7 +101,7 @@ def strip_comment(text: str) -> tuple[str, bool]:
     return text, False
 
 
-def _shown(text: str) -> str:
+def quote_line(text: str) -> str:
     """A config line for a message; one that may hold a password or key is not repeated."""
     if "password" in text.lower() or "PRIVATE" in text:
         return "this line (not shown: it may hold a secret)"
@@ -136,6 +137,15 @@ class _Reader:
                 line,
                 f"Recursive include file: {path}",
                 "remove the !include that includes the file itself",
+            )
+            return
+        if len(stack) >= MAX_DEPTH:
+            file, line = where or (None, None)
+            self.problem(
+                file,
+                line,
+                f"!include nested more than {MAX_DEPTH} deep; not followed",
+                "flatten the includes",
             )
             return
         if len(self.result.files_read) >= MAX_FILES:
@@ -261,7 +271,7 @@ class _Reader:
             self.problem(
                 path,
                 number,
-                f"{message}: Dovecot refuses to start on {_shown(text)}",
+                f"{message}: Dovecot refuses to start on {quote_line(text)}",
                 "write `name = value`, or open a section with `name [arg] {` alone on its line, "
                 "the settings on the following lines and `}` on a line of its own",
             )
@@ -269,7 +279,7 @@ class _Reader:
         argument = rest[:-1].strip(_BLANKS)
         if "{" in argument:
             self.problem(
-                path, number, f"Garbage after '{{': {_shown(text)}", "put each setting on its own line"
+                path, number, f"Garbage after '{{': {quote_line(text)}", "put each setting on its own line"
             )
             return None
         argument, _ = unquote(argument)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailcert.hostfs import LocalRoot
+from mailcert.services.dovecot import parse_dovecot
 from mailcert.services.dovecot_config import DovecotConfig, load_dovecot_config
 
 
@@ -168,3 +171,21 @@ def test_binary_junk_and_missing_main_file_are_findings_not_errors(tmp_path: Pat
 def test_include_loop_through_two_files_stops(tmp_path: Path) -> None:
     config = config_of(tmp_path, "!include a.conf\n", {"etc/dovecot/a.conf": "!include dovecot.conf\n"})
     assert any("Recursive include" in p.message for p in config.problems)
+
+
+def test_deep_include_chains_stop_with_a_finding(tmp_path: Path) -> None:
+    chain = {f"etc/dovecot/{i}.conf": f"!include {i + 1}.conf\n" for i in range(100)}
+    config = config_of(tmp_path, "!include 0.conf\n", chain)
+    assert any("nested more than" in p.message for p in config.problems)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text(alphabet=st.sampled_from(list(" \t\n\\\"'#{}<=!$*./:abcdeilmnoprstu0123456789²")), max_size=300)
+)
+def test_any_text_gives_findings_never_a_traceback(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "etc/dovecot/dovecot.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    service = parse_dovecot(LocalRoot(tmp_path))
+    assert service.service == "dovecot"
