@@ -105,13 +105,9 @@ def _text_entries(text: str) -> list[tuple[str, str, int]]:
     entries: list[tuple[str, str, int]] = []
     lines, _orphans = logical_lines(text)
     for logical in lines:
-        body = logical.text.strip(WHITESPACE)
-        key, _, value = body.partition(" ")
-        if "\t" in key:
-            key, _, rest = key.partition("\t")
-            value = f"{rest} {value}"
-        if key and value.strip(WHITESPACE):
-            entries.append((key, value.strip(WHITESPACE), logical.line))
+        parts = logical.text.split(None, 1)
+        if len(parts) == 2 and parts[1].strip(WHITESPACE):
+            entries.append((parts[0], parts[1].strip(WHITESPACE), logical.line))
     return entries
 
 

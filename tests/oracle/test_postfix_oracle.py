@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.services.postfix_config import PostfixConfig
+from mailcert.hostfs import LocalRoot
+from mailcert.services.postfix_config import PostfixConfig, file_list
 from mailcert.services.postfix_expand import MacroError
 from mailcert.services.postfix_params import DEFAULTS
+from mailcert.services.postfix_sni import read_sni_maps
 
 pytestmark = pytest.mark.oracle
 
@@ -233,3 +235,40 @@ def test_main_cf_layout_matches_postconf(postconf: str, tmp_path: Path, text: st
     ours = {k: fold(v) for k, v in config.explicit().items()}
     ours["config_directory"] = str(tmp_path)
     assert ours == theirs
+
+
+def test_sni_source_file_is_read_like_postmap(postconf: str, tmp_path: Path) -> None:
+    postmap = str(Path(postconf).with_name("postmap"))
+    source = tmp_path / "etc/postfix/sni"
+    source.parent.mkdir(parents=True)
+    source.write_text(
+        "# name  key, then chain\n"
+        "mail.example.org   /a/privkey.pem,\n"
+        "                   /a/fullchain.pem\n"
+        "  # comment inside the continuation\n"
+        "\n"
+        ".Example.NET\t/k.pem /c.pem\n"
+        "x.example   /one.pem  ,/two.pem\r\n"
+    )
+    past = time.time() - 60
+    os.utime(source, (past, past))
+    dumped = run(postmap, "-s", f"texthash:{source}")
+    theirs = {}
+    for line in dumped.splitlines():
+        key, _, value = line.partition("\t")
+        theirs[key] = file_list(value)
+    result = read_sni_maps(
+        LocalRoot(tmp_path), "texthash:/etc/postfix/sni", setting_location=None, ca_file=None
+    )
+    ours = {sni.names[0]: list(sni.source.cert_files) for sni in result.certificates}
+    assert ours == theirs
+
+
+def test_inline_sni_table_is_read_like_postmap(postconf: str, tmp_path: Path) -> None:
+    table = "inline:{ {imap.example.com = /k.pem, /c.pem}, smtp.example.com=/both.pem , { .Example.NET = /x.pem /y.pem } }"
+    dumped = run(str(Path(postconf).with_name("postmap")), "-s", table)
+    theirs = {
+        key: file_list(value) for key, _, value in (line.partition("\t") for line in dumped.splitlines())
+    }
+    result = read_sni_maps(LocalRoot(tmp_path), table, setting_location=None, ca_file=None)
+    assert {sni.names[0]: list(sni.source.cert_files) for sni in result.certificates} == theirs
