@@ -39,7 +39,7 @@ from mailcert.lab.layout import (
 from mailcert.lab.pki import LabCA, cert_pem, make_ca
 from mailcert.lab.procs import RecordedProcess, terminate
 from mailcert.lab.services import InHost, start_anchor, start_sshd
-from mailcert.lab.state import HostState, LabState, claim_pointer, pointer_dir, release_pointer
+from mailcert.lab.state import HostState, LabState, pointer_dir, release_pointer
 
 BASE_BINARIES = (
     "ip",
@@ -151,7 +151,6 @@ def up(
     lab_dir.mkdir(parents=True, exist_ok=True)
     state = LabState(dir=lab_dir)
     state.save()
-    claim_pointer(lab_dir)
     lock = threading.Lock()
     try:
         state.bridge = net.BRIDGE
@@ -319,6 +318,31 @@ def down(lab_dir: Path, say: Callable[[str], None] = print, *, keep_files: bool 
         if lab_dir.exists() and not any(lab_dir.iterdir()):
             lab_dir.rmdir()
     return True
+
+
+def sweep(say: Callable[[str], None] = print) -> int:
+    """Remove a lab whose state is lost: processes found by namespace (each lab host's) or by socket
+    (listening on the lab bridge address), then the hosts' veths and namespaces and the bridge.
+    Returns how many processes were stopped."""
+    _require_root()
+    stopped = 0
+    for netns in sorted(n for n in net.existing_netns() if n.startswith(net.NETNS_PREFIX)):
+        for _ in range(3):
+            left = [
+                RecordedProcess.of(pid, "left in namespace") for pid in net.netns_pids(netns) if _alive(pid)
+            ]
+            if not left:
+                break
+            stopped += len(left)
+            terminate(left)
+        host = netns.removeprefix(net.NETNS_PREFIX)
+        net.remove_host_network(host)
+        say(f"mailcert lab: removed namespace {netns}")
+    listeners = [RecordedProcess.of(pid, "lab listener") for pid in net.listeners_on_gateway() if _alive(pid)]
+    stopped += len(listeners)
+    terminate(listeners)
+    net.remove_bridge()
+    return stopped
 
 
 def _alive(pid: int) -> bool:

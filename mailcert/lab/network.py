@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 
 from mailcert.lab import LabError
@@ -122,3 +123,10 @@ def remove_host_network(host: str) -> None:
 def remove_bridge() -> None:
     if BRIDGE in existing_links():
         run(["ip", "link", "del", BRIDGE], what="removing the lab bridge")
+
+
+def listeners_on_gateway() -> list[int]:
+    """Pids with a TCP or UDP socket bound to the lab bridge address (Pebble, the mock DNS)."""
+    out = run(["ss", "-Htulnp", "src", str(GATEWAY)], what="listing sockets on the lab bridge address")
+    pids = {int(match) for match in re.findall(r"pid=(\d+)", out)}
+    return sorted(pids)

@@ -1,7 +1,8 @@
 """The lab's state file (DIR/state.json): every resource is recorded before it is created.
 
 `lab down` undoes exactly what is recorded, so a crashed or half-finished `lab up` can always be
-removed. A machine-wide pointer (/run/mailcert-lab.json) says which DIR owns the lab's address range.
+removed. A machine-wide copy (/run/mailcert-lab.json) says which DIR owns the lab's address range, and
+keeps the state when DIR itself is gone.
 """
 
 from __future__ import annotations
@@ -87,15 +88,23 @@ class LabState:
             "acme": [p.to_json() for p in self.acme],
             "made_mountpoints": list(self.made_mountpoints),
         }
+        text = json.dumps(data, indent=2) + "\n"
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(text)
         tmp.replace(self.path)
+        # A copy outside DIR: `lab down` still works when DIR was deleted (a cleaned-up temp folder).
+        mirror = POINTER.with_suffix(".tmp")
+        mirror.write_text(text)
+        mirror.replace(POINTER)
 
     @classmethod
     def load(cls, lab_dir: Path) -> LabState | None:
+        """The state of the lab under lab_dir (from DIR/state.json, or its machine-wide copy)."""
         path = lab_dir / STATE_NAME
         if not path.exists():
-            return None
+            if pointer_dir() != lab_dir:
+                return None
+            path = POINTER
         try:
             data = json.loads(path.read_text())
             hosts = [HostState.from_json(h) for h in data.get("hosts", [])]
@@ -115,12 +124,8 @@ class LabState:
             ) from exc
 
 
-def claim_pointer(lab_dir: Path) -> None:
-    """Record machine-wide which DIR owns the lab (one lab per machine: the range is fixed)."""
-    POINTER.write_text(json.dumps({"dir": str(lab_dir)}) + "\n")
-
-
 def pointer_dir() -> Path | None:
+    """The DIR of the lab that owns the machine's lab range, if any."""
     try:
         return Path(json.loads(POINTER.read_text())["dir"])
     except (OSError, ValueError, KeyError, TypeError):

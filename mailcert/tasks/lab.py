@@ -67,11 +67,24 @@ def up(c: Context, dir: str = "lab", hosts: int = 3, faults: str = "none", kind:
     )
 
 
-@task(auto_shortflags=False, help={"dir": DIR_HELP})
-def down(c: Context, dir: str = "lab") -> None:
+@task(
+    auto_shortflags=False,
+    help={
+        "dir": DIR_HELP,
+        "force": "also remove a lab whose state is lost (found by its namespaces and address)",
+    },
+)
+def down(c: Context, dir: str = "lab", force: bool = False) -> None:
     """Stop the lab and remove its namespaces, links, processes and generated files."""
-    if not lifecycle.down(Path(dir), say=_say):
-        _say(f"mailcert lab: no lab under {Path(dir).resolve()}; nothing to do")
+    if lifecycle.down(Path(dir), say=_say):
+        return
+    if force:
+        stopped = lifecycle.sweep(say=_say)
+        _say(f"mailcert lab: swept leftovers ({stopped} processes stopped)")
+    else:
+        _say(
+            f"mailcert lab: no lab under {Path(dir).resolve()}; nothing to do (`--force` sweeps a lab whose state is lost)"
+        )
 
 
 @task(auto_shortflags=False, help={"dir": DIR_HELP, "format": "text or json"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from cryptography import x509
 
 from mailcert.lab import lifecycle
 from mailcert.lab.layout import LabHost
+from mailcert.lab.procs import RecordedProcess, start_time
 from mailcert.lab.state import LabState, pointer_dir
 
 LAB_HOSTS = 3
@@ -97,7 +99,8 @@ class LabManager:
 
     def ensure_up(self) -> Lab:
         if self.lab is None:
-            _remove_stale_test_lab()
+            _wait_for_other_test_runs()
+            OWNER.write_text(f"{os.getpid()} {start_time(os.getpid())} {self.dir}\n")
             result = lifecycle.up(self.dir, LAB_HOSTS, "none", say=lambda _: None)
             self.lab = Lab(result.lab_dir, result.hosts)
         return self.lab
@@ -106,13 +109,42 @@ class LabManager:
         if self.lab is not None or LabState.load(self.dir) is not None:
             lifecycle.down(self.dir, say=lambda _: None)
         self.lab = None
+        owner = _owner()
+        if owner is not None and owner[0].pid == os.getpid():
+            OWNER.unlink(missing_ok=True)
 
 
-def _remove_stale_test_lab() -> None:
-    """A lab left by an earlier, killed test run (in a pytest temp dir) would block this one."""
-    owner = pointer_dir()
-    if owner is not None and "pytest-of-" in str(owner) and LabState.load(owner) is not None:
-        lifecycle.down(owner, say=lambda _: None)
+# Which test run owns the machine's one lab: "PID STARTTIME DIR" of its pytest process.
+OWNER = Path("/run/mailcert-lab-tests.owner")
+WAIT_FOR_OTHER_RUN = 900
+
+
+def _owner() -> tuple[RecordedProcess, Path] | None:
+    try:
+        pid, started, lab_dir = OWNER.read_text().split(maxsplit=2)
+        return RecordedProcess(int(pid), int(started), "test run"), Path(lab_dir.strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_for_other_test_runs() -> None:
+    """Another test run on this machine owns the lab: wait for it; a killed run's lab is removed."""
+    orphan = pointer_dir()
+    if _owner() is None and orphan is not None and "pytest-of-" in str(orphan) and LabState.load(orphan):
+        lifecycle.down(orphan, say=lambda _: None)  # a test run killed before it could take its lab down
+    deadline = time.monotonic() + WAIT_FOR_OTHER_RUN
+    while (owner := _owner()) is not None:
+        process, lab_dir = owner
+        if process.pid == os.getpid():
+            return
+        if not process.alive():
+            if LabState.load(lab_dir) is not None:
+                lifecycle.down(lab_dir, say=lambda _: None)
+            OWNER.unlink(missing_ok=True)
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"another test run (pid {process.pid}) has held the lab for {WAIT_FOR_OTHER_RUN} s")
+        time.sleep(1)
 
 
 def require_root() -> None:

@@ -1,0 +1,121 @@
+"""The lab's pure parts, no root needed: fault plans, SPEC's `lab` command forms, and the Postfix
+configuration the lab writes and its faults edit, checked with the real `postconf`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mailcert.lab import LabError
+from mailcert.lab.certs import HostPKI
+from mailcert.lab.faults import DEMO_MIX, FaultSite, assign_faults, fault_named
+from mailcert.lab.kinds.postfix import configure
+from mailcert.lab.layout import LabHost
+from mailcert.lab.network import host_address, is_lab_address
+from mailcert.tasks.lab import lab_argv
+
+HOSTS = ["mx1", "mx2", "mx3"]
+
+
+def test_faults_none_and_empty_plant_nothing() -> None:
+    assert assign_faults("none", HOSTS) == {"mx1": [], "mx2": [], "mx3": []}
+    assert assign_faults("", HOSTS) == {"mx1": [], "mx2": [], "mx3": []}
+
+
+def test_fault_name_alone_goes_to_every_host_and_host_prefix_to_one() -> None:
+    plan = assign_faults("leaf-only,mx2:expired", HOSTS)
+    assert plan == {"mx1": ["leaf-only"], "mx2": ["leaf-only", "expired"], "mx3": ["leaf-only"]}
+
+
+def test_demo_gives_each_host_a_different_representative_mix() -> None:
+    plan = assign_faults("demo", HOSTS)
+    assert [plan[h] for h in HOSTS] == [list(DEMO_MIX[0]), list(DEMO_MIX[1]), list(DEMO_MIX[2])]
+    assert len({tuple(v) for v in plan.values()}) == 3
+    planted = {f for faults in DEMO_MIX for f in faults}
+    assert {
+        "stale",
+        "leaf-only",
+        "wrong-mode-587",
+        "dovecot-missing-lt",
+        "name-mismatch",
+        "expired",
+    } <= planted
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("leaf-onyl", "unknown fault 'leaf-onyl'"),
+        ("mx9:expired", "no lab host named 'mx9'"),
+        ("mx1:expired,mx1:self-signed", "each replace the certificate"),
+    ],
+)
+def test_bad_fault_plans_are_one_clear_error(spec: str, says: str) -> None:
+    with pytest.raises(LabError, match=says):
+        assign_faults(spec, HOSTS)
+
+
+def test_spec_command_forms_reach_the_lab_collection() -> None:
+    assert lab_argv(["mailcert", "lab", "up", "--hosts", "2"]) == ["mailcert", "lab.up", "--hosts", "2"]
+    assert lab_argv(["mailcert", "lab", "exec", "mx1", "--", "postconf", "-h", "a b"]) == [
+        "mailcert", "lab.exec", "mx1", "--command", '["postconf", "-h", "a b"]',
+    ]  # fmt: skip
+    assert lab_argv(["mailcert", "lint", "lab/hosts/mx1/root"]) == ["mailcert", "lint", "lab/hosts/mx1/root"]
+
+
+def test_lab_addresses_stay_in_the_lab_range() -> None:
+    assert host_address(0) == "10.213.0.11"
+    assert is_lab_address(host_address(5))
+    assert not is_lab_address("192.0.2.1")
+    assert not is_lab_address("not an address")
+
+
+needs_postconf = pytest.mark.skipif(shutil.which("postconf") is None, reason="postfix is not installed")
+
+
+def _postconf(conf: Path, *args: str) -> str:
+    done = subprocess.run(["postconf", "-c", str(conf), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _host(tmp_path: Path) -> LabHost:
+    host = LabHost("mx1", "postfix-dovecot", "10.213.0.11", tmp_path)
+    configure(host)
+    return host
+
+
+def _site(host: LabHost) -> FaultSite:
+    return FaultSite(host, pki=HostPKI.__new__(HostPKI))  # these faults only edit config files
+
+
+@needs_postconf
+def test_healthy_postfix_config_as_postconf_reads_it(tmp_path: Path) -> None:
+    conf = _host(tmp_path).path("/etc/postfix")
+    assert _postconf(conf, "-h", "smtpd_tls_cert_file").endswith("/live/mail.mx1.mailcert.test/fullchain.pem")
+    services = _postconf(conf, "-M")
+    assert "submission inet" in services and "submissions inet" in services
+    assert _postconf(conf, "-P", "submissions/inet/smtpd_tls_wrappermode") == (
+        "submissions/inet/smtpd_tls_wrappermode = yes"
+    )
+    assert _postconf(conf, "-P", "submission/inet/smtpd_tls_wrappermode") == ""
+    assert _postconf(conf, "-P", "submission/inet/smtpd_tls_security_level").endswith("= encrypt")
+
+
+@needs_postconf
+def test_wrong_mode_faults_as_postconf_reads_them(tmp_path: Path) -> None:
+    host = _host(tmp_path)
+    conf = host.path("/etc/postfix")
+    fault_named("wrong-mode-587").plant(_site(host))
+    assert _postconf(conf, "-P", "submission/inet/smtpd_tls_wrappermode").endswith("= yes")
+    fault_named("wrong-mode-465").plant(_site(host))
+    assert _postconf(conf, "-P", "submissions/inet/smtpd_tls_wrappermode") == ""
+
+
+@needs_postconf
+def test_leaf_only_fault_points_postfix_at_cert_pem(tmp_path: Path) -> None:
+    host = _host(tmp_path)
+    fault_named("leaf-only").plant(_site(host))
+    assert _postconf(host.path("/etc/postfix"), "-h", "smtpd_tls_cert_file").endswith("/cert.pem")
