@@ -48,8 +48,14 @@ rec0() { # rec0 KIND NAME [k=v ...]: a record without body
 }
 meta() { printf '%s' "$2" | rec meta "$1"; }
 
-T=$(mktemp -d 2>/dev/null || echo "/tmp/mailcert-gather.$$")
-mkdir -p "$T" 2>/dev/null
+# Scratch space for lists and command output (never key material); a fresh private folder, removed at exit.
+T=$(mktemp -d 2>/dev/null) || {
+    T=/tmp/mailcert-gather.$$
+    mkdir -m 700 "$T" || {
+        echo "mailcert gather: cannot make a private temporary folder" >&2
+        exit 1
+    }
+}
 trap 'rm -rf "$T"' EXIT HUP INT TERM
 : >"$T/seen"
 : >"$T/textfiles"
