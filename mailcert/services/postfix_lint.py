@@ -13,7 +13,8 @@ from mailcert.services.postfix_params import KNOWN_NAMES, is_relevant, looks_lik
 from mailcert.services.postfix_syntax import WHITESPACE, Definition, Problem
 
 _TRAILING_COMMENT = re.compile(r"\s(#.*)$")
-_GLUED = re.compile(r"[ \t]+([A-Za-z][A-Za-z0-9_]*)\s*=")
+# An indented `name = value` (Postfix names are lower case; `PATH=...` in debugger_command is a shell command).
+_GLUED = re.compile(r"[ \t]+([a-z][a-z0-9_]*)(\s*)=")
 _PROBLEM_TEXT = {
     "leading-whitespace": "starts with whitespace but there is no line above it to continue; Postfix ignores it "
     "('logical line must not start with whitespace')",
@@ -80,7 +81,7 @@ def _trailing_comment(config: PostfixConfig, definition: Definition) -> list[Fin
                 finding(
                     "config.syntax",
                     f"{definition.name} contains {match.group(1)!r}: '#' starts a comment only at the "
-                    f"beginning of a line, so Postfix uses the whole text {definition.value!r} (a file by "
+                    f"beginning of a line, so Postfix uses the whole text {_shown_value(config, definition)!r} (a file by "
                     f"that name does not exist)",
                     f"move the comment to a line of its own: `{definition.name} = {intended}`",
                     Location(config.main_path, piece.line),
@@ -119,12 +120,14 @@ def _glued(config: PostfixConfig, definition: Definition) -> list[Finding]:
         if not match or open_braces:
             continue
         name = match.group(1)
+        if not (name in KNOWN_NAMES or "_" in name or match.group(2)):
+            continue
         findings.append(
             finding(
                 "config.syntax",
                 f"line {piece.line} starts with whitespace, so Postfix reads it as a continuation of "
                 f"{definition.name} (line {definition.line}): {name} is not set, and {definition.name} "
-                f"becomes {' '.join(definition.value.split())!r}",
+                f"becomes {' '.join(_shown_value(config, definition).split())!r}",
                 f"remove the indentation at the start of line {piece.line}",
                 Location(config.main_path, piece.line),
             )
@@ -237,3 +240,10 @@ def _master_cf(config: PostfixConfig) -> list[Finding]:
 
 def _lines(first: int, second: int) -> str:
     return f"line {first}" if first == second else f"lines {first} and {second}"
+
+
+def _shown_value(config: PostfixConfig, definition: Definition) -> str:
+    """The expanded value when this definition is the one in effect, else its text."""
+    if config.definitions(definition.name)[-1] is definition:
+        return config.try_value(definition.name)[0]
+    return definition.value

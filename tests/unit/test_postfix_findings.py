@@ -100,6 +100,22 @@ def test_indented_parameter_is_glued_to_the_previous_one(tmp_path: Path) -> None
     assert listener.certificates[0].key_file == "/etc/ssl/k.pem  smtpd_tls_security_level = may"
 
 
+def test_glued_line_of_any_lower_case_name(tmp_path: Path) -> None:
+    # The reference example: `  continued = nope` becomes part of the eccert file name.
+    main_cf = "smtpd_tls_eccert_file = ${config_directory}/x.pem\n  continued = nope\n"
+    finding = only(parse(tmp_path, main_cf), "config.syntax")
+    assert finding.line == 2
+    assert "'/etc/postfix/x.pem continued = nope'" in finding.message
+
+
+def test_shell_variables_in_debugger_command_are_not_glued_parameters(tmp_path: Path) -> None:
+    # From Postfix's own sample main.cf.
+    main_cf = (
+        TLS + "debugger_command =\n\t PATH=/bin:/usr/bin\n\t ddd $daemon_directory/$process_name & sleep 5\n"
+    )
+    assert "config.syntax" not in checks(parse(tmp_path, main_cf))
+
+
 def test_glued_line_inside_an_inline_table_is_not_a_mistake(tmp_path: Path) -> None:
     main_cf = (
         TLS
