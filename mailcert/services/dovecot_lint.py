@@ -184,13 +184,21 @@ def _missing_lt(config: DovecotConfig) -> list[Finding]:
                 finding(
                     "config.dovecot-missing-lt",
                     f"{key} value {setting.value!r} is a path without '<': Dovecot 2.3 takes it as the PEM data "
-                    f"itself and the login processes die with \"Can't load {key}: There is no valid PEM "
-                    f"certificate. (You probably forgot '<' from {key}=<{setting.value})\"",
+                    f"itself and the login processes die {_load_error(key, setting.value)}",
                     f"{key} = <{setting.value}",
                     location=setting.location,
                 )
             )
     return out
+
+
+def _load_error(key: str, value: str) -> str:
+    if key in ("ssl_cert", "ssl_alt_cert"):  # the 2.3.19 message, iostream-openssl-common.c
+        return (
+            f"with \"Can't load {key}: There is no valid PEM certificate. (You probably forgot '<' from "
+            f'{key}=<{value})"'
+        )
+    return f"when they load {key}"
 
 
 def _ssl_ca_misuse(config: DovecotConfig) -> list[Finding]:
