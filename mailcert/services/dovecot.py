@@ -111,7 +111,9 @@ def _listener(
     min_value = min_protocol.value if min_protocol else defaults["ssl_min_protocol"]
     plaintext = _cleartext(config, settings)
     mode = Mode.IMPLICIT if implicit else Mode.STARTTLS
-    location = config.section_locations.get((f"service {service}", f"inet_listener {name}"))
+    location = config.section_locations.get(
+        (f"service {service}", f"inet_listener {name}")
+    ) or config.section_locations.get((f"service {service}",))
     where = (
         f"{name} (port {port})" if name.startswith(protocol) else f"{protocol} listener {name} (port {port})"
     )
