@@ -130,6 +130,14 @@ class GatheredHost:
             return any(ancestor == w or ancestor.startswith(w.rstrip("/") + "/") for w in self._walked)
         return False
 
+    def _unreadable(self) -> str:
+        uid = self.meta("uid")
+        if uid not in (None, "0"):
+            return (
+                f"cannot read: Permission denied (gathered as uid {uid}, not root: set ansible_become: true)"
+            )
+        return "cannot read: Permission denied"
+
     def pem_file(self, path: str) -> FileFacts:
         path = _normal(path)
         facts = self.stat(path)
@@ -141,7 +149,7 @@ class GatheredHost:
         if content.kind == "toolarge":
             return _with(facts, error=_TOO_LARGE)
         if content.kind == "unreadable":
-            return _with(facts, error="cannot read: Permission denied")
+            return _with(facts, error=self._unreadable())
         if content.kind == "text":
             blocks, pem_error = scan_pem(content.body)
             return _with(facts, blocks=blocks, pem_error=pem_error)
@@ -169,7 +177,7 @@ class GatheredHost:
             None: NOT_GATHERED,
             "pem": "holds PEM blocks: not sent as text (private keys never leave the host)",
             "toolarge": _TOO_LARGE,
-            "unreadable": "cannot read: Permission denied",
+            "unreadable": self._unreadable(),
         }.get(content.kind if content else None, "not sent as text (only configuration files are)")
         return TextFile(path=path, text=None, error=why, mtime=facts.mtime)
 

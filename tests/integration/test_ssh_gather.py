@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -271,3 +273,28 @@ def test_gather_through_sudo_is_still_one_exec(
     assert sshd.exec_requests() - before == 1
     assert gathered.meta("uid") == "0"  # ran as root: the 0600 key was readable and reduced on the host
     assert gathered.pem_file("/etc/ssl/private/crlf.key").keys[0].public_key_der == _spki(planted.ec)
+
+
+def test_gather_as_unprivileged_user_says_why_keys_are_unreadable(
+    sshd: Sshd, sudo_user: tuple[str, str]
+) -> None:
+    name, _ = sudo_user
+    base = Path(tempfile.mkdtemp(prefix="mailcert-unprivileged-"))
+    try:
+        base.chmod(0o755)
+        planted = plant(base / "host")
+        for folder in [planted.root, *planted.root.rglob("*")]:
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        conn = StrictConnection(sshd.host(user=name))  # no become: the SSH user reads what it may
+        try:
+            gathered = gather_host(conn, root=str(planted.root))
+        finally:
+            conn.close()
+        assert gathered.meta("uid") != "0"
+        key = gathered.pem_file("/etc/ssl/private/crlf.key")
+        assert key.exists and key.mode == 0o600
+        assert "not root: set ansible_become: true" in (key.error or "")
+        assert gathered.pem_file("/etc/ssl/certs/dovecot.pem").certificates  # world-readable: still read
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
