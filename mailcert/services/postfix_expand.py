@@ -16,6 +16,7 @@ Lookup = Callable[[str], str | None]  # raw value of a parameter, None when unde
 
 MAX_NESTING = 100  # Postfix: "unreasonable macro call nesting"
 _NAME = re.compile(r"[A-Za-z0-9_]+")
+_NAME_OR_EMPTY = re.compile(r"[A-Za-z0-9_]*")
 _WS = " \t\r\n\v\f"
 _RELATIONS = ("==", "!=", "<=", ">=", "<", ">")
 
@@ -120,10 +121,9 @@ def _expression(inner: str, lookup: Lookup, depth: int) -> str:
             return "true" if holds else ""
         test_value = "x" if holds else ""
     else:
-        match = _NAME.match(inner, i)
-        if not match:
-            raise MacroError(f'attribute name syntax error at: "{inner}"')
-        name = match.group()
+        match = _NAME_OR_EMPTY.match(inner, i)
+        assert match is not None  # the pattern matches the empty string
+        name = match.group()  # "${ }" names the empty, undefined parameter (postconf agrees)
         i = _skip_ws(inner, match.end())
         if i >= len(inner):
             raw = lookup(name)

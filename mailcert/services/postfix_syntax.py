@@ -249,7 +249,8 @@ def _options(
     index = 1
     while index < len(args):
         offset, arg = args[index]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
+        braced = logical.text[offset] == "{"  # `{ text }` where an option is expected: an argument (postconf)
+        if arg == "--" or not arg.startswith("-") or arg == "-" or braced:
             stray = [(logical.line_at(o), a) for o, a in args[index + (arg == "--") :]]
             return overrides, stray
         letters = arg[1:]

@@ -2,7 +2,11 @@
 (the oracle tests re-check the same cases against the binary)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mailcert.facts import FileFacts, TextFile
+from mailcert.services.postfix import service_config
 from mailcert.services.postfix_config import PostfixConfig
 from mailcert.services.postfix_expand import MacroError, expand
 from mailcert.services.postfix_syntax import parse_main_cf, parse_master_cf, split_nameval
@@ -157,3 +161,46 @@ def test_a_thousand_line_main_cf_parses() -> None:
         "param_0 = start\n" + "\n".join(lines) + "\nsmtpd_tls_cert_file = $param_80\n"
     )
     assert config.value("smtpd_tls_cert_file").startswith("start value 1 value 2")
+
+
+class _EmptyHost:
+    """A host with no files besides the config under test (HostFiles)."""
+
+    def read_config(self, path: str) -> TextFile:
+        return TextFile(path=path, text=None, error="no such file")
+
+    def pem_file(self, path: str) -> FileFacts:
+        return FileFacts(path=path, exists=False, error="no such file")
+
+    def stat(self, path: str) -> FileFacts:
+        return FileFacts(path=path, exists=False, error="no such file")
+
+    def glob(self, pattern: str) -> list[str]:
+        return []
+
+    def exists(self, path: str) -> bool:
+        return False
+
+    def is_dir(self, path: str) -> bool:
+        return False
+
+    def listdir(self, path: str) -> list[str]:
+        return []
+
+
+_CONFIG_ALPHABET = st.sampled_from(
+    [*" \t\n\r#={}()$?:,!<>-o\\abcxyz_0123456789", "smtpd_tls_", "inet", "smtpd"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_CONFIG_ALPHABET, max_size=80).map("".join),
+    st.lists(_CONFIG_ALPHABET, max_size=80).map("".join),
+)
+def test_any_text_gives_findings_never_a_traceback(main_cf: str, master_cf: str) -> None:
+    config = PostfixConfig.from_text(
+        "smtpd_tls_security_level = may\n" + main_cf, "smtp inet n - y - - smtpd " + master_cf
+    )
+    result = service_config(config, _EmptyHost())
+    assert all(f.check for f in result.findings)
