@@ -151,7 +151,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "stale",
             stale.__doc__ or "",
-            "143/993/110/995: served certificate differs from /etc/letsencrypt/live (Postfix rereads it per smtpd)",
+            "nothing yet (still valid), but 143/993/110/995 serve an older certificate than /etc/letsencrypt/live",
             stale,
             on_running_host=True,
         ),
@@ -176,7 +176,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "no-deploy-hook",
             no_deploy_hook.__doc__ or "",
-            "nothing yet; the next renewal goes stale",
+            "nothing until the next renewal, which the daemons then miss",
             no_deploy_hook,
         ),
     )

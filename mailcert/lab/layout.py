@@ -68,17 +68,12 @@ class LabHost:
         return self.root / host_path.lstrip("/")
 
 
-# Folders every host has of its own; the rest of the machine's filesystem is shared read-mostly.
-BASE_BIND_DIRS = (
-    "/etc/ssh",
-    "/etc/sudoers.d",
-    "/etc/letsencrypt",
-    "/var/lib/letsencrypt",
-    "/var/log",
-    "/home",
-    "/run",
-)
-BASE_BIND_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/hosts", "/etc/hostname")
+# Folders every host has of its own; the rest of the machine's filesystem (/usr, ...) is shared.
+# /etc is a whole copy: a bind mount on a single file (/etc/passwd) silently vanishes when the machine
+# replaces that file (useradd renames a new one into place), so no single files are bind-mounted.
+BASE_BIND_DIRS = ("/etc", "/var/lib/letsencrypt", "/var/log", "/home", "/run")
+# Parts of the machine's /etc a lab host gets fresh instead of copied (keys, certificates).
+_NOT_COPIED = ("ssh", "letsencrypt", "postfix", "dovecot")
 
 
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:
@@ -116,6 +111,13 @@ def _free_id(used: set[int], start: int = 2001) -> int:
 
 def write_base_system(host: LabHost, authorized_key: str) -> None:
     """Accounts (root + a sudo-capable admin), sshd with key-only login, /etc/hosts, run/log folders."""
+    copy_system_tree("/etc", host.path("/etc"))
+    for fresh in _NOT_COPIED:
+        copied = host.path(f"/etc/{fresh}")
+        if copied.is_dir() and not copied.is_symlink():
+            shutil.rmtree(copied)
+        elif copied.exists() or copied.is_symlink():
+            copied.unlink()
     passwd = Path("/etc/passwd").read_text().splitlines()
     group = Path("/etc/group").read_text().splitlines()
     shadow = Path("/etc/shadow").read_text().splitlines()

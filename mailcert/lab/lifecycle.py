@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -29,7 +31,6 @@ from mailcert.lab.inventory import (
 from mailcert.lab.kinds import DEFAULT_KIND, HostKind, kind_named
 from mailcert.lab.layout import (
     BASE_BIND_DIRS,
-    BASE_BIND_FILES,
     LabHost,
     now_utc,
     prune_letsencrypt,
@@ -206,7 +207,7 @@ def up(
 
 def _bind_list(host: LabHost, kind: HostKind) -> list[tuple[Path, str]]:
     dirs = [*BASE_BIND_DIRS, *(d for svc in kind.services for d in svc.bind_dirs)]
-    return [(host.path(d), d) for d in dirs] + [(host.path(f), f) for f in BASE_BIND_FILES]
+    return [(host.path(d), d) for d in dirs if not d.startswith("/etc/")]  # /etc comes whole
 
 
 def _write_mail_files(host: LabHost, kind: HostKind, pki: HostPKI) -> None:
@@ -246,9 +247,33 @@ def _build_host(
     with lock:
         host_state.processes += started
         state.save()
-    for fault in faults:
-        if fault.on_running_host:
-            fault.plant(FaultSite(host, pki))
+    running_faults = [fault for fault in faults if fault.on_running_host]
+    if running_faults:
+        _first_clients(host, kind)
+    for fault in running_faults:
+        fault.plant(FaultSite(host, pki))
+
+
+def _first_clients(host: LabHost, kind: HostKind) -> None:
+    """One TLS handshake per implicit-TLS port, as the first clients of the day would make.
+
+    Dovecot loads its certificate when its config process first serves a login process; a renewal
+    before any client connected would not be stale yet.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for port, (_, mode) in sorted(kind.ports.items()):
+        if mode != "implicit":
+            continue
+        try:
+            with (
+                socket.create_connection((host.address, port), timeout=5) as sock,
+                context.wrap_socket(sock, server_hostname=host.fqdn),
+            ):
+                pass
+        except OSError:
+            continue  # a host planted broken on this port: nothing to load
 
 
 def _make_mountpoints(targets: Sequence[str], lock: threading.Lock, state: LabState) -> None:

@@ -1,0 +1,133 @@
+"""`make demo`: a lab of real mail hosts with realistic certificate faults, and mailcert finding them.
+
+Steps: `lab up --faults demo` → what a plain mail client sees on every port → `mailcert audit` (or,
+where audit is not available, `mailcert lint` on each host's files) → `fix -y` and a second audit once
+`fix` exists. Each mailcert step runs the real CLI in a subprocess; a step that is not built yet is
+reported and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mailcert.errors import MailcertError
+from mailcert.lab import lifecycle
+from mailcert.lab.client import client_view
+from mailcert.lab.faults import FAULTS
+from mailcert.lab.kinds import kind_named
+from mailcert.lab.layout import LabHost
+from mailcert.lab.state import LabState
+
+LAB_DIR = Path("lab")
+HOSTS = 3
+PORT_NAME = {25: "smtp", 587: "smtp", 465: "smtp", 143: "imap", 993: "imap", 110: "pop", 995: "pop"}
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def heading(text: str) -> None:
+    say()
+    say(f"== {text}")
+
+
+def mailcert_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("mailcert")
+    argv = (
+        [str(script)] if script.exists() else [sys.executable, "-c", "from mailcert.cli import main; main()"]
+    )
+    return subprocess.run([*argv, *args], capture_output=True, text=True, check=False, timeout=600)
+
+
+def available_tasks() -> set[str]:
+    listed = mailcert_cli("--list")
+    return {line.split()[0] for line in listed.stdout.splitlines() if line.startswith("  ") and line.split()}
+
+
+def show(result: subprocess.CompletedProcess[str], what: str) -> None:
+    out = (result.stdout + result.stderr).rstrip()
+    say(out if out else f"({what}: no output)")
+    say(f"-- {what}: exit code {result.returncode} (0 OK, 1 warnings, 2 critical, 3 could not check)")
+
+
+def bring_up() -> tuple[tuple[LabHost, ...], dict[str, list[str]]]:
+    if LabState.load(LAB_DIR.resolve()) is not None:
+        say(f"Removing the previous demo lab under {LAB_DIR}/ first.")
+        lifecycle.down(LAB_DIR, say=lambda _: None)
+    started = time.monotonic()
+    result = lifecycle.up(LAB_DIR, HOSTS, "demo", say=say)
+    say(
+        f"Lab up: {len(result.hosts)} hosts in {time.monotonic() - started:.1f} s; inventory {LAB_DIR}/inventory.yml"
+    )
+    for host in result.hosts:
+        faults = result.faults[host.name]
+        say(f"  {host.name} {host.address}  {', '.join(host.hostnames)}")
+        for name in faults or ["none"]:
+            say(f"      planted {name}: {FAULTS[name].summary if name in FAULTS else 'a healthy host'}")
+    return result.hosts, result.faults
+
+
+def client_views(hosts: tuple[LabHost, ...], faults: dict[str, list[str]]) -> None:
+    heading("What a mail client sees (Python ssl, trusting only lab/ca-bundle.pem)")
+    bundle = str(LAB_DIR.resolve() / "ca-bundle.pem")
+    for host in hosts:
+        say(f"  {host.name}:")
+        for port in sorted(kind_named(host.kind).ports):
+            name = f"{PORT_NAME[port]}.{host.domain}"
+            say(f"    {port:>3} {name:<28} {client_view(host.address, port, name, bundle)}")
+        for fault in faults.get(host.name, []):
+            say(f"        planted {fault}: a client sees {FAULTS[fault].client_sees}")
+
+
+def lint_each(hosts: tuple[LabHost, ...]) -> None:
+    for host in hosts:
+        heading(f"mailcert lint {LAB_DIR}/hosts/{host.name}/root  (the files {host.name} runs on, offline)")
+        args = [
+            "lint",
+            str(LAB_DIR / "hosts" / host.name / "root"),
+            "--ca-bundle",
+            str(LAB_DIR / "ca-bundle.pem"),
+        ]
+        for name in host.hostnames:
+            args += ["--hostname", name]
+        show(mailcert_cli(*args), "lint")
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        say("mailcert demo: the lab needs root (network namespaces, bind mounts) — run `sudo make demo`")
+        return 3
+    heading("mailcert demo: mail hosts with the certificate mistakes that make Outlook and iPhones complain")
+    try:
+        hosts, faults = bring_up()
+    except MailcertError as exc:
+        say(f"mailcert demo: {exc.line()}")
+        return 3
+    client_views(hosts, faults)
+    say("\nThose are the symptoms. Now mailcert finds the causes, from the servers' side:")
+    tasks = available_tasks()
+    inventory = str(LAB_DIR / "inventory.yml")
+    if "audit" in tasks:
+        heading(f"mailcert audit -I {inventory}   (SSH into every host, read its config, probe every port)")
+        show(mailcert_cli("audit", "-I", inventory), "audit")
+    if "fix" in tasks:
+        heading(f"mailcert fix -y -I {inventory}   (plan, apply, reload, re-probe)")
+        show(mailcert_cli("fix", "-y", "-I", inventory), "fix")
+        heading(f"mailcert audit -I {inventory}   (again: what is left)")
+        show(mailcert_cli("audit", "-I", inventory), "audit")
+        client_views(hosts, {})
+    if "audit" not in tasks:
+        lint_each(hosts)
+    say()
+    say("The lab stays up: try `mailcert lab status`, `mailcert lab exec mx1 -- postconf -n`,")
+    say(f"`mailcert audit -I {inventory}`; remove it with `mailcert lab down`.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
