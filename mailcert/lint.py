@@ -14,7 +14,7 @@ from mailcert.checks.files import FileCache, SourceResult, check_cert_source
 from mailcert.checks.renewal import renewal_findings
 from mailcert.facts import HostFiles
 from mailcert.model import Endpoint, Finding, HostReport, Mode
-from mailcert.pki.names import name_matches, normalise
+from mailcert.pki.names import normalise
 from mailcert.services.model import CertSource, Listener, ServiceConfig
 from mailcert.services.registry import detect_roles, parser_for
 
@@ -104,9 +104,7 @@ def _check_listener(
     if not listener.tls_enabled:
         return []
     if not listener.certificates and not listener.sni:
-        if not any(
-            f.port in (listener.port, None) and f.service == listener.service for f in service.findings
-        ):
+        if not any(_explains_missing_cert(f, listener) for f in service.findings):
             merged.add(
                 listener,
                 Where(
@@ -145,33 +143,45 @@ def _check_listener(
 def _names_by_source(listener: Listener, names: Sequence[str]) -> list[tuple[CertSource, list[str]]]:
     """Pair each certificate source with the client names it would answer (SNI first, default otherwise)."""
     pairs: list[tuple[CertSource, list[str]]] = [(source, []) for source in listener.certificates]
-    for sni in listener.sni:
-        pairs.append((sni.source, []))
+    pairs += [(sni.source, []) for sni in listener.sni]
+    index = _SniIndex(listener, first=len(listener.certificates))
     for hostname in names:
-        target = next(
-            (
-                i
-                for i, sni in enumerate(listener.sni, start=len(listener.certificates))
-                if _sni_matches(sni.names, hostname)
-            ),
-            None,
-        )
+        target = index.lookup(hostname)
         if target is None:
-            for source_names in pairs[: len(listener.certificates)]:
-                source_names[1].append(hostname)
+            for _, default_names in pairs[: len(listener.certificates)]:
+                default_names.append(hostname)
         else:
             pairs[target][1].append(hostname)
     return pairs
 
 
-def _sni_matches(patterns: Sequence[str], hostname: str) -> bool:
-    for pattern in patterns:
-        if pattern.startswith("."):  # Postfix SNI maps: ".example.net" stands for any subdomain
-            if normalise(hostname).endswith("." + normalise(pattern[1:])):
-                return True
-        elif name_matches(pattern, hostname):
-            return True
-    return False
+class _SniIndex:
+    """SNI patterns by the name they match: exact names, `*.suffix` wildcards (one label) and Postfix
+    `.suffix` entries (any subdomain). The first entry in configuration order wins, as in Dovecot 2.3."""
+
+    def __init__(self, listener: Listener, first: int) -> None:
+        self.exact: dict[str, int] = {}
+        self.wildcard: dict[str, int] = {}
+        self.subdomain: dict[str, int] = {}
+        for offset, sni in enumerate(listener.sni):
+            for pattern in sni.names:
+                name = normalise(pattern)
+                if name.startswith("*."):
+                    self.wildcard.setdefault(name[2:], first + offset)
+                elif name.startswith("."):
+                    self.subdomain.setdefault(name[1:], first + offset)
+                elif name:
+                    self.exact.setdefault(name, first + offset)
+
+    def lookup(self, hostname: str) -> int | None:
+        name = normalise(hostname)
+        labels = name.split(".")
+        candidates = [self.exact.get(name)]
+        if len(labels) > 1:
+            candidates.append(self.wildcard.get(".".join(labels[1:])))
+        candidates += [self.subdomain.get(".".join(labels[i:])) for i in range(1, len(labels))]
+        found = [c for c in candidates if c is not None]
+        return min(found) if found else None
 
 
 class _SourceFindings:
@@ -213,3 +223,16 @@ def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
             seen.add(finding)
             out.append(finding)
     return out
+
+
+def _explains_missing_cert(finding: Finding, listener: Listener) -> bool:
+    """A parser finding that already says why this listener has no certificate (no need for cert.missing)."""
+    if finding.service != listener.service:
+        return False
+    if finding.port == listener.port:
+        return True
+    return finding.port is None and finding.check in {
+        "cert.missing",
+        "cert.self-signed",
+        "config.tls-disabled",
+    }
