@@ -103,6 +103,8 @@ def _disabled(listener: Listener, tls: SmtpdTls, where: _Where) -> list[Finding]
     if not _is_public(listener, where.entry):
         return []
     if not tls.use_tls:
+        if tls.level not in ("", "none"):
+            return []  # a level Postfix rejects: reported as config.syntax
         explicit_none = tls.level == "none" and where.explicit("smtpd_tls_security_level")
         if not (_is_submission(listener) or explicit_none):
             return []
