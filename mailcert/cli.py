@@ -9,6 +9,7 @@ from typing import Any
 from fabric import Config, Executor
 from fabric.main import Fab
 from invoke.exceptions import Exit, ParseError, UnexpectedExit
+from invoke.parser.argument import Argument
 
 from mailcert import __version__
 from mailcert.errors import MailcertError
@@ -57,6 +58,19 @@ class MailcertProgram(Fab):  # type: ignore[misc]
             code = 130
         if exit:
             sys.exit(code)
+
+    def core_args(self) -> list[Argument]:
+        inventory = Argument(
+            names=("inventory", "I"),
+            help="inventory file or folder for audit/fix/verify (default ./inventory); also `TASK -I PATH`",
+        )
+        return [*super().core_args(), inventory]
+
+    def update_config(self) -> None:
+        super().update_config()
+        if self.args.inventory.value:
+            self.config._overrides["inventory"] = self.args.inventory.value
+            self.config.merge()
 
     def normalize_argv_list(self, argv: list[str] | str | None) -> list[str]:
         if argv is None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, replace
 from mailcert.checks.certs import CheckOptions, Where
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
 from mailcert.checks.renewal import renewal_findings
+from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
 from mailcert.model import Endpoint, Finding, HostReport, Mode
 from mailcert.pki.names import normalise
 from mailcert.services.model import CertSource, Listener, ServiceConfig
-from mailcert.services.registry import detect_roles, parser_for
+from mailcert.services.registry import ROLES, detect_roles, parser_for
 
 # Listener names → the client-facing kind SPEC's `mailcert_hostnames` mapping uses.
 CLIENT_KIND = {
@@ -66,6 +67,13 @@ def lint_host(files: HostFiles, *, name: str, options: LintOptions) -> HostRepor
 
 def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tuple[HostReport, HostModel]:
     roles = list(options.roles) if options.roles is not None else detect_roles(files)
+    if not roles:
+        markers = ", ".join(m for role in ROLES.values() for m in role.markers)
+        raise MailcertError(
+            "no Postfix, Dovecot or Exim configuration found",
+            where=name,
+            todo=f"looked for {markers}; give the folder that stands for the host's / (or --role)",
+        )
     model = HostModel(services=[parser_for(role)(files) for role in roles])
     config_names = _unique(n for service in model.services for n in service.config_names)
     findings: list[Finding] = [f for service in model.services for f in service.findings]

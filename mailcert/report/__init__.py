@@ -14,7 +14,7 @@ from mailcert.report.markdown import render_markdown
 from mailcert.report.sarif import render_sarif
 from mailcert.report.text import render_text
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "check_format", "render"]
 
 _RENDERERS: dict[str, Callable[[Report, bool, str | None], str]] = {
     "text": lambda report, color, _root: render_text(report, color=color),
@@ -30,16 +30,21 @@ FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 _PLANNED = ("html",)
 
 
+def check_format(fmt: str) -> str:
+    """The normalised format name, or a UsageError naming the choices (call it before doing the work)."""
+    name = fmt.lower()
+    if name not in _RENDERERS:
+        choices = ", ".join(FORMATS)
+        if name in _PLANNED:
+            raise UsageError(f"--format {fmt} is not built yet", todo=f"use one of: {choices}")
+        raise UsageError(f"unknown report format {fmt!r}", todo=f"use one of: {choices}")
+    return name
+
+
 def render(report: Report, fmt: str, *, color: bool = False, sarif_root: str | None = None) -> str:
     """The report in format `fmt` (one of FORMATS), as text ending in a newline.
 
     `color` adds ANSI colour to the text format only (pass `sys.stdout.isatty()`). `sarif_root` is where
     the linted ROOT sits for code scanning (e.g. `hosts/mx1/`); SARIF paths stay relative to it.
     """
-    renderer = _RENDERERS.get(fmt.lower())
-    if renderer is None:
-        choices = ", ".join(FORMATS)
-        if fmt.lower() in _PLANNED:
-            raise UsageError(f"--format {fmt} is not built yet", todo=f"use one of: {choices}")
-        raise UsageError(f"unknown report format {fmt!r}", todo=f"use one of: {choices}")
-    return renderer(report, color, sarif_root)
+    return _RENDERERS[check_format(fmt)](report, color, sarif_root)

@@ -20,7 +20,7 @@ from invoke.tasks import Task, task
 from mailcert.errors import UsageError
 from mailcert.inventory import InventoryHost, Secret, load_inventory
 from mailcert.model import Report, Status
-from mailcert.report import render
+from mailcert.report import check_format, render
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
@@ -66,6 +66,7 @@ def audit(
     timeout: str = "10",
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
+    check_format(format)
     configured = (
         c.config.get("inventory") if hasattr(c, "config") else None
     )  # a core -I flag, if the program has one

@@ -11,7 +11,7 @@ from invoke.tasks import task
 from mailcert.hostfs import LocalRoot
 from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
-from mailcert.report import render
+from mailcert.report import check_format, render
 from mailcert.services.registry import check_role_names
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
 from mailcert.tasks.state import run_state
@@ -43,6 +43,7 @@ def lint(
     crit_days: int = 7,
 ) -> None:
     """Check the TLS configuration, certificates and keys of a host's files, offline."""
+    check_format(format)
     checks = check_options(at, ca_bundle or [], warn_days, crit_days)
     files = LocalRoot(root)
     options = LintOptions(

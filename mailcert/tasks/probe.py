@@ -16,7 +16,7 @@ from mailcert.errors import UsageError
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Report
 from mailcert.probe import DEFAULT_EHLO, DEFAULT_PER_HOST, Observed, ProbeResult, Timeouts, probe_all
 from mailcert.probe.targets import TargetOptions, expand_targets
-from mailcert.report import render
+from mailcert.report import check_format, render
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
 from mailcert.tasks.state import run_state
 
@@ -69,6 +69,7 @@ def probe(
     mode = Mode.STARTTLS if starttls else Mode.IMPLICIT if implicit else None
     options = TargetOptions(servername=servername, address=address, protocol=protocol, mode=mode)
     endpoints = expand_targets(list(target), options)
+    check_format(format)
     checks = check_options(at, ca_bundle or [], warn_days, crit_days)
     read = _positive(timeout, "--timeout")
     results = probe_all(
