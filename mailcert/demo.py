@@ -18,7 +18,7 @@ from mailcert.errors import MailcertError
 from mailcert.lab import lifecycle
 from mailcert.lab.client import client_view
 from mailcert.lab.faults import FAULTS
-from mailcert.lab.kinds import kind_named
+from mailcert.lab.kinds import EXIM_DOVECOT, KINDS, POSTFIX_DOVECOT, kind_named
 from mailcert.lab.layout import LabHost
 from mailcert.lab.state import LabState
 
@@ -60,13 +60,17 @@ def bring_up() -> tuple[tuple[LabHost, ...], dict[str, list[str]]]:
         say(f"Removing the previous demo lab under {LAB_DIR}/ first.")
         lifecycle.down(LAB_DIR, say=lambda _: None)
     started = time.monotonic()
-    result = lifecycle.up(LAB_DIR, HOSTS, "demo", say=say)
+    # The last host runs Exim when scripts/install-exim has put it in place.
+    kinds = [POSTFIX_DOVECOT.name] * (HOSTS - 1) + [
+        EXIM_DOVECOT.name if EXIM_DOVECOT.name in KINDS else POSTFIX_DOVECOT.name
+    ]
+    result = lifecycle.up(LAB_DIR, HOSTS, "demo", kinds, say=say)
     say(
         f"Lab up: {len(result.hosts)} hosts in {time.monotonic() - started:.1f} s; inventory {LAB_DIR}/inventory.yml"
     )
     for host in result.hosts:
         faults = result.faults[host.name]
-        say(f"  {host.name} {host.address}  {', '.join(host.hostnames)}")
+        say(f"  {host.name} {host.address} ({host.kind})  {', '.join(host.hostnames)}")
         for name in faults or ["none"]:
             say(f"      planted {name}: {FAULTS[name].summary if name in FAULTS else 'a healthy host'}")
     return result.hosts, result.faults

@@ -39,8 +39,17 @@ class HostPKI:
 
     def install_healthy(self, host: LabHost) -> None:
         """A lineage (version 1) covering all the host's names, as a fresh certbot run leaves it."""
-        write_lineage(host, self.issue(host.hostnames), 1, server=self.acme_server)
+        write_lineage(
+            host, self.issue(host.hostnames), 1, server=self.acme_server, key_group=_key_group(host)
+        )
 
     def renew(self, host: LabHost, issued: Issued) -> None:
         """Store `issued` as the lineage's next version, as `certbot renew` does (no hooks run here)."""
-        write_lineage(host, issued, current_lineage_version(host) + 1, server=self.acme_server)
+        version = current_lineage_version(host) + 1
+        write_lineage(host, issued, version, server=self.acme_server, key_group=_key_group(host))
+
+
+def _key_group(host: LabHost) -> str | None:
+    from mailcert.lab.kinds import kind_named
+
+    return kind_named(host.kind).key_group

@@ -36,7 +36,10 @@ def _continued(data: bytes) -> bool:
 
 def _starttls(sock: socket.socket, protocol: str) -> str | None:
     """Greeting + STARTTLS; None when the server says go, else what it said."""
-    greeting = _reply(sock)
+    try:
+        greeting = _reply(sock)
+    except TimeoutError:
+        greeting = b""
     if not greeting:
         return "no greeting (the port waits for a TLS handshake: implicit TLS?)"
     ehlo, command = _STARTTLS[protocol]

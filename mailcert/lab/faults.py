@@ -13,9 +13,18 @@ from dataclasses import dataclass
 
 from mailcert.lab import LabError
 from mailcert.lab.certs import HostPKI
+from mailcert.lab.kinds import kind_named
 from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
-from mailcert.lab.layout import DEPLOY_HOOK, LabHost, current_lineage_version, write_bytes, write_text
+from mailcert.lab.layout import (
+    DEPLOY_HOOK,
+    LabHost,
+    current_lineage_version,
+    share_key,
+    write_bytes,
+    write_text,
+)
 from mailcert.lab.pki import cert_pem, key_pem, new_key, self_signed
 
 
@@ -45,9 +54,16 @@ def _edit(site: FaultSite, host_path: str, pattern: str, replacement: str) -> No
     write_text(path, text)
 
 
+def _runs(site: FaultSite, service: str) -> bool:
+    return any(svc.name == service for svc in kind_named(site.host.kind).services)
+
+
 def leaf_only(site: FaultSite) -> None:
-    """Postfix points at certbot's cert.pem (leaf only) instead of fullchain.pem."""
-    _edit(site, MAIN_CF, r"^(smtpd_tls_cert_file = .*/)fullchain\.pem$", r"\1cert.pem")
+    """The SMTP server points at certbot's cert.pem (leaf only) instead of fullchain.pem."""
+    if _runs(site, "exim"):
+        _edit(site, EXIM_CONF, r"^(tls_certificate = .*/)fullchain\.pem$", r"\1cert.pem")
+    else:
+        _edit(site, MAIN_CF, r"^(smtpd_tls_cert_file = .*/)fullchain\.pem$", r"\1cert.pem")
 
 
 def expired(site: FaultSite) -> None:
@@ -64,9 +80,9 @@ def key_mismatch(site: FaultSite) -> None:
     """privkey.pem was overwritten with some other key (a copy from the wrong lineage)."""
     host = site.host
     version = current_lineage_version(host)
-    write_bytes(
-        host.path(f"/etc/letsencrypt/archive/{host.lineage}/privkey{version}.pem"), key_pem(new_key()), 0o600
-    )
+    key_file = host.path(f"/etc/letsencrypt/archive/{host.lineage}/privkey{version}.pem")
+    write_bytes(key_file, key_pem(new_key()), 0o600)
+    share_key(key_file, kind_named(host.kind).key_group)
 
 
 def self_signed_cert(site: FaultSite) -> None:
@@ -92,18 +108,26 @@ def dovecot_missing_lt(site: FaultSite) -> None:
 
 
 def wrong_mode_587(site: FaultSite) -> None:
-    """`-o smtpd_tls_wrappermode=yes` added under submission: port 587 speaks implicit TLS, not STARTTLS."""
-    _edit(site, MASTER_CF, r"^(submission\s+inet .*\n)", r"\1  -o smtpd_tls_wrappermode=yes\n")
+    """Port 587 made implicit TLS: Postfix `-o smtpd_tls_wrappermode=yes` under submission, Exim 587 in
+    tls_on_connect_ports."""
+    if _runs(site, "exim"):
+        _edit(site, EXIM_CONF, r"^tls_on_connect_ports = 465$", "tls_on_connect_ports = 465 : 587")
+    else:
+        _edit(site, MASTER_CF, r"^(submission\s+inet .*\n)", r"\1  -o smtpd_tls_wrappermode=yes\n")
 
 
 def wrong_mode_465(site: FaultSite) -> None:
-    """The wrappermode line under submissions is commented out: port 465 speaks plain SMTP + STARTTLS."""
-    _edit(
-        site,
-        MASTER_CF,
-        r"^(submissions\s+inet .*\n(?:.*\n)*?)  -o smtpd_tls_wrappermode=yes$",
-        r"\1#  -o smtpd_tls_wrappermode=yes",
-    )
+    """Port 465 speaks plain SMTP + STARTTLS: the wrappermode line (Postfix) or tls_on_connect_ports
+    (Exim) commented out."""
+    if _runs(site, "exim"):
+        _edit(site, EXIM_CONF, r"^(tls_on_connect_ports = .*)$", r"# \1")
+    else:
+        _edit(
+            site,
+            MASTER_CF,
+            r"^(submissions\s+inet .*\n(?:.*\n)*?)  -o smtpd_tls_wrappermode=yes$",
+            r"\1#  -o smtpd_tls_wrappermode=yes",
+        )
 
 
 def no_deploy_hook(site: FaultSite) -> None:
@@ -111,71 +135,75 @@ def no_deploy_hook(site: FaultSite) -> None:
     site.host.path(DEPLOY_HOOK).unlink(missing_ok=True)
 
 
+def _doc(plant_fault: Callable[[FaultSite], None]) -> str:
+    return " ".join((plant_fault.__doc__ or "").split())
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
         Fault(
             "leaf-only",
-            leaf_only.__doc__ or "",
+            _doc(leaf_only),
             "25/465/587: chain of 1, untrusted (missing intermediate)",
             leaf_only,
         ),
         Fault(
             "expired",
-            expired.__doc__ or "",
+            _doc(expired),
             "every port: certificate has expired",
             expired,
             replaces_certificate=True,
         ),
         Fault(
             "name-mismatch",
-            name_mismatch.__doc__ or "",
+            _doc(name_mismatch),
             "every port: hostname mismatch for smtp./imap./pop.",
             name_mismatch,
             replaces_certificate=True,
         ),
         Fault(
             "key-mismatch",
-            key_mismatch.__doc__ or "",
+            _doc(key_mismatch),
             "25/587: 454 TLS not available; 465/993/995: handshake fails",
             key_mismatch,
             replaces_certificate=True,
         ),
         Fault(
             "self-signed",
-            self_signed_cert.__doc__ or "",
+            _doc(self_signed_cert),
             "143/993/110/995: self-signed certificate",
             self_signed_cert,
             replaces_certificate=True,
         ),
         Fault(
             "stale",
-            stale.__doc__ or "",
+            _doc(stale),
             "nothing yet (still valid), but 143/993/110/995 serve an older certificate than /etc/letsencrypt/live",
             stale,
             on_running_host=True,
         ),
         Fault(
             "dovecot-missing-lt",
-            dovecot_missing_lt.__doc__ or "",
+            _doc(dovecot_missing_lt),
             "143/110: STARTTLS fails; 993/995: handshake fails",
             dovecot_missing_lt,
         ),
         Fault(
             "wrong-mode-587",
-            wrong_mode_587.__doc__ or "",
+            _doc(wrong_mode_587),
             "587: no banner, a TLS handshake works",
             wrong_mode_587,
         ),
         Fault(
             "wrong-mode-465",
-            wrong_mode_465.__doc__ or "",
+            _doc(wrong_mode_465),
             "465: plain `220` banner, TLS handshake fails",
             wrong_mode_465,
         ),
         Fault(
             "no-deploy-hook",
-            no_deploy_hook.__doc__ or "",
+            _doc(no_deploy_hook),
             "nothing until the next renewal, which the daemons then miss",
             no_deploy_hook,
         ),

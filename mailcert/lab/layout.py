@@ -224,8 +224,14 @@ class Issued:
     key: PrivateKey
 
 
-def write_lineage(host: LabHost, issued: Issued, version: int, *, server: str) -> None:
-    """Store a certificate the way certbot does: archive/NAME/*N.pem, live/NAME/* symlinks, renewal/NAME.conf."""
+def write_lineage(
+    host: LabHost, issued: Issued, version: int, *, server: str, key_group: str | None = None
+) -> None:
+    """Store a certificate the way certbot does: archive/NAME/*N.pem, live/NAME/* symlinks, renewal/NAME.conf.
+
+    key_group: a daemon group that must read the key (Exim): folders 0750 and keys 0640 root:GROUP, the
+    permissions admins give certbot's tree for Exim.
+    """
     le = host.path("/etc/letsencrypt")
     name = host.lineage
     archive, live = le / "archive" / name, le / "live" / name
@@ -233,6 +239,9 @@ def write_lineage(host: LabHost, issued: Issued, version: int, *, server: str) -
     live.mkdir(parents=True, exist_ok=True)
     for folder in (le / "archive", le / "live"):
         folder.chmod(0o700)
+        if key_group:
+            os.chown(folder, 0, _gid(key_group))
+            folder.chmod(0o750)
     chain = b"".join(cert_pem(c) for c in issued.chain)
     files = {
         "cert": (cert_pem(issued.leaf), 0o644),
@@ -242,6 +251,8 @@ def write_lineage(host: LabHost, issued: Issued, version: int, *, server: str) -
     }
     for kind, (data, mode) in files.items():
         write_bytes(archive / f"{kind}{version}.pem", data, mode)
+        if kind == "privkey":
+            share_key(archive / f"{kind}{version}.pem", key_group)
         link = live / f"{kind}.pem"
         tmp = live / f".{kind}.pem.lab-tmp"
         tmp.unlink(missing_ok=True)
@@ -271,6 +282,13 @@ def write_lineage(host: LabHost, issued: Issued, version: int, *, server: str) -
         f"server = {server}\n"
         "key_type = ecdsa\n",
     )
+
+
+def share_key(path: Path, key_group: str | None) -> None:
+    """Let a daemon group read a private key (0640 root:GROUP); no-op without a group."""
+    if key_group:
+        os.chown(path, 0, _gid(key_group))
+        path.chmod(0o640)
 
 
 def current_lineage_version(host: LabHost) -> int:

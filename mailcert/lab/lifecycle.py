@@ -241,6 +241,11 @@ def _build_host(
         host_state.anchor = anchor
         state.save()
     shell = InHost(host, anchor)
+    for lower, target in (overlay for svc in kind.services for overlay in svc.overlays):
+        shell.run(
+            ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}:{target}", target],
+            what=f"overlaying {lower} on {target}",
+        )
     started = [start_sshd(shell)]
     for svc in kind.services:
         started.append(svc.start(shell))

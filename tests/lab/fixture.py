@@ -147,6 +147,16 @@ def _wait_for_other_test_runs() -> None:
         time.sleep(1)
 
 
+def own_lab(manager: LabManager, lab_dir: Path) -> Path:
+    """Claim the machine's one lab for a test's own lab at lab_dir (the shared lab goes down meanwhile
+    and comes back on its next use)."""
+    require_root()
+    manager.take_down()
+    _wait_for_other_test_runs()
+    OWNER.write_text(f"{os.getpid()} {start_time(os.getpid())} {lab_dir}\n")
+    return lab_dir
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root (network namespaces, bind mounts); CI runs them as root")

@@ -16,9 +16,9 @@ import pytest
 
 from mailcert.lab import LabError, lifecycle
 from mailcert.lab import network as net
-from mailcert.lab.procs import RecordedProcess, start_time
+from mailcert.lab.procs import RecordedProcess
 from mailcert.lab.state import POINTER, LabState
-from tests.lab.fixture import OWNER, LabManager, _wait_for_other_test_runs, require_root
+from tests.lab.fixture import LabManager, own_lab
 
 pytestmark = pytest.mark.lab
 
@@ -28,11 +28,7 @@ MAILCERT = [sys.executable, "-m", "mailcert.cli"]
 @pytest.fixture
 def own_lab_dir(lab_manager: LabManager, tmp_path: Path) -> Path:
     """A folder for a lab of the test's own; the shared lab is down meanwhile (it comes back on demand)."""
-    require_root()
-    lab_manager.take_down()
-    _wait_for_other_test_runs()
-    OWNER.write_text(f"{os.getpid()} {start_time(os.getpid())} {tmp_path / 'lab'}\n")
-    return tmp_path / "lab"
+    return own_lab(lab_manager, tmp_path / "lab")
 
 
 def mailcert(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,11 +1,15 @@
-"""The kinds of lab host. `postfix-dovecot` is the default; `exim-dovecot` appears when a real Exim is
-installed under /opt/mailcert/exim (scripts/install-exim); `cpanel` will get its own module here."""
+"""The kinds of lab host. `postfix-dovecot` is the default; `exim-dovecot` is there when a real Exim is
+installed under /opt/mailcert/exim (scripts/install-exim). A `cpanel` kind is one more HostKind here:
+its services (cPanel's Exim and Dovecot layout under /etc/exim.conf, /var/cpanel/ssl, ...) in a module
+of their own beside postfix.py, dovecot.py and exim.py."""
 
 from __future__ import annotations
 
 from mailcert.lab import LabError
 from mailcert.lab.kinds.base import HostKind, MailService
 from mailcert.lab.kinds.dovecot import DOVECOT
+from mailcert.lab.kinds.exim import EXIM
+from mailcert.lab.kinds.exim import installed as exim_installed
 from mailcert.lab.kinds.postfix import POSTFIX
 
 POSTFIX_DOVECOT = HostKind(
@@ -14,7 +18,15 @@ POSTFIX_DOVECOT = HostKind(
     binaries=("postfix", "postconf", "dovecot", "doveadm"),
 )
 
+EXIM_DOVECOT = HostKind(
+    name="exim-dovecot",
+    services=(EXIM, DOVECOT),
+    binaries=("dovecot", "doveadm"),
+)
+
 KINDS: dict[str, HostKind] = {POSTFIX_DOVECOT.name: POSTFIX_DOVECOT}
+if exim_installed():
+    KINDS[EXIM_DOVECOT.name] = EXIM_DOVECOT
 DEFAULT_KIND = POSTFIX_DOVECOT.name
 
 
@@ -22,9 +34,22 @@ def kind_named(name: str) -> HostKind:
     try:
         return KINDS[name]
     except KeyError:
+        if name == EXIM_DOVECOT.name:
+            raise LabError(
+                "host kind exim-dovecot needs the real Exim under /opt/mailcert/exim",
+                todo="run `sudo sh scripts/install-exim` first",
+            ) from None
         raise LabError(
             f"unknown lab host kind {name!r}", todo=f"choose one of: {', '.join(sorted(KINDS))}"
         ) from None
 
 
-__all__ = ["DEFAULT_KIND", "KINDS", "HostKind", "MailService", "kind_named"]
+__all__ = [
+    "DEFAULT_KIND",
+    "EXIM_DOVECOT",
+    "KINDS",
+    "POSTFIX_DOVECOT",
+    "HostKind",
+    "MailService",
+    "kind_named",
+]

@@ -27,6 +27,10 @@ class MailService:
     start: Callable[[InHost], RecordedProcess]
     reload: Callable[[InHost], None]
     running: Callable[[InHost], bool]
+    # (lower folder, target): read-only overlays in the host's mount namespace (Exim's private /usr/sbin).
+    overlays: tuple[tuple[str, str], ...] = ()
+    # A group that must read the private key (Exim reads it after dropping root): keys become 0640 root:GROUP.
+    key_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class HostKind:
     name: str
     services: tuple[MailService, ...]
     binaries: tuple[str, ...]
+
+    @property
+    def key_group(self) -> str | None:
+        return next((svc.key_group for svc in self.services if svc.key_group), None)
 
     @property
     def ports(self) -> dict[int, tuple[str, str]]:
