@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from mailcert.checks.certs import CheckOptions, Where
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
+from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.checks.renewal import renewal_findings
 from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
@@ -79,14 +80,15 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
     findings: list[Finding] = [f for service in model.services for f in service.findings]
     endpoints: list[Endpoint] = []
     cache = FileCache(files)
-    merged = _SourceFindings()
+    found: list[Finding] = []
     for service in model.services:
         for listener in service.listeners:
             names = hostnames_for(listener, options.hostnames, config_names)
-            endpoints += _check_listener(listener, names, cache, options.checks, model, merged, service)
-    findings += merged.findings()
+            endpoints += _check_listener(listener, names, cache, options.checks, model, found, service)
+    findings += found
     findings += _renewal_findings(files, model, options.checks)
-    return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(_dedupe(findings))), model
+    merged = merge_endpoint_findings(_dedupe(findings))
+    return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(merged)), model
 
 
 def hostnames_for(listener: Listener, hostnames: Hostnames | None, config_names: Sequence[str]) -> list[str]:
@@ -106,15 +108,14 @@ def _check_listener(
     cache: FileCache,
     opts: CheckOptions,
     model: HostModel,
-    merged: _SourceFindings,
+    found: list[Finding],
     service: ServiceConfig,
 ) -> list[Endpoint]:
     if not listener.tls_enabled:
         return []
     if not listener.certificates and not listener.sni:
         if not any(_explains_missing_cert(f, listener) for f in service.findings):
-            merged.add(
-                listener,
+            found.append(
                 Where(
                     listener.service,
                     listener.port,
@@ -135,7 +136,7 @@ def _check_listener(
         result = check_cert_source(source, cache, source_names, opts, Where(service=listener.service))
         results.append(result)
         for finding in result.findings:
-            merged.add(listener, finding)
+            found.append(replace(finding, port=listener.port))
         endpoints.append(
             Endpoint(
                 service=listener.service,
@@ -190,29 +191,6 @@ class _SniIndex:
         candidates += [self.subdomain.get(".".join(labels[i:])) for i in range(1, len(labels))]
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
-
-
-class _SourceFindings:
-    """The same certificate file used on several ports yields one finding naming all the ports."""
-
-    def __init__(self) -> None:
-        self._ports: dict[Finding, list[int]] = {}
-
-    def add(self, listener: Listener, finding: Finding) -> None:
-        key = replace(finding, port=None)
-        ports = self._ports.setdefault(key, [])
-        if listener.port not in ports:
-            ports.append(listener.port)
-
-    def findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        for finding, ports in self._ports.items():
-            if len(ports) == 1:
-                out.append(replace(finding, port=ports[0]))
-            else:
-                listed = ", ".join(str(p) for p in sorted(ports))
-                out.append(replace(finding, message=f"{finding.message} [ports {listed}]"))
-        return out
 
 
 def _renewal_findings(files: HostFiles, model: HostModel, opts: CheckOptions) -> list[Finding]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailcert.checks.certs import CheckOptions
+from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
@@ -179,7 +180,7 @@ def probe_endpoints(
     updated = [
         replace(endpoint, served=served.get(i, endpoint.served)) for i, endpoint in enumerate(endpoints)
     ]
-    return updated, _unique(findings)
+    return updated, merge_endpoint_findings(_unique(findings))
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:

@@ -11,6 +11,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.checks.certs import CheckOptions
+from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.checks.served import check_consistency, check_probe, served_cert
 from mailcert.errors import UsageError
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Report
@@ -116,7 +117,9 @@ def host_report(name: str, results: Sequence[ProbeResult], checks: CheckOptions)
             )
         )
     findings += check_consistency(results)
-    return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(findings))
+    return HostReport(
+        name=name, endpoints=tuple(endpoints), findings=tuple(merge_endpoint_findings(findings))
+    )
 
 
 def _positive(value: str | int | float, flag: str) -> float:

@@ -135,5 +135,7 @@ def test_a_host_nothing_answers_for() -> None:
         for p in (25, 993)
     ]
     report = host_report("mx", closed, opts)
-    # A sweep where no port answers is a down host, not "nothing offered".
-    assert [(f.check, f.severity.value) for f in report.findings] == [("tls.unreachable", "critical")] * 2
+    # A sweep where no port answers is a down host, not "nothing offered": one finding naming both ports.
+    assert [(f.check, f.severity.value) for f in report.findings] == [("tls.unreachable", "critical")]
+    assert "mx:25" in report.findings[0].message
+    assert "mx:993" in report.findings[0].message
