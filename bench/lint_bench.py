@@ -97,7 +97,7 @@ def main() -> None:
         cmd = [
             sys.executable,
             "-m",
-            "mailcert.cli_main",
+            "mailcert",
             "lint",
             str(root),
             "--ca-bundle",
@@ -112,7 +112,7 @@ def main() -> None:
             started = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             runs.append(time.perf_counter() - started)
-            if done.returncode not in (0, 1, 2):
+            if done.returncode not in (0, 1, 2) or not (Path(tmp) / "report.json").is_file():
                 print(f"lint failed (exit {done.returncode}): {done.stderr.strip()}", file=sys.stderr)
                 return
         median = statistics.median(runs)
