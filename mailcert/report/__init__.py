@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from mailcert.errors import UsageError
 from mailcert.model import Report
+from mailcert.report.html import render_html
 from mailcert.report.json import render_json
 from mailcert.report.markdown import render_markdown
 from mailcert.report.sarif import render_sarif
@@ -21,13 +22,14 @@ _RENDERERS: dict[str, Callable[[Report, bool, str | None], str]] = {
     "json": lambda report, _color, _root: render_json(report),
     "sarif": lambda report, _color, root: render_sarif(report, root_uri=root),
     "markdown": lambda report, _color, _root: render_markdown(report),
+    "html": lambda report, _color, _root: render_html(report),
 }
 
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 """The `--format` values `render` accepts, in the order `--help` should list them."""
 
 # SPEC names these formats; they are not built yet.
-_PLANNED = ("html",)
+_PLANNED: tuple[str, ...] = ()
 
 
 def check_format(fmt: str) -> str:

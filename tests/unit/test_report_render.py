@@ -23,7 +23,7 @@ REPORT = Report(
 
 
 def test_formats_are_the_built_spec_formats() -> None:
-    assert FORMATS == ("text", "json", "sarif", "markdown")
+    assert FORMATS == ("text", "json", "sarif", "markdown", "html")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -37,13 +37,11 @@ def test_format_names_are_case_insensitive() -> None:
     assert json.loads(render(REPORT, "JSON"))["schema"] == "mailcert/1"
 
 
-def test_html_is_named_by_spec_but_not_built_yet() -> None:
-    with pytest.raises(UsageError) as caught:
-        render(REPORT, "html")
-    assert caught.value.line() == "--format html is not built yet — use one of: text, json, sarif, markdown"
+def test_html_renders_one_page() -> None:
+    assert render(REPORT, "html").startswith("<!DOCTYPE html>")
 
 
 def test_an_unknown_format_is_a_usage_error_listing_the_choices() -> None:
     with pytest.raises(UsageError) as caught:
         render(REPORT, "xml")
-    assert caught.value.line() == "unknown report format 'xml' — use one of: text, json, sarif, markdown"
+    assert caught.value.line() == "unknown report format 'xml' — use one of: text, json, sarif, markdown, html"
