@@ -315,9 +315,9 @@ def down(lab_dir: Path, say: Callable[[str], None] = print, *, keep_files: bool 
                 todo=f"run `mailcert lab down --dir {owner}`",
             )
         return False
-    for host in state.hosts.values():
-        recorded = [*host.processes, *([host.anchor] if host.anchor else [])]
-        terminate(recorded)
+
+    def remove(host: HostState) -> None:
+        terminate([*host.processes, *([host.anchor] if host.anchor else [])])
         # Daemons restarted since `up` (postfix stop/start, sshd sessions) have pids nobody recorded:
         # what is left in the host's network namespace belongs to the host.
         for _ in range(3):
@@ -330,7 +330,13 @@ def down(lab_dir: Path, say: Callable[[str], None] = print, *, keep_files: bool 
                 break
             terminate(left)
         net.remove_host_network(host.name)
-        say(f"mailcert lab: removed {host.name} ({host.address})")
+
+    hosts = list(state.hosts.values())
+    if hosts:
+        with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
+            for host, future in [(h, pool.submit(remove, h)) for h in hosts]:
+                future.result()
+                say(f"mailcert lab: removed {host.name} ({host.address})")
     terminate(state.acme)
     if state.bridge:
         net.remove_bridge()
