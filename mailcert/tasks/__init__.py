@@ -13,10 +13,10 @@ __all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
 
 
 def namespace() -> Collection:
-    from mailcert.tasks import audit, explain, lab, lint, probe, verify
+    from mailcert.tasks import audit, explain, fix, lab, lint, probe, verify
 
     ns = Collection()
-    for module in (lint, probe, explain, audit, verify):
+    for module in (lint, probe, explain, audit, fix, verify):
         for name in dir(module):
             obj = getattr(module, name)
             if getattr(obj, "__module__", None) == module.__name__ and _is_task(obj):

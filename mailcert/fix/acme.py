@@ -1,0 +1,85 @@
+"""ACME in host mode: run the plan's certbot command on the mail host, and say why it failed in one line.
+
+The command is an argument list (no shell): environment values go through `env NAME=VALUE`, and
+`certbot renew` always gets `--no-random-sleep-on-renew` (without a terminal it would sleep up to 8 min).
+"""
+
+from __future__ import annotations
+
+import re
+
+from mailcert.errors import MailcertError
+from mailcert.fix.apply_remote import run_as_root
+from mailcert.fix.model import Command
+from mailcert.ssh import StrictConnection
+
+CERTBOT_TIMEOUT = 600
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CertbotError(MailcertError):
+    """certbot did not issue or renew; nothing else was changed on the host."""
+
+
+def certbot_argv(command: Command) -> list[str]:
+    """The argument list that runs `command` as root on the host (env first, when it has any)."""
+    argv = list(command.argv)
+    if not argv or any("\x00" in word for word in argv):
+        raise ValueError("empty or NUL-holding certbot command in the plan")
+    if "renew" in argv[1:] and "--no-random-sleep-on-renew" not in argv:
+        argv.append("--no-random-sleep-on-renew")
+    if "--non-interactive" not in argv and "-n" not in argv:
+        argv.insert(2 if len(argv) > 1 else 1, "--non-interactive")
+    if not command.env:
+        return argv
+    for name, value in command.env:
+        if not _ENV_NAME.match(name) or "\x00" in value:
+            raise ValueError(f"bad environment variable in the plan: {name!r}")
+    return ["env", *(f"{name}={value}" for name, value in command.env), *argv]
+
+
+def run_certbot(conn: StrictConnection, command: Command) -> str:
+    """Run certbot on the host; its output on success. On failure raise CertbotError with certbot's reason."""
+    output = run_as_root(conn, certbot_argv(command), timeout=CERTBOT_TIMEOUT)
+    if output.exit_status == 0:
+        return output.stdout
+    raise CertbotError(
+        f"certbot failed (exit {output.exit_status}): {certbot_reason(output.stdout + output.stderr)}",
+        where=conn.name,
+        todo="nothing else was changed on this host; fix the cause and run fix again",
+    )
+
+
+def certbot_reason(text: str) -> str:
+    """certbot's reason for failing, in one line (recorded phrasings of certbot 2.x)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    details = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Detail:")]
+    lowered = text.lower()
+    if "some challenges have failed" in lowered:
+        return "the ACME server could not validate the names" + (
+            f": {'; '.join(details)[:400]}" if details else ""
+        )
+    if "could not bind" in lowered or "problem binding to port" in lowered:
+        port = re.search(r"(?:port|TCP port) (\d+)", text)
+        return (
+            f"certbot --standalone could not bind port {port.group(1) if port else 80}: "
+            "another program (a web server?) listens there — use the webroot challenge or free the port"
+        )
+    if "ratelimited" in lowered or ("too many" in lowered and "certificates" in lowered):
+        said = next((ln for ln in lines if "too many" in ln.lower() or "ratelimit" in ln.lower()), "")
+        return f"the ACME server's rate limit was hit: {said[:300]}"
+    if (
+        "connection refused" in lowered
+        or "max retries exceeded" in lowered
+        or "failed to establish" in lowered
+    ):
+        url = re.search(r"host='([^']+)', port=(\d+)", text)
+        where = f" ({url.group(1)}:{url.group(2)})" if url else ""
+        return f"cannot reach the ACME server{where}: connection refused or no answer — is it running and reachable from the host?"
+    if "certificate verify failed" in lowered:
+        return "certbot does not trust the ACME server's certificate — set mailcert_acme_ca_bundle"
+    if "command not found" in lowered or ("no such file or directory" in lowered and "certbot" in lowered):
+        return "certbot is not installed on the host (apt-get install certbot / dnf install certbot)"
+    errors = [ln for ln in lines if ln.lower().startswith(("error", "an unexpected error", "certbot failed"))]
+    picked = errors[-1] if errors else (lines[-1] if lines else "no output")
+    return picked[:400]

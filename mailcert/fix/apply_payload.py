@@ -1,0 +1,122 @@
+"""What the host-side switch receives: the plan's files, commands, validations and reloads, every value base64.
+
+Validations and reloads default per service (systemd when the host runs it and the unit is active, else the
+daemon's own command); a plan may name its own. Commands are shell text built with shlex, never by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+from mailcert.fix.model import ChangeKind, Command, HostPlan
+from mailcert.fix.remote import apply_script
+
+# Fixed shell text (no values from the plan or the host reach it).
+VALIDATE: dict[str, tuple[str, ...]] = {
+    "postfix": ("postfix check", "postconf >/dev/null"),
+    "dovecot": ("doveconf -n >/dev/null",),
+    "exim": ("if command -v exim >/dev/null 2>&1; then exim -bV >/dev/null; else exim4 -bV >/dev/null; fi",),
+}
+
+
+def _systemd_or(unit: str, fallback: str) -> str:
+    return (
+        f"if [ -d /run/systemd/system ] && systemctl is-active --quiet {unit}; "
+        f"then systemctl reload {unit}; else {fallback}; fi"
+    )
+
+
+RELOAD: dict[str, str] = {
+    "postfix": _systemd_or("postfix", "postfix reload"),
+    "dovecot": _systemd_or("dovecot", 'doveadm reload || kill -HUP "$(cat /run/dovecot/master.pid)"'),
+    "exim": _systemd_or(
+        "exim4",
+        'kill -HUP "$(cat /run/exim4/exim.pid 2>/dev/null || cat /var/run/exim.pid)"',
+    ),
+}
+
+_SERVICE_OF_FOLDER = (("/etc/postfix/", "postfix"), ("/etc/dovecot/", "dovecot"), ("/etc/exim", "exim"))
+
+
+def service_of_path(path: str) -> str | None:
+    """The mail service whose configuration folder holds `path` (for its validation), or None."""
+    return next((service for folder, service in _SERVICE_OF_FOLDER if path.startswith(folder)), None)
+
+
+def touched_services(plan: HostPlan) -> tuple[str, ...]:
+    """Services whose files the plan writes or that it reloads, in plan order."""
+    found: list[str] = []
+    for change in plan.changes:
+        if change.kind is ChangeKind.RELOAD and change.service:
+            found.append(change.service)
+        elif change.file is not None:
+            service = service_of_path(change.file.path)
+            if service:
+                found.append(service)
+    return tuple(dict.fromkeys(found))
+
+
+def validations(plan: HostPlan) -> tuple[str, ...]:
+    """The plan's own validations, then each touched service's default ones."""
+    own = [command.shown() for command in plan.validations]
+    defaults = [text for service in touched_services(plan) for text in VALIDATE.get(service, ())]
+    return tuple(dict.fromkeys([*own, *defaults]))
+
+
+def reloads(plan: HostPlan) -> tuple[str, ...]:
+    """One reload per RELOAD change: its command, or the service's default."""
+    texts: list[str] = []
+    for change in plan.changes:
+        if change.kind is not ChangeKind.RELOAD:
+            continue
+        if change.command is not None:
+            texts.append(change.command.shown())
+        elif change.service in RELOAD:
+            texts.append(RELOAD[change.service])
+        else:
+            raise ValueError(f"no way to reload service {change.service!r}")
+    return tuple(dict.fromkeys(texts))
+
+
+def _b64(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(data).decode("ascii") or "-"
+
+
+def _mode(value: int | None) -> str:
+    return "-" if value is None else format(value, "o")
+
+
+def _word(value: str | None) -> str:
+    if value is None:
+        return "-"
+    if not value or any(c.isspace() for c in value) or value.startswith("-"):
+        raise ValueError(f"bad owner/group name {value!r}")
+    return value
+
+
+def switch_payload(plan: HostPlan) -> str:
+    """The stdin of `apply.sh switch`: the program itself, the files, commands, validations, reloads."""
+    lines = [f"script {_b64(apply_script())}"]
+    for change in plan.changes:
+        if change.file is not None and change.kind in (ChangeKind.EDIT, ChangeKind.CREATE):
+            f = change.file
+            if "\n" in f.path or "\x00" in f.path or not f.path.startswith("/"):
+                raise ValueError(f"bad file path in the plan: {f.path!r}")
+            lines.append(
+                f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
+            )
+    lines += [f"run {_b64(c.shown())}" for c in switch_commands(plan)]
+    lines += [f"check {_b64(text)}" for text in validations(plan)]
+    lines += [f"reload {_b64(text)}" for text in reloads(plan)]
+    return "\n".join(lines) + "\n"
+
+
+def switch_commands(plan: HostPlan) -> Iterable[Command]:
+    """COMMAND changes (postmap -F ...): run after the files are written, before validation."""
+    return [c.command for c in plan.changes if c.kind is ChangeKind.COMMAND and c.command is not None]
+
+
+def switches_anything(plan: HostPlan) -> bool:
+    return any(c.kind is not ChangeKind.ISSUE for c in plan.changes)

@@ -1,0 +1,25 @@
+"""The host side of `fix`: apply.sh (lock, detached switch, restore) and the argument lists that run it."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+PROGRAM_NAME = "mailcert-apply"
+DEFAULT_STATE_DIR = "/var/lib/mailcert"
+
+
+@cache
+def apply_script() -> str:
+    """The POSIX sh program, as shipped in the package."""
+    return resources.files("mailcert.fix.remote").joinpath("apply.sh").read_text(encoding="utf-8")
+
+
+def apply_argv(action: str, state_dir: str, run_id: str = "", *args: str) -> list[str]:
+    """`sh -c PROGRAM mailcert-apply ACTION STATE RUN ARGS...` as an argument list (for sudo or shlex.join)."""
+    for value in (state_dir, run_id, *args):
+        if "\x00" in value:
+            raise ValueError("NUL in an argument of the apply program")
+    if not state_dir.startswith("/") or "\n" in state_dir:
+        raise ValueError(f"mailcert_state_dir must be an absolute path, got {state_dir!r}")
+    return ["sh", "-c", apply_script(), PROGRAM_NAME, action, state_dir, run_id, *args]

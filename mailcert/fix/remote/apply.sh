@@ -1,0 +1,307 @@
+# mailcert apply: the host side of `mailcert fix` — lock, switch, restore — in POSIX sh + coreutils.
+# The switch does not depend on the SSH session: `switch` stores the payload and starts a detached worker
+# (setsid nohup, ignoring HUP/INT/TERM) that backs up, writes, validates, reloads, and on ANY failure
+# restores every file byte-identical and reloads again; it always ends with a status file.
+# Usage: sh -c "$THIS_SCRIPT" mailcert-apply ACTION STATE_DIR [RUN-ID [ARG]]
+#   hold STATE RUN         take the host lock for RUN and keep it while stdin stays open (the SSH channel);
+#                          prints "locked", "resumed", "taken-over OTHER-RUN" or "busy OTHER-RUN PID SINCE"
+#   switch STATE RUN       payload on stdin; start the worker; wait; print the status
+#   restore STATE RUN WHY  put back what RUN changed (later rollback, or after a bad re-probe); print status
+#   wait STATE RUN         wait for RUN's worker; print the status
+#   leftovers STATE        runs whose end no control side saw: "RUN STATE B64-REASON" per line
+#   reported STATE RUN     mark RUN as seen by a control side
+# Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
+#   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
+#   run B64CMD   check B64CMD   reload B64CMD
+# Status file RUN-DIR/status: line 1 running|applied|rolled-back|failed, line 2 the reason.
+set -u
+umask 077
+LC_ALL=C
+export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+ACTION=${1:?action}
+STATE=${2:?state dir}
+RUN=${3:-}
+LOCK=$STATE/lock
+WAIT_LIMIT=${MAILCERT_WAIT_LIMIT:-600}
+die() {
+    printf 'mailcert-apply: %s\n' "$*" >&2
+    exit 2
+}
+case $RUN in
+*/* | .*) die "bad run id" ;;
+esac
+RUNDIR=$STATE/runs/$RUN
+
+alive() { # alive PID: a mailcert-apply process with that pid exists
+    [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q mailcert-apply
+}
+lock_pid() { cat "$LOCK/$1" 2>/dev/null || true; }
+lock_alive() { alive "$(lock_pid holder)" || alive "$(lock_pid worker)"; }
+b64d() { if [ "$1" != - ]; then printf '%s' "$1" | base64 -d; fi; }
+status_of() { sed -n 1p "$1/status" 2>/dev/null || true; }
+
+set_status() { # set_status STATE REASON — atomic
+    printf '%s\n%s\n' "$1" "$2" >"$RUNDIR/status.tmp" && mv -f "$RUNDIR/status.tmp" "$RUNDIR/status"
+}
+
+hold() {
+    { mkdir -p "$STATE" && chmod 700 "$STATE"; } || die "cannot create $STATE"
+    said=locked
+    if ! mkdir "$LOCK" 2>/dev/null; then
+        other=$(lock_pid run)
+        if [ "$other" = "$RUN" ]; then
+            said=resumed
+        elif lock_alive; then
+            printf 'busy %s %s %s\n' "${other:-?}" "$(lock_pid holder)" "$(lock_pid since)"
+            exit 0
+        else
+            rm -rf "$LOCK"
+            mkdir "$LOCK" || die "cannot take $LOCK"
+            said="taken-over ${other:-?}"
+        fi
+    fi
+    printf '%s\n' "$RUN" >"$LOCK/run"
+    printf '%s\n' "$$" >"$LOCK/holder"
+    [ -s "$LOCK/since" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"$LOCK/since"
+    printf '%s\n' "$said"
+    release() {
+        if [ "$(lock_pid run)" = "$RUN" ] && [ "$(lock_pid holder)" = "$$" ] && ! alive "$(lock_pid worker)"; then
+            rm -rf "$LOCK"
+        fi
+        exit 0
+    }
+    trap release HUP INT TERM
+    cat >/dev/null
+    release
+}
+
+own_lock() {
+    [ "$(lock_pid run)" = "$RUN" ] || die "the host lock $LOCK is not held by run $RUN"
+}
+
+start_worker() { # start_worker MODE [WHY] — a new session: the SSH session ending does not reach it
+    rm -f "$RUNDIR/worker.done" "$RUNDIR/worker.pid"
+    if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
+    $detach nohup sh "$RUNDIR/mailcert-apply.sh" work "$STATE" "$RUN" "$@" \
+        </dev/null >>"$RUNDIR/worker.log" 2>&1 &
+}
+
+wait_done() {
+    waited=0
+    while [ ! -e "$RUNDIR/worker.done" ]; do
+        if [ -s "$RUNDIR/worker.pid" ] && ! alive "$(cat "$RUNDIR/worker.pid")" && [ ! -e "$RUNDIR/worker.done" ]; then
+            printf 'interrupted\nthe host-side worker died mid-switch: compare the files with %s/files\n' "$RUNDIR"
+            return 0
+        fi
+        if [ "$waited" -ge $((WAIT_LIMIT * 5)) ]; then
+            printf 'running\nthe host-side switch did not finish within %s s (see %s/worker.log)\n' \
+                "$WAIT_LIMIT" "$RUNDIR"
+            return 0
+        fi
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    cat "$RUNDIR/status"
+}
+
+# ---- worker (detached) ----------------------------------------------------------------------------
+backup() { # backup N PATH
+    if [ -e "$2" ]; then
+        [ -f "$2" ] || return 1
+        cp -p "$2" "$RUNDIR/files/$1" || return 1
+        printf '%s present %s %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)" "$(stat -c '%u %g %a' "$2")" \
+            >>"$RUNDIR/manifest"
+    else
+        printf '%s absent %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >>"$RUNDIR/manifest"
+    fi
+}
+
+put() { # put SOURCE PATH UID GID MODE — atomic replace through a temp file in PATH's folder
+    put_tmp=$(mktemp "$(dirname "$2")/.mailcert-XXXXXX") || return 1
+    if cp -p "$1" "$put_tmp" && chown "$3:$4" "$put_tmp" && chmod "$5" "$put_tmp" && mv -f "$put_tmp" "$2"; then
+        return 0
+    fi
+    rm -f "$put_tmp"
+    return 1
+}
+
+real_path() { # the file a path names (a symlink's target is written, the link stays)
+    if [ -L "$1" ]; then readlink -f "$1"; else printf '%s\n' "$1"; fi
+}
+
+same_warnings() { grep -i 'warning' "$1" 2>/dev/null | sed 's/[0-9][0-9]*/N/g'; }
+
+run_cmd() { # run_cmd B64CMD OUTFILE
+    b64d "$1" >"$RUNDIR/cmd.sh" && sh "$RUNDIR/cmd.sh" >"$2" 2>&1 </dev/null
+}
+
+shown() { b64d "$1" | tr '\n' ' ' | cut -c1-200; }
+tail_of() { grep -v '^[[:space:]]*$' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-400; }
+
+apply_payload() {
+    : >"$RUNDIR/manifest"
+    mkdir -p "$RUNDIR/files" "$RUNDIR/out"
+    n=0
+    # Baseline of the validations: a warning that was there before the change is not the change's fault.
+    grep '^check ' "$RUNDIR/payload" | while read -r _ cmd; do
+        n=$((n + 1))
+        run_cmd "$cmd" "$RUNDIR/out/before.$n" || true
+    done
+    n=0
+    while read -r kind a _; do
+        [ "$kind" = file ] || continue
+        n=$((n + 1))
+        path=$(real_path "$(b64d "$a")")
+        backup "$n" "$path" || { FAIL="cannot back up $path"; return 1; }
+    done <"$RUNDIR/payload"
+    sync
+    n=0
+    while read -r kind a b mode owner group; do
+        [ "$kind" = file ] || continue
+        n=$((n + 1))
+        path=$(real_path "$(b64d "$a")")
+        b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
+        line=$(sed -n "${n}p" "$RUNDIR/manifest")
+        # shellcheck disable=SC2086 # the manifest line is split into its words on purpose
+        set -- $line
+        if [ "$2" = present ]; then
+            uid=$4 gid=$5 fmode=$6
+        else
+            uid=${owner#-} gid=${group#-} fmode=${mode#-}
+            uid=${uid:-root} gid=${gid:-root} fmode=${fmode:-644}
+        fi
+        [ -d "$(dirname "$path")" ] || { FAIL="folder of $path does not exist"; return 1; }
+        WROTE=1
+        put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || { FAIL="cannot write $path"; return 1; }
+    done <"$RUNDIR/payload"
+    while read -r kind a _; do
+        [ "$kind" = run ] || continue
+        run_cmd "$a" "$RUNDIR/out/run" || {
+            FAIL="command failed: $(shown "$a"): $(tail_of "$RUNDIR/out/run")"
+            return 1
+        }
+    done <"$RUNDIR/payload"
+    n=0
+    while read -r kind a _; do
+        [ "$kind" = check ] || continue
+        n=$((n + 1))
+        if ! run_cmd "$a" "$RUNDIR/out/after.$n"; then
+            FAIL="validation failed: $(shown "$a"): $(tail_of "$RUNDIR/out/after.$n")"
+            return 1
+        fi
+        # Line numbers shift with an edit: a warning is new only when it differs in more than its numbers.
+        same_warnings "$RUNDIR/out/after.$n" >"$RUNDIR/out/warn.$n"
+        if same_warnings "$RUNDIR/out/before.$n" | grep -vxF -f - "$RUNDIR/out/warn.$n" >"$RUNDIR/out/new.$n"; then
+            FAIL="validation warns: $(shown "$a"): $(tail_of "$RUNDIR/out/new.$n")"
+            return 1
+        fi
+    done <"$RUNDIR/payload"
+    reload_all || return 1
+    return 0
+}
+
+reload_all() {
+    while read -r kind a _; do
+        [ "$kind" = reload ] || continue
+        run_cmd "$a" "$RUNDIR/out/reload" || {
+            FAIL="reload failed: $(shown "$a"): $(tail_of "$RUNDIR/out/reload")"
+            return 1
+        }
+    done <"$RUNDIR/payload"
+}
+
+restore_files() {
+    [ -s "$RUNDIR/manifest" ] || return 0
+    bad=
+    while read -r n how b uid gid fmode; do
+        path=$(b64d "$b")
+        if [ "$how" = present ]; then
+            put "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" || bad="$bad $path"
+        else
+            rm -f "$path" || bad="$bad $path"
+        fi
+    done <"$RUNDIR/manifest"
+    [ -z "$bad" ] || { RFAIL="could not restore:$bad"; return 1; }
+}
+
+undo() { # undo REASON: restore, reload (when anything was written), record
+    RFAIL=
+    if restore_files; then
+        FAIL=
+        [ -z "$WROTE" ] || reload_all || true
+        set_status rolled-back "$1${FAIL:+ (after restoring: $FAIL)}"
+    else
+        set_status failed "$1; $RFAIL — restore by hand from $RUNDIR/files"
+    fi
+}
+
+work() {
+    trap '' HUP INT TERM PIPE
+    printf '%s\n' "$$" >"$RUNDIR/worker.pid"
+    [ "$(lock_pid run)" = "$RUN" ] && printf '%s\n' "$$" >"$LOCK/worker"
+    FAIL=
+    WROTE=
+    case ${1:-apply} in
+    apply)
+        set_status running "switching"
+        if apply_payload; then
+            set_status applied "files written, validated and reloaded"
+        else
+            undo "$FAIL"
+        fi
+        ;;
+    restore)
+        WROTE=1
+        undo "${2:-rolled back on request}"
+        ;;
+    esac
+    [ "$(lock_pid worker)" = "$$" ] && rm -f "$LOCK/worker"
+    : >"$RUNDIR/worker.done"
+}
+
+case $ACTION in
+hold) hold ;;
+switch)
+    own_lock
+    [ ! -e "$RUNDIR" ] || die "run $RUN already switched on this host"
+    { mkdir -p "$RUNDIR" && chmod 700 "$RUNDIR"; } || die "cannot create $RUNDIR"
+    cat >"$RUNDIR/payload" || die "cannot store the payload"
+    sed -n 's/^script //p' "$RUNDIR/payload" | base64 -d >"$RUNDIR/mailcert-apply.sh" || die "no script in the payload"
+    printf 'running\nstarting\n' >"$RUNDIR/status"
+    start_worker apply
+    wait_done
+    ;;
+restore)
+    own_lock
+    [ -s "$RUNDIR/manifest" ] || die "run $RUN has no backup on this host"
+    [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
+    case $(status_of "$RUNDIR") in
+    rolled-back)
+        cat "$RUNDIR/status"
+        exit 0
+        ;;
+    esac
+    start_worker restore "${4:-rolled back on request}"
+    wait_done
+    ;;
+wait)
+    if [ ! -e "$RUNDIR/status" ]; then
+        printf 'absent\nthe switch never started on this host: nothing was changed\n'
+        exit 0
+    fi
+    wait_done
+    ;;
+work) work "${4:-apply}" "${5:-}" ;;
+leftovers)
+    for dir in "$STATE"/runs/*/; do
+        { [ -d "$dir" ] && [ ! -e "$dir/reported" ] && [ -e "$dir/status" ]; } || continue
+        said=$(status_of "$dir")
+        if [ "$said" = running ] && ! alive "$(cat "$dir/worker.pid" 2>/dev/null)"; then said=interrupted; fi
+        printf '%s %s %s\n' "$(basename "$dir")" "$said" "$(sed -n 2p "$dir/status" | base64 -w0)"
+    done
+    ;;
+reported) [ -d "$RUNDIR" ] && : >"$RUNDIR/reported" ;;
+*) die "unknown action $ACTION" ;;
+esac

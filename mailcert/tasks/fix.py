@@ -1,0 +1,227 @@
+"""`mailcert fix` / `mailcert audit fix` / `fab audit fix`: audit (or reuse this run's audit), plan, show,
+confirm, apply per host under the host lock, re-check, keep or roll back; `--rollback RUN-ID` undoes a run.
+
+Ctrl-C and SIGTERM during apply do not abandon a host half-changed: the switch in progress finishes on
+the host (it does not need us), then is restored; the run ends with exit 3 saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TextIO, cast
+
+from invoke.context import Context
+from invoke.tasks import Task, task
+
+from mailcert.errors import MailcertError, UsageError
+from mailcert.fix.apply import HostApplied, Interruption, new_run_id
+from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
+from mailcert.fix.apply_report import before_after, plan_entries
+from mailcert.fix.model import HostPlan, Outcome
+from mailcert.fix.rollback import check_run_id, rollback_host
+from mailcert.inventory import InventoryHost, load_inventory
+from mailcert.model import HostReport, Report
+from mailcert.report import check_format, render
+from mailcert.tasks.audit import DEFAULT_FORKS, DEFAULT_INVENTORY, last_audit, run_audit
+from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
+from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
+from mailcert.tasks.state import run_state
+
+PlanHost = Callable[..., HostPlan]
+
+
+class _FixTask(Task[Any]):
+    """SPEC's short flags: -I/--inventory and -y/--yes."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = {"inventory": "I", "yes": "y"}.get(name)
+        if short:
+            opts["names"] = (*opts["names"], short)
+        return opts
+
+
+@task(
+    klass=_FixTask,
+    iterable=["ca_bundle"],
+    auto_shortflags=False,
+    help={
+        "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
+        "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+        "forks": f"hosts worked on in parallel (default {DEFAULT_FORKS})",
+        "dry_run": "show the plan (diffs, commands, findings each step removes) and change nothing",
+        "yes": "apply without asking (for automation); without it fix asks once on a terminal",
+        "rollback": "restore every file run RUN-ID changed (as printed by fix), reload, and stop",
+        **{k.replace("-", "_"): v for k, v in COMMON_HELP.items() if k not in ("warn-days", "crit-days")},
+    },
+)
+def fix(
+    c: Context,
+    inventory: str | None = None,
+    limit: str | None = None,
+    forks: str = str(DEFAULT_FORKS),
+    dry_run: bool = False,
+    yes: bool = False,
+    rollback: str | None = None,
+    format: str = "text",
+    output: str | None = None,
+    at: str | None = None,
+    ca_bundle: list[str] | None = None,
+) -> None:
+    """Plan the changes that remove the audit's findings, show them, apply them, re-probe; roll back what fails."""
+    check_format(format)
+    workers = _whole(forks)
+    configured = c.config.get("inventory") if hasattr(c, "config") else None
+    if rollback:
+        _rollback(check_run_id(rollback), _hosts(inventory or configured, limit), workers)
+        return
+    settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
+    audits = _audits(inventory or configured, limit, settings, workers)
+    plan_host = _planner()
+    plans = [_plan(plan_host, audit, settings.now) for audit in audits]
+    befores = [audit.report for audit in audits]
+    say = sys.stdout if format == "text" and not output else sys.stderr
+    if dry_run:
+        _finish(settings.now, befores, plans, format, output)
+        return
+    run_id = new_run_id()
+    if all(p.empty for p in plans):
+        print("fix: nothing to do", file=say)
+    else:
+        _confirm(yes, plans)
+        print(f"fix: run {run_id} (undo later with `mailcert fix --rollback {run_id}`)", file=say, flush=True)
+    interruption = Interruption()
+    results = _apply_all(audits, plans, run_id, settings, workers, interruption, say)
+    finals = [_final(audit.report, result) for audit, result in zip(audits, results, strict=True)]
+    for before, result, final in zip(befores, results, finals, strict=True):
+        for line in before_after(before, result, final):
+            print(line, file=say)
+    _finish(settings.now, finals, [r.plan for r in results], format, output)
+    if interruption.is_set:
+        print(f"fix: {interruption.why}; changed hosts were restored", file=sys.stderr)
+        run_state().forced_code = 3
+
+
+def _hosts(inventory: str | None, limit: str | None) -> list[InventoryHost]:
+    return list(load_inventory(inventory or DEFAULT_INVENTORY).select(limit))
+
+
+def _audits(
+    inventory: str | None, limit: str | None, settings: AuditSettings, workers: int
+) -> list[HostAudit]:
+    """This run's audit (`mailcert audit fix`), narrowed by --limit; otherwise a fresh audit."""
+    if "audit" in run_state().reports and last_audit():
+        audits = last_audit()
+        if limit:
+            wanted = {h.name for h in _hosts(inventory, limit)}
+            audits = [a for a in audits if a.host.name in wanted]
+        return audits
+    return run_audit(_hosts(inventory, limit), settings, forks=workers, progress=sys.stderr)
+
+
+def _planner() -> PlanHost:
+    try:
+        module = importlib.import_module("mailcert.fix.planner")
+    except ImportError:
+        raise MailcertError(
+            "this build of mailcert has no fix planner yet", todo="use `mailcert audit` and fix by hand"
+        ) from None
+    return cast(PlanHost, module.plan_host)
+
+
+def _plan(plan_host: PlanHost, audit: HostAudit, now: datetime) -> HostPlan:
+    if audit.model is None or audit.report.error is not None:
+        return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
+    try:
+        return plan_host(audit, audit.host, now=now)
+    except MailcertError as exc:
+        return HostPlan(audit.host.name, error=exc.line())
+
+
+def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -> None:
+    if yes:
+        return
+    changing = [p for p in plans if not p.empty]
+    count = sum(len(p.changes) for p in changing)
+    if not _is_tty(stream):
+        raise UsageError(
+            f"fix would make {count} change(s) on {len(changing)} host(s) and there is no terminal to ask on",
+            todo="review `mailcert fix --dry-run`, then run again with -y/--yes",
+        )
+    for entry in plan_entries(changing):
+        print(f"  {entry['host']} {entry['kind']}: {entry['description']}")
+        if entry.get("diff"):
+            print(str(entry["diff"]))
+        if entry.get("command"):
+            print(f"    $ {entry['command']}")
+    answer = input(f"Apply {count} change(s) on {len(changing)} host(s)? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("fix cancelled: nothing was changed")
+
+
+def _apply_all(
+    audits: Sequence[HostAudit],
+    plans: Sequence[HostPlan],
+    run_id: str,
+    settings: AuditSettings,
+    workers: int,
+    interruption: Interruption,
+    say: TextIO,
+) -> list[HostApplied]:
+    def recheck(host: InventoryHost) -> HostReport:
+        return audit_host(host, settings).report
+
+    work = [HostWork(a.host, p, a.report) for a, p in zip(audits, plans, strict=True)]
+    return apply_fleet(
+        work, run_id=run_id, recheck=recheck, forks=workers, say=printer(say), interruption=interruption
+    )
+
+
+def _final(before: HostReport, result: HostApplied) -> HostReport:
+    """The host as it is now: the re-check when the change was kept, else what the audit saw."""
+    kept = any(c.outcome is Outcome.APPLIED for c in result.plan.changes)
+    return result.after if kept and result.after is not None else before
+
+
+def _finish(
+    now: datetime, hosts: Sequence[HostReport], plans: Sequence[HostPlan], format: str, output: str | None
+) -> None:
+    report = Report(
+        generated_at=datetime.now(UTC), evaluated_at=now, hosts=tuple(hosts), plan=plan_entries(plans)
+    )
+    emit(render(report, format, color=wants_color(output)), output)
+    state = run_state()
+    state.record("fix", report)
+    state.forced_code = report.status.exit_code  # the final state, not the audit's before it
+
+
+def _rollback(run_id: str, hosts: Sequence[InventoryHost], workers: int) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts) or 1))) as pool:
+        results = list(pool.map(lambda h: rollback_host(h, run_id), hosts))
+    for result in results:
+        print(f"{result.host}: {result.state}{' — ' + result.reason if result.reason else ''}")
+    if not any(r.state == "rolled-back" for r in results):
+        raise UsageError(f"run {run_id} was rolled back on no host", todo="check the RUN-ID and --limit")
+    bad = [r for r in results if r.state in ("failed", "error")]
+    run_state().forced_code = 3 if bad else 0
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _whole(value: str | int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise UsageError(f"--forks {value!r} is not a positive whole number", todo="write e.g. --forks 10")
+    return number
