@@ -1,0 +1,142 @@
+"""Plan `fix` for one host: a pure function of the audit's facts, findings and the inventory.
+
+Order of the plan: ISSUE (certbot) first, then EDIT/CREATE of files, then COMMANDs, then RELOADs; the
+validations run after writing and before reloading. Every finding no change removes is listed in
+`unfixable` with the reason. A host that is already right yields an empty plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from mailcert.errors import MailcertError
+from mailcert.facts import HostFiles
+from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
+from mailcert.fix.plan_base import PlanState, label
+from mailcert.fix.plan_certs import plan_certificates
+from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
+from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
+from mailcert.fix.plan_postfix import fix_config as fix_postfix
+from mailcert.fix.roles import RoleSet, load_roles
+from mailcert.inventory.model import InventoryHost
+from mailcert.lint import HostModel
+from mailcert.model import HostReport
+from mailcert.services.certbot import read_certbot
+from mailcert.tasks.audit_host import HostAudit
+
+# Findings that no change on the host can remove, and why.
+NOT_ON_HOST = {
+    "dns.": "needs a DNS change (mailcert does not edit DNS)",
+    "host.clock-skew": "fix time synchronisation on the host (chrony, systemd-timesyncd)",
+    "host.unreachable": "the host could not be checked",
+    "tls.unreachable": "the port does not answer: start the service or open the firewall",
+}
+_ORDER = {
+    ChangeKind.ISSUE: 0,
+    ChangeKind.EDIT: 1,
+    ChangeKind.CREATE: 1,
+    ChangeKind.COMMAND: 2,
+    ChangeKind.RELOAD: 3,
+}
+_roles_cache: RoleSet | None = None
+
+
+def plan_host(
+    audit: HostAudit, host: InventoryHost, *, now: datetime, roles: RoleSet | None = None
+) -> HostPlan:
+    """The host's plan from its audit; a host that could not be gathered gets a plan with only `error`."""
+    if audit.gathered is None or audit.model is None:
+        reason = audit.report.error or "the host's files were not gathered"
+        return HostPlan(host=host.name, error=f"nothing planned: {reason}")
+    return plan_from(
+        audit.gathered, audit.model, audit.report, host, now=now, units=audit.gathered.units, roles=roles
+    )
+
+
+def plan_from(
+    files: HostFiles,
+    model: HostModel,
+    report: HostReport,
+    host: InventoryHost,
+    *,
+    now: datetime,
+    units: Mapping[str, object] | None = None,
+    roles: RoleSet | None = None,
+) -> HostPlan:
+    """The plan from the parts of an audit (tests build them from a local tree with lint_host_model)."""
+    try:
+        return _plan(files, model, report, host, now, units or {}, roles or _default_roles())
+    except MailcertError as exc:
+        return HostPlan(host=host.name, error=exc.line())
+
+
+def _default_roles() -> RoleSet:
+    global _roles_cache  # roles are files of this installation: read once per run
+    if _roles_cache is None:
+        _roles_cache = load_roles()
+    return _roles_cache
+
+
+def _plan(
+    files: HostFiles, model: HostModel, report: HostReport, host: InventoryHost, now: datetime,
+    units: Mapping[str, object], roles: RoleSet,
+) -> HostPlan:  # fmt: skip
+    systemd = bool(units) or files.is_dir("/run/systemd/system")
+    state = PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
+    for finding in state.problems():
+        reason = next((why for prefix, why in NOT_ON_HOST.items() if finding.check.startswith(prefix)), None)
+        if reason:
+            state.cannot(reason, [finding])
+    uses = state.source_uses()
+    repaired = fix_postfix(state, uses)
+    planned = plan_certificates(state, uses, repaired)
+    fix_dovecot(state)
+    issued = any(
+        c.kind is ChangeKind.ISSUE and "certonly" in (c.command.argv if c.command else ())
+        for c in state.changes
+    )
+    plan_hook(state, uses, planned, issued)
+    plan_stale(state)
+    plan_key_permissions(state, uses)
+    changes = [*state.changes, *state.edit_changes()]
+    changes += _reloads(state, units)
+    changes.sort(key=lambda c: _ORDER[c.kind])
+    for finding in state.problems():
+        if finding not in state.covered:
+            state.unfixable.append(f"{label(finding)}: not changed automatically — {finding.fix}")
+    validations: list[Command] = []
+    for change in changes:
+        if change.kind is ChangeKind.RELOAD and change.service:
+            for argv in roles.role(change.service).validate:
+                if Command(argv) not in validations:
+                    validations.append(Command(argv))
+    return HostPlan(
+        host=host.name,
+        changes=tuple(changes),
+        unfixable=tuple(state.unfixable),
+        validations=tuple(validations),
+    )
+
+
+def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
+    changes = []
+    for service, findings in state.reload.items():
+        if service not in state.roles.roles or service == "certbot":
+            continue
+        role = state.roles.role(service)
+        systemd = any(unit in units for unit in role.systemd_units) or (not units and state.systemd)
+        argv = role.reload_argv(systemd)
+        if not argv:
+            continue
+        removes = tuple(dict.fromkeys(label(f) for f in findings))
+        changes.append(
+            Change(
+                ChangeKind.RELOAD,
+                f"reload {service} so it loads the changed files and certificates",
+                removes,
+                command=Command(argv),
+                service=service,
+            )
+        )
+    return changes

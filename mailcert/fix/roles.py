@@ -1,0 +1,150 @@
+"""Roles: per host service, how to validate and reload it, and the templates of files `fix` may write.
+
+Loaded from the installed package (roles/ ships as mailcert/roles; in a checkout, the repository's roles/)
+and then from a `roles/` folder in the working directory, which overrides or adds, like Ansible's roles
+path: a role.yml there replaces the keys it sets, a template there replaces the packaged one.
+Templates render in Jinja2's immutable sandbox with StrictUndefined and no autoescaping (they are shell
+and config files, not HTML); the `shell_quote` filter quotes a value for sh.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mailcert.errors import MailcertError
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def default_paths() -> list[Path]:
+    """Packaged roles first (installed: mailcert/roles; checkout: ./roles beside the package), then ./roles."""
+    paths = [p for p in (_PACKAGE / "roles", _PACKAGE.parent / "roles") if p.is_dir()][:1]
+    local = Path.cwd() / "roles"
+    if local.is_dir() and all(local.resolve() != p.resolve() for p in paths):
+        paths.append(local)
+    return paths
+
+
+@dataclass(frozen=True)
+class Role:
+    """One host service's role: validation commands, reload commands, templates (name → file)."""
+
+    name: str
+    systemd_units: tuple[str, ...] = ()
+    validate: tuple[tuple[str, ...], ...] = ()
+    reload_systemd: tuple[str, ...] = ()
+    reload_command: tuple[str, ...] = ()
+    postmap_sni: tuple[str, ...] = ("postmap", "-F")
+    templates: Mapping[str, Path] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def reload_argv(self, systemd: bool) -> tuple[str, ...]:
+        return self.reload_systemd if systemd and self.reload_systemd else self.reload_command
+
+
+@dataclass(frozen=True)
+class RoleSet:
+    roles: Mapping[str, Role]
+    sources: tuple[Path, ...] = ()
+
+    def role(self, name: str) -> Role:
+        found = self.roles.get(name)
+        if found is None:
+            searched = ", ".join(str(p) for p in self.sources) or "no roles folder"
+            raise MailcertError(f"no role {name!r} (looked in {searched})", todo=f"add roles/{name}/role.yml")
+        return found
+
+    def render(self, role: str, template: str, context: Mapping[str, Any]) -> str:
+        """Render a role's template (by its key in role.yml `templates:`) in the sandbox."""
+        found = self.role(role)
+        path = found.templates.get(template)
+        if path is None:
+            raise MailcertError(
+                f"role {role} has no template {template!r}", todo=f"add it to roles/{role}/role.yml"
+            )
+        env = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["shell_quote"] = lambda value: shlex.quote(str(value))
+        try:
+            return env.from_string(path.read_text(encoding="utf-8")).render(**context)
+        except (OSError, UnicodeDecodeError, TemplateError) as exc:
+            raise MailcertError(f"{path}: cannot render template: {exc}", todo="fix the template") from exc
+
+
+def load_roles(paths: Sequence[Path] | None = None) -> RoleSet:
+    """Every role found in `paths` (default: packaged, then ./roles); later folders override earlier ones."""
+    folders = list(paths) if paths is not None else default_paths()
+    raw: dict[str, dict[str, Any]] = {}
+    templates: dict[str, dict[str, Path]] = {}
+    template_files: dict[str, dict[str, Path]] = {}
+    for folder in folders:
+        for role_dir in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+            name = role_dir.name
+            role_file = role_dir / "role.yml"
+            if role_file.is_file():
+                raw.setdefault(name, {}).update(_read_yaml(role_file))
+            for template in (
+                sorted((role_dir / "templates").glob("*")) if (role_dir / "templates").is_dir() else []
+            ):
+                template_files.setdefault(name, {})[template.name] = template
+    for name, values in raw.items():
+        declared = values.get("templates") or {}
+        if not isinstance(declared, dict):
+            raise MailcertError(f"roles/{name}/role.yml: `templates` must be a mapping of name → file")
+        files = template_files.get(name, {})
+        templates[name] = {key: files[str(file)] for key, file in declared.items() if str(file) in files}
+    roles = {name: _role(name, values, templates.get(name, {})) for name, values in raw.items()}
+    return RoleSet(roles, tuple(folders))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MailcertError(f"{path}: cannot read role: {exc}", todo="fix the YAML") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MailcertError(f"{path}: a role file must be a mapping", todo="see roles/postfix/role.yml")
+    return data
+
+
+def _argv(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise MailcertError(f"{where} must be a command as a list of words, e.g. [postfix, reload]")
+    return tuple(str(v) for v in value)
+
+
+def _role(name: str, values: Mapping[str, Any], templates: Mapping[str, Path]) -> Role:
+    where = f"roles/{name}/role.yml"
+    reload = values.get("reload") or {}
+    if not isinstance(reload, dict):
+        raise MailcertError(f"{where}: `reload` must be a mapping with `systemd` and `command`")
+    validate = values.get("validate") or []
+    if not isinstance(validate, list):
+        raise MailcertError(f"{where}: `validate` must be a list of commands")
+    return Role(
+        name=name,
+        systemd_units=_argv(values.get("systemd_units") or [], f"{where} systemd_units"),
+        validate=tuple(_argv(v, f"{where} validate") for v in validate),
+        reload_systemd=_argv(reload.get("systemd"), f"{where} reload.systemd"),
+        reload_command=_argv(reload.get("command"), f"{where} reload.command"),
+        postmap_sni=_argv(values.get("postmap_sni"), f"{where} postmap_sni") or ("postmap", "-F"),
+        templates=dict(templates),
+        settings=dict(values),
+    )
