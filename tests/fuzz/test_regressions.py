@@ -1,0 +1,71 @@
+"""Inputs the fuzz suite found that crashed a parser, kept as plain tests (one per bug, with its story)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailcert.errors import InventoryError
+from mailcert.explain import explain
+from mailcert.gather.host import pem_blocks
+from mailcert.hostfs import LocalRoot
+from mailcert.inventory import load_inventory
+from mailcert.services.dovecot import parse_dovecot
+
+
+def test_name_longer_than_the_filesystem_allows_is_a_missing_file(tmp_path: Path) -> None:
+    """hostfs: lstat() raised OSError ENAMETOOLONG out of LocalRoot for a 200 kB include name."""
+    root = LocalRoot(tmp_path)
+    long_name = "/etc/" + "x" * 300
+    assert not root.exists(long_name) and not root.is_dir(long_name)
+    assert root.read_config(long_name).text is None
+    assert root.stat(long_name).error
+    assert root.listdir(long_name) == [] and root.glob(long_name + "/*") == []
+    deep = "/" + "/".join(["y" * 200] * 30)  # each name fits, the whole path does not (PATH_MAX)
+    assert not root.exists(deep) and root.pem_file(deep).error
+
+
+def test_dovecot_include_of_a_huge_glob_is_a_finding(tmp_path: Path) -> None:
+    conf = tmp_path / "etc/dovecot/dovecot.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("!include conf.d/*.conf = " + "x" * 200_000 + "\n")
+    service = parse_dovecot(LocalRoot(tmp_path))
+    assert any(f.check == "config.syntax" for f in service.findings)
+
+
+def test_nested_host_ranges_are_refused_before_they_multiply(tmp_path: Path) -> None:
+    """inventory/raw.py: h[0:999][0:999] built a million hosts (hang); a 5000-digit bound hit int()'s limit."""
+    for line in (
+        "h[0:999][0:999]",
+        "h[0:99999999999]",
+        "h[0:" + "9" * 5000 + "]",
+        "h[1:3:" + "9" * 5000 + "]",
+    ):
+        inventory = tmp_path / "hosts.ini"
+        inventory.write_text(f"[mail]\n{line}\n")
+        with pytest.raises(InventoryError, match="host range"):
+            load_inventory(inventory)
+    inventory.write_text("[mail]\nm[01:05:2]\n")
+    assert [h.name for h in load_inventory(inventory).hosts] == ["m01", "m03", "m05"]  # Ansible's stride
+
+
+def test_yaml_inventory_with_a_control_character_is_an_inventory_error(tmp_path: Path) -> None:
+    """inventory/yamlsource.py: PyYAML's ReaderError (raised by the loader's constructor) escaped."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_bytes(b"all:\n  hosts:\n    mx1\x1f:\n")
+    with pytest.raises(InventoryError, match="not valid YAML"):
+        load_inventory(inventory)
+
+
+def test_non_ascii_inside_a_gathered_certificate_block_is_a_corrupt_block() -> None:
+    """gather/host.py pem_blocks: a hostile host's cert file with a non-ASCII byte raised UnicodeEncodeError."""
+    (block,) = pem_blocks(b"-----BEGIN CERTIFICATE-----\nMIIB\xff\xfe\n-----END CERTIFICATE-----\n")
+    assert block.der is None and block.error and "corrupt" in block.error
+
+
+def test_explain_ignores_numbers_no_client_prints() -> None:
+    """explain.py: int() raised ValueError on a decimal over 4300 digits."""
+    for query in ("flags " + "9" * 5000, "0x" + "f" * 5000, "verify error:num=" + "9" * 5000):
+        explain(query)
+    assert explain("verify error:num=20").causes  # the real one still decodes
