@@ -266,6 +266,9 @@ def _decode_numbers(query: str) -> tuple[list[str], list[str], list[tuple[str, s
     text = _fold(query)
     whole_number = re.fullmatch(r"\s*(?:flags?\s*[:=]?\s*)?(0x[0-9a-f]+|\d+)\s*", text)
     candidates = [whole_number.group(1)] if whole_number else re.findall(r"\b0x[0-9a-f]+\b", text)
+    # No client prints a flag or code word longer than 64 bits; a longer number is not one (and int()
+    # refuses decimal strings over 4300 digits).
+    candidates = [token for token in candidates if len(token) <= 24]
     for token in candidates:
         value = int(token, 16) if token.startswith("0x") else int(token)
         if value in WINDOWS_CODES:
@@ -282,7 +285,7 @@ def _decode_numbers(query: str) -> tuple[list[str], list[str], list[tuple[str, s
         for name in OUTLOOK_FLAGS.values():
             if symbol == name or symbol.endswith("_FLAG_" + name) or symbol == "SECURITY_FLAG_" + name:
                 flags.append(name)
-    for match in re.finditer(r"(?:num\s*=\s*|verify return code:\s*|verify error:\s*num=)(\d+)", text):
+    for match in re.finditer(r"(?:num\s*=\s*|verify return code:\s*|verify error:\s*num=)(\d{1,9})\b", text):
         number = int(match.group(1))
         for check in OPENSSL_VERIFY.get(number, ()):
             numeric.append((check, f"OpenSSL verify error {number}"))

@@ -58,11 +58,15 @@ class LocalRoot:
                 resolved.pop()
                 continue
             local = self.root.joinpath(*resolved, part)
-            if local.is_symlink():
+            try:  # a name longer than the filesystem allows (ENAMETOOLONG) is a refused path, not a crash
+                is_link = local.is_symlink()
+                target = str(local.readlink()) if is_link else ""
+            except OSError as exc:
+                raise _RefusedError(f"{host_path[:200]}: {exc.strerror or exc}") from None
+            if is_link:
                 links += 1
                 if links > _MAX_LINKS:
                     raise _RefusedError(f"{host_path}: too many levels of symbolic links (a loop?)")
-                target = str(local.readlink())
                 target_parts = list(PurePosixPath(target).parts)
                 if target.startswith("/"):
                     resolved = []
@@ -155,17 +159,23 @@ class LocalRoot:
 
     def exists(self, path: str) -> bool:
         local = self._local(path)
-        return local is not None and local.exists()
+        try:
+            return local is not None and local.exists()
+        except OSError:  # e.g. the whole path is longer than PATH_MAX
+            return False
 
     def is_dir(self, path: str) -> bool:
         local = self._local(path)
-        return local is not None and local.is_dir()
+        try:
+            return local is not None and local.is_dir()
+        except OSError:
+            return False
 
     def listdir(self, path: str) -> list[str]:
         local = self._local(path)
-        if local is None or not local.is_dir():
+        if local is None:
             return []
-        try:
+        try:  # not a folder, missing, unreadable or a name too long: nothing listed
             return sorted(p.name for p in local.iterdir())
         except OSError:
             return []

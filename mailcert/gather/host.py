@@ -293,7 +293,8 @@ def pem_blocks(stream: bytes) -> tuple[PemBlock, ...]:
                 (j for j in range(index + 1, len(lines)) if lines[j].startswith("-----END ")), len(lines) - 1
             )
             text = "\n".join(lines[index : end + 1]) + "\n"
-            blocks.extend(scan_pem(text.encode("ascii"))[0])
+            # A non-ASCII byte inside a block (decoded to U+FFFD above) makes it corrupt, not a crash.
+            blocks.extend(scan_pem(text.encode("ascii", "replace"))[0])
             index = end + 1
         elif line.startswith("%KEY "):
             parts = line.split()

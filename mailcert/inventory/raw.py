@@ -80,6 +80,7 @@ def check_group_name(name: str, where: Where) -> None:
         )
 
 
+_MAX_RANGE_HOSTS = 10000
 _RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
 
 
@@ -89,19 +90,28 @@ def expand_host_range(pattern: str, where: Where) -> list[str]:
     if match is None:
         return [pattern]
     start, end, step_text = match.group(1), match.group(2), match.group(3)
-    step = int(step_text) if step_text else 1
+    step = int(step_text) if step_text and len(step_text) < 10 else (0 if step_text else 1)
     head, tail = pattern[: match.start()], pattern[match.end() :]
-    if start.isdigit() != end.isdigit() or step < 1:
+    if start.isdigit() != end.isdigit() or step < 1 or max(len(start), len(end)) > 9:
         raise InventoryError(
             f"bad host range in {pattern!r}", where=str(where), todo="write e.g. mail[01:09]"
         )
-    if start.isdigit():
-        width = len(start) if start.startswith("0") else 0
-        values = [str(n).zfill(width) for n in range(int(start), int(end) + 1, step)]
-    else:
-        values = [chr(n) for n in range(ord(start), ord(end) + 1, step)]
-    if not values or len(values) > 10000:
+    numbers = (
+        range(int(start), int(end) + 1, step) if start.isdigit() else range(ord(start), ord(end) + 1, step)
+    )
+    if not numbers or len(numbers) > _MAX_RANGE_HOSTS:  # counted before any name is made: [0:99999999999]
         raise InventoryError(
             f"bad host range in {pattern!r}", where=str(where), todo="write e.g. mail[01:09]"
         )
-    return [name for value in values for name in expand_host_range(head + value + tail, where)]
+    width = len(start) if start.isdigit() and start.startswith("0") else 0
+    values = [str(n).zfill(width) if start.isdigit() else chr(n) for n in numbers]
+    names: list[str] = []
+    for value in values:
+        names += expand_host_range(head + value + tail, where)
+        if len(names) > _MAX_RANGE_HOSTS:  # ranges multiply: h[0:999][0:999] would be a million hosts
+            raise InventoryError(
+                f"host range {pattern!r} makes more than {_MAX_RANGE_HOSTS} hosts",
+                where=str(where),
+                todo="split it into smaller ranges",
+            )
+    return names

@@ -20,8 +20,8 @@ class YamlDocument:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self._loader = yaml.SafeLoader(text)
-        try:
+        try:  # the reader refuses control characters in the constructor already (ReaderError)
+            self._loader = yaml.SafeLoader(text)
             self.root: yaml.Node | None = self._loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             raise InventoryError(_yaml_problem(exc), where=self._mark_where(exc.problem_mark)) from None
