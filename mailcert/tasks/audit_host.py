@@ -38,6 +38,7 @@ class AuditSettings:
         None  # --prompt-for-sudo-password: for become hosts the inventory gives none
     )
     trust_loader: Callable[[Sequence[str]], TrustStore] = TrustStore.load
+    resolver: str | None = None  # --resolver ADDR[:PORT] for mailcert_domains (beats mailcert_resolver)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     if settings.probe and endpoints:
         endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings)
         findings += probe_findings
+    if settings.probe and host.domains:  # names, ports and modes the domains' DNS advertises (mailcert.dns)
+        from mailcert.dns.audit import audit_domains
+
+        resolver = settings.resolver or (str(host.vars.get("mailcert_resolver") or "") or None)
+        findings += audit_domains(host.domains, checks, resolver=resolver)[1]
     return HostAudit(
         host, replace(report, endpoints=tuple(endpoints), findings=tuple(findings)), gathered, model
     )

@@ -1,0 +1,32 @@
+"""The audit's DNS stage for one host: discover each mail domain, probe what it advertises, check it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mailcert.checks.certs import CheckOptions
+from mailcert.checks.dns import check_discovery, dns_targets
+from mailcert.dns.discover import DomainDiscovery, discover_domain
+from mailcert.dns.resolver import DnsLookup, Resolver, parse_resolver
+from mailcert.model import Finding
+from mailcert.probe import probe_all
+
+
+def resolver_for(setting: str | None) -> Resolver:
+    """`--resolver` / mailcert_resolver (ADDR[:PORT]) or, when unset, the system's resolvers."""
+    return Resolver(parse_resolver(setting) if setting else None)
+
+
+def audit_domains(
+    domains: Sequence[str], checks: CheckOptions, *, resolver: str | None = None, dns: DnsLookup | None = None
+) -> tuple[list[DomainDiscovery], list[Finding]]:
+    """What each domain tells clients and senders, probed and checked (two connections per server at a time)."""
+    lookup = dns or resolver_for(resolver)
+    discoveries = [discover_domain(domain, lookup) for domain in domains]
+    targets = dns_targets(discoveries)
+    keys = list(targets)
+    results = dict(zip(keys, probe_all([targets[k] for k in keys], per_host=2, workers=4), strict=True))
+    findings: list[Finding] = []
+    for discovery in discoveries:
+        findings += check_discovery(discovery, results, checks)
+    return discoveries, list(dict.fromkeys(findings))
