@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from mailcert.checks.certs import CheckOptions
 from mailcert.errors import InventoryError
 from mailcert.explain import explain
 from mailcert.gather.host import pem_blocks
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory import load_inventory
+from mailcert.lint import LintOptions, lint_host
+from mailcert.model import Report
+from mailcert.pki.trust import TrustStore
+from mailcert.report import render
 from mailcert.services.dovecot import parse_dovecot
+from tests.pki import NOW
 
 
 def test_name_longer_than_the_filesystem_allows_is_a_missing_file(tmp_path: Path) -> None:
@@ -69,3 +76,17 @@ def test_explain_ignores_numbers_no_client_prints() -> None:
     for query in ("flags " + "9" * 5000, "0x" + "f" * 5000, "verify error:num=" + "9" * 5000):
         explain(query)
     assert explain("verify error:num=20").causes  # the real one still decodes
+
+
+def test_c1_control_from_a_config_is_escaped_in_json_and_sarif(tmp_path: Path) -> None:
+    """report/json.py, sarif.py: json.dumps(ensure_ascii=False) printed U+009B (CSI) from dovecot.conf raw."""
+    conf = tmp_path / "etc/dovecot/dovecot.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_bytes(b"\xc2\x9b\x7f\n")
+    options = LintOptions(checks=CheckOptions(now=NOW, trust=TrustStore.of([])))
+    host = lint_host(LocalRoot(tmp_path), name="mx", options=options)
+    report = Report(generated_at=NOW, evaluated_at=NOW, hosts=(host,))
+    for fmt in ("json", "sarif"):
+        out = render(report, fmt)
+        assert "\x9b" not in out and "\x7f" not in out
+        assert "\\u009b" in out and json.loads(out)
