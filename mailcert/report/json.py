@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
@@ -125,6 +126,16 @@ def report_to_dict(report: Report) -> JSONObject:
     return out
 
 
+def readable_json(value: JSONValue) -> str:
+    """Indented JSON with UTF-8 kept readable, but DEL and C1 controls escaped: json.dumps leaves them raw,
+    and U+009B (CSI) from a hostile host's config would drive a terminal the report is printed on."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # only inside strings: same JSON value
+
+
+_C1 = re.compile("[\x7f-\x9f]")
+
+
 def render_json(report: Report) -> str:
     """The report as indented JSON text (UTF-8 kept readable), ending in a newline."""
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return readable_json(report_to_dict(report)) + "\n"

@@ -8,13 +8,12 @@ Findings without a file (probe results) carry a logical location `host/service:p
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote, urlsplit
 
 from mailcert import __version__
 from mailcert.catalogue import CHECKS
 from mailcert.model import Finding, HostReport, Report, Severity
-from mailcert.report.json import JSONObject, JSONValue
+from mailcert.report.json import JSONObject, JSONValue, readable_json
 from mailcert.report.wording import iso_utc
 from mailcert.symptoms import symptoms_for
 
@@ -128,4 +127,4 @@ def sarif_log(report: Report, *, root_uri: str | None = None) -> JSONObject:
 
 def render_sarif(report: Report, *, root_uri: str | None = None) -> str:
     """The SARIF log as indented JSON text ending in a newline."""
-    return json.dumps(sarif_log(report, root_uri=root_uri), indent=2, ensure_ascii=False) + "\n"
+    return readable_json(sarif_log(report, root_uri=root_uri)) + "\n"
