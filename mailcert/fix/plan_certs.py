@@ -22,6 +22,15 @@ CERT_CHECKS = frozenset(
     }
 )  # fmt: skip
 
+# Findings about the certificate file's content itself (a lineage holding it needs a new certificate).
+CONTENT_CHECKS = frozenset(
+    {
+        "cert.expired", "cert.expiring", "cert.not-yet-valid", "cert.no-san", "cert.self-signed",
+        "cert.untrusted", "cert.chain-incomplete", "cert.chain-order", "cert.wrong-usage", "cert.weak-key",
+        "cert.weak-signature",
+    }
+)  # fmt: skip
+
 Repoint = Callable[[PlanState, SourceUse, str, str, list[Finding], str], bool]
 REPOINT: dict[str, Repoint] = {
     "postfix": plan_postfix.repoint,
@@ -93,7 +102,12 @@ def _repoint(
 def _to_target(
     state: PlanState, waiting: list[tuple[SourceUse, list[Finding]]], planned: dict[int, str]
 ) -> None:
-    bad = {f for use, findings in waiting for f in use.source.cert_files if findings}
+    bad = {
+        path
+        for use, findings in waiting
+        if any(f.check in CONTENT_CHECKS for f in findings)
+        for path in use.source.cert_files
+    }
     target = choose_target(state, bad)
     everything = [f for _, findings in waiting for f in findings]
     if target is None:

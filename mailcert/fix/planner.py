@@ -121,7 +121,8 @@ def _plan(
 
 def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
     changes = []
-    for service, findings in state.reload.items():
+    order = ["postfix", "dovecot", "exim", "cpanel"]
+    for service, findings in sorted(state.reload.items(), key=lambda item: [*order, item[0]].index(item[0])):
         if service not in state.roles.roles or service == "certbot":
             continue
         role = state.roles.role(service)
