@@ -80,7 +80,9 @@ def parse_resolver(text: str) -> ResolverAddress:
     word = text.strip()
     port = "53"
     if word.startswith("["):
-        host, _, rest = word[1:].partition("]")
+        host, closed, rest = word[1:].partition("]")
+        if not closed:
+            raise _bad_resolver(text)
         if rest:
             if not rest.startswith(":"):
                 raise _bad_resolver(text)
