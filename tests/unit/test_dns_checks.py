@@ -217,8 +217,6 @@ def test_servfail_and_timeout_are_unknown_findings_and_the_rest_is_still_checked
     ]
     assert "SERVFAIL for example.test MX" in found[0].message
     assert "TIMEOUT for _imaps._tcp.example.test SRV" in found[1].message
-        f.message for f in found
-    )
 
 
 def test_probe_key_uses_the_advertised_mode() -> None:
