@@ -19,21 +19,25 @@ def vars_for(folder: Path, name: str) -> dict[str, Var]:
 
 
 def _files_for(folder: Path, name: str) -> list[Path]:
-    if not folder.is_dir():
+    # A name is one file name in the folder: "../x" or "a/b" must not reach files outside it.
+    if not folder.is_dir() or "/" in name or "\0" in name or name in ("", ".", ".."):
         return []
     found: list[Path] = []
     for extension in _EXTENSIONS:
         candidate = folder / f"{name}{extension}"
-        if candidate.is_file():
-            found.append(candidate)
-        elif extension == "" and candidate.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in candidate.rglob("*")
-                    if p.is_file() and p.suffix in _EXTENSIONS and not p.name.startswith(".")
+        try:  # a name longer than the filesystem allows (ENAMETOOLONG) simply has no vars file
+            if candidate.is_file():
+                found.append(candidate)
+            elif extension == "" and candidate.is_dir():
+                found.extend(
+                    sorted(
+                        p
+                        for p in candidate.rglob("*")
+                        if p.is_file() and p.suffix in _EXTENSIONS and not p.name.startswith(".")
+                    )
                 )
-            )
+        except OSError:
+            continue
     return found
 
 
