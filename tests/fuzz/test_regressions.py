@@ -90,3 +90,14 @@ def test_c1_control_from_a_config_is_escaped_in_json_and_sarif(tmp_path: Path) -
         out = render(report, fmt)
         assert "\x9b" not in out and "\x7f" not in out
         assert "\\u009b" in out and json.loads(out)
+
+
+def test_host_names_do_not_reach_files_outside_host_vars(tmp_path: Path) -> None:
+    """inventory/varfiles.py: a 300-character host name raised ENAMETOOLONG; "../x" read vars from outside."""
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "outside.yml").write_text("ansible_port: 2222\n")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f'all:\n  hosts:\n    "{"h" * 300}": {{}}\n    "../outside": {{}}\n')
+    hosts = {h.name: h for h in load_inventory(inventory).hosts}
+    assert hosts["../outside"].port == 22
+    assert hosts["h" * 300].port == 22
