@@ -70,7 +70,8 @@ def apply_locally(tree: HostTree, pki: TestPKI, plan: HostPlan) -> None:
                 change.file.path, change.file.after, mode=change.file.mode or (target.stat().st_mode & 0o7777)
             )
         elif change.kind is ChangeKind.COMMAND and change.command and change.command.argv[0] == "chmod":
-            os.chmod(tree.path(change.command.argv[2]), int(change.command.argv[1], 8))
+            for host_path in change.command.argv[2:]:
+                os.chmod(tree.path(host_path), int(change.command.argv[1], 8))
 
 
 def _certbot(tree: HostTree, pki: TestPKI, argv: list[str]) -> None:

@@ -102,6 +102,11 @@ def choose_target(state: PlanState, bad_files: set[str] = frozenset()) -> Target
         return None
     used = used_lineages(state)
     renewable = [lineage for lineage in state.certbot.lineages if not lineage.conf_error]
+    chosen = state.host.vars.get("mailcert_cert_name")
+    if isinstance(chosen, str) and chosen:
+        # the inventory names the lineage: only that one is used, expanded or issued
+        renewable = [lineage for lineage in renewable if lineage.name == values.lineage_name(chosen)]
+        used = [name for name in used if name == chosen] or [chosen]
     preferred = sorted(
         renewable, key=lambda lineage: (lineage.name not in used, lineage.sequence, lineage.name)
     )
@@ -117,7 +122,7 @@ def choose_target(state: PlanState, bad_files: set[str] = frozenset()) -> Target
         if lineage.name in used:
             wanted = list(dict.fromkeys([*lineage.names, *names]))
             return _certonly(state, lineage.name, lineage.live_dir, wanted, expand=True, lineage=lineage)
-    name = names[0].removeprefix("*.")
+    name = chosen if isinstance(chosen, str) and chosen else names[0].removeprefix("*.")
     live_dir = f"{state.certbot.config_dir}/live/{name}"
     existing = state.certbot.lineage(name)
     if existing is not None:

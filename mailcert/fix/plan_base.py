@@ -148,7 +148,7 @@ class PlanState:
                 Change(
                     kind=ChangeKind.EDIT,
                     description=f"{path}: "
-                    + "; ".join(e.description for e in sorted(edits, key=lambda e: e.anchor)),
+                    + _joined([e.description for e in sorted(edits, key=lambda e: e.anchor)]),
                     removes=tuple(dict.fromkeys(label(f) for f in removes)),
                     file=FileChange(path=path, before=before, after=after),
                     service=service,
@@ -182,6 +182,16 @@ class PlanState:
                 continue
             self.covered.add(finding)
             self.unfixable.append(f"{label(finding)}: {reason}")
+
+
+def _joined(descriptions: list[str]) -> str:
+    """Edit descriptions joined; a reason they all share, `(...)` at the end, is said once."""
+    unique = list(dict.fromkeys(descriptions))
+    if len(unique) > 1 and all(d.endswith(")") and " (" in d for d in unique):
+        reasons = {d[d.rindex(" (") :] for d in unique}
+        if len(reasons) == 1:
+            return "; ".join(d[: d.rindex(" (")] for d in unique) + reasons.pop()
+    return "; ".join(unique)
 
 
 def command(*argv: str, env: Sequence[tuple[str, str]] = ()) -> Command:

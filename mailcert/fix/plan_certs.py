@@ -11,6 +11,7 @@ from mailcert.fix.model import Change, ChangeKind
 from mailcert.fix.plan_acme import Target, choose_target
 from mailcert.fix.plan_base import PROBLEMS, PlanState, SourceUse
 from mailcert.model import Finding
+from mailcert.services.model import Location
 
 # Findings a good certificate from a lineage removes, for the source they were found on.
 CERT_CHECKS = frozenset(
@@ -83,11 +84,14 @@ def _unmanaged(state: PlanState, use: SourceUse) -> list[Finding]:
         f
         for f in state.problems()
         if f.check == "renewal.unmanaged-path"
-        and f.file == location.file
-        and f.line == location.line
+        and (f.file, f.line) in {(location.file, location.line), _at(use.source.key_location)}
         and f.service in (None, use.listener.service)
         and f not in state.covered
     ]
+
+
+def _at(location: Location | None) -> tuple[str | None, int | None]:
+    return (location.file, location.line) if location else (None, None)
 
 
 def _repoint(

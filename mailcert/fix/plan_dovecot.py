@@ -92,12 +92,14 @@ def repoint(
 
 def fix_config(state: PlanState) -> None:
     for finding in state.problems():
-        if finding.service != "dovecot" or finding in state.covered or not finding.file or not finding.line:
+        if finding.service != "dovecot" or finding in state.covered:
             continue
-        if finding.check == "config.dovecot-missing-lt":
+        if finding.check == "config.mode-mismatch" and finding.port is not None:
+            _listener_ssl(state, finding)  # found by the probe: no file, the listener says where
+        elif not finding.file or not finding.line:
+            continue
+        elif finding.check == "config.dovecot-missing-lt":
             _missing_lt(state, finding)
-        elif finding.check == "config.mode-mismatch" and finding.port is not None:
-            _listener_ssl(state, finding)
         elif finding.check == "config.tls-disabled":
             _ssl_no(state, finding)
 

@@ -1,0 +1,191 @@
+"""Service-specific planning beyond the lint scenarios: findings only a probe makes (the wrong mode on a
+Dovecot listener, a daemon serving a stale certificate), Postfix's 587 in wrapper mode, and Exim."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mailcert.fix.model import ChangeKind, HostPlan
+from mailcert.fix.planner import plan_from
+from mailcert.hostfs import LocalRoot
+from mailcert.model import Finding, Severity
+from tests.fix_trees import apply_locally, inventory_host, lint, plan, problems, read
+from tests.lint_trees import LIVE, NAMES, HostTree
+from tests.unit import test_lint_scenarios as scenarios
+
+PKI = scenarios.PKI
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> HostTree:
+    return HostTree(tmp_path, PKI)
+
+
+def plan_with_probe(tree: HostTree, *probed: Finding) -> HostPlan:
+    """Plan as `fix` does after `audit`: lint's findings plus what the probe found on the wire."""
+    report, model = lint(tree, PKI, NAMES)
+    report = replace(report, findings=(*report.findings, *probed))
+    return plan_from(LocalRoot(tree.root), model, report, inventory_host(), now=scenarios.NOW)  # type: ignore[arg-type]
+
+
+def probed(check: str, service: str, port: int) -> Finding:
+    return Finding(check, Severity.CRITICAL, f"{check} seen on {port}", "fix it", service=service, port=port)
+
+
+def test_dovecot_imaps_speaking_plaintext_gets_ssl_yes_in_its_listener(tree: HostTree) -> None:
+    tree.edit("/etc/dovecot/dovecot.conf", "    port = 993\n    ssl = yes\n", "    port = 993\n")
+    result = plan_with_probe(tree, probed("config.mode-mismatch", "dovecot", 993))
+    assert [c.kind for c in result.changes] == [ChangeKind.EDIT, ChangeKind.RELOAD]
+    apply_locally(tree, PKI, result)
+    assert "  inet_listener imaps {\n    port = 993\n    ssl = yes\n  }\n" in read(
+        tree, "/etc/dovecot/dovecot.conf"
+    )
+
+
+def test_dovecot_imap_in_implicit_mode_gets_ssl_no(tree: HostTree) -> None:
+    tree.edit("/etc/dovecot/dovecot.conf", "    port = 143\n", "    port = 143\n    ssl = yes\n")
+    result = plan_with_probe(tree, probed("config.mode-mismatch", "dovecot", 143))
+    apply_locally(tree, PKI, result)
+    assert "  inet_listener imap {\n    port = 143\n    ssl = no\n  }\n" in read(
+        tree, "/etc/dovecot/dovecot.conf"
+    )
+
+
+def test_stale_certificate_served_means_reload_only(tree: HostTree) -> None:
+    result = plan_with_probe(tree, probed("tls.stale", "dovecot", 993))
+    assert [(c.kind, c.command.argv if c.command else None) for c in result.changes] == [
+        (ChangeKind.RELOAD, ("doveadm", "reload"))
+    ]
+    assert result.changes[0].removes == ("tls.stale dovecot:993",)
+    assert [c.argv for c in result.validations] == [("doveconf", "-n")]
+
+
+def test_dns_findings_are_unfixable_with_the_reason(tree: HostTree) -> None:
+    result = plan_with_probe(tree, probed("dns.mx-not-covered", "postfix", 25))
+    assert result.changes == ()
+    assert result.unfixable == (
+        "dns.mx-not-covered postfix:25: needs a DNS change (mailcert does not edit DNS)",
+    )
+
+
+def test_postfix_587_in_wrapper_mode_loses_the_option(tree: HostTree) -> None:
+    tree.edit(
+        "/etc/postfix/master.cf",
+        "  -o smtpd_tls_security_level=encrypt\n",
+        "  -o smtpd_tls_security_level=encrypt\n  -o smtpd_tls_wrappermode=yes\n",
+    )
+    result = plan(tree, PKI)
+    assert result.changes[0].removes == ("config.mode-mismatch postfix:587",)
+    apply_locally(tree, PKI, result)
+    master = read(tree, "/etc/postfix/master.cf")
+    assert master.count("smtpd_tls_wrappermode=yes") == 1  # the one of submissions (465) stays
+    assert problems(lint(tree, PKI, NAMES)[0]) == set()
+
+
+EXIM_CONF = """\
+# cPanel-style Exim
+primary_hostname = mail.example.test
+daemon_smtp_ports = 25 : 465
+tls_on_connect_ports = 465
+tls_advertise_hosts = *
+tls_certificate = /etc/ssl/certs/exim.pem
+tls_privatekey = /etc/ssl/private/exim.key
+
+begin acl
+"""
+
+
+def test_exim_pointed_at_the_lineage_and_given_read_access_to_its_key(tree: HostTree) -> None:
+    leaf = PKI.leaf(["mx1"], self_signed=True)
+    tree.write("/etc/ssl/certs/exim.pem", leaf.pem)
+    tree.write("/etc/ssl/private/exim.key", leaf.key_pem(), mode=0o600)
+    tree.write("/etc/exim.conf", EXIM_CONF)
+    tree.write("/etc/group", "root:x:0:\nDebian-exim:x:104:\n")
+    result = plan(tree, PKI)
+    assert result.error is None
+    edit = result.changes[0]
+    assert edit.file is not None and edit.file.path == "/etc/exim.conf"
+    assert edit.file.after == EXIM_CONF.replace("/etc/ssl/certs/exim.pem", f"{LIVE}/fullchain.pem").replace(
+        "/etc/ssl/private/exim.key", f"{LIVE}/privkey.pem"
+    )
+    commands = [c.command.argv for c in result.changes if c.kind is ChangeKind.COMMAND and c.command]
+    assert commands == [
+        ("chgrp", "Debian-exim", "/etc/letsencrypt/live", "/etc/letsencrypt/archive"),
+        ("chmod", "0750", "/etc/letsencrypt/live", "/etc/letsencrypt/archive"),
+        ("chgrp", "Debian-exim", f"{LIVE}/privkey.pem"),
+        ("chmod", "0640", f"{LIVE}/privkey.pem"),
+    ]
+    assert result.changes[-1].service == "exim" and result.changes[-1].kind is ChangeKind.RELOAD
+    assert [c.argv for c in result.validations] == [("exim", "-bV")]
+    apply_locally(tree, PKI, result)
+    assert problems(lint(tree, PKI, NAMES)[0]) == set()
+    assert plan(tree, PKI).changes == ()
+
+
+@pytest.mark.parametrize("plant", [scenarios.leaf_only, scenarios.no_reload_hook, scenarios.wrappermode_typo])
+def test_plan_host_on_gathered_facts_equals_the_local_plan(tree: HostTree, plant: object) -> None:
+    """`fix` plans from what the gather program sent over SSH: the same plan as from the tree itself."""
+    import subprocess
+
+    from mailcert.fix.planner import plan_host
+    from mailcert.gather import GatheredHost, gather_argv
+    from mailcert.lint import LintOptions, lint_host_model
+    from mailcert.tasks.audit_host import HostAudit
+
+    plant(tree)  # type: ignore[operator]
+    output = subprocess.run(
+        gather_argv(str(tree.root)), capture_output=True, text=True, check=True, timeout=120
+    )
+    gathered = GatheredHost.from_output(output.stdout, name="mx1")
+    options = LintOptions(
+        checks=scenarios.CheckOptions(now=scenarios.NOW, trust=scenarios.TrustStore.of([PKI.root.cert])),
+        hostnames=NAMES,
+    )
+    report, model = lint_host_model(gathered, name="mx1", options=options)
+    host = inventory_host()
+    remote = plan_host(HostAudit(host, report, gathered, model), host, now=scenarios.NOW)
+    local = plan(tree, PKI, host)
+    assert remote.error is None
+    assert remote.changes == local.changes
+    assert remote.changes
+
+
+def test_host_not_gathered_plans_nothing_and_says_why() -> None:
+    from mailcert.fix.planner import plan_host
+    from mailcert.tasks.audit_host import HostAudit, unreachable
+
+    host = inventory_host()
+    result = plan_host(HostAudit(host, unreachable("mx1", "connection refused")), host, now=scenarios.NOW)
+    assert result.changes == ()
+    assert result.error == "nothing planned: connection refused"
+
+
+def test_dovecot_24_file_settings_get_paths_without_lt(tree: HostTree) -> None:
+    tree.write(
+        "/etc/dovecot/dovecot.conf",
+        "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\nprotocols = imap\nssl = required\n"
+        f"ssl_server_cert_file = {LIVE}/cert.pem\nssl_server_key_file = /etc/ssl/private/old.key\n",
+    )
+    result = plan(tree, PKI)
+    assert result.changes[0].file is not None
+    assert result.changes[0].file.after.endswith(
+        f"ssl_server_cert_file = {LIVE}/fullchain.pem\nssl_server_key_file = {LIVE}/privkey.pem\n"
+    )
+    apply_locally(tree, PKI, result)
+    assert problems(lint(tree, PKI, NAMES)[0]) == set()
+    assert plan(tree, PKI).changes == ()
+
+
+def test_inventory_names_the_lineage(tree: HostTree) -> None:
+    scenarios.self_signed(tree)
+    host = inventory_host(vars={"mailcert_cert_name": "mx1-mail"})
+    result = plan(tree, PKI, host)
+    issue = result.changes[0]
+    assert issue.command is not None
+    argv = issue.command.argv
+    assert argv[:2] == ("certbot", "certonly") and argv[argv.index("--cert-name") + 1] == "mx1-mail"
+    edited = [c.file.after for c in result.changes if c.kind is ChangeKind.EDIT and c.file]
+    assert all("/etc/letsencrypt/live/mx1-mail/fullchain.pem" in text for text in edited) and len(edited) == 2
