@@ -15,6 +15,7 @@ from mailcert.report.wording import (
     day_utc,
     grouped_findings,
     iso_utc,
+    one_line,
     printable,
     sha256_prefix,
 )
@@ -84,12 +85,12 @@ def _endpoint_row(endpoint: Endpoint) -> list[str]:
             served.sha256, 64
         )
         cert = "= configured" if same else _cert_cell(served.sha256, day_utc(served.not_after))
-        served_cell = printable(f"{cert} {served.tls_version} chain {served.chain_length}")
+        served_cell = one_line(f"{cert} {served.tls_version} chain {served.chain_length}")
     return [
-        printable(endpoint.service),
+        one_line(endpoint.service),
         str(endpoint.port),
         endpoint.mode.value,
-        printable(", ".join(endpoint.hostnames)) or "-",
+        one_line(", ".join(endpoint.hostnames)) or "-",
         configured_cell,
         served_cell,
     ]
@@ -115,7 +116,7 @@ def _finding(finding: Finding, paint: _Paint) -> list[str]:
         place.append(f"({finding.hostname})" if place else finding.hostname)
     head = f"    {label}  {paint(finding.check, 'bold')}"
     if place:
-        head += "  " + printable(" ".join(place))
+        head += "  " + one_line(" ".join(place))
     return [
         head,
         *_wrapped(finding.message, "      "),
@@ -126,13 +127,13 @@ def _finding(finding: Finding, paint: _Paint) -> list[str]:
 
 def _host(host: HostReport, paint: _Paint) -> list[str]:
     status = host.status
-    lines = [f"{paint(printable(host.name), 'bold')}: {paint(status.value.upper(), status.value)}"]
+    lines = [f"{paint(one_line(host.name), 'bold')}: {paint(status.value.upper(), status.value)}"]
     if host.error is not None:
         lines += _wrapped(f"error: {host.error}", "  ")
     if host.endpoints:
         lines += _endpoints(host)
     for title, findings in grouped_findings(host):
-        lines.append(f"  {printable(title)}:")
+        lines.append(f"  {one_line(title)}:")
         for finding in findings:
             lines += _finding(finding, paint)
     if not host.findings and host.error is None:

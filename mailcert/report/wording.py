@@ -40,6 +40,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def one_line(text: str) -> str:
+    """`printable`, and newlines shown as \\n too: for fields that are one line (names, paths, table cells),
+    where a hostile newline would otherwise forge a line of the report."""
+    return printable(text).replace("\n", "\\n").replace("\t", " ")
+
+
 def where(finding: Finding) -> str:
     """Where a finding is: `file:line`, else `service:port`, else the service; then the hostname in brackets."""
     if finding.file:
