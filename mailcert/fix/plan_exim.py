@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from mailcert.fix import edit_exim, values
@@ -82,3 +83,63 @@ def key_access(state: PlanState, live_dir: str, privkey: str) -> None:
                 ChangeKind.COMMAND, f"{why}: {' '.join(argv)}", command=Command(tuple(argv)), service="exim"
             )
         )
+
+
+def fix_config(state: PlanState) -> None:
+    """config.mode-mismatch on Exim: 465 gets tls_on_connect, 25/587 lose it."""
+    for finding in state.problems():
+        if finding.service != "exim" or finding.check != "config.mode-mismatch" or finding in state.covered:
+            continue
+        if finding.port is None or not finding.file or not finding.line:
+            continue
+        _mode(state, finding, finding.file, finding.line)
+
+
+def _mode(state: PlanState, finding: Finding, path: str, line: int) -> None:
+    text = state.text(path)
+    current = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
+    option = re.match(r"^\s*tls_on_connect_ports\s*=\s*(?P<value>.*?)\s*$", current)
+    port = str(finding.port)
+    if finding.port == 465:
+        set_line = _tls_on_connect_line(text)
+        if set_line is not None:
+            ports = edit_exim.port_list(_value_at(text, set_line))
+            if port in ports:
+                return
+            apply = partial(
+                edit_exim.set_port_list,
+                line=set_line,
+                name="tls_on_connect_ports",
+                ports=[*ports, port],
+                path=path,
+            )
+            anchor = set_line
+        elif re.match(r"^\s*daemon_smtp_ports\s*=", current):
+            apply = partial(
+                edit_exim.insert_option_after, line=line, name="tls_on_connect_ports", value=port, path=path
+            )
+            anchor = line
+        else:
+            return
+        description = "tls_on_connect_ports gets 465 (implicit TLS on port 465)"
+    elif finding.port in (25, 587) and option is not None:
+        ports = [p for p in edit_exim.port_list(option.group("value")) if p != port]
+        apply = partial(
+            edit_exim.set_port_list, line=line, name="tls_on_connect_ports", ports=ports, path=path
+        )
+        anchor = line
+        description = f"remove {port} from tls_on_connect_ports (STARTTLS on port {port})"
+    else:
+        return
+    state.edit(path, "exim", anchor, ("exim-tls-on-connect", path), description, apply, [finding])
+
+
+def _tls_on_connect_line(text: str) -> int | None:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if re.match(r"^\s*tls_on_connect_ports\s*=", line):
+            return number
+    return None
+
+
+def _value_at(text: str, line: int) -> str:
+    return text.split("\n")[line - 1].partition("=")[2].strip()

@@ -16,6 +16,7 @@ from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan_base import PlanState, label
 from mailcert.fix.plan_certs import plan_certificates
 from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
+from mailcert.fix.plan_exim import fix_config as fix_exim
 from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
 from mailcert.fix.plan_postfix import fix_config as fix_postfix
 from mailcert.fix.roles import RoleSet, load_roles
@@ -92,6 +93,7 @@ def _plan(
     repaired = fix_postfix(state, uses)
     planned = plan_certificates(state, uses, repaired)
     fix_dovecot(state)
+    fix_exim(state)
     issued = any(
         c.kind is ChangeKind.ISSUE and "certonly" in (c.command.argv if c.command else ())
         for c in state.changes
