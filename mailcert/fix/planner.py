@@ -109,6 +109,8 @@ def _plan(
             state.unfixable.append(f"{label(finding)}: not changed automatically — {finding.fix}")
     validations: list[Command] = []
     for change in changes:
+        if change.service == "certbot" and change.file is not None:
+            validations.append(Command(("sh", "-n", change.file.path)))  # the hook parses as sh
         if change.kind is ChangeKind.RELOAD and change.service:
             for argv in roles.role(change.service).validate:
                 if Command(argv) not in validations:

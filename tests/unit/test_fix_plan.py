@@ -173,7 +173,11 @@ def test_plan_order_issue_edits_commands_reloads(tree: HostTree) -> None:
         ChangeKind.COMMAND,
         ChangeKind.RELOAD,
     } <= set(kinds)
-    assert sorted(c.argv for c in result.validations) == [("doveconf", "-n"), ("postfix", "check")]
+    assert sorted(c.argv for c in result.validations) == [
+        ("doveconf", "-n"),
+        ("postfix", "check"),
+        ("sh", "-n", "/etc/letsencrypt/renewal-hooks/deploy/mailcert-reload"),  # the new hook parses
+    ]
 
 
 def test_systemd_host_reloads_through_systemctl(tree: HostTree) -> None:
