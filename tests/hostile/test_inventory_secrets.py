@@ -77,7 +77,7 @@ class ArgvSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             out = subprocess.run(
-                ["ps", "-eo", "args"], capture_output=True, text=True, errors="replace", check=False
+                ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, errors="replace", check=False
             )
             self.samples.append(out.stdout)
 
