@@ -111,6 +111,17 @@ class PlanState:
             raise MailcertError(f"cannot edit {path}: {read.error}", where=self.host.name)
         return read.text
 
+    def line(self, path: str, number: int) -> str:
+        """One physical line of a config file as the audit read it."""
+        lines = self.text(path).split("\n")
+        if not 1 <= number <= len(lines):
+            raise MailcertError(
+                f"{path} has no line {number}: the file changed since the audit",
+                where=self.host.name,
+                todo="run the audit (and fix) again",
+            )
+        return lines[number - 1]
+
     def edit(
         self,
         path: str,

@@ -28,7 +28,7 @@ def _value(setting: str, path: str) -> str:
 def _set(
     state: PlanState, path: str, line: int, name: str, value: str, removes: list[Finding], why: str
 ) -> bool:
-    current = state.text(path).split("\n")[line - 1] if line else ""
+    current = state.line(path, line) if line else ""
     match = _SETTING.match(current)
     if match and match.group("name") == name and match.group("value") == value:
         return False
@@ -106,7 +106,7 @@ def fix_config(state: PlanState) -> None:
 
 def _missing_lt(state: PlanState, finding: Finding) -> None:
     path, line = finding.file or "", finding.line or 0
-    match = _SETTING.match(state.text(path).split("\n")[line - 1])
+    match = _SETTING.match(state.line(path, line))
     if match is None or match.group("value").startswith("<") or not match.group("value").startswith("/"):
         return
     value = "<" + match.group("value").split(" #", 1)[0].strip()
@@ -156,7 +156,7 @@ def _listener_ssl(state: PlanState, finding: Finding) -> None:
 
 def _ssl_no(state: PlanState, finding: Finding) -> None:
     path, line = finding.file or "", finding.line or 0
-    match = _SETTING.match(state.text(path).split("\n")[line - 1])
+    match = _SETTING.match(state.line(path, line))
     if match is None or match.group("name") != "ssl" or match.group("value") != "no":
         return
     removes = [

@@ -97,7 +97,7 @@ def fix_config(state: PlanState) -> None:
 
 def _mode(state: PlanState, finding: Finding, path: str, line: int) -> None:
     text = state.text(path)
-    current = text.split("\n")[line - 1] if line <= text.count("\n") + 1 else ""
+    current = state.line(path, line)
     option = re.match(r"^\s*tls_on_connect_ports\s*=\s*(?P<value>.*?)\s*$", current)
     port = str(finding.port)
     if finding.port == 465:

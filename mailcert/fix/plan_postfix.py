@@ -119,7 +119,7 @@ def fix_config(state: PlanState, uses: list[SourceUse]) -> set[int]:
 def _misread_line(state: PlanState, finding: Finding, uses: list[SourceUse]) -> set[int]:
     path, line = finding.file or MAIN_CF, finding.line or 0
     text = state.text(path)
-    physical = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+    physical = state.line(path, line)
     logical = next((ll for ll in logical_lines(text)[0] if any(p.line == line for p in ll.pieces)), None)
     if logical is None:
         return set()

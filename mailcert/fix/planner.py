@@ -14,7 +14,7 @@ from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan_base import PlanState, label
-from mailcert.fix.plan_certs import plan_certificates
+from mailcert.fix.plan_certs import CERT_CHECKS, plan_certificates
 from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
 from mailcert.fix.plan_exim import fix_config as fix_exim
 from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
@@ -70,6 +70,10 @@ def plan_from(
         return _plan(files, model, report, host, now, units or {}, roles or _default_roles())
     except MailcertError as exc:
         return HostPlan(host=host.name, error=exc.line())
+    except Exception as exc:  # noqa: BLE001 — one host's bug must not stop the fleet; reported, not hidden
+        return HostPlan(
+            host=host.name, error=f"mailcert failed planning this host: {type(exc).__name__}: {exc}"
+        )
 
 
 def _default_roles() -> RoleSet:
@@ -102,6 +106,7 @@ def _plan(
     plan_stale(state)
     plan_key_permissions(state, uses)
     changes = [*state.changes, *state.edit_changes()]
+    _served_by_reload(state)
     changes += _reloads(state, units)
     changes.sort(key=lambda c: _ORDER[c.kind])
     for finding in state.problems():
@@ -121,6 +126,26 @@ def _plan(
         unfixable=tuple(state.unfixable),
         validations=tuple(validations),
     )
+
+
+# What a client saw on the wire that reloading the service fixes once its files are right.
+_SEEN_ON_THE_WIRE = CERT_CHECKS | {"tls.handshake-failed", "tls.starttls-unavailable"}
+
+
+def _served_by_reload(state: PlanState) -> None:
+    """Probe findings (no file) on a service this plan reloads are removed by that reload, unless lint
+    still has the same problem in the service's files."""
+    left = [f for f in state.problems() if f not in state.covered]
+    for finding in left:
+        if finding.file is not None or finding.service not in state.reload:
+            continue
+        if finding.check not in _SEEN_ON_THE_WIRE:
+            continue
+        in_files = any(
+            f.check == finding.check and f.service == finding.service and f.file is not None for f in left
+        )
+        if not in_files:
+            state.reload_service(finding.service, [finding])
 
 
 def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:

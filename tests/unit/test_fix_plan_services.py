@@ -189,3 +189,25 @@ def test_inventory_names_the_lineage(tree: HostTree) -> None:
     assert argv[:2] == ("certbot", "certonly") and argv[argv.index("--cert-name") + 1] == "mx1-mail"
     edited = [c.file.after for c in result.changes if c.kind is ChangeKind.EDIT and c.file]
     assert all("/etc/letsencrypt/live/mx1-mail/fullchain.pem" in text for text in edited) and len(edited) == 2
+
+
+def test_what_the_probe_saw_is_removed_by_the_reload_that_serves_the_fixed_files(tree: HostTree) -> None:
+    scenarios.dovecot_missing_lt(tree)
+    handshake = probed("tls.handshake-failed", "dovecot", 993)
+    result = plan_with_probe(tree, handshake, probed("tls.handshake-failed", "postfix", 465))
+    reload = result.changes[-1]
+    assert reload.kind is ChangeKind.RELOAD and reload.service == "dovecot"
+    assert reload.removes == ("tls.handshake-failed dovecot:993",)
+    # postfix is not reloaded by this plan: its handshake failure stays, with the finding's own fix
+    assert result.unfixable == ("tls.handshake-failed postfix:465: not changed automatically — fix it",)
+
+
+def test_a_config_changed_since_the_audit_is_a_plan_error_not_a_traceback(tree: HostTree) -> None:
+    scenarios.dovecot_missing_lt(tree)
+    report, model = lint(tree, PKI, NAMES)
+    tree.write("/etc/dovecot/dovecot.conf", "# emptied by someone else\n")
+    result = plan_from(LocalRoot(tree.root), model, report, inventory_host(), now=scenarios.NOW)  # type: ignore[arg-type]
+    assert result.changes == ()
+    assert result.error == (
+        "mx1: /etc/dovecot/dovecot.conf has no line 3: the file changed since the audit — run the audit (and fix) again"
+    )
