@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailcert.errors import MailcertError
 from mailcert.fix import values
@@ -20,6 +22,7 @@ from mailcert.fix.edit_postfix import (
     set_main_cf,
     set_master_option,
 )
+from mailcert.services.postfix_syntax import parse_main_cf
 
 MAIN = """\
 # TLS for the MX
@@ -209,3 +212,41 @@ def test_value_checks() -> None:
             values.path(bad)
     with pytest.raises(MailcertError, match=r"\\n"):
         values.path("/a\nb")  # the message shows the newline escaped, on one line
+
+
+# -- properties: whatever the file holds, the edit sets exactly the one parameter ---------------------------
+
+_LINES = st.sampled_from(
+    [
+        "smtpd_tls_cert_file = /etc/ssl/a.pem",
+        "smtpd_tls_cert_file=/etc/ssl/b.pem",
+        "  /etc/ssl/continued.pem",
+        "\tsmtpd_tls_key_file = /glued.key",
+        "smtpd_tls_key_file = /etc/ssl/k.pem",
+        "# smtpd_tls_cert_file = /commented.pem",
+        "   # indented comment",
+        "",
+        "myhostname = mx.example.test",
+        "mydestination = $myhostname,",
+        "    localhost",
+        "broken line without equals",
+        "= no name",
+        "smtpd_tls_cert_file = /etc/ssl/x.pem # note",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, max_size=12), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_set_main_cf_sets_the_parameter_and_nothing_else(lines: list[str], newline: str, final: bool) -> None:
+    text = newline.join(lines) + (newline if final and lines else "")
+    before = parse_main_cf(text.replace("\r\n", "\n"))
+    out = set_main_cf(text, "smtpd_tls_cert_file", "/etc/letsencrypt/live/mx/fullchain.pem")
+    after = parse_main_cf(out.replace("\r\n", "\n"))
+    values_after = {d.name: d.value for d in after.definitions}
+    assert values_after["smtpd_tls_cert_file"] == "/etc/letsencrypt/live/mx/fullchain.pem"
+    assert [d.name for d in after.definitions].count("smtpd_tls_cert_file") == 1
+    others_before = {d.name: d.value for d in before.definitions if d.name != "smtpd_tls_cert_file"}
+    assert {k: v for k, v in values_after.items() if k != "smtpd_tls_cert_file"} == others_before
+    if "\r\n" in text:
+        assert "\n" not in out.replace("\r\n", "")  # the file keeps its CRLF line ends
