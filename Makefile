@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint-code deps venv system-deps bench clean
+.PHONY: demo test fuzz lint-code deps venv system-deps bench clean
 
 demo: deps
 	$(BIN)/python -m mailcert.demo
@@ -13,6 +13,10 @@ test: deps
 	$(BIN)/ruff format --check mailcert tests bench fabfile.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Property tests with the long hypothesis budget (tests/fuzz/conftest.py): fresh random inputs every run.
+fuzz: deps
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz
 
 deps: system-deps venv
 
