@@ -141,6 +141,8 @@ def _listener_ssl(state: PlanState, finding: Finding) -> None:
     else:
         return
     path, line = listener.location.file, listener.location.line
+    if not re.match(r"^\s*inet_listener\s+\S+\s*\{", state.line(path, line)):
+        return  # a built-in listener (no inet_listener block of its own): not guessed at
     apply = partial(edit_dovecot.set_block_setting, block_line=line, name="ssl", value=value, path=path)
     what = "implicit TLS" if value == "yes" else "STARTTLS"
     state.edit(

@@ -211,3 +211,35 @@ def test_a_config_changed_since_the_audit_is_a_plan_error_not_a_traceback(tree: 
     assert result.error == (
         "mx1: /etc/dovecot/dovecot.conf has no line 3: the file changed since the audit — run the audit (and fix) again"
     )
+
+
+def test_master_cf_override_repointed_in_place(tree: HostTree) -> None:
+    leaf = PKI.leaf(["mx1"], self_signed=True)
+    tree.write("/etc/ssl/certs/sub.pem", leaf.pem)
+    tree.write("/etc/ssl/private/sub.key", leaf.key_pem(), mode=0o600)
+    tree.edit(
+        "/etc/postfix/master.cf",
+        "  -o smtpd_tls_security_level=encrypt\n",
+        "  -o smtpd_tls_security_level=encrypt\n  -o smtpd_tls_cert_file=/etc/ssl/certs/sub.pem\n"
+        "  -o smtpd_tls_key_file=/etc/ssl/private/sub.key\n",
+    )
+    result = plan(tree, PKI)
+    assert [c.file.path for c in result.changes if c.file] == ["/etc/postfix/master.cf"]
+    apply_locally(tree, PKI, result)
+    master = read(tree, "/etc/postfix/master.cf")
+    assert (
+        f"  -o smtpd_tls_cert_file={LIVE}/fullchain.pem\n  -o smtpd_tls_key_file={LIVE}/privkey.pem\n"
+        in master
+    )
+    assert problems(lint(tree, PKI, NAMES)[0]) == set()
+    assert plan(tree, PKI).changes == ()
+
+
+def test_a_hostile_name_in_a_certificate_never_reaches_certbot_or_a_config(tree: HostTree) -> None:
+    """A lineage whose certificate carries a SAN with a newline: expanding it would pass that name on."""
+    tree.lineage(
+        "mail.example.test", PKI.leaf(["mail.example.test", "x.test\nsmtpd_tls_security_level = none"]), 2
+    )
+    result = plan(tree, PKI, inventory_host([*NAMES, "webmail.example.test"]))
+    assert result.changes == ()
+    assert result.error is not None and "refusing to write" in result.error and "\\n" in result.error
