@@ -77,6 +77,8 @@ class Wire:
         try:
             self.sock.settimeout(_bounded(self.read_timeout, self.deadline))
             self.sock.sendall(text.encode("utf-8") + b"\r\n")
+        except (ConnectionResetError, BrokenPipeError):
+            raise WireError("closed", f"server closed the connection before {text.split()[0]}") from None
         except (TimeoutError, OSError) as exc:
             raise WireError("closed", f"cannot send {text.split()[0]}: {_os_reason(exc)}") from None
 
@@ -94,6 +96,13 @@ class Wire:
                 raise WireError(
                     "no-greeting",
                     f"nothing came within {self.read_timeout:g} s while waiting for {waiting_for}",
+                    _text(self._buffer) or None,
+                ) from None
+            except ConnectionResetError:
+                # A server that hung up after its greeting answers our next command with a reset.
+                raise WireError(
+                    "closed",
+                    f"server closed the connection (reset) while we waited for {waiting_for}",
                     _text(self._buffer) or None,
                 ) from None
             except OSError as exc:
