@@ -25,9 +25,13 @@ def lab_argv(argv: list[str]) -> list[str]:
     them into one string and Fabric would try to run them on a remote host).
     """
     out = list(argv)
-    for index, word in enumerate(out[:-1]):
-        if word == "lab" and out[index + 1] in SUBCOMMANDS:
-            out[index : index + 2] = [f"lab.{out[index + 1]}"]
+    for index, word in enumerate(out):
+        following = out[index + 1] if index + 1 < len(out) else None
+        if word == "lab" and following in SUBCOMMANDS:
+            out[index : index + 2] = [f"lab.{following}"]
+            break
+        if word == "lab" and following in (None, "-h", "--help"):
+            out[index:] = ["--list"]  # `mailcert lab` alone: show the lab's commands with the others
             break
     if "lab.exec" in out and "--" in out:
         cut = out.index("--")

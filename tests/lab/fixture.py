@@ -11,6 +11,7 @@ first use and removed at the end of the session.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -23,7 +24,6 @@ from cryptography import x509
 
 from mailcert.lab import lifecycle
 from mailcert.lab.layout import LabHost
-from mailcert.lab.procs import RecordedProcess, start_time
 from mailcert.lab.state import LabState, pointer_dir
 
 LAB_HOSTS = 3
@@ -99,8 +99,7 @@ class LabManager:
 
     def ensure_up(self) -> Lab:
         if self.lab is None:
-            _wait_for_other_test_runs()
-            OWNER.write_text(f"{os.getpid()} {start_time(os.getpid())} {self.dir}\n")
+            claim_machine_lab()
             result = lifecycle.up(self.dir, LAB_HOSTS, "none", say=lambda _: None)
             self.lab = Lab(result.lab_dir, result.hosts)
         return self.lab
@@ -109,51 +108,42 @@ class LabManager:
         if self.lab is not None or LabState.load(self.dir) is not None:
             lifecycle.down(self.dir, say=lambda _: None)
         self.lab = None
-        owner = _owner()
-        if owner is not None and owner[0].pid == os.getpid():
-            OWNER.unlink(missing_ok=True)
 
 
-# Which test run owns the machine's one lab: "PID STARTTIME DIR" of its pytest process.
-OWNER = Path("/run/mailcert-lab-tests.owner")
+# One test run at a time uses the machine's one lab: the run holds this lock from its first use of
+# the lab until it exits (the kernel releases it even when the run is killed).
+LOCK = Path("/run/mailcert-lab-tests.lock")
 WAIT_FOR_OTHER_RUN = 900
+_LOCK_FD: list[int] = []
 
 
-def _owner() -> tuple[RecordedProcess, Path] | None:
-    try:
-        pid, started, lab_dir = OWNER.read_text().split(maxsplit=2)
-        return RecordedProcess(int(pid), int(started), "test run"), Path(lab_dir.strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _wait_for_other_test_runs() -> None:
-    """Another test run on this machine owns the lab: wait for it; a killed run's lab is removed."""
-    orphan = pointer_dir()
-    if _owner() is None and orphan is not None and "pytest-of-" in str(orphan) and LabState.load(orphan):
-        lifecycle.down(orphan, say=lambda _: None)  # a test run killed before it could take its lab down
+def claim_machine_lab() -> None:
+    """Wait for other test runs to finish with the lab; then remove a lab a killed run left behind."""
+    if _LOCK_FD:
+        return
+    fd = os.open(LOCK, os.O_CREAT | os.O_RDWR, 0o600)
     deadline = time.monotonic() + WAIT_FOR_OTHER_RUN
-    while (owner := _owner()) is not None:
-        process, lab_dir = owner
-        if process.pid == os.getpid():
-            return
-        if not process.alive():
-            if LabState.load(lab_dir) is not None:
-                lifecycle.down(lab_dir, say=lambda _: None)
-            OWNER.unlink(missing_ok=True)
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"another test run (pid {process.pid}) has held the lab for {WAIT_FOR_OTHER_RUN} s")
-        time.sleep(1)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                pytest.fail(f"another test run has held the lab for {WAIT_FOR_OTHER_RUN} s ({LOCK})")
+            time.sleep(1)
+    _LOCK_FD.append(fd)
+    leftover = pointer_dir()
+    if leftover is not None and "pytest-of-" in str(leftover) and LabState.load(leftover) is not None:
+        lifecycle.down(leftover, say=lambda _: None)  # its run is gone: we hold the lock
 
 
 def own_lab(manager: LabManager, lab_dir: Path) -> Path:
     """Claim the machine's one lab for a test's own lab at lab_dir (the shared lab goes down meanwhile
     and comes back on its next use)."""
     require_root()
+    claim_machine_lab()
     manager.take_down()
-    _wait_for_other_test_runs()
-    OWNER.write_text(f"{os.getpid()} {start_time(os.getpid())} {lab_dir}\n")
     return lab_dir
 
 

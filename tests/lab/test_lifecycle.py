@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,27 @@ MAILCERT = [sys.executable, "-m", "mailcert.cli"]
 
 
 @pytest.fixture
-def own_lab_dir(lab_manager: LabManager, tmp_path: Path) -> Path:
+def own_lab_dir(lab_manager: LabManager, tmp_path: Path) -> Iterator[Path]:
     """A folder for a lab of the test's own; the shared lab is down meanwhile (it comes back on demand)."""
-    return own_lab(lab_manager, tmp_path / "lab")
+    lab_dir = own_lab(lab_manager, tmp_path / "lab")
+    yield lab_dir
+    if LabState.load(lab_dir) is not None:  # a failed test must not leave its lab up
+        lifecycle.down(lab_dir, say=lambda _: None)
 
 
-def mailcert(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:
+def mailcert(
+    *args: str, user: int | None = None, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
     prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user is not None else []
     code = "import sys; from mailcert.cli import main; main(['mailcert', *sys.argv[1:]])"
+    env = dict(os.environ)
+    if user is not None:
+        env["HOME"] = "/tmp"  # (the caller's HOME may be root's, unreadable for this user)
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run(
         [*prefix, sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False,
-        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "HOME": "/tmp"} if user is not None else None,
+        cwd=Path(__file__).resolve().parents[2], env=env,
     )  # fmt: skip
 
 
@@ -168,3 +179,13 @@ def test_up_refuses_without_root_in_one_line(own_lab_dir: Path) -> None:
         done.stderr.strip()
         == "mailcert: the lab needs root (network namespaces, bind mounts) — run it with sudo"
     )
+
+
+def test_up_refuses_when_programs_are_missing_in_one_line(own_lab_dir: Path) -> None:
+    done = mailcert("lab", "up", "--dir", str(own_lab_dir), path="/nonexistent")
+    assert done.returncode == 3
+    line = done.stderr.strip()
+    assert line.startswith("mailcert: the lab needs programs that are not installed: ")
+    assert "pebble" in line and "postfix" in line
+    assert line.endswith("run `sudo sh scripts/install-system-deps` (or `make deps`) and try again")
+    assert not own_lab_dir.exists()

@@ -64,6 +64,7 @@ def test_spec_command_forms_reach_the_lab_collection() -> None:
         "mailcert", "lab.exec", "mx1", "--command", '["postconf", "-h", "a b"]',
     ]  # fmt: skip
     assert lab_argv(["mailcert", "lint", "lab/hosts/mx1/root"]) == ["mailcert", "lint", "lab/hosts/mx1/root"]
+    assert lab_argv(["mailcert", "lab", "--help"]) == ["mailcert", "--list"]
 
 
 def test_lab_addresses_stay_in_the_lab_range() -> None:
