@@ -139,3 +139,15 @@ def remove_master_option(text: str, entry_line: int, name: str, *, path: str = "
         else:
             lines.delete(option_line)
     return lines.text()
+
+
+def set_table_value(text: str, line: int, value: str, *, path: str = "table") -> str:
+    """The value of a lookup-table line (`key value`), key and spacing kept: an SNI table entry."""
+    values.postfix_value(value, f"an entry of {path}")
+    lines = Lines(text)
+    current = lines.get(line, path)
+    match = re.match(r"^(?P<key>\S+)(?P<space>\s+)\S", current)
+    if match is None or current.lstrip().startswith("#"):
+        raise MailcertError(f"{path} line {line} is not a `key value` entry", todo="run the audit again")
+    lines.set(line, f"{match.group('key')}{match.group('space')}{value}")
+    return lines.text()

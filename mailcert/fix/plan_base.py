@@ -6,6 +6,7 @@ the bottom up, so each keeps its line; a file yields one EDIT change with every 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,13 +171,15 @@ class PlanState:
 
     # -- other changes -----------------------------------------------------------------------------------------
     def add(self, change: Change, removes: Sequence[Finding] = ()) -> None:
+        """Queue a change; the same step (kind, command, file) queued twice is one step removing both sets."""
         self.covered.update(removes)
-        if removes and not change.removes:
-            from dataclasses import replace
-
-            change = replace(change, removes=tuple(dict.fromkeys(label(f) for f in removes)))
-        if change not in self.changes:
-            self.changes.append(change)
+        labels = tuple(dict.fromkeys([*change.removes, *(label(f) for f in removes)]))
+        for index, existing in enumerate(self.changes):
+            if (existing.kind, existing.command, existing.file) == (change.kind, change.command, change.file):
+                merged = tuple(dict.fromkeys([*existing.removes, *labels]))
+                self.changes[index] = dataclasses.replace(existing, removes=merged)
+                return
+        self.changes.append(dataclasses.replace(change, removes=labels))
 
     def reload_service(self, service: str, removes: Sequence[Finding] = ()) -> None:
         self.covered.update(removes)

@@ -10,6 +10,7 @@ from mailcert.fix import values
 from mailcert.fix.model import Change, ChangeKind, FileChange
 from mailcert.fix.plan_base import PlanState, SourceUse, command
 from mailcert.model import Finding
+from mailcert.services.certbot_hooks import POSTMAP_F
 from mailcert.services.postfix_config import PostfixConfig
 
 HOOK_NAME = "mailcert-reload"
@@ -32,12 +33,12 @@ def sni_tables(state: PlanState) -> list[str]:
     return tables
 
 
-def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str], issued: bool) -> None:
-    """Install renewal-hooks/deploy/mailcert-reload when renewals would not reach the daemons."""
+def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str]) -> None:
+    """Install renewal-hooks/deploy/mailcert-reload when renewals would not reach the daemons: now
+    (renewal.no-reload-hook) or once the plan's repoints and new lineages are in place."""
     findings = [f for f in state.problems() if f.check == "renewal.no-reload-hook" and f not in state.covered]
-    if not findings and not issued:
-        return
     lineages: dict[str, set[str]] = {}
+    sni_users: set[str] = set()
     for use in uses:
         if not use.listener.tls_enabled:
             continue
@@ -50,11 +51,21 @@ def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str], 
                     break
         if name is not None and use.listener.service not in SELF_RELOADING:
             lineages.setdefault(name, set()).add(use.listener.service)
+            if use.sni and use.listener.service == "postfix":
+                sni_users.add(name)
     if not lineages:
         return
-    if not findings and _reloaded_already(state, lineages):
-        return
     tables = sni_tables(state)
+    if _reloaded_already(state, lineages, bool(sni_users and tables)):
+        # after this plan, renewals reach every daemon (planned repoints included); what is left is a
+        # request for `postmap -F` of a table postmap cannot build (texthash, inline: read as they are)
+        if findings:
+            state.cannot(
+                "the deploy hooks already reload these services, and its SNI tables are read directly "
+                "(texthash/inline): no `postmap -F` is needed",
+                findings,
+            )
+        return
     config_dir = state.certbot.config_dir
     context_lineages = []
     for name, services in sorted(lineages.items()):
@@ -92,10 +103,11 @@ def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str], 
     )
 
 
-def _reloaded_already(state: PlanState, lineages: dict[str, set[str]]) -> bool:
+def _reloaded_already(state: PlanState, lineages: dict[str, set[str]], postmap: bool) -> bool:
     hooks = [h for h in state.certbot.hooks if h.runs]
+    hooks += [h for lineage in state.certbot.lineages if lineage.name in lineages for h in lineage.hooks]
     done: set[str] = set().union(*(h.reloads for h in hooks)) if hooks else set()
-    return all(services <= done for services in lineages.values())
+    return all(services <= done for services in lineages.values()) and (not postmap or POSTMAP_F in done)
 
 
 def plan_stale(state: PlanState) -> None:

@@ -8,6 +8,7 @@ from functools import partial
 
 from mailcert.errors import MailcertError
 from mailcert.fix import edit_postfix, values
+from mailcert.fix.model import Change, ChangeKind, Command
 from mailcert.fix.plan_base import PlanState, SourceUse
 from mailcert.model import Finding
 from mailcert.services.postfix_syntax import logical_lines, split_nameval
@@ -83,7 +84,7 @@ def repoint(
 ) -> bool:
     source = use.source
     if use.sni:
-        return False  # SNI table entries are not rewritten (yet)
+        return _sni_entry(state, use, f"{privkey},{fullchain}", removes, why)
     if source.location is None:
         return False
     if source.setting == "smtpd_tls_chain_files":
@@ -251,3 +252,29 @@ def _typo(state: PlanState, path: str, entry: int) -> tuple[int, str] | None:
                 ):
                     return override.line, override.name
     return None
+
+
+def _sni_entry(state: PlanState, use: SourceUse, value: str, removes: list[Finding], why: str) -> bool:
+    """Rewrite the SNI table line (key first, as postmap -F wants), then rebuild the table if it is indexed."""
+    location = use.source.location
+    if use.source.setting != "tls_server_sni_maps" or location is None or location.line is None:
+        return False
+    from mailcert.fix.plan_hooks import sni_tables
+
+    path, line = location.file, location.line
+    apply = partial(edit_postfix.set_table_value, line=line, value=value, path=path)
+    changed = state.edit(
+        path, "postfix", line, ("postfix-sni", path, line), f"line {line}: {value} ({why})", apply, removes
+    )
+    for table in sni_tables(state):
+        if table.partition(":")[2] == path:
+            postmap = state.roles.role("postfix").postmap_sni
+            state.add(
+                Change(
+                    ChangeKind.COMMAND,
+                    f"rebuild Postfix SNI table {table}",
+                    command=Command((*postmap, table)),
+                    service="postfix",
+                )
+            )
+    return changed

@@ -98,11 +98,7 @@ def _plan(
     planned = plan_certificates(state, uses, repaired)
     fix_dovecot(state)
     fix_exim(state)
-    issued = any(
-        c.kind is ChangeKind.ISSUE and "certonly" in (c.command.argv if c.command else ())
-        for c in state.changes
-    )
-    plan_hook(state, uses, planned, issued)
+    plan_hook(state, uses, planned)
     plan_stale(state)
     plan_key_permissions(state, uses)
     changes = [*state.changes, *state.edit_changes()]
