@@ -90,7 +90,7 @@ def no_reload_hook(state: CertbotState, used: dict[str, list[CertUse]]) -> list[
         if lineage is None or lineage.conf_error:
             continue
         needed = [s for s in dict.fromkeys(u.service for u in group) if s not in SELF_RELOADING]
-        sni = any("sni" in u.setting.lower() and u.service == "postfix" for u in group)
+        sni = any(u.rebuilt_by for u in group)  # an indexed Postfix SNI table embeds the files: postmap -F
         hooks = [h for h in (*state.hooks, *lineage.hooks) if h.stage in (HookStage.DEPLOY, HookStage.POST)]
         done = set().union(*(h.reloads for h in hooks if h.runs)) if hooks else set()
         missing = [s for s in needed if s not in done]

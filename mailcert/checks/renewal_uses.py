@@ -29,6 +29,7 @@ class CertUse:
     location: Location | None = None
     leaf_der: bytes | None = None
     cert_resolved: str | None = None
+    rebuilt_by: str | None = None  # the source's files are copied into a table by this command (postmap -F)
 
 
 def cert_uses(services: Iterable[ServiceConfig], files: HostFiles) -> list[CertUse]:
@@ -49,7 +50,15 @@ def cert_uses(services: Iterable[ServiceConfig], files: HostFiles) -> list[CertU
                         )
                     leaf, resolved = leaves[cert_path]
                     use = CertUse(listener.service, listener.port, cert_path, source.key_file, source.setting)
-                    uses.append(replace(use, location=source.location, leaf_der=leaf, cert_resolved=resolved))
+                    uses.append(
+                        replace(
+                            use,
+                            location=source.location,
+                            leaf_der=leaf,
+                            cert_resolved=resolved,
+                            rebuilt_by=source.rebuilt_by,
+                        )
+                    )
     return uses
 
 

@@ -49,6 +49,9 @@ class CertSource:
     key_location: Location | None = None
     ca_file: str | None = None
     passphrase_configured: bool = False
+    rebuilt_by: str | None = (
+        None  # a command that copies these files into a table (postmap -F): rerun on renewal
+    )
 
 
 @dataclass(frozen=True)

@@ -81,14 +81,17 @@ def read_sni_maps(
             result.findings.append(_unreadable_source(table, name, text.error, setting_location))
             continue
         result.files_read.append(name)
+        rebuild = f"postmap -F {kind}:{name}" if kind in _INDEX_SUFFIXES else None
         for key, files_value, line in _text_entries(text.text):
-            result.certificates.append(_sni_cert(key, files_value, Location(name, line), ca_file))
+            result.certificates.append(_sni_cert(key, files_value, Location(name, line), ca_file, rebuild))
         if kind in _INDEX_SUFFIXES:
             result.findings += _staleness(files, table, kind, name, result.certificates)
     return result
 
 
-def _sni_cert(key: str, files_value: str, location: Location | None, ca_file: str | None) -> SniCert:
+def _sni_cert(
+    key: str, files_value: str, location: Location | None, ca_file: str | None, rebuilt_by: str | None = None
+) -> SniCert:
     source = CertSource(
         cert_files=tuple(file_list(files_value)),
         key_file=None,
@@ -96,6 +99,7 @@ def _sni_cert(key: str, files_value: str, location: Location | None, ca_file: st
         location=location,
         layout=PemLayout.KEY_FIRST,
         ca_file=ca_file,
+        rebuilt_by=rebuilt_by,
     )
     return SniCert(names=(key.lower(),), source=source)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,12 +131,22 @@ def test_exim_needs_no_reload_hook(tree: CertbotTree) -> None:
 def test_postfix_sni_table_needs_postmap_f(tree: CertbotTree) -> None:
     """Scenario 13: the SNI table embeds the PEM, so a renewal must rebuild it."""
     tree.lineage(NAME, params={"renew_hook": "systemctl reload postfix"})
-    sni = [
-        CertUse("postfix", 25, f"{LIVE}/fullchain.pem", f"{LIVE}/privkey.pem", "tls_server_sni_maps", MAIN_CF)
-    ]
+    use = CertUse(
+        "postfix", 25, f"{LIVE}/fullchain.pem", f"{LIVE}/privkey.pem", "tls_server_sni_maps", MAIN_CF
+    )
+    sni = [replace(use, rebuilt_by="postmap -F hash:/etc/postfix/sni")]
     (finding,) = only(run(tree, sni), "renewal.no-reload-hook")
     assert "postmap -F" in finding.message
     assert "postmap -F $(postconf -xh tls_server_sni_maps" in finding.fix
+
+
+def test_texthash_sni_table_needs_no_postmap(tree: CertbotTree) -> None:
+    """texthash/inline tables are read as they are (postmap refuses to build them): a reload is enough."""
+    tree.lineage(NAME, params={"renew_hook": "systemctl reload postfix"})
+    sni = [
+        CertUse("postfix", 25, f"{LIVE}/fullchain.pem", f"{LIVE}/privkey.pem", "tls_server_sni_maps", MAIN_CF)
+    ]
+    assert only(run(tree, sni), "renewal.no-reload-hook") == []
 
 
 def test_unused_lineage_needs_no_hook(tree: CertbotTree) -> None:
