@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from invoke.context import Context
 from invoke.tasks import Task, task
 
+from mailcert.dns.resolver import parse_resolver
 from mailcert.errors import UsageError
 from mailcert.inventory import InventoryHost, Secret, load_inventory
 from mailcert.model import Report, Status
@@ -50,6 +51,7 @@ class _AuditTask(Task[Any]):
         "forks": f"hosts audited in parallel (default {DEFAULT_FORKS})",
         "no_probe": "do not connect to the mail ports (files only)",
         "timeout": "seconds to wait for SSH connect, banner and auth (default 10)",
+        "resolver": "DNS server ADDR[:PORT] for mailcert_domains lookups (default: mailcert_resolver, else the system's)",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items() if k not in ("warn-days", "crit-days")},
     },
 )
@@ -64,6 +66,7 @@ def audit(
     ca_bundle: list[str] | None = None,
     no_probe: bool = False,
     timeout: str = "10",
+    resolver: str | None = None,
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
     check_format(format)
@@ -77,6 +80,7 @@ def audit(
         connect_timeout=_whole(timeout, "--timeout"),
         probe=not no_probe,
         sudo_password=_prompted_sudo_password(c),
+        resolver=str(parse_resolver(resolver)) if resolver else None,
     )
     results = run_audit(hosts, settings, forks=_whole(forks, "--forks"), progress=sys.stderr)
     report = Report(

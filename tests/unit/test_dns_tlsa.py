@@ -9,7 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from mailcert.dns.discover import DomainDiscovery, TlsaSet
 from mailcert.dns.records import TlsaRecord, tlsa_records
+from mailcert.dns.rollover import DanePins, dane_pins, reuse_key, rollover_records
 from mailcert.dns.tlsa import next_tlsa_record, tlsa_matches, tlsa_pins_certificate, tlsa_pins_key, usable
 from tests.pki import TestPKI, cert_pem
 
@@ -98,3 +100,29 @@ def test_smtp_clients_ignore_pkix_usages_and_junk_records_are_skipped() -> None:
     assert not usable(_record(f"1 1 1 {spki_sha256(cert_pem(LEAF.cert))}"))  # RFC 7672 §3.1.3
     assert usable(_record(f"3 1 1 {spki_sha256(cert_pem(LEAF.cert))}"))
     assert tlsa_records(("3 1 1 not-hex", "garbage")) == []
+
+
+def _discovery(records: tuple[str, ...], authenticated: bool) -> DomainDiscovery:
+    tlsa = TlsaSet("mail.example.test", 25, tuple(tlsa_records(records)), authenticated)
+    return DomainDiscovery("example.test", "recorded", mx_hosts=("mail.example.test",), tlsa=(tlsa,))
+
+
+def test_planner_keeps_the_key_while_3_1_1_pins_it_and_prints_the_next_record() -> None:
+    pinned = _discovery((f"3 1 1 {spki_sha256(cert_pem(LEAF.cert))}",), authenticated=True)
+    pins = dane_pins([pinned], LEAF.cert)
+    assert pins.key_pinned_at == ("_25._tcp.mail.example.test",) and pins.validated
+    assert reuse_key(None, pins) is True and reuse_key(False, pins) is False  # explicit setting wins
+    spki = RENEWED_NEW_KEY.cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert rollover_records(pins, spki) == [
+        f"_25._tcp.mail.example.test. IN TLSA 3 1 1 {spki_sha256(cert_pem(RENEWED_NEW_KEY.cert))}"
+    ]
+
+
+def test_planner_sees_3_0_1_pins_and_no_pins() -> None:
+    cert_pin = _discovery((f"3 0 1 {cert_sha256(cert_pem(LEAF.cert))}",), authenticated=False)
+    pins = dane_pins([cert_pin], LEAF.cert)
+    assert (
+        pins.cert_pinned_at == ("_25._tcp.mail.example.test",) and not pins.reuse_key and not pins.validated
+    )
+    other = _discovery((f"3 1 1 {spki_sha256(cert_pem(RENEWED_NEW_KEY.cert))}",), authenticated=True)
+    assert dane_pins([other], LEAF.cert) == DanePins((), (), False)
