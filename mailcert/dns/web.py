@@ -5,7 +5,7 @@ send one HTTP/1.0 request, and follow no redirects (MTA-STS senders must not; we
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailcert.probe.wire import Wire, WireError
 
@@ -48,13 +48,13 @@ def fetch(
     try:
         wire = Wire.connect(address, 443, connect_timeout=timeout, read_timeout=timeout, deadline=deadline)
     except WireError as exc:
-        return _replace(base, error=exc.reason)
+        return replace(base, error=exc.reason)
     try:
         try:
             session = wire.start_tls(host)
         except WireError as exc:
-            return _replace(base, error=f"TLS handshake failed: {exc.reason}", connected=True)
-        base = _replace(base, chain_der=session.chain_der, connected=True)
+            return replace(base, error=f"TLS handshake failed: {exc.reason}", connected=True)
+        base = replace(base, chain_der=session.chain_der, connected=True)
         head = [f"{method} {path} HTTP/1.0", f"Host: {host}", "User-Agent: mailcert", "Connection: close"]
         if body is not None:
             head += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
@@ -63,13 +63,8 @@ def fetch(
             wire.sock.settimeout(timeout)
             wire.sock.sendall(request)
             raw = _read_all(wire, deadline)
-        except (OSError, TimeoutError) as exc:
-            return _replace(
-                base,
-                error=f"no HTTP answer: {exc.strerror or exc}"
-                if isinstance(exc, OSError)
-                else "no HTTP answer",
-            )
+        except OSError as exc:  # TimeoutError is one too
+            return replace(base, error=f"no HTTP answer: {exc.strerror or 'timed out'}")
     finally:
         wire.close()
     return _parse_response(base, raw)
@@ -90,17 +85,11 @@ def _parse_response(base: WebFetch, raw: bytes) -> WebFetch:
     lines = head.decode("iso-8859-1").split("\r\n")
     parts = lines[0].split(" ", 2) if lines else []
     if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        return _replace(base, error="the answer is not HTTP")
+        return replace(base, error="the answer is not HTTP")
     headers = {}
     for line in lines[1:]:
         key, _, value = line.partition(":")
         headers[key.strip().lower()] = value.strip()
     status = int(parts[1])
     error = None if status == 200 else f"HTTP {status}{' ' + parts[2] if len(parts) > 2 else ''}"
-    return _replace(base, status=status, body=body[:MAX_BODY], location=headers.get("location"), error=error)
-
-
-def _replace(base: WebFetch, **changes: object) -> WebFetch:
-    from dataclasses import replace
-
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, status=status, body=body[:MAX_BODY], location=headers.get("location"), error=error)

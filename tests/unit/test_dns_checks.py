@@ -223,3 +223,18 @@ def test_probe_key_uses_the_advertised_mode() -> None:
     discovery = discover_domain(D, RecordedDns(zone()), fetcher=web(socket="SSL"))
     keys = {probe_key(a) for a in discovery.advertised}
     assert (f"smtp.{D}", 587, Mode.IMPLICIT) in keys and (f"smtp.{D}", 587, Mode.STARTTLS) in keys
+
+
+def test_mta_sts_policy_behind_a_redirect_is_not_followed_and_is_reported() -> None:
+    plain = web()
+
+    def redirecting(host: str, path: str, address: str, **kwargs: object) -> WebFetch:
+        if host == f"mta-sts.{D}":
+            return WebFetch(
+                host, path, address, (), 301, b"", location="https://www.example.test/p", error="HTTP 301"
+            )
+        return plain(host, path, address, **kwargs)
+
+    found = findings_of(RecordedDns(zone()), redirecting)
+    assert checks(found) == [("dns.mta-sts-mismatch", "warning", 443, f"mta-sts.{D}")]
+    assert "senders do not follow redirects" in found[0].message
