@@ -121,6 +121,22 @@ def test_up_status_exec_down_as_a_user_runs_them(own_lab_dir: Path) -> None:
     inside = mailcert("lab", "exec", "mx2", "--dir", str(lab_dir), "--", "postconf", "-h", "myhostname")
     assert inside.returncode == 0 and inside.stdout.strip() == "mail.mx2.mailcert.test"
     assert mailcert("lab", "exec", "mx2", "--dir", str(lab_dir), "--", "sh", "-c", "exit 7").returncode == 7
+    # Inside, a host reaches only the lab range: no default route.
+    routes = mailcert("lab", "exec", "mx2", "--dir", str(lab_dir), "--", "ip", "-4", "route", "show")
+    assert routes.stdout.split() == [
+        "10.213.0.0/24",
+        "dev",
+        "eth0",
+        "proto",
+        "kernel",
+        "scope",
+        "link",
+        "src",
+        "10.213.0.12",
+    ]
+    # As root, with its own files at the real paths.
+    who = mailcert("lab", "exec", "mx2", "--dir", str(lab_dir), "--", "sh", "-c", "id -u; cat /etc/hostname")
+    assert who.stdout.split() == ["0", "mail.mx2.mailcert.test"]
 
     # An admin restarts Postfix by hand and leaves a stray process: pids nobody recorded.
     state = lifecycle.require_state(lab_dir)
