@@ -7,6 +7,7 @@ import binascii
 import re
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from mailcert.facts import BlockKind, PemBlock
@@ -49,10 +50,16 @@ def _block(label: str, whole: bytes, body: bytes) -> PemBlock:
 def _certificate_block(label: str, body: bytes) -> PemBlock:
     try:
         der = base64.b64decode(b"".join(body.split()), validate=True)
-        x509.load_der_x509_certificate(der)
+        cert = x509.load_der_x509_certificate(der)
+        # cryptography parses lazily: a damaged name or public key fails only when read, deep in a check.
+        cert.subject, cert.issuer, cert.public_key()
     except (binascii.Error, ValueError) as exc:
         return PemBlock(
             kind=BlockKind.CERTIFICATE, label=label, error=f"corrupt certificate block ({_short(exc)})"
+        )
+    except UnsupportedAlgorithm as exc:
+        return PemBlock(
+            kind=BlockKind.CERTIFICATE, label=label, error=f"unsupported certificate key ({_short(exc)})"
         )
     return PemBlock(kind=BlockKind.CERTIFICATE, label=label, der=der)
 
