@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import InventoryError
@@ -15,10 +17,12 @@ from mailcert.hostfs import LocalRoot
 from mailcert.inventory import load_inventory
 from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
+from mailcert.pem import scan_pem
 from mailcert.pki.trust import TrustStore
 from mailcert.report import render
 from mailcert.services.dovecot import parse_dovecot
-from tests.pki import NOW
+from tests.fuzz.strategies import no_hang
+from tests.pki import NOW, TestPKI
 
 
 def test_name_longer_than_the_filesystem_allows_is_a_missing_file(tmp_path: Path) -> None:
@@ -101,3 +105,19 @@ def test_host_names_do_not_reach_files_outside_host_vars(tmp_path: Path) -> None
     hosts = {h.name: h for h in load_inventory(inventory).hosts}
     assert hosts["../outside"].port == 22
     assert hosts["h" * 300].port == 22
+
+
+def test_explain_of_one_huge_word_is_quick() -> None:
+    """explain.py: the dotted-name pattern backtracked O(n²) on a 200 kB word (a hang past 20 s)."""
+    with no_hang(5):
+        explain("0x10 = " + "x" * 200_000)
+
+
+def test_certificate_with_a_damaged_public_key_is_a_corrupt_block() -> None:
+    """pem.py: cryptography parses lazily; a bit-flipped public key raised ValueError deep in the key check."""
+    der = TestPKI("Regression").leaf().cert.public_bytes(serialization.Encoding.DER)
+    point = der.find(b"\x03\x42\x00\x04")  # the EC public key: BIT STRING, uncompressed point
+    damaged = der[: point + 3] + b"\xfb" + der[point + 4 :]
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(damaged) + b"-----END CERTIFICATE-----\n"
+    (block,), _ = scan_pem(pem)
+    assert block.der is None and block.error and "corrupt certificate block" in block.error
