@@ -23,6 +23,7 @@ from mailcert.lint import LintOptions, lint_host
 from mailcert.pem import scan_pem
 from mailcert.pki import certinfo
 from mailcert.pki.chain import build_path, order_problems
+from mailcert.pki.names import covers, name_matches
 from mailcert.pki.trust import TrustStore, load_bundle
 from mailcert.services.certbot import read_certbot
 from mailcert.services.certbot_conf import ConfSyntaxError, parse_renewal_conf
@@ -292,3 +293,14 @@ def test_explain_answers_any_text(query: str) -> None:
         render_text(explanation)
         explanation.to_json()
         no_match_reason(query)
+
+
+NAME_WORDS = ["*", ".", "mail", "example", "test", "xn--", "bücher", "[", "]", ":", "::1", "127.0.0.1", "-"]
+
+
+@given(st.lists(text_of(NAME_WORDS, max_size=8), max_size=4), text_of(NAME_WORDS, max_size=8))
+def test_name_matching_answers_for_any_names(sans: list[str], hostname: str) -> None:
+    with no_hang():
+        assert isinstance(covers(sans, ["127.0.0.1", "::1"], hostname), bool)
+        for san in sans:
+            name_matches(san, hostname)
