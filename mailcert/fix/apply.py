@@ -155,11 +155,13 @@ def apply_host(
             else None
         )
         result = _apply_locked(host, plan, conn, lock, state_dir, before, recheck, connect, interruption)
+        remote.mark_reported(lock.conn, state_dir, run_id)  # we saw how it ended: not a leftover
         return replace(result, leftovers=tuple(olds), lock_note=note)
     except MailcertError as exc:
         return HostApplied(_fail_unfinished(plan, exc.line()), message=exc.line())
     finally:
         lock.release()
+        lock.conn.close()
         conn.close()
 
 
@@ -261,10 +263,8 @@ def _switch_surviving(
     """The switch; when the SSH session drops meanwhile, reconnect and wait for the host's own verdict."""
     try:
         return remote.switch(conn, state_dir, run_id, payload), conn
-    except HostError as exc:
-        if "SSH session failed" not in exc.what and "did not finish" not in exc.what:
-            raise
-        lost = exc
+    except remote.SessionLostError as exc:
+        lost: HostError = exc
     for attempt in range(RECONNECT_ATTEMPTS):
         time.sleep(min(2**attempt, 10) * 0.5)
         lock.release()

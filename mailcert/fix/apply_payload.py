@@ -57,23 +57,35 @@ def touched_services(plan: HostPlan) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def validations(plan: HostPlan) -> tuple[str, ...]:
-    """The plan's own validations, then each touched service's default ones."""
-    own = [command.shown() for command in plan.validations]
-    defaults = [text for service in touched_services(plan) for text in VALIDATE.get(service, ())]
+# What a failure message calls each default (the shell text is long; the admin knows these words).
+VALIDATE_LABEL = {
+    "postfix check": "postfix check",
+    "postconf >/dev/null": "postconf",
+    "doveconf -n >/dev/null": "doveconf -n",
+}
+
+
+def validations(plan: HostPlan) -> tuple[tuple[str, str], ...]:
+    """(shell text, label) of the plan's own validations, then each touched service's default ones."""
+    own = [(command.shown(), command.shown()) for command in plan.validations]
+    defaults = [
+        (text, VALIDATE_LABEL.get(text, f"{service} -bV"))
+        for service in touched_services(plan)
+        for text in VALIDATE.get(service, ())
+    ]
     return tuple(dict.fromkeys([*own, *defaults]))
 
 
-def reloads(plan: HostPlan) -> tuple[str, ...]:
-    """One reload per RELOAD change: its command, or the service's default."""
-    texts: list[str] = []
+def reloads(plan: HostPlan) -> tuple[tuple[str, str], ...]:
+    """(shell text, label) of one reload per RELOAD change: its command, or the service's default."""
+    texts: list[tuple[str, str]] = []
     for change in plan.changes:
         if change.kind is not ChangeKind.RELOAD:
             continue
         if change.command is not None:
-            texts.append(change.command.shown())
+            texts.append((change.command.shown(), change.command.shown()))
         elif change.service in RELOAD:
-            texts.append(RELOAD[change.service])
+            texts.append((RELOAD[change.service], f"reload of {change.service}"))
         else:
             raise ValueError(f"no way to reload service {change.service!r}")
     return tuple(dict.fromkeys(texts))
@@ -108,8 +120,8 @@ def switch_payload(plan: HostPlan) -> str:
                 f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
             )
     lines += [f"run {_b64(c.shown())}" for c in switch_commands(plan)]
-    lines += [f"check {_b64(text)}" for text in validations(plan)]
-    lines += [f"reload {_b64(text)}" for text in reloads(plan)]
+    lines += [f"check {_b64(text)} {_b64(label)}" for text, label in validations(plan)]
+    lines += [f"reload {_b64(text)} {_b64(label)}" for text, label in reloads(plan)]
     return "\n".join(lines) + "\n"
 
 

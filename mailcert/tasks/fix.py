@@ -7,12 +7,12 @@ the host (it does not need us), then is restored; the run ends with exit 3 sayin
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from invoke.context import Context
 from invoke.tasks import Task, task
@@ -20,8 +20,10 @@ from invoke.tasks import Task, task
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
-from mailcert.fix.apply_report import before_after, plan_entries
+from mailcert.fix.apply_report import before_after
 from mailcert.fix.model import HostPlan, Outcome
+from mailcert.fix.planner import plan_host
+from mailcert.fix.render import plan_entries, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.model import HostReport, Report
@@ -30,8 +32,6 @@ from mailcert.tasks.audit import DEFAULT_FORKS, DEFAULT_INVENTORY, last_audit, r
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
-
-PlanHost = Callable[..., HostPlan]
 
 
 class _FixTask(Task[Any]):
@@ -81,8 +81,7 @@ def fix(
         return
     settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
     audits = _audits(inventory or configured, limit, settings, workers)
-    plan_host = _planner()
-    plans = [_plan(plan_host, audit, settings.now) for audit in audits]
+    plans = [_plan(audit, settings.now) for audit in audits]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
     if dry_run:
@@ -123,17 +122,7 @@ def _audits(
     return run_audit(_hosts(inventory, limit), settings, forks=workers, progress=sys.stderr)
 
 
-def _planner() -> PlanHost:
-    try:
-        module = importlib.import_module("mailcert.fix.planner")
-    except ImportError:
-        raise MailcertError(
-            "this build of mailcert has no fix planner yet", todo="use `mailcert audit` and fix by hand"
-        ) from None
-    return cast(PlanHost, module.plan_host)
-
-
-def _plan(plan_host: PlanHost, audit: HostAudit, now: datetime) -> HostPlan:
+def _plan(audit: HostAudit, now: datetime) -> HostPlan:
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
@@ -152,12 +141,7 @@ def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -
             f"fix would make {count} change(s) on {len(changing)} host(s) and there is no terminal to ask on",
             todo="review `mailcert fix --dry-run`, then run again with -y/--yes",
         )
-    for entry in plan_entries(changing):
-        print(f"  {entry['host']} {entry['kind']}: {entry['description']}")
-        if entry.get("diff"):
-            print(str(entry["diff"]))
-        if entry.get("command"):
-            print(f"    $ {entry['command']}")
+    print(render_text(changing))
     answer = input(f"Apply {count} change(s) on {len(changing)} host(s)? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("fix cancelled: nothing was changed")
@@ -191,9 +175,13 @@ def _finish(
     now: datetime, hosts: Sequence[HostReport], plans: Sequence[HostPlan], format: str, output: str | None
 ) -> None:
     report = Report(
-        generated_at=datetime.now(UTC), evaluated_at=now, hosts=tuple(hosts), plan=plan_entries(plans)
+        generated_at=datetime.now(UTC), evaluated_at=now, hosts=tuple(hosts), plan=tuple(plan_entries(plans))
     )
-    emit(render(report, format, color=wants_color(output)), output)
+    if format == "text":  # the plan as people read it: numbered steps, what each removes, diffs, commands
+        text = render(replace(report, plan=None), format, color=wants_color(output))
+        emit(text + "\n" + render_text(plans), output)
+    else:
+        emit(render(report, format, color=wants_color(output)), output)
     state = run_state()
     state.record("fix", report)
     state.forced_code = report.status.exit_code  # the final state, not the audit's before it

@@ -12,7 +12,7 @@
 #   reported STATE RUN     mark RUN as seen by a control side
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
-#   run B64CMD   check B64CMD   reload B64CMD
+#   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
 # Status file RUN-DIR/status: line 1 running|applied|rolled-back|failed, line 2 the reason.
 set -u
 umask 077
@@ -137,7 +137,9 @@ run_cmd() { # run_cmd B64CMD OUTFILE
     b64d "$1" >"$RUNDIR/cmd.sh" && sh "$RUNDIR/cmd.sh" >"$2" 2>&1 </dev/null
 }
 
-shown() { b64d "$1" | tr '\n' ' ' | cut -c1-200; }
+shown() { # shown B64CMD [B64LABEL]: the label when the payload gives one, else the command itself
+    if [ -n "${2:-}" ]; then b64d "$2"; else b64d "$1" | tr '\n' ' ' | cut -c1-200; fi
+}
 tail_of() { grep -v '^[[:space:]]*$' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-400; }
 
 apply_payload() {
@@ -176,25 +178,26 @@ apply_payload() {
         WROTE=1
         put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || { FAIL="cannot write $path"; return 1; }
     done <"$RUNDIR/payload"
-    while read -r kind a _; do
+    while read -r kind a label _; do
         [ "$kind" = run ] || continue
         run_cmd "$a" "$RUNDIR/out/run" || {
-            FAIL="command failed: $(shown "$a"): $(tail_of "$RUNDIR/out/run")"
+            rc=$?
+            FAIL="command failed: $(shown "$a" "$label") (exit $rc): $(tail_of "$RUNDIR/out/run")"
             return 1
         }
     done <"$RUNDIR/payload"
     n=0
-    while read -r kind a _; do
+    while read -r kind a label _; do
         [ "$kind" = check ] || continue
         n=$((n + 1))
         if ! run_cmd "$a" "$RUNDIR/out/after.$n"; then
-            FAIL="validation failed: $(shown "$a"): $(tail_of "$RUNDIR/out/after.$n")"
+            FAIL="validation failed: $(shown "$a" "$label"): $(tail_of "$RUNDIR/out/after.$n")"
             return 1
         fi
         # Line numbers shift with an edit: a warning is new only when it differs in more than its numbers.
         same_warnings "$RUNDIR/out/after.$n" >"$RUNDIR/out/warn.$n"
         if same_warnings "$RUNDIR/out/before.$n" | grep -vxF -f - "$RUNDIR/out/warn.$n" >"$RUNDIR/out/new.$n"; then
-            FAIL="validation warns: $(shown "$a"): $(tail_of "$RUNDIR/out/new.$n")"
+            FAIL="validation warns: $(shown "$a" "$label"): $(tail_of "$RUNDIR/out/new.$n")"
             return 1
         fi
     done <"$RUNDIR/payload"
@@ -203,10 +206,11 @@ apply_payload() {
 }
 
 reload_all() {
-    while read -r kind a _; do
+    while read -r kind a label _; do
         [ "$kind" = reload ] || continue
         run_cmd "$a" "$RUNDIR/out/reload" || {
-            FAIL="reload failed: $(shown "$a"): $(tail_of "$RUNDIR/out/reload")"
+            rc=$?
+            FAIL="reload failed: $(shown "$a" "$label") (exit $rc): $(tail_of "$RUNDIR/out/reload")"
             return 1
         }
     done <"$RUNDIR/payload"
