@@ -45,14 +45,18 @@ def _stale_note(memory: EndpointMemory, now: datetime) -> str | None:
 
 
 def _with_stale_notes(host: HostReport, memories: Sequence[EndpointMemory], now: datetime) -> HostReport:
-    notes = {(m.service, m.port): note for m in memories if (note := _stale_note(m, now))}
-    if not notes:
+    noted = [(m, note) for m in memories if (note := _stale_note(m, now))]
+    if not noted:
         return host
     findings = []
     for finding in host.findings:
-        note = notes.get((finding.service or "", finding.port or -1))
-        if finding.check == "tls.stale" and note and note not in finding.message:
-            finding = replace(finding, message=f"{finding.message.rstrip('.')}; {note}")
+        if finding.check == "tls.stale":
+            # A stale finding may stand for several ports of the service (port None): one note per renewal.
+            notes = dict.fromkeys(
+                note for m, note in noted if _covers(finding, m) and note not in finding.message
+            )
+            if notes:
+                finding = replace(finding, message="; ".join([finding.message.rstrip("."), *notes]))
         findings.append(finding)
     return replace(host, findings=tuple(findings))
 
