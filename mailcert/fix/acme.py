@@ -74,7 +74,10 @@ def certbot_reason(text: str) -> str:
         or "failed to establish" in lowered
     ):
         url = re.search(r"host='([^']+)', port=(\d+)", text)
-        where = f" ({url.group(1)}:{url.group(2)})" if url else ""
+        requesting = re.search(r"Requesting (\S+?):? Connection refused", text)
+        where = (
+            f" ({url.group(1)}:{url.group(2)})" if url else f" ({requesting.group(1)})" if requesting else ""
+        )
         return f"cannot reach the ACME server{where}: connection refused or no answer — is it running and reachable from the host?"
     if "certificate verify failed" in lowered:
         return "certbot does not trust the ACME server's certificate — set mailcert_acme_ca_bundle"

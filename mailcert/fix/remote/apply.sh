@@ -147,7 +147,7 @@ apply_payload() {
     mkdir -p "$RUNDIR/files" "$RUNDIR/out"
     n=0
     # Baseline of the validations: a warning that was there before the change is not the change's fault.
-    grep '^check ' "$RUNDIR/payload" | while read -r _ cmd; do
+    grep '^check ' "$RUNDIR/payload" | while read -r _ cmd _; do
         n=$((n + 1))
         run_cmd "$cmd" "$RUNDIR/out/before.$n" || true
     done

@@ -1,0 +1,219 @@
+"""The host-side apply program (mailcert/fix/remote/apply.sh) run for real as root on this machine, on
+files in a temporary folder: lock, backup, atomic write keeping owner and mode, validation baseline,
+restore byte-identical, leftovers; and certbot's real failure text turned into one line."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mailcert.fix.acme import certbot_argv, certbot_reason
+from mailcert.fix.apply_payload import switch_payload
+from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
+from mailcert.fix.remote import apply_argv
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="the apply program chowns files and runs as root on hosts; CI runs tests as root",
+)
+
+
+def program(state: Path, action: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        apply_argv(action, str(state), *args),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def hold(state: Path, run_id: str) -> tuple[subprocess.Popen[str], str]:
+    holder = subprocess.Popen(
+        apply_argv("hold", str(state), run_id), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    return holder, holder.stdout.readline().strip()
+
+
+def release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.close()
+    holder.wait(timeout=30)
+
+
+def facts(path: Path) -> tuple[str, int, int, int] | None:
+    if not path.exists():
+        return None
+    st = path.stat()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), st.st_mode, st.st_uid, st.st_gid
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    conf = tmp_path / "etc"
+    conf.mkdir()
+    (conf / "main.cf").write_text("smtpd_tls_cert_file = /a/cert.pem\n# keep me\n")
+    os.chown(conf / "main.cf", 65534, 65534)
+    (conf / "main.cf").chmod(0o640)
+    (conf / "real.cf").write_text("target\n")
+    (conf / "link.cf").symlink_to(conf / "real.cf")
+    return tmp_path
+
+
+def plan_for(site: Path, check: str = "true", reload_cmd: str = "true") -> HostPlan:
+    main = site / "etc" / "main.cf"
+    return HostPlan(
+        "local",
+        (
+            Change(
+                ChangeKind.EDIT,
+                "e",
+                file=FileChange(
+                    str(main), main.read_text(), "smtpd_tls_cert_file = /a/fullchain.pem\n# keep me\n"
+                ),
+            ),
+            Change(
+                ChangeKind.CREATE, "c", file=FileChange(str(site / "etc" / "new.cf"), None, "", mode=0o600)
+            ),
+            Change(
+                ChangeKind.EDIT, "l", file=FileChange(str(site / "etc" / "link.cf"), "target\n", "changed\n")
+            ),
+            Change(ChangeKind.RELOAD, "r", command=Command(("sh", "-c", reload_cmd))),
+        ),
+        validations=(Command(("sh", "-c", check)),),
+    )
+
+
+def test_switch_writes_atomically_keeping_owner_mode_and_symlinks(site: Path) -> None:
+    state = site / "state"
+    holder, said = hold(state, "R1")
+    assert said == "locked"
+    try:
+        done = program(state, "switch", "R1", stdin=switch_payload(plan_for(site)))
+    finally:
+        release(holder)
+    assert done.stdout.splitlines()[0] == "applied", done.stdout + done.stderr
+    main = site / "etc" / "main.cf"
+    assert main.read_text() == "smtpd_tls_cert_file = /a/fullchain.pem\n# keep me\n"
+    assert (main.stat().st_uid, main.stat().st_gid, main.stat().st_mode & 0o7777) == (65534, 65534, 0o640)
+    assert (site / "etc" / "new.cf").read_text() == ""
+    assert (site / "etc" / "new.cf").stat().st_mode & 0o777 == 0o600
+    assert (site / "etc" / "link.cf").is_symlink()  # the link stays; its target gets the content
+    assert (site / "etc" / "real.cf").read_text() == "changed\n"
+    assert not list((site / "etc").glob(".mailcert-*"))  # no temporary file left behind
+    assert not (state / "lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("check", "reload_cmd", "says"),
+    [
+        ("echo 'fatal: broken' >&2; exit 1", "true", "validation failed: "),
+        # warns only once the new main.cf is in place: a new warning
+        (
+            "! grep -q fullchain {main} || echo 'postconf: warning: unused parameter: x=1' >&2",
+            "true",
+            "validation warns: ",
+        ),
+        ("true", "echo 'not running' >&2; exit 1", "reload failed: "),
+    ],
+)
+def test_any_failure_restores_byte_identical(site: Path, check: str, reload_cmd: str, says: str) -> None:
+    files = [site / "etc" / n for n in ("main.cf", "new.cf", "real.cf")]
+    before = [facts(f) for f in files]
+    state = site / "state"
+    holder, _ = hold(state, "R2")
+    try:
+        check = check.format(main=site / "etc" / "main.cf")
+        done = program(state, "switch", "R2", stdin=switch_payload(plan_for(site, check, reload_cmd)))
+    finally:
+        release(holder)
+    status, reason = done.stdout.splitlines()[:2]
+    assert status == "rolled-back"
+    assert reason.startswith(says)
+    assert [facts(f) for f in files] == before
+
+
+def test_a_warning_that_was_there_before_is_not_the_changes_fault(site: Path) -> None:
+    state = site / "state"
+    holder, _ = hold(state, "R3")
+    try:
+        old_warning = "echo 'warning: /etc/x line 12: deprecated' >&2"  # line numbers may shift with the edit
+        done = program(state, "switch", "R3", stdin=switch_payload(plan_for(site, old_warning)))
+    finally:
+        release(holder)
+    assert done.stdout.startswith("applied\n")
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_lock_and_takes_over_a_dead_one(site: Path) -> None:
+    state = site / "state"
+    first, said = hold(state, "FIRST")
+    assert said == "locked"
+    second = program(state, "hold", "SECOND")
+    assert second.stdout.startswith("busy FIRST ")
+    first.kill()  # the control side died without releasing: the holder is gone, the lock stays
+    first.wait(timeout=30)
+    assert (state / "lock").exists()
+    third, said = hold(state, "THIRD")
+    try:
+        assert said == "taken-over FIRST"
+    finally:
+        release(third)
+
+
+def test_a_later_rollback_restores_and_leftovers_are_listed_until_reported(site: Path) -> None:
+    state = site / "state"
+    before = facts(site / "etc" / "main.cf")
+    holder, _ = hold(state, "R4")
+    try:
+        assert program(state, "switch", "R4", stdin=switch_payload(plan_for(site))).stdout.startswith(
+            "applied"
+        )
+    finally:
+        release(holder)
+    assert program(state, "leftovers").stdout.split()[:2] == ["R4", "applied"]
+    holder, _ = hold(state, "R4")
+    try:
+        undone = program(state, "restore", "R4", "rolled back by hand")
+    finally:
+        release(holder)
+    assert undone.stdout.splitlines() == ["rolled-back", "rolled back by hand"]
+    assert facts(site / "etc" / "main.cf") == before
+    assert not (site / "etc" / "new.cf").exists()
+    program(state, "reported", "R4")
+    assert program(state, "leftovers").stdout == ""
+
+
+def test_switch_refuses_without_the_lock(site: Path) -> None:
+    done = program(site / "state", "switch", "NOLOCK", stdin=switch_payload(plan_for(site)))
+    assert done.returncode == 2
+    assert "not held by run NOLOCK" in done.stderr
+
+
+def test_certbot_unreachable_acme_server_is_one_clear_line(tmp_path: Path) -> None:
+    if shutil.which("certbot") is None:
+        pytest.fail("certbot is a system dependency (scripts/install-system-deps)")
+    command = Command(
+        ("certbot", "certonly", "--standalone", "--agree-tos", "--email", "a@mailcert.test",
+         "-d", "mail.mailcert.test", "--server", "https://127.0.0.1:9/dir",
+         "--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")),
+        env=(("REQUESTS_CA_BUNDLE", "/nonexistent-bundle.pem"),),
+    )  # fmt: skip
+    argv = certbot_argv(command)
+    assert argv[:2] == ["env", "REQUESTS_CA_BUNDLE=/nonexistent-bundle.pem"]
+    assert "--non-interactive" in argv
+    done = subprocess.run(argv[2:], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert certbot_reason(done.stdout + done.stderr).startswith("cannot reach the ACME server (127.0.0.1")
+
+
+def test_renew_never_sleeps_and_env_names_are_checked() -> None:
+    assert "--no-random-sleep-on-renew" in certbot_argv(Command(("certbot", "renew", "--cert-name", "x")))
+    with pytest.raises(ValueError, match="bad environment variable"):
+        certbot_argv(Command(("certbot", "renew"), env=(("A;rm -rf /", "x"),)))
