@@ -32,6 +32,11 @@ def run(argv: Sequence[str], *, what: str, input_text: str | None = None, timeou
     return done.stdout
 
 
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, bind mounts)", todo="run it with sudo")
+
+
 def start_time(pid: int) -> int | None:
     """The kernel's start time of a process (clock ticks since boot), or None when it is gone."""
     try:
