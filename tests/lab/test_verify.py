@@ -179,3 +179,18 @@ def test_second_run_with_state_reports_renewal_overdue_past_the_window(
     assert [line for line in overdue_lines if "dovecot" in line] == [overdue], out
     assert any(line.startswith("mx3 postfix renewal.overdue — lineage ") for line in overdue_lines), out
     assert code == 2  # the self-signed certificate is critical in any case
+
+
+def test_renew_dry_run_reports_certbots_reason_over_ssh(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    # The lab's certbot has never registered an ACME account, so an unattended renewal cannot work: the
+    # dry run says so, as it would on a host where renewals silently fail.
+    out, code = verify(lab, capsys, "--limit", "mx1", "--renew-dry-run")
+    lineage = lab.host("mx1").lineage
+    [line] = [line for line in out.splitlines() if " renewal.not-configured — " in line]
+    assert line.startswith(
+        f"mx1 renewal.not-configured — `certbot renew --dry-run` fails for lineage {lineage}: "
+    )
+    reason = line.split(f"{lineage}: ", 1)[1].split("; fix: ")[0]
+    log = lab.root("mx1").joinpath("var/log/letsencrypt/letsencrypt.log").read_text()
+    assert reason.rstrip(".") in log  # certbot's own words, as its log on the host has them
+    assert code == 1
