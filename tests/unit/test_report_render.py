@@ -44,4 +44,6 @@ def test_html_renders_one_page() -> None:
 def test_an_unknown_format_is_a_usage_error_listing_the_choices() -> None:
     with pytest.raises(UsageError) as caught:
         render(REPORT, "xml")
-    assert caught.value.line() == "unknown report format 'xml' — use one of: text, json, sarif, markdown, html"
+    assert (
+        caught.value.line() == "unknown report format 'xml' — use one of: text, json, sarif, markdown, html"
+    )
