@@ -145,14 +145,14 @@ def _program_error(output: RemoteOutput, host: str, what: str) -> HostError:
 def switch(conn: StrictConnection, state_dir: str, run_id: str, payload: str) -> SwitchStatus:
     """Hand the payload to the host, which switches on its own; returns when its status file is final.
     A session that ends without the program's answer raises SessionLostError."""
-    output = run_as_root(conn, apply_argv("switch", state_dir, run_id), stdin=payload)
+    output = run_as_root(conn, apply_argv("switch", state_dir, run_id, conn.name), stdin=payload)
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "the switch")
     return parse_status(output.stdout)
 
 
 def wait(conn: StrictConnection, state_dir: str, run_id: str) -> SwitchStatus:
-    output = run_as_root(conn, apply_argv("wait", state_dir, run_id))
+    output = run_as_root(conn, apply_argv("wait", state_dir, run_id, conn.name))
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "waiting for the switch")
     return parse_status(output.stdout)
@@ -160,25 +160,27 @@ def wait(conn: StrictConnection, state_dir: str, run_id: str) -> SwitchStatus:
 
 def restore(conn: StrictConnection, state_dir: str, run_id: str, why: str) -> SwitchStatus:
     """Put back every file run `run_id` changed on this host (byte-identical, owner and mode), reload."""
-    output = run_as_root(conn, apply_argv("restore", state_dir, run_id, " ".join(why.split())))
+    output = run_as_root(conn, apply_argv("restore", state_dir, run_id, conn.name, " ".join(why.split())))
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "the restore")
     return parse_status(output.stdout)
 
 
 def leftovers(conn: StrictConnection, state_dir: str) -> list[Leftover]:
+    """This host's runs whose end no control side saw (records of other inventory names are theirs)."""
     output = run_as_root(conn, apply_argv("leftovers", state_dir), timeout=60)
     found = []
     for line in output.stdout.splitlines():
         words = line.split()
-        if len(words) >= 2:
+        run_id, _, host = words[0].rpartition("@") if words else ("", "", "")
+        if len(words) >= 2 and host == conn.name:
             reason = base64.b64decode(words[2]).decode(errors="replace") if len(words) > 2 else ""
-            found.append(Leftover(words[0], words[1], reason.strip()))
+            found.append(Leftover(run_id, words[1], reason.strip()))
     return found
 
 
 def mark_reported(conn: StrictConnection, state_dir: str, run_id: str) -> None:
-    run_as_root(conn, apply_argv("reported", state_dir, run_id), timeout=60)
+    run_as_root(conn, apply_argv("reported", state_dir, run_id, conn.name), timeout=60)
 
 
 class HostLock:

@@ -24,6 +24,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def program(state: Path, action: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The program as the control side calls it, for inventory host "local" (RUN [WHY] after ACTION)."""
+    if args and action not in ("hold", "leftovers"):
+        args = (args[0], "local", *args[1:])
     return subprocess.run(
         apply_argv(action, str(state), *args),
         input=stdin,
@@ -177,7 +180,7 @@ def test_a_later_rollback_restores_and_leftovers_are_listed_until_reported(site:
         )
     finally:
         release(holder)
-    assert program(state, "leftovers").stdout.split()[:2] == ["R4", "applied"]
+    assert program(state, "leftovers").stdout.split()[:2] == ["R4@local", "applied"]
     holder, _ = hold(state, "R4")
     try:
         undone = program(state, "restore", "R4", "rolled back by hand")

@@ -114,7 +114,7 @@ def test_a_planted_fault_is_fixed_end_to_end_and_the_file_keeps_owner_and_mode(
     assert "cert.chain-incomplete" not in checks(result.after)  # the reload reached the daemon: chain served
     smtp = [e for e in result.after.endpoints if e.service == "postfix" and e.served is not None]
     assert smtp and all(e.served.chain_length >= 2 for e in smtp if e.served)
-    backup = lab.host(HOST).path(f"{STATE_DIR}/runs/{result.plan.run_id}")
+    backup = lab.host(HOST).path(f"{STATE_DIR}/runs/{result.plan.run_id}@{HOST}")
     assert (backup / "status").read_text().startswith("applied\n")
 
 

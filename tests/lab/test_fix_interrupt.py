@@ -146,7 +146,7 @@ def test_sigint_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path) -> 
     assert result["outcomes"] == ["rolled-back", "rolled-back"]
     assert "interrupted by SIGINT" in result["message"]
     assert snapshot(lab, HOST, [MAIN_CF]) == shot
-    status = lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}/status").read_text()
+    status = lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}@{HOST}/status").read_text()
     assert status.startswith("rolled-back\n")
 
 
@@ -165,7 +165,7 @@ def test_control_side_killed_mid_switch_the_next_run_says_how_it_ended(lab: Lab,
         if driver.poll() is None:
             driver.kill()
     lab.host(HOST).path(GO).touch()
-    _wait_for(lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}/worker.done"), "the host-side switch")
+    _wait_for(lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}@{HOST}/worker.done"), "the host-side switch")
     assert lab.host(HOST).path(MAIN_CF).read_text() == text + MARK + "\n"  # fully applied and valid
 
     host = load_inventory(str(inventory)).host(HOST)

@@ -15,11 +15,11 @@ def apply_script() -> str:
     return resources.files("mailcert.fix.remote").joinpath("apply.sh").read_text(encoding="utf-8")
 
 
-def apply_argv(action: str, state_dir: str, run_id: str = "", *args: str) -> list[str]:
-    """`sh -c PROGRAM mailcert-apply ACTION STATE RUN ARGS...` as an argument list (for sudo or shlex.join)."""
-    for value in (state_dir, run_id, *args):
+def apply_argv(action: str, state_dir: str, run_id: str = "", host: str = "", *args: str) -> list[str]:
+    """`sh -c PROGRAM mailcert-apply ACTION STATE RUN HOST ARGS...` as an argument list (sudo or shlex.join)."""
+    for value in (state_dir, run_id, host, *args):
         if "\x00" in value:
             raise ValueError("NUL in an argument of the apply program")
     if not state_dir.startswith("/") or "\n" in state_dir:
         raise ValueError(f"mailcert_state_dir must be an absolute path, got {state_dir!r}")
-    return ["sh", "-c", apply_script(), PROGRAM_NAME, action, state_dir, run_id, *args]
+    return ["sh", "-c", apply_script(), PROGRAM_NAME, action, state_dir, run_id, host, *args]

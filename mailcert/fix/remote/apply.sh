@@ -2,14 +2,15 @@
 # The switch does not depend on the SSH session: `switch` stores the payload and starts a detached worker
 # (setsid nohup, ignoring HUP/INT/TERM) that backs up, writes, validates, reloads, and on ANY failure
 # restores every file byte-identical and reloads again; it always ends with a status file.
-# Usage: sh -c "$THIS_SCRIPT" mailcert-apply ACTION STATE_DIR [RUN-ID [ARG]]
-#   hold STATE RUN         take the host lock for RUN and keep it while stdin stays open (the SSH channel);
-#                          prints "locked", "resumed", "taken-over OTHER-RUN" or "busy OTHER-RUN PID SINCE"
-#   switch STATE RUN       payload on stdin; start the worker; wait; print the status
-#   restore STATE RUN WHY  put back what RUN changed (later rollback, or after a bad re-probe); print status
-#   wait STATE RUN         wait for RUN's worker; print the status
-#   leftovers STATE        runs whose end no control side saw: "RUN STATE B64-REASON" per line
-#   reported STATE RUN     mark RUN as seen by a control side
+# Usage: sh -c "$THIS_SCRIPT" mailcert-apply ACTION STATE_DIR [RUN-ID [HOST [ARG]]]
+#   hold STATE RUN              take the host lock for RUN and keep it while stdin stays open (the SSH
+#                               channel); prints "locked", "resumed", "taken-over OTHER" or "busy OTHER PID SINCE"
+#   switch STATE RUN HOST       payload on stdin; start the worker; wait; print the status
+#   restore STATE RUN HOST WHY  put back what RUN changed (later rollback, or after a bad re-probe)
+#   wait STATE RUN HOST         wait for RUN's worker; print the status
+#   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
+#   reported STATE RUN HOST     mark RUN as seen by a control side
+# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log).
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
@@ -23,16 +24,19 @@ export PATH
 ACTION=${1:?action}
 STATE=${2:?state dir}
 RUN=${3:-}
+# The inventory's name for this host: run records are per run AND host, so several inventory hosts that
+# share one state folder (the same machine under two names, a lab) never mix their backups.
+HOSTKEY=${4:-}
 LOCK=$STATE/lock
 WAIT_LIMIT=${MAILCERT_WAIT_LIMIT:-600}
 die() {
     printf 'mailcert-apply: %s\n' "$*" >&2
     exit 2
 }
-case $RUN in
-*/* | .*) die "bad run id" ;;
+case $RUN$HOSTKEY in
+*/* | .* | *@*) die "bad run id or host name" ;;
 esac
-RUNDIR=$STATE/runs/$RUN
+RUNDIR=$STATE/runs/$RUN@$HOSTKEY
 
 alive() { # alive PID: a mailcert-apply process with that pid exists
     [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q mailcert-apply
@@ -84,7 +88,7 @@ own_lock() {
 start_worker() { # start_worker MODE [WHY] — a new session: the SSH session ending does not reach it
     rm -f "$RUNDIR/worker.done" "$RUNDIR/worker.pid"
     if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi
-    $detach nohup sh "$RUNDIR/mailcert-apply.sh" work "$STATE" "$RUN" "$@" \
+    $detach nohup sh "$RUNDIR/mailcert-apply.sh" work "$STATE" "$RUN" "$HOSTKEY" "$@" \
         </dev/null >>"$RUNDIR/worker.log" 2>&1 &
 }
 
@@ -287,7 +291,7 @@ restore)
         exit 0
         ;;
     esac
-    start_worker restore "${4:-rolled back on request}"
+    start_worker restore "${5:-rolled back on request}"
     wait_done
     ;;
 wait)
@@ -297,7 +301,7 @@ wait)
     fi
     wait_done
     ;;
-work) work "${4:-apply}" "${5:-}" ;;
+work) work "${5:-apply}" "${6:-}" ;;
 leftovers)
     for dir in "$STATE"/runs/*/; do
         { [ -d "$dir" ] && [ ! -e "$dir/reported" ] && [ -e "$dir/status" ]; } || continue
