@@ -75,13 +75,14 @@ def _overdue(host: HostReport, memories: Sequence[EndpointMemory], now: datetime
     for sha256, group in groups.items():
         first = group[0]
         tracked = first.configured or first.served
-        assert tracked is not None and tracked.not_after is not None and first.inside_window_since is not None
+        since = min(m.inside_window_since for m in group if m.inside_window_since is not None)
+        assert tracked is not None and tracked.not_after is not None
         places = ", ".join(f"{m.service}:{m.port}" for m in group)
         services = {m.service for m in group}
         message = (
             f"the certificate {sha256_prefix(sha256)} used on {places} expires {day_utc(tracked.not_after)} and "
             f"has been inside its renewal window ({RENEWAL_WINDOW.days} days before expiry) since "
-            f"{day_utc(first.inside_window_since)}, {_age(first.inside_window_since, now)}: nothing has "
+            f"{day_utc(since)}, {_age(since, now)}: nothing has "
             "replaced it, so renewals are failing or not set up"
         )
         findings.append(
