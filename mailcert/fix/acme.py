@@ -83,6 +83,20 @@ def certbot_reason(text: str) -> str:
         return "certbot does not trust the ACME server's certificate — set mailcert_acme_ca_bundle"
     if "command not found" in lowered or ("no such file or directory" in lowered and "certbot" in lowered):
         return "certbot is not installed on the host (apt-get install certbot / dnf install certbot)"
-    errors = [ln for ln in lines if ln.lower().startswith(("error", "an unexpected error", "certbot failed"))]
-    picked = errors[-1] if errors else (lines[-1] if lines else "no output")
-    return picked[:400]
+    return _said(lines)[:400]
+
+
+_BOILERPLATE = ("ask for help", "see the logfile", "saving debug log", "requesting a certificate")
+
+
+def _said(lines: list[str]) -> str:
+    """certbot's own error line: the one after "An unexpected error occurred:", else the last error-ish
+    line, else the last line that is not certbot's boilerplate."""
+    for index, line in enumerate(lines):
+        if line.lower().startswith("an unexpected error occurred") and index + 1 < len(lines):
+            return lines[index + 1]
+    useful = [ln for ln in lines if not ln.lower().startswith(_BOILERPLATE)]
+    errors = [ln for ln in useful if "error" in ln.lower() or "failed" in ln.lower()]
+    if errors:
+        return errors[-1]
+    return useful[-1] if useful else "no output"

@@ -229,6 +229,8 @@ def _apply_locked(
     if interruption.is_set:
         return _undo(host, plan, conn, state_dir, interruption.why, after=None)
     after = recheck(host) if recheck else None
+    if interruption.is_set:  # Ctrl-C while re-checking: the run was not finished, so it is undone
+        return _undo(host, plan, conn, state_dir, interruption.why, after=after)
     worse = got_worse(before, after) if after is not None else None
     if worse is not None:
         return _undo(host, plan, conn, state_dir, worse, after=after)

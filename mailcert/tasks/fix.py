@@ -94,7 +94,7 @@ def fix(
         _confirm(yes, plans)
         print(f"fix: run {run_id} (undo later with `mailcert fix --rollback {run_id}`)", file=say, flush=True)
     interruption = Interruption()
-    results = _apply_all(audits, plans, run_id, settings, workers, interruption, say)
+    results = _apply_all(audits, plans, run_id, settings, bool(at), workers, interruption, say)
     finals = [_final(audit.report, result) for audit, result in zip(audits, results, strict=True)]
     for before, result, final in zip(befores, results, finals, strict=True):
         for line in before_after(before, result, final):
@@ -152,12 +152,16 @@ def _apply_all(
     plans: Sequence[HostPlan],
     run_id: str,
     settings: AuditSettings,
+    fixed_instant: bool,
     workers: int,
     interruption: Interruption,
     say: TextIO,
 ) -> list[HostApplied]:
     def recheck(host: InventoryHost) -> HostReport:
-        return audit_host(host, settings).report
+        # Without --at, "now" is after the change: a certificate issued a moment ago is valid by then.
+        return audit_host(
+            host, settings if fixed_instant else replace(settings, now=datetime.now(UTC))
+        ).report
 
     work = [HostWork(a.host, p, a.report) for a, p in zip(audits, plans, strict=True)]
     return apply_fleet(
