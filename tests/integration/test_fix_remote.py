@@ -220,3 +220,18 @@ def test_renew_never_sleeps_and_env_names_are_checked() -> None:
     assert "--no-random-sleep-on-renew" in certbot_argv(Command(("certbot", "renew", "--cert-name", "x")))
     with pytest.raises(ValueError, match="bad environment variable"):
         certbot_argv(Command(("certbot", "renew"), env=(("A;rm -rf /", "x"),)))
+
+
+def test_hosts_of_one_run_sharing_a_state_folder_keep_the_lock_until_the_last_is_done(site: Path) -> None:
+    state = site / "state"
+    first, said = hold(state, "SHARED")
+    second, said_second = hold(state, "SHARED")
+    assert (said, said_second) == ("locked", "resumed")
+    release(first)
+    assert program(state, "hold", "OTHER").stdout.startswith("busy SHARED ")
+    try:
+        done = program(state, "switch", "SHARED", stdin=switch_payload(plan_for(site)))
+        assert done.stdout.startswith("applied"), done.stderr
+    finally:
+        release(second)
+    assert not (state / "lock").exists()

@@ -42,7 +42,16 @@ alive() { # alive PID: a mailcert-apply process with that pid exists
     [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q mailcert-apply
 }
 lock_pid() { cat "$LOCK/$1" 2>/dev/null || true; }
-lock_alive() { alive "$(lock_pid holder)" || alive "$(lock_pid worker)"; }
+# Holders and workers register as LOCK/holder.PID and LOCK/worker.PID: several inventory hosts of one run
+# may share a state folder (one machine under two names), and the lock stays until the last one is done.
+live_members() { # the pids of live holders and workers, one a line
+    for member in "$LOCK"/holder.* "$LOCK"/worker.*; do
+        [ -e "$member" ] || continue
+        pid=${member##*.}
+        if alive "$pid"; then printf '%s\n' "$pid"; fi
+    done
+}
+lock_alive() { [ -n "$(live_members)" ]; }
 b64d() { if [ "$1" != - ]; then printf '%s' "$1" | base64 -d; fi; }
 status_of() { sed -n 1p "$1/status" 2>/dev/null || true; }
 
@@ -58,7 +67,7 @@ hold() {
         if [ "$other" = "$RUN" ]; then
             said=resumed
         elif lock_alive; then
-            printf 'busy %s %s %s\n' "${other:-?}" "$(lock_pid holder)" "$(lock_pid since)"
+            printf 'busy %s %s %s\n' "${other:-?}" "$(live_members | head -n 1)" "$(lock_pid since)"
             exit 0
         else
             rm -rf "$LOCK"
@@ -67,11 +76,12 @@ hold() {
         fi
     fi
     printf '%s\n' "$RUN" >"$LOCK/run"
-    printf '%s\n' "$$" >"$LOCK/holder"
+    : >"$LOCK/holder.$$"
     [ -s "$LOCK/since" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"$LOCK/since"
     printf '%s\n' "$said"
     release() {
-        if [ "$(lock_pid run)" = "$RUN" ] && [ "$(lock_pid holder)" = "$$" ] && ! alive "$(lock_pid worker)"; then
+        rm -f "$LOCK/holder.$$"
+        if [ "$(lock_pid run)" = "$RUN" ] && ! lock_alive; then
             rm -rf "$LOCK"
         fi
         exit 0
@@ -248,7 +258,7 @@ undo() { # undo REASON: restore, reload (when anything was written), record
 work() {
     trap '' HUP INT TERM PIPE
     printf '%s\n' "$$" >"$RUNDIR/worker.pid"
-    [ "$(lock_pid run)" = "$RUN" ] && printf '%s\n' "$$" >"$LOCK/worker"
+    [ "$(lock_pid run)" = "$RUN" ] && : >"$LOCK/worker.$$"
     FAIL=
     WROTE=
     case ${1:-apply} in
@@ -265,7 +275,7 @@ work() {
         undo "${2:-rolled back on request}"
         ;;
     esac
-    [ "$(lock_pid worker)" = "$$" ] && rm -f "$LOCK/worker"
+    rm -f "$LOCK/worker.$$"
     : >"$RUNDIR/worker.done"
 }
 
