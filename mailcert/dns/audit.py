@@ -8,7 +8,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.checks.dns import check_discovery, dns_targets
 from mailcert.dns.discover import DomainDiscovery, discover_domain
 from mailcert.dns.resolver import DnsLookup, Resolver, parse_resolver
-from mailcert.model import Finding
+from mailcert.model import Finding, Severity
 from mailcert.probe import probe_all
 
 
@@ -22,7 +22,7 @@ def audit_domains(
 ) -> tuple[list[DomainDiscovery], list[Finding]]:
     """What each domain tells clients and senders, probed and checked (two connections per server at a time)."""
     lookup = dns or resolver_for(resolver)
-    discoveries = [discover_domain(domain, lookup) for domain in domains]
+    discoveries = [_discover(domain, lookup) for domain in domains]
     targets = dns_targets(discoveries)
     keys = list(targets)
     results = dict(zip(keys, probe_all([targets[k] for k in keys], per_host=2, workers=4), strict=True))
@@ -30,3 +30,17 @@ def audit_domains(
     for discovery in discoveries:
         findings += check_discovery(discovery, results, checks)
     return discoveries, list(dict.fromkeys(findings))
+
+
+def _discover(domain: str, lookup: DnsLookup) -> DomainDiscovery:
+    """One domain's discovery; a bug here costs that domain a finding, not the host its whole report."""
+    try:
+        return discover_domain(domain, lookup)
+    except Exception as exc:  # noqa: BLE001 — reported as a finding, the other domains and the host go on
+        finding = Finding(
+            check="dns.mx-not-covered",
+            severity=Severity.UNKNOWN,
+            message=f"mailcert failed while reading what {domain} publishes: {type(exc).__name__}: {exc}",
+            fix="report this as a mailcert bug, with the domain's MX/SRV/TXT/TLSA records",
+        )
+        return DomainDiscovery(domain=domain, resolver=lookup.label, findings=(finding,))
