@@ -4,7 +4,7 @@ dns.tlsa-mismatch, dns.mta-sts-mismatch, and the certificates of the autoconfig/
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from cryptography import x509
 
@@ -50,16 +50,23 @@ def dns_targets(discoveries: Sequence[DomainDiscovery]) -> dict[ProbeKey, ProbeT
 
 
 def check_discovery(
-    discovery: DomainDiscovery, results: Mapping[ProbeKey, ProbeResult], opts: CheckOptions
+    discovery: DomainDiscovery,
+    results: Mapping[ProbeKey, ProbeResult],
+    opts: CheckOptions,
+    *,
+    probed: Collection[tuple[str, int]] = (),
 ) -> list[Finding]:
-    """Every finding about one domain: its lookups, advertised endpoints, TLSA, MTA-STS and HTTPS sites."""
+    """Every finding about one domain: its lookups, advertised endpoints, TLSA, MTA-STS and HTTPS sites.
+    `probed` (name, port) pairs were already judged by the host's own probe: their cert.*/tls.* findings
+    are not repeated, only what the advertising source adds."""
     findings = list(discovery.findings)
     seen: set[ProbeKey] = set()
+    already = {(name.lower(), port) for name, port in probed}
     for item in discovery.advertised:
         result = results.get(probe_key(item))
         if result is None:
             continue
-        if probe_key(item) not in seen:
+        if probe_key(item) not in seen and (item.hostname, item.port) not in already:
             seen.add(probe_key(item))
             findings += [
                 f for f in check_probe(result, opts, service=result.service) if f.check not in _SAID_HERE

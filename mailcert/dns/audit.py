@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.dns import check_discovery, dns_targets
+from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.dns.discover import DomainDiscovery, discover_domain
 from mailcert.dns.resolver import DnsLookup, Resolver, parse_resolver
 from mailcert.model import Finding, Severity
@@ -18,9 +19,15 @@ def resolver_for(setting: str | None) -> Resolver:
 
 
 def audit_domains(
-    domains: Sequence[str], checks: CheckOptions, *, resolver: str | None = None, dns: DnsLookup | None = None
+    domains: Sequence[str],
+    checks: CheckOptions,
+    *,
+    resolver: str | None = None,
+    dns: DnsLookup | None = None,
+    probed: Collection[tuple[str, int]] = (),
 ) -> tuple[list[DomainDiscovery], list[Finding]]:
-    """What each domain tells clients and senders, probed and checked (two connections per server at a time)."""
+    """What each domain tells clients and senders, probed and checked (two connections per server at a time).
+    `probed`: (name, port) pairs the host's own probe already judged, so their findings are not repeated."""
     lookup = dns or resolver_for(resolver)
     discoveries = [_discover(domain, lookup) for domain in domains]
     targets = dns_targets(discoveries)
@@ -28,8 +35,8 @@ def audit_domains(
     results = dict(zip(keys, probe_all([targets[k] for k in keys], per_host=2, workers=4), strict=True))
     findings: list[Finding] = []
     for discovery in discoveries:
-        findings += check_discovery(discovery, results, checks)
-    return discoveries, list(dict.fromkeys(findings))
+        findings += check_discovery(discovery, results, checks, probed=probed)
+    return discoveries, merge_endpoint_findings(list(dict.fromkeys(findings)))
 
 
 def _discover(domain: str, lookup: DnsLookup) -> DomainDiscovery:

@@ -105,7 +105,8 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         from mailcert.dns.audit import audit_domains
 
         resolver = settings.resolver or (str(host.vars.get("mailcert_resolver") or "") or None)
-        findings += audit_domains(host.domains, checks, resolver=resolver)[1]
+        probed = [(name, e.port) for e in endpoints for name in e.hostnames]
+        findings += audit_domains(host.domains, checks, resolver=resolver, probed=probed)[1]
     return HostAudit(
         host, replace(report, endpoints=tuple(endpoints), findings=tuple(findings)), gathered, model
     )

@@ -238,3 +238,19 @@ def test_mta_sts_policy_behind_a_redirect_is_not_followed_and_is_reported() -> N
     found = findings_of(RecordedDns(zone()), redirecting)
     assert checks(found) == [("dns.mta-sts-mismatch", "warning", 443, f"mta-sts.{D}")]
     assert "senders do not follow redirects" in found[0].message
+
+
+def test_endpoints_the_host_probe_already_judged_are_not_reported_twice() -> None:
+    expired = PKI.leaf(
+        [f"mail.{D}", f"smtp.{D}", f"imap.{D}", f"pop.{D}"],
+        not_before=datetime(2025, 1, 1, tzinfo=UTC),
+        not_after=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    discovery = discover_domain(D, RecordedDns(zone()), fetcher=web())
+    results = served(discovery, leaf=expired)
+    alone = {f.check for f in check_discovery(discovery, results, OPTS)}
+    assert "cert.expired" in alone
+    probed = [(a.hostname, a.port) for a in discovery.advertised]
+    again = {f.check for f in check_discovery(discovery, results, OPTS, probed=probed)}
+    assert "cert.expired" not in again
+    assert "dns.mta-sts-mismatch" in again  # what the source adds stays: enforce-mode senders refuse it
