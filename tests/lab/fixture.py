@@ -15,6 +15,7 @@ import fcntl
 import os
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,7 @@ class LabManager:
 LOCK = Path("/run/mailcert-lab-tests.lock")
 WAIT_FOR_OTHER_RUN = 900
 _LOCK_FD: list[int] = []
+DEMO_LAB = Path(__file__).resolve().parents[2] / "lab"  # where `make demo` (python -m mailcert.demo) puts it
 
 
 def claim_machine_lab() -> None:
@@ -134,8 +136,14 @@ def claim_machine_lab() -> None:
             time.sleep(1)
     _LOCK_FD.append(fd)
     leftover = pointer_dir()
-    if leftover is not None and "pytest-of-" in str(leftover) and LabState.load(leftover) is not None:
+    if leftover is None or LabState.load(leftover) is None:
+        return
+    if "pytest-of-" in str(leftover):
         lifecycle.down(leftover, say=lambda _: None)  # its run is gone: we hold the lock
+    elif leftover == DEMO_LAB:
+        # `make demo` leaves its lab up to play with; `make test` after it needs the range.
+        warnings.warn(f"took down the demo lab under {DEMO_LAB} (`make demo` brings it back)", stacklevel=1)
+        lifecycle.down(leftover, say=lambda _: None)
 
 
 def own_lab(manager: LabManager, lab_dir: Path) -> Path:
