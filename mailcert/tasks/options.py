@@ -13,7 +13,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.errors import UsageError
 from mailcert.pki.trust import TrustStore
 
-FORMAT_HELP = "text (default), json, sarif or markdown"
+FORMAT_HELP = "text (default), json, sarif, markdown or html"
 
 COMMON_HELP = {
     "format": FORMAT_HELP,
