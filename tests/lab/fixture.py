@@ -3,7 +3,9 @@
 Use from any conftest.py:  `from tests.lab.fixture import lab, lab_session  # noqa: F401`
 
 - `lab_session` (session): the running lab — 3 healthy postfix-dovecot hosts (mx1, mx2, mx3).
-- `lab` (function): the same lab; every host a test planted a fault on is reset to healthy after it.
+- `lab` (function): the same lab; every host a test planted a fault on (`lab.plant`) or marked as
+  changed (`lab.changed`, after `fix` or certbot) is reset to healthy after it: configs, certificate
+  lineage and deploy hook rewritten, daemons reloaded.
 
 One lab per machine (it owns a fixed address range): the whole test run shares one, brought up on
 first use and removed at the end of the session.
@@ -73,6 +75,10 @@ class Lab:
         """Plant a fault on a running host (reset again after the test when used through `lab`)."""
         self.planted.add(name)
         lifecycle.plant_fault(self.dir, name, fault)
+
+    def changed(self, name: str) -> None:
+        """Mark a host the test changed by other means (mailcert fix, certbot): reset after the test."""
+        self.planted.add(name)
 
     def reset(self, name: str) -> None:
         lifecycle.reset_host(self.dir, name)

@@ -139,7 +139,7 @@ def _certbot_renew(lab: Lab) -> None:
 
 
 def test_with_deploy_hook_a_real_renewal_reaches_the_daemons(lab: Lab) -> None:
-    lab.planted.add(HOST)  # the renewal changes the host: reset it afterwards
+    lab.changed(HOST)  # the renewal changes the host: reset it afterwards
     _certbot_renew(lab)  # real ACME: Pebble validates http-01 on the host's port 80
     on_disk = lab.disk_leaf(HOST)
     assert "Pebble" in on_disk.issuer.rfc4514_string()
