@@ -1,6 +1,6 @@
 """The lab as pytest fixtures, for the lab tests and for other integration tests.
 
-Use from any conftest.py:  `from tests.lab.fixture import lab, lab_session  # noqa: F401`
+Use from any conftest.py:  `from tests.lab.fixture import lab, lab_manager, lab_session  # noqa: F401`
 
 - `lab_session` (session): the running lab — 3 healthy postfix-dovecot hosts (mx1, mx2, mx3).
 - `lab` (function): the same lab; every host a test planted a fault on (`lab.plant`) or marked as
