@@ -92,6 +92,16 @@ def plant_hostile(base: Path) -> HostileHost:
     )
     _what, named = next(c for c in hostile_certificates() if c[0] == "name 0")  # SAN with a newline
     write("/etc/ssl/certs/dovecot.pem", named.pem)
+    # Every hostile certificate (shell syntax, controls and HTML in names, junk extensions) served by SNI
+    blocks = []
+    for index, (_what, issued) in enumerate(hostile_certificates()):
+        write(f"/etc/ssl/hostile/{index}.pem", issued.pem)
+        write(f"/etc/ssl/hostile/{index}.key", issued.key_pem(), 0o600)
+        blocks.append(
+            f"local_name sni{index}.example.test {{\n  ssl_cert = </etc/ssl/hostile/{index}.pem\n"
+            f"  ssl_key = </etc/ssl/hostile/{index}.key\n}}\n"
+        )
+    write("/etc/dovecot/conf.d/70-hostile-sni.conf", "".join(blocks))
     write(f"/etc/letsencrypt/renewal/evil{FORGED}.conf", f"cert = /etc/$({t('certbot-conf')})\n")
     write(
         "/etc/letsencrypt/renewal-hooks/deploy/`reload`",
