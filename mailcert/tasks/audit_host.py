@@ -57,7 +57,13 @@ def audit_host(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         return _audit(host, settings)
     except MailcertError as exc:
         return HostAudit(
-            host, unreachable(host.name, exc.what if exc.where == host.name else exc.line(), exc.todo)
+            # The todo goes to the finding's fix (and once into the error line), not also into the reason.
+            host,
+            unreachable(
+                host.name,
+                exc.what if exc.where in (None, host.name) else f"{exc.where}: {exc.what}",
+                exc.todo,
+            ),
         )
     except Exception as exc:  # noqa: BLE001 — one host's bug must not stop the fleet; reported, not hidden
         return HostAudit(
