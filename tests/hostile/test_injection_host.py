@@ -144,3 +144,21 @@ def test_hostile_tree_linted_from_a_copy_runs_nothing(hostile: HostileHost) -> N
     assert hostile.canary_commands() == []
     # the hostile values are shown (escaped), not dropped: an admin must be able to find them
     assert "\\x1b" in rendered["text"] or "\\x1b" in rendered["markdown"]
+
+
+def test_control_character_in_main_cf_makes_the_host_unknown_with_one_clear_line(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """Known limit: gather sends a config holding a C0 control as "binary"; the reason is said once."""
+    planted = plant(tmp_path / "host")
+    main_cf = planted.root / "etc/postfix/main.cf"
+    main_cf.write_bytes(main_cf.read_bytes() + b"mydomain = \x1b]0;pwned\x07example.test\n")
+    settings = AuditSettings(
+        now=NOW, probe=False, gather_root=str(planted.root), trust_loader=lambda _b: TrustStore.of([])
+    )
+    [result] = run_audit([sshd.host(name="mx-c0")], settings)
+    error = result.report.error or ""
+    assert "/etc/postfix/main.cf: cannot read Postfix main.cf" in error and "\n" not in error
+    assert error.count("check the path") == 1  # the what-to-do once, not twice
+    (finding,) = result.report.findings
+    assert finding.check == "host.unreachable" and "check the path" in finding.fix
