@@ -21,13 +21,23 @@ class CertbotError(MailcertError):
     """certbot did not issue or renew; nothing else was changed on the host."""
 
 
-def certbot_argv(command: Command) -> list[str]:
-    """The argument list that runs `command` as root on the host (env first, when it has any)."""
+def certbot_argv(command: Command, *, email: str | None = None) -> list[str]:
+    """The argument list that runs `command` as root on the host (env first, when it has any).
+
+    `renew` never sleeps, and gets `--agree-tos --email EMAIL` (the inventory's mailcert_acme_email)
+    when it names no contact: a lineage made without certbot's account on this host (copied, restored
+    from backup) cannot renew non-interactively otherwise ("You should register before running
+    non-interactively")."""
     argv = list(command.argv)
     if not argv or any("\x00" in word for word in argv):
         raise ValueError("empty or NUL-holding certbot command in the plan")
     if "renew" in argv[1:] and "--no-random-sleep-on-renew" not in argv:
         argv.append("--no-random-sleep-on-renew")
+    contact = ("--email", "-m", "--register-unsafely-without-email")
+    if "renew" in argv[1:] and email and not any(word in argv for word in contact):
+        if email.startswith("-") or any(c.isspace() for c in email):
+            raise ValueError(f"bad mailcert_acme_email {email!r}")
+        argv += ["--email", email] + ([] if "--agree-tos" in argv else ["--agree-tos"])
     if "--non-interactive" not in argv and "-n" not in argv:
         argv.insert(2 if len(argv) > 1 else 1, "--non-interactive")
     if not command.env:
@@ -38,9 +48,9 @@ def certbot_argv(command: Command) -> list[str]:
     return ["env", *(f"{name}={value}" for name, value in command.env), *argv]
 
 
-def run_certbot(conn: StrictConnection, command: Command) -> str:
+def run_certbot(conn: StrictConnection, command: Command, *, email: str | None = None) -> str:
     """Run certbot on the host; its output on success. On failure raise CertbotError with certbot's reason."""
-    output = run_as_root(conn, certbot_argv(command), timeout=CERTBOT_TIMEOUT)
+    output = run_as_root(conn, certbot_argv(command, email=email), timeout=CERTBOT_TIMEOUT)
     if output.exit_status == 0:
         return output.stdout
     raise CertbotError(
@@ -92,6 +102,9 @@ _BOILERPLATE = ("ask for help", "see the logfile", "saving debug log", "requesti
 def _said(lines: list[str]) -> str:
     """certbot's own error line: the one after "An unexpected error occurred:", else the last error-ish
     line, else the last line that is not certbot's boilerplate."""
+    for line in lines:  # certbot renew: "Failed to renew certificate NAME with error: WHY"
+        if line.startswith("Failed to renew certificate") and " with error: " in line:
+            return line.split(" with error: ", 1)[1]
     for index, line in enumerate(lines):
         if line.lower().startswith("an unexpected error occurred") and index + 1 < len(lines):
             return lines[index + 1]

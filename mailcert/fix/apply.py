@@ -213,7 +213,7 @@ def _apply_locked(
         if interruption.is_set:
             return HostApplied(_skip_all(plan, interruption.why), message=interruption.why)
         try:
-            run_certbot(conn, change.command)
+            run_certbot(conn, change.command, email=host.acme_email)
         except CertbotError as exc:
             return HostApplied(_certbot_failed(plan, change, exc.what), message=exc.line())
         plan = _mark(plan, change, Outcome.APPLIED, None)

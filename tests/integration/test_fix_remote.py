@@ -216,8 +216,12 @@ def test_certbot_unreachable_acme_server_is_one_clear_line(tmp_path: Path) -> No
     assert certbot_reason(done.stdout + done.stderr).startswith("cannot reach the ACME server (127.0.0.1")
 
 
-def test_renew_never_sleeps_and_env_names_are_checked() -> None:
+def test_renew_never_sleeps_names_a_contact_and_env_names_are_checked() -> None:
     assert "--no-random-sleep-on-renew" in certbot_argv(Command(("certbot", "renew", "--cert-name", "x")))
+    argv = certbot_argv(Command(("certbot", "renew", "--cert-name", "x")), email="postmaster@mailcert.test")
+    assert argv[-3:] == ["--email", "postmaster@mailcert.test", "--agree-tos"]
+    kept = certbot_argv(Command(("certbot", "renew", "-m", "a@b.test")), email="postmaster@mailcert.test")
+    assert "postmaster@mailcert.test" not in kept
     with pytest.raises(ValueError, match="bad environment variable"):
         certbot_argv(Command(("certbot", "renew"), env=(("A;rm -rf /", "x"),)))
 
@@ -235,3 +239,19 @@ def test_hosts_of_one_run_sharing_a_state_folder_keep_the_lock_until_the_last_is
     finally:
         release(second)
     assert not (state / "lock").exists()
+
+
+def test_a_failed_renewal_names_certbots_reason() -> None:
+    # certbot 2.1 `renew` on a lineage without an ACME account, as printed on stderr
+    said = (
+        "Saving debug log to /var/log/letsencrypt/letsencrypt.log\n"
+        "Processing /etc/letsencrypt/renewal/mail.mx1.mailcert.test.conf\n"
+        "Failed to renew certificate mail.mx1.mailcert.test with error: You should register before running "
+        "non-interactively, or provide --agree-tos and --email <email_address> flags.\n"
+        "All renewals failed. The following certificates could not be renewed:\n"
+        "  /etc/letsencrypt/live/mail.mx1.mailcert.test/fullchain.pem (failure)\n"
+        "1 renew failure(s), 0 parse failure(s)\n"
+        "Ask for help or search for solutions at https://community.letsencrypt.org. See the logfile "
+        "/var/log/letsencrypt/letsencrypt.log or re-run Certbot with -v for more details.\n"
+    )
+    assert certbot_reason(said).startswith("You should register before running non-interactively")

@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from mailcert.fix.apply import HostApplied, apply_host, new_run_id
 from mailcert.fix.apply_remote import HostLock
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan, Outcome
@@ -124,7 +126,8 @@ def test_ssh_dropped_mid_switch_the_host_finishes_it_and_the_run_says_so(lab: La
     assert not lab.host(HOST).path(f"{STATE_DIR}/lock").exists()
 
 
-def test_sigint_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_or_sigterm_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path, signum: int) -> None:
     lab.planted.add(HOST)
     _clear(lab)
     inventory = fix_inventory(lab, tmp_path)
@@ -133,10 +136,11 @@ def test_sigint_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path) -> 
     driver = _driver(lab, inventory, run_id)
     try:
         _wait_for(lab.host(HOST).path(STARTED), "the switch")
-        driver.send_signal(signal.SIGINT)
+        driver.send_signal(signum)
         assert driver.stdout is not None
         said = driver.stdout.readline()
-        assert "SIGINT: letting each host finish its switch, then restoring it" in said
+        name = signal.Signals(signum).name
+        assert f"{name}: letting each host finish its switch, then restoring it" in said
         lab.host(HOST).path(GO).touch()
         out, _ = driver.communicate(timeout=WAIT)
     finally:
@@ -144,7 +148,7 @@ def test_sigint_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path) -> 
             driver.kill()
     result = json.loads(out.split("RESULT ", 1)[1])
     assert result["outcomes"] == ["rolled-back", "rolled-back"]
-    assert "interrupted by SIGINT" in result["message"]
+    assert f"interrupted by {name}" in result["message"]
     assert snapshot(lab, HOST, [MAIN_CF]) == shot
     status = lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}@{HOST}/status").read_text()
     assert status.startswith("rolled-back\n")
