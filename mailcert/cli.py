@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
+import yaml
 from fabric import Config, Executor
 from fabric.main import Fab
 from invoke.exceptions import Exit, ParseError, UnexpectedExit
@@ -56,6 +58,26 @@ class MailcertProgram(Fab):  # type: ignore[misc]
         except KeyboardInterrupt:
             print("mailcert: interrupted", file=sys.stderr)
             code = 130
+        except OSError as exc:  # e.g. an unreadable ~/.mailcert.yaml or output folder
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"mailcert: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+            code = 3
+        except yaml.YAMLError as exc:  # ~/.mailcert.yaml, /etc/mailcert.yaml, -f FILE
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{mark.name}:{mark.line + 1}: " if mark is not None else ""
+            print(
+                f"mailcert: {where}configuration file is not valid YAML — fix or remove it", file=sys.stderr
+            )
+            code = 3
+        except Exception as exc:
+            if os.environ.get("MAILCERT_DEBUG"):
+                raise
+            print(
+                f"mailcert: internal error ({type(exc).__name__}: {exc}) — a bug in mailcert; "
+                "run again with MAILCERT_DEBUG=1 to see where, and report it",
+                file=sys.stderr,
+            )
+            code = 3
         if exit:
             sys.exit(code)
 

@@ -115,3 +115,20 @@ def test_binary_junk_in_configs_never_tracebacks(tree: HostTree) -> None:
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (1, 2), done.stderr
     json.loads(done.stdout)
+
+
+def test_broken_user_config_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".mailcert.yaml").write_text("x: [unclosed\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mailcert", "lint", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 3
+    assert done.stderr.strip().splitlines() == [
+        f"mailcert: {home}/.mailcert.yaml:2: configuration file is not valid YAML — fix or remove it"
+    ]
