@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -16,6 +17,12 @@ from invoke.parser.argument import Argument
 from mailcert import __version__
 from mailcert.errors import MailcertError
 from mailcert.tasks import namespace, run_state, variadic_argv
+
+# Invoke reads config files with its vendored PyYAML when it has one: catch that one's errors too.
+_YAML_ERRORS: tuple[type[Exception], ...] = (
+    yaml.YAMLError,
+    importlib.import_module("invoke.util").yaml.YAMLError,
+)
 
 
 class MailcertConfig(Config):  # type: ignore[misc]
@@ -62,7 +69,7 @@ class MailcertProgram(Fab):  # type: ignore[misc]
             where = f" {exc.filename}" if exc.filename else ""
             print(f"mailcert: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
             code = 3
-        except yaml.YAMLError as exc:  # ~/.mailcert.yaml, /etc/mailcert.yaml, -f FILE
+        except _YAML_ERRORS as exc:  # ~/.mailcert.yaml, /etc/mailcert.yaml, -f FILE
             mark = getattr(exc, "problem_mark", None)
             where = f"{mark.name}:{mark.line + 1}: " if mark is not None else ""
             print(
