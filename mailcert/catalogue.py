@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from mailcert.model import Severity
+from mailcert.model import Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,47 @@ CHECKS: dict[str, Check] = {
 def default_severity(check_id: str) -> Severity:
     """The catalogue severity of a check; an unknown ID is a programming error."""
     return CHECKS[check_id].severity
+
+
+class _Located(Protocol):
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def line(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a chain is used, copied onto every finding about it."""
+
+    service: str | None = None
+    port: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @classmethod
+    def at(cls, service: str | None, location: _Located | None, port: int | None = None) -> Where:
+        """Where for a config setting: its file and line (a services.model.Location), if known."""
+        return cls(service, port, location.file if location else None, location.line if location else None)
+
+    def finding(
+        self,
+        check: str,
+        message: str,
+        fix: str,
+        *,
+        hostname: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            check=check,
+            severity=severity or default_severity(check),
+            message=message,
+            fix=fix,
+            service=self.service,
+            port=self.port,
+            hostname=hostname,
+            file=self.file,
+            line=self.line,
+        )

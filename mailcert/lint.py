@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from mailcert.checks.certs import CheckOptions, Where
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
 from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.checks.renewal import renewal_findings

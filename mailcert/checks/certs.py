@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from mailcert.catalogue import default_severity
+from mailcert.catalogue import Where
 from mailcert.model import Finding, Severity
 from mailcert.pki.certinfo import (
     common_name,
@@ -38,37 +38,6 @@ class CheckOptions:
     trust: TrustStore
     warn_days: int = 21
     crit_days: int = 7
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a chain is used, copied onto every finding about it."""
-
-    service: str | None = None
-    port: int | None = None
-    file: str | None = None
-    line: int | None = None
-
-    def finding(
-        self,
-        check: str,
-        message: str,
-        fix: str,
-        *,
-        hostname: str | None = None,
-        severity: Severity | None = None,
-    ) -> Finding:
-        return Finding(
-            check=check,
-            severity=severity or default_severity(check),
-            message=message,
-            fix=fix,
-            service=self.service,
-            port=self.port,
-            hostname=hostname,
-            file=self.file,
-            line=self.line,
-        )
 
 
 def check_chain(

@@ -8,7 +8,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from cryptography import x509
 
-from mailcert.checks.certs import CheckOptions, Where, check_chain
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions, check_chain
 from mailcert.checks.served import check_probe, mode_phrase, served_chain
 from mailcert.dns.discover import Advertised, DomainDiscovery, TlsaSet
 from mailcert.dns.mtasts import mx_allowed

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 
 from cryptography import x509
 
-from mailcert.checks.certs import CheckOptions, Where, check_chain
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions, check_chain
 from mailcert.facts import BlockKind, FileFacts, HostFiles, PemBlock
 from mailcert.model import ConfiguredCert, Finding, Severity
 from mailcert.pki.certinfo import is_self_signed, not_after, san_dns_names, sha256_hex, spki_der

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from cryptography import x509
 
-from mailcert.checks.certs import CheckOptions, Where, check_chain
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions, check_chain
 from mailcert.model import Finding, Mode, ServedCert, Severity
 from mailcert.pki.certinfo import describe, not_after, san_dns_names, san_ip_addresses, sha256_hex
 from mailcert.probe.registry import PROTOCOL_LABELS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mailcert.catalogue import default_severity
+from mailcert.catalogue import Where
 from mailcert.model import Finding, Severity
 from mailcert.services import dovecot_settings as known
 from mailcert.services.dovecot_config import DovecotConfig
@@ -23,16 +23,7 @@ def finding(
     port: int | None = None,
     severity: Severity | None = None,
 ) -> Finding:
-    return Finding(
-        check=check,
-        severity=severity or default_severity(check),
-        message=message,
-        fix=fix,
-        service="dovecot",
-        port=port,
-        file=location.file if location else None,
-        line=location.line if location else None,
-    )
+    return Where.at("dovecot", location, port).finding(check, message, fix, severity=severity)
 
 
 def display(setting: Setting) -> str:

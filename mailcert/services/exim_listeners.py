@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailcert.catalogue import default_severity
+from mailcert.catalogue import Where
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode
 from mailcert.services.exim_expand import CannotEvaluateError, expand, mentions_sni
@@ -237,13 +237,4 @@ def _finding(
     port: int | None = None,
     fix: str = "correct the setting",
 ) -> Finding:
-    return Finding(
-        check=check,
-        severity=default_severity(check),
-        message=message,
-        fix=fix,
-        service="exim",
-        port=port,
-        file=where.file if where else None,
-        line=where.line if where else None,
-    )
+    return Where.at("exim", where, port).finding(check, message, fix)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailcert.catalogue import default_severity
+from mailcert.catalogue import Where
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode, Severity
 from mailcert.services.model import CertSource, Listener, Location, PemLayout
@@ -40,16 +40,8 @@ def finding(
     severity: Severity | None = None,
     hostname: str | None = None,
 ) -> Finding:
-    return Finding(
-        check=check,
-        severity=severity or default_severity(check),
-        message=message,
-        fix=fix,
-        service="postfix",
-        port=port,
-        hostname=hostname,
-        file=location.file if location else None,
-        line=location.line if location else None,
+    return Where.at("postfix", location, port).finding(
+        check, message, fix, hostname=hostname, severity=severity
     )
 
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mailcert.checks.certs import CheckOptions, Where, check_chain
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions, check_chain
 from mailcert.model import Severity
 from mailcert.pki.trust import TrustStore
 from tests.pki import END, NOW, START, TestPKI, sha1_leaf

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.checks.certs import CheckOptions, Where
+from mailcert.catalogue import Where
+from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, check_cert_source
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Severity
