@@ -94,9 +94,7 @@ def test_every_lab_fault_is_fixed_end_to_end_and_a_second_run_plans_nothing(
     done = mailcert("-I", inventory, "audit", "--limit", limit, "fix", "-y", "--format", "json")
 
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(
-        done.stdout.split("\n{", 1)[-1] if done.stdout.count('{"schema"') > 1 else done.stdout
-    )
+    report = last_json(done.stdout)  # after the audit's own text report
     for host in report["hosts"]:
         critical = [f["check"] for f in host["findings"] if f["severity"] == "critical"]
         assert critical == [], f"{host['name']} after fix: {critical}"
