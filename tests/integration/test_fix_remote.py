@@ -255,3 +255,26 @@ def test_a_failed_renewal_names_certbots_reason() -> None:
         "/var/log/letsencrypt/letsencrypt.log or re-run Certbot with -v for more details.\n"
     )
     assert certbot_reason(said).startswith("You should register before running non-interactively")
+
+
+def test_commands_run_again_after_a_restore_so_built_tables_match_the_restored_files(site: Path) -> None:
+    table = site / "etc" / "sni"
+    table.write_text("old\n")
+    built = site / "etc" / "sni.db"
+    plan = HostPlan(
+        "local",
+        (
+            Change(ChangeKind.EDIT, "e", file=FileChange(str(table), "old\n", "new\n")),
+            Change(ChangeKind.COMMAND, "build", command=Command(("cp", str(table), str(built)))),
+            Change(ChangeKind.RELOAD, "r", command=Command(("false",))),
+        ),
+    )
+    state = site / "state"
+    holder, _ = hold(state, "R5")
+    try:
+        done = program(state, "switch", "R5", stdin=switch_payload(plan))
+    finally:
+        release(holder)
+    assert done.stdout.startswith("rolled-back\nreload failed: false")
+    assert table.read_text() == "old\n"
+    assert built.read_text() == "old\n"  # rebuilt from the restored source, not left as "new"

@@ -244,10 +244,18 @@ restore_files() {
     [ -z "$bad" ] || { RFAIL="could not restore:$bad"; return 1; }
 }
 
-undo() { # undo REASON: restore, reload (when anything was written), record
+rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built from the files match them
+    while read -r kind a label _; do
+        [ "$kind" = run ] || continue
+        run_cmd "$a" "$RUNDIR/out/rerun" || FAIL="${FAIL:+$FAIL; }rebuilding with $(shown "$a" "$label") failed"
+    done <"$RUNDIR/payload"
+}
+
+undo() { # undo REASON: restore, rebuild, reload (when anything was written), record
     RFAIL=
     if restore_files; then
         FAIL=
+        [ -z "$WROTE" ] || rerun_commands
         [ -z "$WROTE" ] || reload_all || true
         set_status rolled-back "$1${FAIL:+ (after restoring: $FAIL)}"
     else
