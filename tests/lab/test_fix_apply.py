@@ -119,7 +119,7 @@ def test_a_planted_fault_is_fixed_end_to_end_and_the_file_keeps_owner_and_mode(
 
 
 def test_a_dovecot_validation_failure_restores_byte_identical(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)  # reset afterwards, whatever happens
+    lab.changed(HOST)  # reset afterwards, whatever happens
     host = inventory_host(lab, tmp_path)
     ssl_conf = lab.host(HOST).path(SSL_CONF)
     text = ssl_conf.read_text()
@@ -136,7 +136,7 @@ def test_a_dovecot_validation_failure_restores_byte_identical(lab: Lab, tmp_path
 
 
 def test_a_new_postconf_warning_restores_byte_identical(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     host = inventory_host(lab, tmp_path)
     main_cf = lab.host(HOST).path(MAIN_CF)
     text = main_cf.read_text()
@@ -152,7 +152,7 @@ def test_a_new_postconf_warning_restores_byte_identical(lab: Lab, tmp_path: Path
 
 
 def test_a_reload_failure_restores_byte_identical(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)  # the reset starts Postfix again
+    lab.changed(HOST)  # the reset starts Postfix again
     host = inventory_host(lab, tmp_path)
     before = recheck(host)
     assert lab.exec(HOST, "postfix", "stop").returncode == 0  # `postfix reload` now fails for real
@@ -169,7 +169,7 @@ def test_a_reload_failure_restores_byte_identical(lab: Lab, tmp_path: Path) -> N
 
 
 def test_a_change_that_makes_the_served_chain_worse_is_rolled_back(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     host = inventory_host(lab, tmp_path)
     before = recheck(host)
     assert "cert.chain-incomplete" not in checks(before)
@@ -187,7 +187,7 @@ def test_a_change_that_makes_the_served_chain_worse_is_rolled_back(lab: Lab, tmp
 
 
 def test_certbot_failing_changes_nothing_else_and_says_why(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     host = inventory_host(lab, tmp_path)
     # An ACME directory where no server runs (the lab's Pebble listens on ACME_PORT): "server stopped".
     down = host.acme_server.replace(f":{ACME_PORT}/", f":{ACME_PORT + 7}/")
@@ -219,7 +219,7 @@ def test_certbot_failing_changes_nothing_else_and_says_why(lab: Lab, tmp_path: P
 
 
 def test_rollback_of_a_run_later_restores_byte_identical(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     host = inventory_host(lab, tmp_path)
     main_cf = lab.host(HOST).path(MAIN_CF)
     text = main_cf.read_text()

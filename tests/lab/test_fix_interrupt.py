@@ -86,7 +86,7 @@ def _driver(lab: Lab, inventory: Path, run_id: str) -> subprocess.Popen[str]:
 
 
 def test_ssh_dropped_mid_switch_the_host_finishes_it_and_the_run_says_so(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     _clear(lab)
     host = inventory_host(lab, tmp_path)
     text = lab.host(HOST).path(MAIN_CF).read_text()
@@ -128,7 +128,7 @@ def test_ssh_dropped_mid_switch_the_host_finishes_it_and_the_run_says_so(lab: La
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_or_sigterm_mid_switch_restores_byte_identical(lab: Lab, tmp_path: Path, signum: int) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     _clear(lab)
     inventory = fix_inventory(lab, tmp_path)
     shot = snapshot(lab, HOST, [MAIN_CF])
@@ -155,7 +155,7 @@ def test_sigint_or_sigterm_mid_switch_restores_byte_identical(lab: Lab, tmp_path
 
 
 def test_control_side_killed_mid_switch_the_next_run_says_how_it_ended(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     _clear(lab)
     inventory = fix_inventory(lab, tmp_path)
     text = lab.host(HOST).path(MAIN_CF).read_text()
@@ -180,7 +180,7 @@ def test_control_side_killed_mid_switch_the_next_run_says_how_it_ended(lab: Lab,
 
 
 def test_a_second_concurrent_run_refuses_with_the_lock_message(lab: Lab, tmp_path: Path) -> None:
-    lab.planted.add(HOST)
+    lab.changed(HOST)
     host = inventory_host(lab, tmp_path)
     text = lab.host(HOST).path(MAIN_CF).read_text()
     shot = snapshot(lab, HOST, [MAIN_CF])
