@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -136,4 +138,29 @@ def test_a_host_locked_by_another_run_is_refused_with_the_lock_message(lab: Lab,
 
     assert done.returncode == 2  # still critical: nothing was changed
     assert "another mailcert run (20261123T000000Z-other1" in done.stdout + done.stderr
+    assert tree_sums(lab) == before
+
+
+def test_on_a_terminal_fix_asks_once_and_no_changes_nothing(lab: Lab, tmp_path: Path) -> None:
+    lab.plant("mx1", "leaf-only")
+    inventory = str(fix_inventory(lab, tmp_path))
+    before = tree_sums(lab)
+    main, side = pty.openpty()
+    os.write(main, b"n\n")  # the answer waits in the terminal until fix asks
+    try:
+        done = subprocess.run(
+            [MAILCERT, "-I", inventory, "fix", "--limit", "mx1"],
+            stdin=side,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        os.close(main)
+        os.close(side)
+    assert done.returncode == 3
+    assert "Apply " in done.stdout and "[y/N]" in done.stdout  # one question, after the plan
+    assert "smtpd_tls_cert_file" in done.stdout  # the diff was shown before asking
+    assert "fix cancelled: nothing was changed" in done.stderr
     assert tree_sums(lab) == before
