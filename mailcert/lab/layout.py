@@ -71,7 +71,7 @@ class LabHost:
 # Folders every host has of its own; the rest of the machine's filesystem (/usr, ...) is shared.
 # /etc is a whole copy: a bind mount on a single file (/etc/passwd) silently vanishes when the machine
 # replaces that file (useradd renames a new one into place), so no single files are bind-mounted.
-BASE_BIND_DIRS = ("/etc", "/var/lib/letsencrypt", "/var/log", "/home", "/run")
+BASE_BIND_DIRS = ("/etc", "/var/lib/letsencrypt", "/var/lib/mailcert", "/var/log", "/home", "/run")
 # Parts of the machine's /etc a lab host gets fresh instead of copied (keys, certificates).
 _NOT_COPIED = ("ssh", "letsencrypt", "postfix", "dovecot")
 
@@ -147,7 +147,7 @@ def write_base_system(host: LabHost, authorized_key: str) -> None:
     home = host.path(f"/home/{ADMIN_USER}")
     home.mkdir(parents=True, exist_ok=True)
     os.chown(home, admin_id, admin_id)
-    for folder in ("/run/sshd", "/var/log", "/var/lib/letsencrypt"):
+    for folder in ("/run/sshd", "/var/log", "/var/lib/letsencrypt", "/var/lib/mailcert"):
         host.path(folder).mkdir(parents=True, exist_ok=True)
     host.path("/run").chmod(0o755)
     _write_sshd(host, authorized_key)
