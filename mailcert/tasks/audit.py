@@ -12,17 +12,17 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from invoke.context import Context
-from invoke.tasks import Task, task
+from invoke.tasks import task
 
 from mailcert.dns.resolver import parse_resolver
-from mailcert.errors import UsageError
-from mailcert.inventory import InventoryHost, Secret, load_inventory
+from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.model import Report, Status
 from mailcert.report import check_format, render
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
+from mailcert.tasks.fleet import FleetTask, is_tty, positive_whole, prompted_sudo_password
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
 
@@ -31,18 +31,8 @@ DEFAULT_FORKS = 10
 _LAST: list[HostAudit] = []
 
 
-class _AuditTask(Task[Any]):
-    """Gives --inventory SPEC's short flag -I (Invoke only derives lower-case short flags)."""
-
-    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        if name == "inventory":
-            opts["names"] = (*opts["names"], "I")
-        return opts
-
-
 @task(
-    klass=_AuditTask,
+    klass=FleetTask,
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
@@ -77,12 +67,12 @@ def audit(
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),
-        connect_timeout=_whole(timeout, "--timeout"),
+        connect_timeout=positive_whole(timeout, "--timeout"),
         probe=not no_probe,
-        sudo_password=_prompted_sudo_password(c),
+        sudo_password=prompted_sudo_password(c),
         resolver=str(parse_resolver(resolver)) if resolver else None,
     )
-    results = run_audit(hosts, settings, forks=_whole(forks, "--forks"), progress=sys.stderr)
+    results = run_audit(hosts, settings, forks=positive_whole(forks, "--forks"), progress=sys.stderr)
     report = Report(
         generated_at=datetime.now(UTC), evaluated_at=settings.now, hosts=tuple(r.report for r in results)
     )
@@ -99,7 +89,7 @@ def run_audit(
 ) -> list[HostAudit]:
     """Every host's audit, in inventory order, at most `forks` at a time (each host costs the same however
     large the fleet). Progress goes to `progress` only when it is a terminal."""
-    meter = _Progress(len(hosts), progress if progress is not None and _is_tty(progress) else None)
+    meter = _Progress(len(hosts), progress if progress is not None and is_tty(progress) else None)
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
         futures = [pool.submit(_one, host, settings, meter) for host in hosts]
         results = [future.result() for future in futures]
@@ -145,27 +135,3 @@ class _Progress:
         failed = f", {self.failed} failed" if self.failed else ""
         self.stream.write(f"\r\x1b[Kaudit: {self.finished}/{self.total} hosts done{failed}")
         self.stream.flush()
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _prompted_sudo_password(c: Context) -> Secret | None:
-    """Fabric's --prompt-for-sudo-password (or FABRIC_SUDO_PASSWORD) answer, kept masked."""
-    sudo = c.config.get("sudo") if hasattr(c, "config") else None
-    password = sudo.get("password") if sudo is not None else None
-    return Secret(password) if isinstance(password, str) and password else None
-
-
-def _whole(value: str | int, flag: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise UsageError(f"{flag} {value!r} is not a positive whole number", todo=f"write e.g. {flag} 10")
-    return number

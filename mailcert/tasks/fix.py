@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from invoke.context import Context
-from invoke.tasks import Task, task
+from invoke.tasks import task
 
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
@@ -30,23 +30,13 @@ from mailcert.model import HostReport, Report
 from mailcert.report import check_format, render
 from mailcert.tasks.audit import DEFAULT_FORKS, DEFAULT_INVENTORY, last_audit, run_audit
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
+from mailcert.tasks.fleet import FleetTask, is_tty, positive_whole
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
 
 
-class _FixTask(Task[Any]):
-    """SPEC's short flags: -I/--inventory and -y/--yes."""
-
-    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        short = {"inventory": "I", "yes": "y"}.get(name)
-        if short:
-            opts["names"] = (*opts["names"], short)
-        return opts
-
-
 @task(
-    klass=_FixTask,
+    klass=FleetTask,
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
@@ -74,7 +64,7 @@ def fix(
 ) -> None:
     """Plan the changes that remove the audit's findings, show them, apply them, re-probe; roll back what fails."""
     check_format(format)
-    workers = _whole(forks)
+    workers = positive_whole(forks, "--forks")
     configured = c.config.get("inventory") if hasattr(c, "config") else None
     if rollback:
         _rollback(check_run_id(rollback), _hosts(inventory or configured, limit), workers)
@@ -136,7 +126,7 @@ def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -
         return
     changing = [p for p in plans if not p.empty]
     count = sum(len(p.changes) for p in changing)
-    if not _is_tty(stream):
+    if not is_tty(stream):
         raise UsageError(
             f"fix would make {count} change(s) on {len(changing)} host(s) and there is no terminal to ask on",
             todo="review `mailcert fix --dry-run`, then run again with -y/--yes",
@@ -200,20 +190,3 @@ def _rollback(run_id: str, hosts: Sequence[InventoryHost], workers: int) -> None
         raise UsageError(f"run {run_id} was rolled back on no host", todo="check the RUN-ID and --limit")
     bad = [r for r in results if r.state in ("failed", "error")]
     run_state().forced_code = 3 if bad else 0
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _whole(value: str | int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise UsageError(f"--forks {value!r} is not a positive whole number", todo="write e.g. --forks 10")
-    return number

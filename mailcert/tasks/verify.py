@@ -26,12 +26,10 @@ from mailcert.ssh import StrictConnection, sudo_error
 from mailcert.tasks.audit import (
     DEFAULT_FORKS,
     DEFAULT_INVENTORY,
-    _AuditTask,
-    _prompted_sudo_password,
-    _whole,
     run_audit,
 )
 from mailcert.tasks.audit_host import AuditSettings, HostAudit
+from mailcert.tasks.fleet import FleetTask, positive_whole, prompted_sudo_password
 from mailcert.tasks.options import emit, parse_at
 from mailcert.tasks.state import run_state
 from mailcert.verify import Thresholds, load_state, memory_findings, observe, save_state, with_findings
@@ -44,7 +42,7 @@ VERIFY_FORMATS = ("text", "nagios", "json")
 
 
 @task(
-    klass=_AuditTask,
+    klass=FleetTask,
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
@@ -93,10 +91,10 @@ def verify(
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),
-        connect_timeout=_whole(timeout, "--timeout"),
-        sudo_password=_prompted_sudo_password(c),
+        connect_timeout=positive_whole(timeout, "--timeout"),
+        sudo_password=prompted_sudo_password(c),
     )
-    workers = _whole(forks, "--forks")
+    workers = positive_whole(forks, "--forks")
     results = run_audit(hosts, settings, forks=workers, progress=sys.stderr)
     report = Report(
         generated_at=datetime.now(UTC), evaluated_at=settings.now, hosts=tuple(r.report for r in results)

@@ -1,0 +1,51 @@
+"""What the fleet tasks (audit, fix, verify) share on the command line: SPEC's upper-case short flags,
+whole-number options, the prompted sudo password, and whether a stream is a terminal."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from invoke.context import Context
+from invoke.tasks import Task
+
+from mailcert.errors import UsageError
+from mailcert.inventory import Secret
+
+# Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y.
+SHORT_FLAGS = {"inventory": "I", "yes": "y"}
+
+
+class FleetTask(Task[Any]):
+    """A task whose --inventory is also -I (and --yes also -y)."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short:
+            opts["names"] = (*opts["names"], short)
+        return opts
+
+
+def positive_whole(value: str | int, flag: str) -> int:
+    """`--forks 10` and the like: a whole number of at least 1, or one clear usage error."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise UsageError(f"{flag} {value!r} is not a positive whole number", todo=f"write e.g. {flag} 10")
+    return number
+
+
+def prompted_sudo_password(c: Context) -> Secret | None:
+    """Fabric's --prompt-for-sudo-password (or FABRIC_SUDO_PASSWORD) answer, kept masked."""
+    sudo = c.config.get("sudo") if hasattr(c, "config") else None
+    password = sudo.get("password") if sudo is not None else None
+    return Secret(password) if isinstance(password, str) and password else None
+
+
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
