@@ -1,9 +1,7 @@
 """`make demo`: a lab of real mail hosts with realistic certificate faults, and mailcert finding them.
 
-Steps: `lab up --faults demo` → what a plain mail client sees on every port → `mailcert audit` (or,
-where audit is not available, `mailcert lint` on each host's files) → `fix -y` and a second audit once
-`fix` exists. Each mailcert step runs the real CLI in a subprocess; a step that is not built yet is
-reported and skipped, never fatal.
+Steps: `lab up --faults demo` → what a plain mail client sees on every port → `mailcert audit` → `fix -y`
+→ `audit` again → what the client sees now. Each mailcert step runs the real CLI in a subprocess.
 """
 
 from __future__ import annotations
@@ -42,11 +40,6 @@ def mailcert_cli(*args: str) -> subprocess.CompletedProcess[str]:
         [str(script)] if script.exists() else [sys.executable, "-c", "from mailcert.cli import main; main()"]
     )
     return subprocess.run([*argv, *args], capture_output=True, text=True, check=False, timeout=600)
-
-
-def available_tasks() -> set[str]:
-    listed = mailcert_cli("--list")
-    return {line.split()[0] for line in listed.stdout.splitlines() if line.startswith("  ") and line.split()}
 
 
 def show(result: subprocess.CompletedProcess[str], what: str) -> None:
@@ -88,20 +81,6 @@ def client_views(hosts: tuple[LabHost, ...], faults: dict[str, list[str]]) -> No
             say(f"        planted {fault}: a client sees {FAULTS[fault].client_sees}")
 
 
-def lint_each(hosts: tuple[LabHost, ...]) -> None:
-    for host in hosts:
-        heading(f"mailcert lint {LAB_DIR}/hosts/{host.name}/root  (the files {host.name} runs on, offline)")
-        args = [
-            "lint",
-            str(LAB_DIR / "hosts" / host.name / "root"),
-            "--ca-bundle",
-            str(LAB_DIR / "ca-bundle.pem"),
-        ]
-        for name in host.hostnames:
-            args += ["--hostname", name]
-        show(mailcert_cli(*args), "lint")
-
-
 def main() -> int:
     if os.geteuid() != 0:
         say("mailcert demo: the lab needs root (network namespaces, bind mounts) — run `sudo make demo`")
@@ -114,19 +93,16 @@ def main() -> int:
         return 3
     client_views(hosts, faults)
     say("\nThose are the symptoms. Now mailcert finds the causes, from the servers' side:")
-    tasks = available_tasks()
     inventory = str(LAB_DIR / "inventory.yml")
-    if "audit" in tasks:
-        heading(f"mailcert audit -I {inventory}   (SSH into every host, read its config, probe every port)")
-        show(mailcert_cli("audit", "-I", inventory), "audit")
-    if "fix" in tasks:
-        heading(f"mailcert fix -y -I {inventory}   (plan, apply, reload, re-probe)")
-        show(mailcert_cli("fix", "-y", "-I", inventory), "fix")
-        heading(f"mailcert audit -I {inventory}   (again: what is left)")
-        show(mailcert_cli("audit", "-I", inventory), "audit")
-        client_views(hosts, {})
-    if "audit" not in tasks:
-        lint_each(hosts)
+    heading(f"mailcert -I {inventory} audit   (SSH into every host, read its config, probe every port)")
+    show(mailcert_cli("-I", inventory, "audit"), "audit")
+    heading(
+        f"mailcert -I {inventory} fix -y   (plan, certbot against the lab's ACME server, apply, reload, re-probe)"
+    )
+    show(mailcert_cli("-I", inventory, "fix", "-y"), "fix")
+    heading(f"mailcert -I {inventory} audit   (again: what is left)")
+    show(mailcert_cli("-I", inventory, "audit"), "audit")
+    client_views(hosts, {})
     say()
     say("The lab stays up: try `mailcert lab status`, `mailcert lab exec mx1 -- postconf -n`,")
     say(f"`mailcert audit -I {inventory}`; remove it with `mailcert lab down`.")
