@@ -27,6 +27,8 @@ def merge_endpoint_findings(findings: Sequence[Finding]) -> list[Finding]:
         ports = sorted({f.port for f in members if f.port is not None})
         names = sorted({f.hostname for f in members if f.hostname})
         also = ", ".join(endpoints[1:])
+        if not names and also:
+            also = ("port " if len(endpoints) == 2 else "ports ") + also
         merged.append(
             replace(
                 first,

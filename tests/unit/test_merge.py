@@ -51,3 +51,14 @@ def test_different_problems_are_not_merged() -> None:
         "tls.unreachable", Severity.CRITICAL, "x:110 is unreachable", "start it", "dovecot", 110, "x"
     )
     assert len(merge_endpoint_findings([stale("x", 143), other])) == 2
+
+
+def test_port_only_findings_say_ports() -> None:
+    def missing(port: int) -> Finding:
+        return Finding(
+            "cert.missing", Severity.CRITICAL, "ssl_cert names /x: no such file", "fix it", "dovecot", port
+        )
+
+    (merged,) = merge_endpoint_findings([missing(p) for p in (143, 993, 110)])
+    assert merged.message == "ssl_cert names /x: no such file [also ports 993, 110]"
+    assert merged.port is None
