@@ -23,7 +23,7 @@ from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply_report import before_after
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.planner import plan_host
-from mailcert.fix.render import plan_entries, render_text
+from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.model import HostReport, Report
@@ -174,6 +174,8 @@ def _finish(
     if format == "text":  # the plan as people read it: numbered steps, what each removes, diffs, commands
         text = render(replace(report, plan=None), format, color=wants_color(output))
         emit(text + "\n" + render_text(plans), output)
+    elif format == "markdown":  # a pull-request comment: findings, then per host a step table, diffs collapsed
+        emit(render(replace(report, plan=None), format) + "\n" + render_markdown(plans), output)
     else:
         emit(render(report, format, color=wants_color(output)), output)
     state = run_state()
