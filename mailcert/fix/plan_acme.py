@@ -138,7 +138,18 @@ def _env(state: PlanState) -> tuple[tuple[str, str], ...]:
 
 def _renew(state: PlanState, lineage: Lineage) -> Target:
     values.lineage_name(lineage.name)
-    argv = ("certbot", "renew", "--cert-name", lineage.name, "--force-renewal", "--no-random-sleep-on-renew")
+    argv: tuple[str, ...] = (
+        "certbot",
+        "renew",
+        "--cert-name",
+        lineage.name,
+        "--force-renewal",
+        "--no-random-sleep-on-renew",
+    )
+    if (
+        state.host.acme_email
+    ):  # a lineage whose account is not on this host must register first: non-interactive
+        argv += ("--agree-tos", "--email", values.email(state.host.acme_email))
     return Target(lineage.name, lineage.live_dir, tuple(lineage.names), "renew", Command(argv, _env(state)))
 
 

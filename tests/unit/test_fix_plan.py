@@ -25,6 +25,10 @@ RENEW = (
     "mail.example.test",
     "--force-renewal",
     "--no-random-sleep-on-renew",
+    # the lineage's ACME account may not be on this host: renewing non-interactively must be able to register
+    "--agree-tos",
+    "--email",
+    "postmaster@example.test",
 )
 
 
