@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import lint_bench, probe_bench
+from bench import audit_bench, lint_bench, probe_bench
 
-BENCHES = {"lint": lint_bench.main, "probe": probe_bench.main}
+BENCHES = {"lint": lint_bench.main, "probe": probe_bench.main, "audit": audit_bench.main}
 
 
 def main(argv: list[str]) -> int:

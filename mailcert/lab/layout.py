@@ -195,6 +195,7 @@ def _write_sshd(host: LabHost, authorized_key: str) -> None:
         "UsePAM no\n"
         "PrintMotd no\n"
         "UseDNS no\n"
+        "LogLevel DEBUG1\n"  # one line per exec request: benchmarks and tests count round trips on the host
         "AcceptEnv LANG LC_*\n"
         "Subsystem sftp /usr/lib/openssh/sftp-server\n",
     )
