@@ -22,12 +22,19 @@ from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.model import Report, Status
 from mailcert.report import check_format, render
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
-from mailcert.tasks.fleet import FleetTask, is_tty, positive_whole, prompted_sudo_password
+from mailcert.tasks.fleet import (
+    DEFAULT_FORKS,
+    DEFAULT_INVENTORY,
+    FLEET_HELP,
+    TIMEOUT_HELP,
+    FleetTask,
+    is_tty,
+    positive_whole,
+    prompted_sudo_password,
+)
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
 
-DEFAULT_INVENTORY = "inventory"
-DEFAULT_FORKS = 10
 _LAST: list[HostAudit] = []
 
 
@@ -36,11 +43,10 @@ _LAST: list[HostAudit] = []
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
-        "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
-        "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+        **FLEET_HELP,
+        **TIMEOUT_HELP,
         "forks": f"hosts audited in parallel (default {DEFAULT_FORKS})",
         "no_probe": "do not connect to the mail ports (files only)",
-        "timeout": "seconds to wait for SSH connect, banner and auth (default 10)",
         "resolver": "DNS server ADDR[:PORT] for mailcert_domains lookups (default: mailcert_resolver, else the system's)",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items() if k not in ("warn-days", "crit-days")},
     },

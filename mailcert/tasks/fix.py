@@ -28,9 +28,16 @@ from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.model import HostReport, Report
 from mailcert.report import check_format, render
-from mailcert.tasks.audit import DEFAULT_FORKS, DEFAULT_INVENTORY, last_audit, run_audit
+from mailcert.tasks.audit import last_audit, run_audit
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
-from mailcert.tasks.fleet import FleetTask, is_tty, positive_whole
+from mailcert.tasks.fleet import (
+    DEFAULT_FORKS,
+    DEFAULT_INVENTORY,
+    FLEET_HELP,
+    FleetTask,
+    is_tty,
+    positive_whole,
+)
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
 
@@ -40,8 +47,7 @@ from mailcert.tasks.state import run_state
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
-        "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
-        "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+        **FLEET_HELP,
         "forks": f"hosts worked on in parallel (default {DEFAULT_FORKS})",
         "dry_run": "show the plan (diffs, commands, findings each step removes) and change nothing",
         "yes": "apply without asking (for automation); without it fix asks once on a terminal",
@@ -174,7 +180,9 @@ def _finish(
     if format == "text":  # the plan as people read it: numbered steps, what each removes, diffs, commands
         text = render(replace(report, plan=None), format, color=wants_color(output))
         emit(text + "\n" + render_text(plans), output)
-    elif format == "markdown":  # a pull-request comment: findings, then per host a step table, diffs collapsed
+    elif (
+        format == "markdown"
+    ):  # a pull-request comment: findings, then per host a step table, diffs collapsed
         emit(render(replace(report, plan=None), format) + "\n" + render_markdown(plans), output)
     else:
         emit(render(report, format, color=wants_color(output)), output)

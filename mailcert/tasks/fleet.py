@@ -11,6 +11,15 @@ from invoke.tasks import Task
 from mailcert.errors import UsageError
 from mailcert.inventory import Secret
 
+DEFAULT_INVENTORY = "inventory"
+DEFAULT_FORKS = 10
+
+FLEET_HELP = {
+    "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
+    "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+}
+TIMEOUT_HELP = {"timeout": "seconds to wait for SSH connect, banner and auth (default 10)"}
+
 # Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y.
 SHORT_FLAGS = {"inventory": "I", "yes": "y"}
 

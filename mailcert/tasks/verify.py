@@ -23,13 +23,17 @@ from mailcert.report.json import render_json
 from mailcert.report.prometheus import write_prometheus
 from mailcert.services.certbot import read_certbot
 from mailcert.ssh import StrictConnection, sudo_error
-from mailcert.tasks.audit import (
+from mailcert.tasks.audit import run_audit
+from mailcert.tasks.audit_host import AuditSettings, HostAudit
+from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     DEFAULT_INVENTORY,
-    run_audit,
+    FLEET_HELP,
+    TIMEOUT_HELP,
+    FleetTask,
+    positive_whole,
+    prompted_sudo_password,
 )
-from mailcert.tasks.audit_host import AuditSettings, HostAudit
-from mailcert.tasks.fleet import FleetTask, positive_whole, prompted_sudo_password
 from mailcert.tasks.options import emit, parse_at
 from mailcert.tasks.state import run_state
 from mailcert.verify import Thresholds, load_state, memory_findings, observe, save_state, with_findings
@@ -46,8 +50,8 @@ VERIFY_FORMATS = ("text", "nagios", "json")
     iterable=["ca_bundle"],
     auto_shortflags=False,
     help={
-        "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
-        "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+        **FLEET_HELP,
+        **TIMEOUT_HELP,
         "forks": f"hosts checked in parallel (default {DEFAULT_FORKS})",
         "format": "text (default: nothing when OK, one line per problem), nagios (one status line with "
         "perfdata) or json",
@@ -57,7 +61,6 @@ VERIFY_FORMATS = ("text", "nagios", "json")
         "prometheus": "also write a node_exporter textfile (FILE.prom), atomically",
         "state": "remember what this run saw in this JSON file (read by the next run)",
         "renew_dry_run": "also run `certbot renew --dry-run` on every host and report failures",
-        "timeout": "seconds to wait for SSH connect, banner and auth (default 10)",
     },
 )
 def verify(
