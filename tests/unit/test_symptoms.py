@@ -63,7 +63,9 @@ def test_outlook_wording_and_flag_follow_the_reference(check_id: str, flag: str,
 
 def test_other_clients_follow_the_reference() -> None:
     assert "Cannot Verify Server Identity" in symptoms_for("cert.name-mismatch").apple
-    assert "not confirmed" in symptoms_for("cert.name-mismatch").apple  # the reference marks that wording UNVERIFIED
+    assert (
+        "not confirmed" in symptoms_for("cert.name-mismatch").apple
+    )  # the reference marks that wording UNVERIFIED
     assert "SSL_ERROR_BAD_CERT_DOMAIN" in symptoms_for("cert.name-mismatch").thunderbird
     assert "SEC_ERROR_UNKNOWN_ISSUER" in symptoms_for("cert.chain-incomplete").thunderbird
     assert "does not fetch" in symptoms_for("cert.chain-incomplete").android
