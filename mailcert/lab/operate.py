@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mailcert.lab import LabError, pebble
@@ -126,6 +127,19 @@ def _reload_all(shell: InHost, kind: HostKind, host_state: HostState, state: Lab
     deadline = time.monotonic() + 10
     while any(w.alive() for w in old_workers) and time.monotonic() < deadline:
         time.sleep(0.05)
+    _wait_listening(shell.host.address, kind.ports, deadline)
+
+
+def _wait_listening(address: str, ports: Iterable[int], deadline: float) -> None:
+    """A reload is done when every mail port accepts connections again (Exim re-executes itself on HUP,
+    leaving its ports closed for a moment); give up quietly at the deadline, the caller's checks will say."""
+    for port in ports:
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((address, port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
 
 
 def reset_host(lab_dir: Path, name: str) -> None:
