@@ -18,16 +18,16 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.dns.resolver import parse_resolver
-from mailcert.inventory import InventoryHost, load_inventory
+from mailcert.inventory import InventoryHost
 from mailcert.model import Report, Status
 from mailcert.report import check_format, render
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
-    DEFAULT_INVENTORY,
     FLEET_HELP,
     TIMEOUT_HELP,
     FleetTask,
+    fleet_hosts,
     is_tty,
     positive_whole,
     prompted_sudo_password,
@@ -66,10 +66,7 @@ def audit(
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
     check_format(format)
-    configured = (
-        c.config.get("inventory") if hasattr(c, "config") else None
-    )  # a core -I flag, if the program has one
-    hosts = load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit)
+    hosts = fleet_hosts(c, inventory, limit)
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),

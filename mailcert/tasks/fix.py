@@ -25,16 +25,16 @@ from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
-from mailcert.inventory import InventoryHost, load_inventory
+from mailcert.inventory import InventoryHost
 from mailcert.model import HostReport, Report
 from mailcert.report import check_format, render
 from mailcert.tasks.audit import last_audit, run_audit
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
-    DEFAULT_INVENTORY,
     FLEET_HELP,
     FleetTask,
+    fleet_hosts,
     is_tty,
     positive_whole,
 )
@@ -71,12 +71,11 @@ def fix(
     """Plan the changes that remove the audit's findings, show them, apply them, re-probe; roll back what fails."""
     check_format(format)
     workers = positive_whole(forks, "--forks")
-    configured = c.config.get("inventory") if hasattr(c, "config") else None
     if rollback:
-        _rollback(check_run_id(rollback), _hosts(inventory or configured, limit), workers)
+        _rollback(check_run_id(rollback), fleet_hosts(c, inventory, limit), workers)
         return
     settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
-    audits = _audits(inventory or configured, limit, settings, workers)
+    audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
     plans = [_plan(audit, settings.now) for audit in audits]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
@@ -101,21 +100,12 @@ def fix(
         run_state().forced_code = 3
 
 
-def _hosts(inventory: str | None, limit: str | None) -> list[InventoryHost]:
-    return list(load_inventory(inventory or DEFAULT_INVENTORY).select(limit))
-
-
-def _audits(
-    inventory: str | None, limit: str | None, settings: AuditSettings, workers: int
-) -> list[HostAudit]:
-    """This run's audit (`mailcert audit fix`), narrowed by --limit; otherwise a fresh audit."""
+def _audits(hosts: list[InventoryHost], settings: AuditSettings, workers: int) -> list[HostAudit]:
+    """This run's audit (`mailcert audit fix`) of the selected hosts; otherwise a fresh audit."""
     if "audit" in run_state().reports and last_audit():
-        audits = last_audit()
-        if limit:
-            wanted = {h.name for h in _hosts(inventory, limit)}
-            audits = [a for a in audits if a.host.name in wanted]
-        return audits
-    return run_audit(_hosts(inventory, limit), settings, forks=workers, progress=sys.stderr)
+        wanted = {h.name for h in hosts}
+        return [a for a in last_audit() if a.host.name in wanted]
+    return run_audit(hosts, settings, forks=workers, progress=sys.stderr)
 
 
 def _plan(audit: HostAudit, now: datetime) -> HostPlan:

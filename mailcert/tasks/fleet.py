@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.tasks import Task
 
 from mailcert.errors import UsageError
-from mailcert.inventory import Secret
+from mailcert.inventory import InventoryHost, Secret, load_inventory
 
 DEFAULT_INVENTORY = "inventory"
 DEFAULT_FORKS = 10
@@ -58,3 +58,10 @@ def is_tty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def fleet_hosts(c: Context, inventory: str | None, limit: str | None) -> list[InventoryHost]:
+    """The hosts a fleet task works on: `TASK -I PATH`, else the global `mailcert -I PATH`, else
+    ./inventory, narrowed by --limit."""
+    configured = c.config.get("inventory") if hasattr(c, "config") else None
+    return list(load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit))

@@ -17,7 +17,6 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.errors import MailcertError, UsageError
-from mailcert.inventory import load_inventory
 from mailcert.model import Finding, Report, Severity
 from mailcert.report.json import render_json
 from mailcert.report.prometheus import write_prometheus
@@ -27,10 +26,10 @@ from mailcert.tasks.audit import run_audit
 from mailcert.tasks.audit_host import AuditSettings, HostAudit
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
-    DEFAULT_INVENTORY,
     FLEET_HELP,
     TIMEOUT_HELP,
     FleetTask,
+    fleet_hosts,
     positive_whole,
     prompted_sudo_password,
 )
@@ -89,8 +88,7 @@ def verify(
             todo="name the file e.g. /var/lib/prometheus/node-exporter/mailcert.prom",
         )
     previous = load_state(state) if state else None  # a broken state file stops the run before any SSH
-    configured = c.config.get("inventory") if hasattr(c, "config") else None
-    hosts = load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit)
+    hosts = fleet_hosts(c, inventory, limit)
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),
