@@ -9,15 +9,13 @@ a changed zone is a restart. It answers only for the lab's names: no upstream, n
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcert.lab import LabError
 from mailcert.lab.layout import LAB_DOMAIN
-from mailcert.lab.procs import RecordedProcess, terminate
+from mailcert.lab.procs import RecordedProcess, start_when_ready, stop_started
 
 DNS_FAULTS = ("tlsa-old-key", "srv-465-starttls")
 SILENT_UPSTREAM = "127.0.0.1#9"  # discard port: nothing answers, so forwarded lookups time out
@@ -126,38 +124,23 @@ class LabDns:
         self.stop()
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = dnsmasq_args(zones, domains, self.listen, self.port, self.workdir)
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        self.process, self._popen = start_when_ready(
+            argv, lambda: _answers_dns(self.listen, self.port), f"dnsmasq on {self.listen}:{self.port}"
         )
-        if not _wait_udp_ready(proc, self.listen, self.port):
-            err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            proc.kill()
-            raise LabError(f"dnsmasq did not start on {self.listen}:{self.port}: {err or 'no reason given'}")
-        self.process = RecordedProcess.of(proc.pid, "dnsmasq")
-        self._popen = proc
 
     def stop(self) -> None:
-        if self.process is not None:
-            terminate([self.process])
-            popen = getattr(self, "_popen", None)
-            if popen is not None:
-                popen.wait(timeout=5)
-            self.process = None
+        stop_started(self.process, getattr(self, "_popen", None))
+        self.process = None
 
 
-def _wait_udp_ready(proc: subprocess.Popen[bytes], listen: str, port: int) -> bool:
-    """dnsmasq answers a query for the lab domain (or died trying)."""
+def _answers_dns(listen: str, port: int) -> bool:
+    """dnsmasq answers a query for the lab domain."""
     import dns.exception
     import dns.message
     import dns.query
 
-    query = dns.message.make_query(LAB_DOMAIN, "SOA")
-    for _ in range(100):
-        if proc.poll() is not None:
-            return False
-        try:
-            dns.query.udp(query, listen, port=port, timeout=0.1)
-            return True
-        except (dns.exception.DNSException, OSError):
-            time.sleep(0.05)
-    return False
+    try:
+        dns.query.udp(dns.message.make_query(LAB_DOMAIN, "SOA"), listen, port=port, timeout=0.1)
+    except (dns.exception.DNSException, OSError):
+        return False
+    return True

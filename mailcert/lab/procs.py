@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +113,31 @@ def reap_children() -> None:
             return
         if pid == 0:
             return
+
+
+def start_when_ready(
+    argv: Sequence[str], ready: Callable[[], bool], what: str
+) -> tuple[RecordedProcess, subprocess.Popen[bytes]]:
+    """Start a foreground daemon on the machine and return once `ready()` says it answers (about 5 s at
+    most); a daemon that dies or never answers is killed and reported with what it printed."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(100):
+        if proc.poll() is not None:
+            break
+        if ready():
+            return RecordedProcess.of(proc.pid, what), proc
+        time.sleep(0.05)
+    err = (
+        proc.stderr.read().decode(errors="replace").strip() if proc.stderr and proc.poll() is not None else ""
+    )
+    proc.kill()
+    proc.wait(timeout=5)
+    raise LabError(f"{what} did not start: {err or 'it did not answer in time'}")
+
+
+def stop_started(process: RecordedProcess | None, popen: subprocess.Popen[bytes] | None) -> None:
+    """Stop what start_when_ready started (by recorded pid) and reap it."""
+    if process is not None:
+        terminate([process])
+    if popen is not None:
+        popen.wait(timeout=5)

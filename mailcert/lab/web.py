@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailcert.lab import LabError
 from mailcert.lab.dns import LabMailDomain
 from mailcert.lab.pki import LabCA, cert_pem, issue_leaf, key_pem, new_key
-from mailcert.lab.procs import RecordedProcess, terminate
+from mailcert.lab.procs import RecordedProcess, start_when_ready, stop_started
 
 WEB_FAULTS = ("autoconfig-ssl-587", "mta-sts-mx-mismatch", "autodiscover-wrong-cert")
 
@@ -153,32 +150,18 @@ class LabWeb:
         self.stop()
         conf = write_site(domains, ca, self.workdir, self.listen, now)
         argv = ["nginx", "-c", str(conf), "-p", str(self.workdir)]
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        self.process, self._popen = start_when_ready(
+            argv, lambda: _accepts(self.listen, 443), f"nginx on {self.listen}:443"
         )
-        if not _wait_tcp_ready(proc, self.listen, 443):
-            err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            proc.kill()
-            raise LabError(f"nginx did not start on {self.listen}:443: {err or 'no reason given'}")
-        self.process = RecordedProcess.of(proc.pid, "nginx")
-        self._popen = proc
 
     def stop(self) -> None:
-        if self.process is not None:
-            terminate([self.process])
-            popen = getattr(self, "_popen", None)
-            if popen is not None:
-                popen.wait(timeout=5)
-            self.process = None
+        stop_started(self.process, getattr(self, "_popen", None))
+        self.process = None
 
 
-def _wait_tcp_ready(proc: subprocess.Popen[bytes], address: str, port: int) -> bool:
-    for _ in range(100):
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection((address, port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+def _accepts(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
