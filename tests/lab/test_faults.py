@@ -95,8 +95,10 @@ def test_stale_dovecot_serves_the_certificate_replaced_on_disk(lab: Lab) -> None
     for port in (143, 993, 110, 995):
         served = served_leaf(_addr(lab), port, _name(lab, "imap"))
         assert served.serial_number == before.serial_number, port
-    # Postfix reads the files again in every new smtpd process, so new connections get the new one.
-    assert served_leaf(_addr(lab), 25, _name(lab, "mail")).serial_number == on_disk.serial_number
+    # Postfix reads the files again in every new smtpd process, but an idle smtpd from an earlier
+    # connection (max_idle 100 s) still holds the old one: port 25 serves one or the other, nothing else.
+    served_25 = served_leaf(_addr(lab), 25, _name(lab, "mail")).serial_number
+    assert served_25 in (before.serial_number, on_disk.serial_number)
 
 
 def test_dovecot_ssl_cert_without_lt_fails_every_dovecot_handshake(lab: Lab) -> None:
