@@ -32,8 +32,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# Peer tools (check_ssl_cert, testssl.sh, sslyze venv) come from scripts/install-bench-deps; BENCH_ARGS=--quick for a short run.
 bench: deps
-	$(BIN)/python -m bench
+	sh scripts/install-bench-deps
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
