@@ -29,7 +29,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,central]'
 	touch $@
 
 # Peer tools (check_ssl_cert, testssl.sh, sslyze venv) come from scripts/install-bench-deps; BENCH_ARGS=--quick for a short run.
