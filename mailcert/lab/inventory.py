@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -28,11 +28,20 @@ def ensure_ssh_key(lab_dir: Path) -> str:
     return key.with_suffix(".pub").read_text().strip()
 
 
-def write_known_hosts(lab_dir: Path, hosts: Sequence[LabHost]) -> None:
+# How the control side reaches a host's sshd when it is not directly (`lab up --delay`: a proxy address).
+SshVia = Mapping[str, tuple[str, int]]
+
+
+def write_known_hosts(lab_dir: Path, hosts: Sequence[LabHost], via: SshVia | None = None) -> None:
+    """Each host's own keys under its address and names, and under `[ADDR]:PORT` of its proxy if any."""
     lines = []
     for host in hosts:
         names = ",".join([host.address, *host.hostnames])
-        lines += [f"{names} {key}" for key in host_public_keys(host)]
+        keys = host_public_keys(host)
+        lines += [f"{names} {key}" for key in keys]
+        if via and host.name in via:
+            address, port = via[host.name]
+            lines += [f"[{address}]:{port} {key}" for key in keys]
     write_text(lab_dir / KNOWN_HOSTS, "\n".join(lines) + "\n")
 
 
@@ -41,7 +50,9 @@ def write_ca_bundle(lab_dir: Path, roots: Sequence[bytes]) -> None:
     write_text(lab_dir / CA_BUNDLE, "".join(r.decode().strip() + "\n" for r in roots))
 
 
-def inventory_data(lab_dir: Path, hosts: Sequence[LabHost], acme_server: str) -> dict[str, object]:
+def inventory_data(
+    lab_dir: Path, hosts: Sequence[LabHost], acme_server: str, via: SshVia | None = None
+) -> dict[str, object]:
     bundle = str(lab_dir / CA_BUNDLE)
     groups: dict[str, dict[str, object]] = {}
     for host in hosts:
@@ -62,26 +73,33 @@ def inventory_data(lab_dir: Path, hosts: Sequence[LabHost], acme_server: str) ->
                 "mailcert_acme_ca_bundle": bundle,
                 "mailcert_acme_email": "postmaster@mailcert.test",
             },
-            "hosts": {
-                host.name: {
-                    "ansible_host": host.address,
-                    "mailcert_probe_address": host.address,
-                    "mailcert_hostnames": list(host.hostnames),
-                }
-                for host in hosts
-            },
+            "hosts": {host.name: _host_vars(host, via) for host in hosts},
             "children": groups,
         }
     }
 
 
-def write_inventory(lab_dir: Path, hosts: Sequence[LabHost], acme_server: str) -> Path:
+def _host_vars(host: LabHost, via: SshVia | None) -> dict[str, object]:
+    address, port = via[host.name] if via and host.name in via else (host.address, 22)
+    return {
+        "ansible_host": address,
+        **({"ansible_port": port} if port != 22 else {}),
+        "mailcert_probe_address": host.address,
+        "mailcert_hostnames": list(host.hostnames),
+    }
+
+
+def write_inventory(
+    lab_dir: Path, hosts: Sequence[LabHost], acme_server: str, via: SshVia | None = None
+) -> Path:
     path = lab_dir / INVENTORY
     header = (
         "# The mailcert lab (written by `mailcert lab up`; removed by `mailcert lab down`).\n"
         "# Try: mailcert -I " + str(path) + " audit\n"
     )
-    write_text(path, header + yaml.safe_dump(inventory_data(lab_dir, hosts, acme_server), sort_keys=False))
+    write_text(
+        path, header + yaml.safe_dump(inventory_data(lab_dir, hosts, acme_server, via), sort_keys=False)
+    )
     host_vars = lab_dir / "host_vars"
     host_vars.mkdir(exist_ok=True)
     for host in hosts:

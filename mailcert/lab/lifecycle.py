@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailcert.lab import LabError, pebble
+from mailcert.lab import LabError, latency, pebble
 from mailcert.lab import network as net
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.faults import assign_faults
@@ -23,6 +23,7 @@ from mailcert.lab.inventory import (
     INVENTORY,
     KNOWN_HOSTS,
     SSH_KEY,
+    SshVia,
     ensure_ssh_key,
     write_ca_bundle,
     write_inventory,
@@ -69,7 +70,10 @@ GENERATED = (
     SSH_KEY,
     SSH_KEY + ".pub",
     "state.json",
+    "latency.ready",
 )
+# `lab up --delay`: host NAME's sshd is reached through the proxy at GATEWAY:PROXY_PORT_BASE+last octet.
+PROXY_PORT_BASE = 22000
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,36 @@ def host_list(lab_dir: Path, count: int, kinds: Sequence[str]) -> list[LabHost]:
     ]
 
 
+def parse_tarpits(text: str, names: Sequence[str]) -> dict[str, str]:
+    """`--tarpit mx3,mx4:trickle` → {host: mode}; stall unless the mode is given."""
+    tarpits: dict[str, str] = {}
+    for word in (w.strip() for w in text.split(",")):
+        if not word:
+            continue
+        name, _, mode = word.partition(":")
+        mode = mode or "stall"
+        if name not in names:
+            raise LabError(
+                f"--tarpit {word}: no lab host named {name!r}", todo=f"hosts are: {', '.join(names)}"
+            )
+        if mode not in ("stall", "trickle"):
+            raise LabError(
+                f"--tarpit {word}: a tarpit is `stall` (never answers) or `trickle` (a byte a second)"
+            )
+        tarpits[name] = mode
+    return tarpits
+
+
+def proxy_routes(hosts: Sequence[LabHost], delay_ms: int, tarpits: dict[str, str]) -> list[latency.Route]:
+    """One route per host: GATEWAY:22011 → 10.213.0.11:22 (delay), or a tarpit for the hosts named."""
+    routes = []
+    for host in hosts:
+        port = PROXY_PORT_BASE + int(host.address.rsplit(".", 1)[1])
+        mode = tarpits.get(host.name, "delay")
+        routes.append(latency.Route(str(net.GATEWAY), port, host.address, 22, mode, delay_ms))
+    return routes
+
+
 def hosts_of(state: LabState) -> list[LabHost]:
     return [LabHost(h.name, h.kind, h.address, state.dir) for h in state.hosts.values()]
 
@@ -118,14 +152,23 @@ def up(
     faults: str = "none",
     kinds: Sequence[str] = (),
     say: Callable[[str], None] = print,
+    *,
+    delay_ms: int | None = None,
+    tarpit: str = "",
 ) -> UpResult:
-    """Build the lab under lab_dir: network, hosts, daemons, ACME, inventory. Idempotent."""
+    """Build the lab under lab_dir: network, hosts, daemons, ACME, inventory. Idempotent.
+
+    With `delay_ms` (or tarpits), every host's SSH port is reached through the lab's latency proxy on
+    the bridge address: the inventory and known_hosts name the proxy's address and port."""
     require_root()
     lab_dir = lab_dir.resolve()
     host_kinds = [kind_named(k) for k in (kinds or [DEFAULT_KIND])]
     _require_binaries(host_kinds)
     hosts = host_list(lab_dir, count, [k.name for k in host_kinds])
     plan = assign_faults(faults, [h.name for h in hosts])
+    if delay_ms is not None and not 0 <= delay_ms <= 60_000:
+        raise LabError(f"--delay {delay_ms}: give a one-way delay in milliseconds, 0 to 60000")
+    tarpits = parse_tarpits(tarpit, [h.name for h in hosts])
 
     existing = LabState.load(lab_dir)
     if existing is not None:
@@ -190,8 +233,13 @@ def up(
         pebble_root = pebble.fetch_issuing_root(lab_dir / "pki" / "root-ca.pem")
         (acme_dir / "pebble-root.pem").write_bytes(pebble_root)
         write_ca_bundle(lab_dir, [cert_pem(ca.root.cert), pebble_root])
-        write_known_hosts(lab_dir, hosts)
-        write_inventory(lab_dir, hosts, pebble.ACME_DIRECTORY)
+        via: SshVia = {}
+        if delay_ms is not None or tarpits:
+            routes = proxy_routes(hosts, delay_ms or 0, tarpits)
+            record(latency.start(routes, lab_dir / "latency.ready"))
+            via = {host.name: (r.listen_host, r.listen_port) for host, r in zip(hosts, routes, strict=True)}
+        write_known_hosts(lab_dir, hosts, via)
+        write_inventory(lab_dir, hosts, pebble.ACME_DIRECTORY, via)
         state.phase = "up"
         state.save()
     except BaseException:

@@ -51,12 +51,24 @@ def _say(line: str) -> None:
         "hosts": "how many mail hosts (default 3)",
         "faults": "none | demo | FAULT,... | HOST:FAULT,...  faults: " + ", ".join(FAULTS),
         "kind": "host kinds, comma-separated, given to hosts in turn (default postfix-dovecot)",
+        "delay": "MS: reach every host's SSH through a proxy adding MS milliseconds each way (a WAN link)",
+        "tarpit": "HOST[:stall|trickle],...: these hosts' SSH proxy accepts and never answers (stall) "
+        "or passes a byte a second (trickle)",
     },
 )
-def up(c: Context, dir: str = "lab", hosts: int = 3, faults: str = "none", kind: str = "") -> None:
+def up(
+    c: Context,
+    dir: str = "lab",
+    hosts: int = 3,
+    faults: str = "none",
+    kind: str = "",
+    delay: str = "",
+    tarpit: str = "",
+) -> None:
     """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS; write the inventory."""
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
-    result = lifecycle.up(Path(dir), hosts, faults, kinds, say=_say)
+    delay_ms = _milliseconds(delay) if delay else None
+    result = lifecycle.up(Path(dir), hosts, faults, kinds, say=_say, delay_ms=delay_ms, tarpit=tarpit)
     if result.already_up:
         _say(
             f"mailcert lab: already up under {result.lab_dir} (`mailcert lab down --dir {dir}` to remove it)"
@@ -65,6 +77,11 @@ def up(c: Context, dir: str = "lab", hosts: int = 3, faults: str = "none", kind:
         planted = ", ".join(result.faults.get(host.name, [])) or "healthy"
         _say(
             f"  {host.name:<5} {host.address:<12} {host.kind:<16} {' '.join(host.hostnames[:1])}  [{planted}]"
+        )
+    if delay_ms is not None or tarpit:
+        _say(
+            f"mailcert lab: SSH to the hosts goes through the latency proxy on {lifecycle.net.GATEWAY} "
+            f"(+{delay_ms or 0} ms each way{'; tarpits: ' + tarpit if tarpit else ''})"
         )
     _say(
         f"mailcert lab: inventory {result.lab_dir / 'inventory.yml'}; try `mailcert -I {dir}/inventory.yml audit`"
@@ -124,6 +141,16 @@ def exec_(c: Context, host: str, command: str = "[]", dir: str = "lab") -> None:
             "lab exec: give the command after `--`: mailcert lab exec mx1 -- postconf -n"
         ) from None
     run_state().forced_code = lifecycle.exec_in_host(Path(dir), host, _as_words(words))
+
+
+def _milliseconds(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 60_000:
+        raise UsageError(f"--delay {value!r}: give milliseconds, 0 to 60000", todo="write e.g. --delay 50")
+    return number
 
 
 def _as_words(words: Sequence[object]) -> list[str]:
