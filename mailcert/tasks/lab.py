@@ -12,6 +12,7 @@ from invoke.tasks import task
 from mailcert.errors import UsageError
 from mailcert.lab import lifecycle
 from mailcert.lab.faults import DEMO_MIX, FAULTS
+from mailcert.lab.network import GATEWAY
 from mailcert.tasks.state import run_state
 
 SUBCOMMANDS = ("up", "down", "status", "exec")
@@ -80,7 +81,7 @@ def up(
         )
     if delay_ms is not None or tarpit:
         _say(
-            f"mailcert lab: SSH to the hosts goes through the latency proxy on {lifecycle.net.GATEWAY} "
+            f"mailcert lab: SSH to the hosts goes through the latency proxy on {GATEWAY} "
             f"(+{delay_ms or 0} ms each way{'; tarpits: ' + tarpit if tarpit else ''})"
         )
     _say(
