@@ -83,9 +83,9 @@ def start_dns(folder: Path) -> RecordedProcess:
     return _spawn(argv, folder / "challtestsrv.log", _clean_env(), "pebble-challtestsrv")
 
 
-def start_pebble(config: Path) -> RecordedProcess:
+def start_pebble(config: Path, dnsserver: str = f"{GATEWAY}:{DNS_PORT}") -> RecordedProcess:
     env = {**_clean_env(), "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
-    argv = ["pebble", "-config", str(config), "-dnsserver", f"{GATEWAY}:{DNS_PORT}", "-strict=false"]
+    argv = ["pebble", "-config", str(config), "-dnsserver", dnsserver, "-strict=false"]
     return _spawn(argv, config.parent / "pebble.log", env, "pebble")
 
 
@@ -112,10 +112,12 @@ def _post(url: str, body: bytes, timeout: float) -> None:
             time.sleep(0.1)
 
 
-def fetch_issuing_root(lab_root_pem: Path, *, timeout: float = 15) -> bytes:
+def fetch_issuing_root(
+    lab_root_pem: Path, *, timeout: float = 15, management_port: int = MANAGEMENT_PORT
+) -> bytes:
     """Pebble makes new roots at every start: fetch the current one from its management port."""
     context = ssl.create_default_context(cafile=str(lab_root_pem))
-    url = f"https://{GATEWAY}:{MANAGEMENT_PORT}/roots/0"
+    url = f"https://{GATEWAY}:{management_port}/roots/0"
     deadline = time.monotonic() + timeout
     while True:
         try:
