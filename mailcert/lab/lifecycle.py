@@ -16,6 +16,7 @@ from pathlib import Path
 from mailcert.lab import LabError, latency, pebble
 from mailcert.lab import network as net
 from mailcert.lab.certs import HostPKI
+from mailcert.lab.dns import start_lab_dns
 from mailcert.lab.faults import assign_faults
 from mailcert.lab.hostsetup import build_host, remove_mountpoints
 from mailcert.lab.inventory import (
@@ -71,6 +72,8 @@ GENERATED = (
     SSH_KEY + ".pub",
     "state.json",
     "latency.ready",
+    "dns",  # the lab DNS and web server (mailcert.lab.dns)
+    "web",
 )
 # `lab up --delay`: host NAME's sshd is reached through the proxy at GATEWAY:PROXY_PORT_BASE+last octet.
 PROXY_PORT_BASE = 22000
@@ -240,6 +243,7 @@ def up(
             via = {host.name: (r.listen_host, r.listen_port) for host, r in zip(hosts, routes, strict=True)}
         write_known_hosts(lab_dir, hosts, via)
         write_inventory(lab_dir, hosts, pebble.ACME_DIRECTORY, via)
+        start_lab_dns(state)  # dnsmasq + nginx: the hosts' mail domains (MX, SRV, TLSA, autoconfig, ...)
         state.phase = "up"
         state.save()
     except BaseException:
