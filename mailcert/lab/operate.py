@@ -11,6 +11,7 @@ from pathlib import Path
 from mailcert.lab import LabError, pebble
 from mailcert.lab import network as net
 from mailcert.lab.certs import HostPKI
+from mailcert.lab.dns import republish
 from mailcert.lab.faults import FaultSite, fault_named
 from mailcert.lab.hostsetup import write_mail_files
 from mailcert.lab.inventory import CA_BUNDLE, INVENTORY
@@ -151,6 +152,7 @@ def reset_host(lab_dir: Path, name: str) -> None:
     _reload_all(shell, kind, state.hosts[name], state)
     state.hosts[name].faults = []
     state.save()
+    republish(lab_dir)  # the lab zone's TLSA records follow the host's (new) key
 
 
 def plant_fault(lab_dir: Path, name: str, fault_name: str) -> None:
@@ -163,3 +165,4 @@ def plant_fault(lab_dir: Path, name: str, fault_name: str) -> None:
         _reload_all(shell, kind_named(state.hosts[name].kind), state.hosts[name], state)
     state.hosts[name].faults.append(fault_name)
     state.save()
+    republish(lab_dir)
