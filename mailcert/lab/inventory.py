@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from mailcert.lab.dns import lab_resolver
 from mailcert.lab.kinds import kind_named
 from mailcert.lab.layout import ADMIN_USER, LabHost, host_public_keys, write_text
 from mailcert.lab.procs import run
@@ -72,6 +73,7 @@ def inventory_data(
                 "mailcert_acme_server": acme_server,
                 "mailcert_acme_ca_bundle": bundle,
                 "mailcert_acme_email": "postmaster@mailcert.test",
+                "mailcert_resolver": lab_resolver(),
             },
             "hosts": {host.name: _host_vars(host, via) for host in hosts},
             "children": groups,
@@ -86,6 +88,7 @@ def _host_vars(host: LabHost, via: SshVia | None) -> dict[str, object]:
         **({"ansible_port": port} if port != 22 else {}),
         "mailcert_probe_address": host.address,
         "mailcert_hostnames": list(host.hostnames),
+        "mailcert_domains": [host.domain],  # served by the lab DNS (mailcert.lab.dns)
     }
 
 
