@@ -113,3 +113,49 @@ def _said(lines: list[str]) -> str:
     if errors:
         return errors[-1]
     return useful[-1] if useful else "no output"
+
+
+class InstallError(MailcertError):
+    """The package manager did not install certbot; nothing else was changed on the host."""
+
+
+INSTALL_TIMEOUT = 900
+
+
+def install_argv(command: Command) -> list[str]:
+    """The package manager's argument list as root (`env NAME=VALUE` first when it has environment)."""
+    argv = list(command.argv)
+    if not argv or any("\x00" in word for word in argv):
+        raise ValueError("empty or NUL-holding install command in the plan")
+    for name, value in command.env:
+        if not _ENV_NAME.match(name) or "\x00" in value:
+            raise ValueError(f"bad environment variable in the plan: {name!r}")
+    return ["env", *(f"{name}={value}" for name, value in command.env), *argv] if command.env else argv
+
+
+def run_install(conn: StrictConnection, command: Command) -> None:
+    """Install certbot with the host's package manager; InstallError with its reason in one line."""
+    output = run_as_root(conn, install_argv(command), timeout=INSTALL_TIMEOUT)
+    if output.exit_status == 0:
+        return
+    raise InstallError(
+        f"installing certbot failed ({command.argv[0]} exit {output.exit_status}): "
+        f"{install_reason(output.stdout + output.stderr)}",
+        where=conn.name,
+        todo="nothing else was changed on this host; install certbot by hand or fix the cause, then run fix again",
+    )
+
+
+def install_reason(text: str) -> str:
+    """The package manager's reason in one line: apt's `E:` line, dnf/yum's `Error:` line, else the last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    said = [ln for ln in lines if ln.startswith(("E:", "Error:", "error:"))]
+    if not said:
+        said = [ln for ln in lines if "no match for argument" in ln.lower() or "not found" in ln.lower()]
+    line = (said[0] if said else lines[-1] if lines else "no output")[:300]
+    lowered = line.lower()
+    if "unable to locate package" in lowered:
+        line += " (the package lists may be missing or old: run `apt-get update` on the host)"
+    elif "unable to find a match" in lowered or "no match for argument" in lowered:
+        line += " (on RHEL-likes certbot comes from EPEL: install epel-release first)"
+    return line

@@ -1,6 +1,7 @@
 """Apply one host's plan: lock the host, run certbot, switch (on the host, detached), re-check, keep or restore.
 
-Order per host: (1) ISSUE changes — certbot on the host; a failure stops there, nothing else changed;
+Order per host: (1) INSTALL (certbot with the host's package manager, --install-certbot) and ISSUE changes —
+certbot on the host; a failure stops there, nothing else changed;
 (2) the switch — one payload to the host-side program, which backs up, writes atomically, validates,
 reloads, and restores byte-identical on any failure by itself (it does not need our SSH session);
 (3) re-probe and re-lint through `recheck`: a new critical finding (an endpoint that stopped answering is
@@ -19,8 +20,8 @@ from datetime import UTC, datetime
 
 from mailcert.errors import HostError, MailcertError
 from mailcert.fix import apply_remote as remote
-from mailcert.fix.acme import CertbotError, run_certbot
-from mailcert.fix.apply_payload import switch_payload, switches_anything
+from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
+from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.inventory.model import InventoryHost
@@ -115,7 +116,7 @@ def with_outcomes(
 
 
 def _mark_switch(plan: HostPlan, outcome: Outcome, error: str | None) -> HostPlan:
-    return with_outcomes(plan, lambda c: None if c.kind is ChangeKind.ISSUE else (outcome, error))
+    return with_outcomes(plan, lambda c: None if c.kind in BEFORE_SWITCH else (outcome, error))
 
 
 def apply_host(
@@ -182,7 +183,8 @@ def _certbot_failed(plan: HostPlan, failed: Change, why: str) -> HostPlan:
         if change is failed:
             return Outcome.FAILED, why
         if change.outcome is Outcome.PLANNED:
-            return Outcome.SKIPPED, "not applied: certbot failed first"
+            first = "installing certbot" if failed.kind is ChangeKind.INSTALL else "certbot"
+            return Outcome.SKIPPED, f"not applied: {first} failed first"
         return None
 
     return with_outcomes(plan, decide)
@@ -208,13 +210,16 @@ def _apply_locked(
     interruption: Interruption,
 ) -> HostApplied:
     for change in plan.changes:
-        if change.kind is not ChangeKind.ISSUE or change.command is None:
+        if change.kind not in (ChangeKind.INSTALL, ChangeKind.ISSUE) or change.command is None:
             continue
         if interruption.is_set:
             return HostApplied(_skip_all(plan, interruption.why), message=interruption.why)
         try:
-            run_certbot(conn, change.command, email=host.acme_email)
-        except CertbotError as exc:
+            if change.kind is ChangeKind.INSTALL:
+                run_install(conn, change.command)
+            else:
+                run_certbot(conn, change.command, email=host.acme_email)
+        except (CertbotError, InstallError) as exc:
             return HostApplied(_certbot_failed(plan, change, exc.what), message=exc.line())
         plan = _mark(plan, change, Outcome.APPLIED, None)
     if not switches_anything(plan):

@@ -130,5 +130,9 @@ def switch_commands(plan: HostPlan) -> Iterable[Command]:
     return [c.command for c in plan.changes if c.kind is ChangeKind.COMMAND and c.command is not None]
 
 
+# Steps run before the switch, one SSH command each (installing certbot, certbot itself).
+BEFORE_SWITCH = frozenset({ChangeKind.INSTALL, ChangeKind.ISSUE})
+
+
 def switches_anything(plan: HostPlan) -> bool:
-    return any(c.kind is not ChangeKind.ISSUE for c in plan.changes)
+    return any(c.kind not in BEFORE_SWITCH for c in plan.changes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 
 class ChangeKind(enum.StrEnum):
+    INSTALL = "install"  # install certbot with the host's package manager (--install-certbot; runs first)
     ISSUE = (
         "issue"  # certbot certonly: new lineage, expand names, renew (runs first; nothing else if it fails)
     )

@@ -69,6 +69,7 @@ class PlanState:
     covered: set[Finding] = field(default_factory=set)
     unfixable: list[str] = field(default_factory=list)
     reload: dict[str, list[Finding]] = field(default_factory=dict)  # service → findings its reload removes
+    install_certbot: bool = False  # --install-certbot: a host without certbot gets it installed first
 
     # -- findings --------------------------------------------------------------------------------------------
     def problems(self) -> list[Finding]:

@@ -10,6 +10,7 @@ from mailcert.fix import plan_dovecot, plan_exim, plan_postfix
 from mailcert.fix.model import Change, ChangeKind
 from mailcert.fix.plan_acme import Target, choose_target
 from mailcert.fix.plan_base import PROBLEMS, PlanState, SourceUse
+from mailcert.fix.plan_install import install_hint, package_manager, unknown_manager_reason
 from mailcert.model import Finding
 from mailcert.services.model import Location
 
@@ -123,6 +124,9 @@ def _to_target(
     if not target.usable:
         state.cannot(target.why_not or "no certificate can be issued", everything)
         return
+    if target.command is not None and state.certbot.installed is False and not _certbot_installable(state):
+        state.cannot(_no_certbot(state), everything)
+        return
     by_certbot: list[Finding] = []
     why = f"certbot lineage {target.name}, covering {', '.join(target.names)}"
     for use, findings in waiting:
@@ -143,12 +147,36 @@ def _to_target(
             "expand": f"expand certificate {target.name} to {', '.join(target.names)} with certbot",
             "renew": f"renew certificate {target.name} now with certbot",
         }[target.action]
+        if state.certbot.installed is False:
+            manager = package_manager(state.files)
+            assert manager is not None  # _certbot_installable said so
+            state.add(
+                Change(
+                    ChangeKind.INSTALL,
+                    f"install certbot with {manager.name} (it is not installed; --install-certbot)",
+                    command=manager.install,
+                    service="certbot",
+                )
+            )
         state.add(
             Change(ChangeKind.ISSUE, description, command=target.command, service="certbot"),
             by_certbot + lineage_findings,
         )
         for use_service in {u.listener.service for u, _ in waiting}:
             state.reload_service(use_service)
+
+
+def _certbot_installable(state: PlanState) -> bool:
+    return state.install_certbot and package_manager(state.files) is not None
+
+
+def _no_certbot(state: PlanState) -> str:
+    if state.install_certbot:
+        return unknown_manager_reason(state.files)
+    return (
+        f"certbot is not installed on the host (renewal.not-configured): install it with "
+        f"{install_hint(state.files)}, or run fix with --install-certbot"
+    )
 
 
 def _already_uses(use: SourceUse, target: Target) -> bool:

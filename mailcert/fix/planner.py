@@ -19,9 +19,10 @@ from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
 from mailcert.fix.plan_exim import fix_config as fix_exim
 from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
 from mailcert.fix.plan_postfix import fix_config as fix_postfix
+from mailcert.fix.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.roles import RoleSet, load_roles
 from mailcert.inventory.model import InventoryHost
-from mailcert.lint import HostModel
+from mailcert.lint import HostModel, LintOptions
 from mailcert.model import HostReport
 from mailcert.services.certbot import read_certbot
 from mailcert.tasks.audit_host import HostAudit
@@ -34,6 +35,7 @@ NOT_ON_HOST = {
     "tls.unreachable": "the port does not answer: start the service or open the firewall",
 }
 _ORDER = {
+    ChangeKind.INSTALL: -1,
     ChangeKind.ISSUE: 0,
     ChangeKind.EDIT: 1,
     ChangeKind.CREATE: 1,
@@ -44,14 +46,28 @@ _roles_cache: RoleSet | None = None
 
 
 def plan_host(
-    audit: HostAudit, host: InventoryHost, *, now: datetime, roles: RoleSet | None = None
+    audit: HostAudit,
+    host: InventoryHost,
+    *,
+    now: datetime,
+    roles: RoleSet | None = None,
+    install_certbot: bool = False,
+    lint_options: LintOptions | None = None,
 ) -> HostPlan:
     """The host's plan from its audit; a host that could not be gathered gets a plan with only `error`."""
     if audit.gathered is None or audit.model is None:
         reason = audit.report.error or "the host's files were not gathered"
         return HostPlan(host=host.name, error=f"nothing planned: {reason}")
     return plan_from(
-        audit.gathered, audit.model, audit.report, host, now=now, units=audit.gathered.units, roles=roles
+        audit.gathered,
+        audit.model,
+        audit.report,
+        host,
+        now=now,
+        units=audit.gathered.units,
+        roles=roles,
+        install_certbot=install_certbot,
+        lint_options=lint_options,
     )
 
 
@@ -64,10 +80,25 @@ def plan_from(
     now: datetime,
     units: Mapping[str, object] | None = None,
     roles: RoleSet | None = None,
+    install_certbot: bool = False,
+    lint_options: LintOptions | None = None,
 ) -> HostPlan:
-    """The plan from the parts of an audit (tests build them from a local tree with lint_host_model)."""
+    """The plan from the parts of an audit (tests build them from a local tree with lint_host_model).
+
+    The result is linted before the plan is returned (`lint_options`: the audit's; default: the inventory's
+    names and thresholds, no trusted roots, so chain and trust findings are not judged): a plan whose result has a new critical config/cert/key
+    finding comes back refused, without changes, its `error` naming the finding."""
     try:
-        return _plan(files, model, report, host, now, units or {}, roles or _default_roles())
+        planned = _plan(
+            files, model, report, host, now, units or {}, roles or _default_roles(), install_certbot
+        )
+        if lint_options is None:
+            why = refusal(files, planned, options=default_lint_options(host, now), ignored=TRUST_DEPENDENT)
+        else:
+            why = refusal(files, planned, options=lint_options)
+        if why is None:
+            return planned
+        return HostPlan(host=host.name, unfixable=planned.unfixable, error=why)
     except MailcertError as exc:
         return HostPlan(host=host.name, error=exc.line())
     except Exception as exc:  # noqa: BLE001 — one host's bug must not stop the fleet; reported, not hidden
@@ -85,10 +116,11 @@ def _default_roles() -> RoleSet:
 
 def _plan(
     files: HostFiles, model: HostModel, report: HostReport, host: InventoryHost, now: datetime,
-    units: Mapping[str, object], roles: RoleSet,
+    units: Mapping[str, object], roles: RoleSet, install_certbot: bool,
 ) -> HostPlan:  # fmt: skip
     systemd = bool(units) or files.is_dir("/run/systemd/system")
     state = PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
+    state.install_certbot = install_certbot
     for finding in state.problems():
         reason = next((why for prefix, why in NOT_ON_HOST.items() if finding.check.startswith(prefix)), None)
         if reason:

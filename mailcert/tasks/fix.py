@@ -17,6 +17,7 @@ from typing import TextIO
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
@@ -26,10 +27,11 @@ from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost
+from mailcert.lint import LintOptions
 from mailcert.model import HostReport, Report
 from mailcert.report import check_format, render
 from mailcert.tasks.audit import last_audit, run_audit
-from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
+from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host, hostnames_of
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
@@ -52,6 +54,8 @@ from mailcert.tasks.state import run_state
         "dry_run": "show the plan (diffs, commands, findings each step removes) and change nothing",
         "yes": "apply without asking (for automation); without it fix asks once on a terminal",
         "rollback": "restore every file run RUN-ID changed (as printed by fix), reload, and stop",
+        "install_certbot": "a host that needs certbot and lacks it gets it installed first, with its package "
+        "manager (apt-get, dnf or yum); without this the plan says how to install it",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items() if k not in ("warn-days", "crit-days")},
     },
 )
@@ -63,6 +67,7 @@ def fix(
     dry_run: bool = False,
     yes: bool = False,
     rollback: str | None = None,
+    install_certbot: bool = False,
     format: str = "text",
     output: str | None = None,
     at: str | None = None,
@@ -76,7 +81,7 @@ def fix(
         return
     settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
     audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
-    plans = [_plan(audit, settings.now) for audit in audits]
+    plans = [_plan(audit, settings, install_certbot) for audit in audits]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
     if dry_run:
@@ -108,13 +113,31 @@ def _audits(hosts: list[InventoryHost], settings: AuditSettings, workers: int) -
     return run_audit(hosts, settings, forks=workers, progress=sys.stderr)
 
 
-def _plan(audit: HostAudit, now: datetime) -> HostPlan:
+def _plan(audit: HostAudit, settings: AuditSettings, install_certbot: bool) -> HostPlan:
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
-        return plan_host(audit, audit.host, now=now)
+        return plan_host(
+            audit,
+            audit.host,
+            now=settings.now,
+            install_certbot=install_certbot,
+            lint_options=_lint_options(audit.host, settings),
+        )
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
+
+
+def _lint_options(host: InventoryHost, settings: AuditSettings) -> LintOptions:
+    """How the planner lints the result before anything is sent: as the audit lints (same roots, names)."""
+    bundles = list(dict.fromkeys([*settings.ca_bundles, *([host.ca_bundle] if host.ca_bundle else [])]))
+    checks = CheckOptions(
+        now=settings.now,
+        trust=settings.trust_loader(bundles),
+        warn_days=host.warn_days,
+        crit_days=host.crit_days,
+    )
+    return LintOptions(checks=checks, hostnames=hostnames_of(host), roles=host.roles)
 
 
 def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -> None:
