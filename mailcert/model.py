@@ -77,6 +77,9 @@ class Endpoint:
     hostnames: tuple[str, ...]
     configured: ConfiguredCert
     served: ServedCert | None = None
+    # Where clients or senders are told to use it, besides the host's own config: 'MX of example.com',
+    # 'SRV _imaps._tcp.example.com', 'autoconfig https://...' (mailcert_domains; JSON `advertised_by`).
+    advertised_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def served_to_dict(served: ServedCert | None) -> JSONObject | None:
 
 
 def endpoint_to_dict(endpoint: Endpoint) -> JSONObject:
-    return {
+    entry: JSONObject = {
         "service": endpoint.service,
         "port": endpoint.port,
         "mode": endpoint.mode.value,
@@ -57,6 +57,9 @@ def endpoint_to_dict(endpoint: Endpoint) -> JSONObject:
         "configured": configured_to_dict(endpoint.configured),
         "served": served_to_dict(endpoint.served),
     }
+    if endpoint.advertised_by:  # only endpoints DNS advertises (mailcert_domains) carry it
+        entry["advertised_by"] = list(endpoint.advertised_by)
+    return entry
 
 
 def finding_to_dict(finding: Finding) -> JSONObject:

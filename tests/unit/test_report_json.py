@@ -225,7 +225,15 @@ def test_model_fields_are_all_mapped_deliberately() -> None:
 
     assert names(ConfiguredCert) == {"cert_file", "key_file", "sha256", "not_after", "sans"}
     assert names(ServedCert) == {"sha256", "not_after", "sans", "chain_length", "tls_version"}
-    assert names(Endpoint) == {"service", "port", "mode", "hostnames", "configured", "served"}
+    assert names(Endpoint) == {
+        "service",
+        "port",
+        "mode",
+        "hostnames",
+        "configured",
+        "served",
+        "advertised_by",
+    }
     assert names(Finding) == {
         "check",
         "severity",
