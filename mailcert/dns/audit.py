@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from mailcert.checks.certs import CheckOptions
-from mailcert.checks.dns import check_discovery, dns_targets
+from mailcert.checks.dns import ProbeKey, check_discovery, dns_targets
 from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.dns.discover import DomainDiscovery, discover_domain
 from mailcert.dns.resolver import DnsLookup, Resolver, parse_resolver
 from mailcert.model import Finding, Severity
 from mailcert.probe import probe_all
+from mailcert.probe.result import ProbeResult
 
 
 def resolver_for(setting: str | None) -> Resolver:
     """`--resolver` / mailcert_resolver (ADDR[:PORT]) or, when unset, the system's resolvers."""
     return Resolver(parse_resolver(setting) if setting else None)
+
+
+@dataclass(frozen=True)
+class DomainsAudit:
+    """The DNS stage's result: what the domains publish, what their endpoints served, the findings."""
+
+    discoveries: tuple[DomainDiscovery, ...]
+    results: Mapping[ProbeKey, ProbeResult]
+    findings: tuple[Finding, ...]
 
 
 def audit_domains(
@@ -28,6 +39,19 @@ def audit_domains(
 ) -> tuple[list[DomainDiscovery], list[Finding]]:
     """What each domain tells clients and senders, probed and checked (two connections per server at a time).
     `probed`: (name, port) pairs the host's own probe already judged, so their findings are not repeated."""
+    done = check_domains(domains, checks, resolver=resolver, dns=dns, probed=probed)
+    return list(done.discoveries), list(done.findings)
+
+
+def check_domains(
+    domains: Sequence[str],
+    checks: CheckOptions,
+    *,
+    resolver: str | None = None,
+    dns: DnsLookup | None = None,
+    probed: Collection[tuple[str, int]] = (),
+) -> DomainsAudit:
+    """audit_domains, keeping the probe results (the report lists the endpoints DNS advertises)."""
     lookup = dns or resolver_for(resolver)
     discoveries = [_discover(domain, lookup) for domain in domains]
     targets = dns_targets(discoveries)
@@ -36,7 +60,9 @@ def audit_domains(
     findings: list[Finding] = []
     for discovery in discoveries:
         findings += check_discovery(discovery, results, checks, probed=probed)
-    return discoveries, merge_endpoint_findings(list(dict.fromkeys(findings)))
+    return DomainsAudit(
+        tuple(discoveries), results, tuple(merge_endpoint_findings(list(dict.fromkeys(findings))))
+    )
 
 
 def _discover(domain: str, lookup: DnsLookup) -> DomainDiscovery:
