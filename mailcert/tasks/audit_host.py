@@ -13,6 +13,7 @@ from datetime import datetime
 
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.merge import merge_endpoint_findings
+from mailcert.dns.discover import DomainDiscovery
 from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
@@ -49,6 +50,7 @@ class HostAudit:
     report: HostReport
     gathered: GatheredHost | None = None
     model: HostModel | None = None
+    discoveries: tuple[DomainDiscovery, ...] = ()  # what mailcert_domains publish (fix: DANE, names from DNS)
 
 
 def audit_host(host: InventoryHost, settings: AuditSettings) -> HostAudit:
@@ -107,14 +109,23 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     if settings.probe and endpoints:
         endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings)
         findings += probe_findings
+    discoveries: tuple[DomainDiscovery, ...] = ()
     if settings.probe and host.domains:  # names, ports and modes the domains' DNS advertises (mailcert.dns)
-        from mailcert.dns.audit import audit_domains
+        from mailcert.dns.audit import check_domains
+        from mailcert.dns.endpoints import with_dns_endpoints
 
         resolver = settings.resolver or (str(host.vars.get("mailcert_resolver") or "") or None)
         probed = [(name, e.port) for e in endpoints for name in e.hostnames]
-        findings += audit_domains(host.domains, checks, resolver=resolver, probed=probed)[1]
+        dns = check_domains(host.domains, checks, resolver=resolver, probed=probed)
+        findings += dns.findings
+        discoveries = dns.discoveries
+        endpoints = with_dns_endpoints(endpoints, dns.discoveries, dns.results)
     return HostAudit(
-        host, replace(report, endpoints=tuple(endpoints), findings=tuple(findings)), gathered, model
+        host,
+        replace(report, endpoints=tuple(endpoints), findings=tuple(findings)),
+        gathered,
+        model,
+        discoveries,
     )
 
 
