@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mailcert.lab import LabError
 from mailcert.lab.kinds.base import HostKind, MailService
+from mailcert.lab.kinds.cpanel import CPANEL_DOVECOT, CPANEL_EXIM
 from mailcert.lab.kinds.dovecot import DOVECOT
 from mailcert.lab.kinds.exim import EXIM
 from mailcert.lab.kinds.exim import installed as exim_installed
@@ -24,9 +25,13 @@ EXIM_DOVECOT = HostKind(
     binaries=("dovecot", "doveadm"),
 )
 
+# cPanel-style host (real Exim + Dovecot at cPanel's paths, managed by the cPanel SIMULATOR): needs the real Exim.
+CPANEL = HostKind(name="cpanel", services=(CPANEL_EXIM, CPANEL_DOVECOT), binaries=("dovecot", "doveadm"))
+
 KINDS: dict[str, HostKind] = {POSTFIX_DOVECOT.name: POSTFIX_DOVECOT}
 if exim_installed():
     KINDS[EXIM_DOVECOT.name] = EXIM_DOVECOT
+    KINDS[CPANEL.name] = CPANEL
 DEFAULT_KIND = POSTFIX_DOVECOT.name
 
 
@@ -34,9 +39,9 @@ def kind_named(name: str) -> HostKind:
     try:
         return KINDS[name]
     except KeyError:
-        if name == EXIM_DOVECOT.name:
+        if name in (EXIM_DOVECOT.name, CPANEL.name):
             raise LabError(
-                "host kind exim-dovecot needs the real Exim under /opt/mailcert/exim",
+                f"host kind {name} needs the real Exim under /opt/mailcert/exim",
                 todo="run `sudo sh scripts/install-exim` first",
             ) from None
         raise LabError(
@@ -45,6 +50,7 @@ def kind_named(name: str) -> HostKind:
 
 
 __all__ = [
+    "CPANEL",
     "DEFAULT_KIND",
     "EXIM_DOVECOT",
     "KINDS",
