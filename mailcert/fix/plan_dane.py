@@ -1,0 +1,215 @@
+"""DANE and names from DNS in the plan: a renewal keeps the key while TLSA records pin it, a key change waits
+until its TLSA record is visible, and (mailcert_hostnames_from_dns) names DNS gives the host are certified.
+
+Runs around the planner (mailcert.fix.planner), on what the audit found in the host's mail domains:
+`with_dns_names` before planning (the inventory host gains the names), `dane_safe` after it (the certbot
+step gains `--reuse-key`, or is withheld with the records to publish first). Pure: data in, data out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from mailcert.dns.discover import DomainDiscovery, TlsaSet
+from mailcert.dns.rollover import names_from_dns
+from mailcert.dns.tlsa import next_tlsa_record, tlsa_owner
+from mailcert.facts import HostFiles
+from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
+from mailcert.inventory.model import InventoryHost
+from mailcert.lint import HostModel
+from mailcert.model import HostReport
+from mailcert.services.certbot import read_certbot
+
+REUSE_KEY = "--reuse-key"
+
+
+@dataclass(frozen=True)
+class DaneStep:
+    """What DANE asks of one certbot step: keep the key, or wait for records (`publish`) to be visible."""
+
+    owners: tuple[str, ...]  # the TLSA owners of the host's endpoints (`_25._tcp.mail.example.com`)
+    key_spki: (
+        bytes | None
+    )  # the key the new certificate will carry (the lineage's own, kept); None: a new one
+    publish: tuple[str, ...]  # records still to publish before the switch (empty: switch now, key kept)
+    why_new_key: str | None = None  # the key cannot be kept (missing, unreadable, too weak)
+    validated: bool = False  # every TLSA answer came DNSSEC-validated (AD): DANE senders enforce it today
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.publish) or self.key_spki is None
+
+
+def host_tlsa(
+    discoveries: Sequence[DomainDiscovery], names: Sequence[str], addresses: Sequence[str]
+) -> list[TlsaSet]:
+    """The TLSA RRsets of the host's own endpoints: for a name the host serves, or one DNS puts at its address."""
+    own = {n.lower().rstrip(".") for n in names}
+    at = set(addresses)
+    found: list[TlsaSet] = []
+    for discovery in discoveries:
+        for tlsa in discovery.tlsa:
+            name = tlsa.hostname.lower()
+            if name in own or discovery.addresses.get(tlsa.hostname) in at:
+                found.append(tlsa)
+    return found
+
+
+def pins_spki(tlsa: TlsaSet, spki: bytes) -> bool:
+    """A DANE-EE/PKIX-EE record for this SubjectPublicKeyInfo (`3 1 1`, `3 1 2`, `3 1 0`) is published."""
+    digests = {0: spki, 1: hashlib.sha256(spki).digest(), 2: hashlib.sha512(spki).digest()}
+    return any(
+        r.usage in (1, 3) and r.selector == 1 and digests.get(r.matching) == r.data for r in tlsa.records
+    )
+
+
+def weak_key(spki: bytes) -> str | None:
+    """Why a key may not be kept (RSA < 2048, EC < 256 bits), or None."""
+    try:
+        key = load_der_public_key(spki)
+    except ValueError:
+        return "its public key cannot be read"
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+        return f"it is RSA {key.key_size} bits (too weak)"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 256:
+        return f"it is EC {key.curve.key_size} bits (too weak)"
+    return None
+
+
+def dane_step(tlsa: Sequence[TlsaSet], key_spki: bytes | None, why_not: str | None) -> DaneStep:
+    """Keep `key_spki` (the lineage's key) when every endpoint's TLSA pins it; else the records to publish."""
+    owners = tuple(dict.fromkeys(tlsa_owner(t.hostname, t.port) for t in tlsa))
+    validated = bool(tlsa) and all(t.authenticated for t in tlsa)
+    if key_spki is None or why_not:
+        return DaneStep(owners, None, (), why_not or "the lineage has no readable key", validated)
+    missing = [t for t in tlsa if not pins_spki(t, key_spki)]
+    publish = tuple(dict.fromkeys(next_tlsa_record(t.hostname, t.port, key_spki) for t in missing))
+    return DaneStep(owners, key_spki, publish, None, validated)
+
+
+def _cert_name(argv: Sequence[str]) -> str | None:
+    return argv[argv.index("--cert-name") + 1] if "--cert-name" in argv[:-1] else None
+
+
+def _key_of(files: HostFiles, cert_name: str) -> tuple[bytes | None, str | None]:
+    """The SubjectPublicKeyInfo of the lineage's privkey.pem (what --reuse-key keeps), and why it cannot be kept."""
+    certbot = read_certbot(files)
+    lineage = certbot.lineage(cert_name)
+    if lineage is None:
+        return None, f"lineage {cert_name} does not exist yet: certbot makes a new key"
+    keys = files.pem_file(lineage.privkey).keys
+    spki = keys[0].public_key_der if keys else None
+    if spki is None:
+        return None, f"{lineage.privkey} holds no readable key"
+    return spki, weak_key(spki)
+
+
+def dane_safe(
+    plan: HostPlan,
+    files: HostFiles | None,
+    host: InventoryHost,
+    report: HostReport,
+    discoveries: Sequence[DomainDiscovery],
+) -> HostPlan:
+    """The plan with every certbot step DANE-safe: `--reuse-key` while the TLSA records of the host's endpoints
+    pin the lineage's key; withheld (listed in `unfixable` with the records to publish first) when the new
+    certificate's key is not yet pinned everywhere. mailcert_reuse_key: false turns this off."""
+    if plan.error or files is None or host.reuse_key is False:
+        return plan
+    names = [*host.hostnames, *(n for e in report.endpoints for n in e.hostnames if not e.advertised_by)]
+    addresses = [host.probe_address or host.address]
+    tlsa = host_tlsa(discoveries, names, addresses)
+    if not tlsa:
+        return plan
+    changes: list[Change] = []
+    waiting: list[tuple[Change, DaneStep, str]] = []
+    for change in plan.changes:
+        argv = change.command.argv if change.command else ()
+        name = _cert_name(argv) if change.kind is ChangeKind.ISSUE and argv[:1] == ("certbot",) else None
+        if name is None or change.command is None:
+            changes.append(change)
+            continue
+        step = dane_step(tlsa, *_key_of(files, name))
+        if step.waiting:
+            waiting.append((change, step, name))
+            continue
+        keep = argv if REUSE_KEY in argv else (*argv, REUSE_KEY)
+        changes.append(
+            replace(
+                change,
+                command=Command(keep, change.command.env),
+                description=f"{change.description} (key kept: TLSA {', '.join(step.owners)} pins it)",
+            )
+        )
+    if not waiting:
+        return replace(plan, changes=tuple(changes))
+    unfixable = list(plan.unfixable)
+    for change, step, name in waiting:
+        live = f"/live/{name}/"
+        # Edits that would point a service at the withheld lineage wait with it.
+        held = [
+            c
+            for c in changes
+            if c.file is not None and live in c.file.after and live not in (c.file.before or "")
+        ]
+        changes = [c for c in changes if c not in held]
+        removes = ", ".join(dict.fromkeys(r for c in (change, *held) for r in c.removes)) or "the certificate"
+        unfixable.append(waiting_line(step, change, removes))
+    return replace(plan, changes=tuple(changes), unfixable=tuple(unfixable))
+
+
+def waiting_line(step: DaneStep, change: Change, removes: str) -> str:
+    """The unfixable-for-now entry: what to publish, and that the next `fix` switches once it is visible."""
+    enforced = (
+        "DNSSEC-validated: DANE senders would defer mail"
+        if step.validated
+        else "not DNSSEC-validated today (advisory), but it breaks delivery the moment the zone is signed"
+    )
+    assert change.command is not None
+    command = change.command.shown()
+    if step.key_spki is None:
+        return (
+            f"dane: waiting — {removes}: TLSA {', '.join(step.owners)} pins the current key and the new certificate "
+            f"needs a new key ({step.why_new_key}); make the new key first, publish its `3 1 1` record next to "
+            f"the old one ({enforced}), then renew with it (certbot --reuse-key); not run: {command}"
+        )
+    return (
+        f"dane: waiting — {removes}: publish first, next to the current records: "
+        + "; ".join(f"`{r}`" for r in step.publish)
+        + f" ({enforced}); run `mailcert fix` again once DNS answers with them (wait the TTL): the certificate "
+        f"is then switched, keeping this key; not run yet: {command} --reuse-key"
+    )
+
+
+def with_dns_names(
+    host: InventoryHost, discoveries: Sequence[DomainDiscovery], config_names: Sequence[str] = ()
+) -> InventoryHost:
+    """mailcert_hostnames_from_dns: true — the names DNS gives this host (MX, SRV, autoconfig and autodiscover
+    targets at its address) join the names its certificate must cover."""
+    if not _truthy(host.vars.get("mailcert_hostnames_from_dns")) or not discoveries:
+        return host
+    addresses = {host.probe_address or host.address}
+    at_host = {
+        item.hostname.lower()
+        for d in discoveries
+        for item in d.advertised
+        if item.address is not None and item.address in addresses
+    }
+    added = [n for n in names_from_dns(discoveries) if n.lower() in at_host]
+    base = list(host.hostnames) or list(config_names)
+    names = tuple(dict.fromkeys([*base, *added]))
+    return replace(host, hostnames=names) if names != host.hostnames else host
+
+
+def config_names(model: HostModel | None) -> list[str]:
+    """The names the host's configuration advertises (used when the inventory lists none)."""
+    return [] if model is None else [n for service in model.services for n in service.config_names]
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"))
