@@ -23,6 +23,7 @@ from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply_report import before_after
 from mailcert.fix.model import HostPlan, Outcome
+from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
@@ -117,13 +118,16 @@ def _plan(audit: HostAudit, settings: AuditSettings, install_certbot: bool) -> H
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
-        return plan_host(
+        # mailcert_domains: names DNS gives the host (mailcert_hostnames_from_dns), DANE-safe certbot steps
+        host = with_dns_names(audit.host, audit.discoveries, config_names(audit.model))
+        plan = plan_host(
             audit,
-            audit.host,
+            host,
             now=settings.now,
             install_certbot=install_certbot,
             lint_options=_lint_options(audit.host, settings),
         )
+        return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
 
