@@ -72,6 +72,25 @@ CHECKS: dict[str, Check] = {
         Check("dns.srv-mismatch", _C, "an RFC 6186 SRV target/port is not covered or speaks the other mode"),
         Check("dns.tlsa-mismatch", _C, "a DANE TLSA record matches neither the served key nor its chain"),
         Check("dns.mta-sts-mismatch", _C, "MTA-STS policy mx: patterns do not cover the MX hosts"),
+        Check(
+            "cpanel.service-cert-names",
+            _C,
+            "a cPanel service certificate (exim, dovecot) does not cover the server hostname or a mail.<domain>"
+            " name (warning when that name has a Domain TLS certificate for SNI clients)",
+        ),
+        Check(
+            "cpanel.domain-cert-names",
+            _C,
+            "a Domain TLS certificate does not cover the name it is stored for",
+        ),
+        Check(
+            "cpanel.cabundle-missing", _C, "a cPanel service certificate file (my*.crt) lacks its CA bundle"
+        ),
+        Check(
+            "cpanel.sni-stale",
+            _W,
+            "/etc/dovecot/sni.conf is older than /var/cpanel/ssl/domain_tls or lacks a local_name for an entry",
+        ),
         Check("host.clock-skew", _W, "the host clock differs from the control machine by more than 60 s"),
         Check("host.unreachable", _U, "SSH connection, authentication, host key or sudo failed"),
     )
