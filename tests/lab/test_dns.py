@@ -1,10 +1,8 @@
-"""Names from DNS against real servers: dnsmasq serving a lab mail domain (MX, RFC 6186 SRV, TXT, TLSA) and
-nginx serving its autoconfig, autodiscover and MTA-STS documents over HTTPS with lab-CA certificates, in
-front of the lab's real Postfix/Dovecot host mx1.
-
-dnsmasq and nginx run from this module's fixture on loopback addresses (127.213.0.53:53 and
-127.213.0.80:443), not from `lab up`: the lab's lifecycle was being finished by its owner. Each fault is
-planted by restarting them with the changed records or documents; the mail host itself stays healthy.
+"""Names from DNS against real servers: the lab's dnsmasq serving the lab mail domains (MX, RFC 6186 SRV, TXT,
+TLSA) and its nginx serving their autoconfig, autodiscover and MTA-STS documents over HTTPS with lab-CA
+certificates (both started by `lab up` on the bridge address), in front of the lab's real Postfix/Dovecot
+host mx1. Each fault is planted with mailcert.lab.dns.publish (dnsmasq and nginx restarted with the changed
+records or documents); the mail host itself stays healthy.
 """
 
 from __future__ import annotations
@@ -18,15 +16,13 @@ from datetime import UTC, datetime
 import dns.message
 import dns.rcode
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mailcert.checks.certs import CheckOptions
 from mailcert.dns.audit import audit_domains
 from mailcert.dns.resolver import Resolver, parse_resolver
 from mailcert.inventory import load_inventory
-from mailcert.lab.dns import LabDns, LabMailDomain, zone_for
-from mailcert.lab.pki import LabCA, new_key
-from mailcert.lab.web import LabWeb
+from mailcert.lab.dns import LabMailDomain, host_spki, lab_resolver, publish
+from mailcert.lab.network import GATEWAY
 from mailcert.model import Finding, Severity, Status
 from mailcert.pki.trust import TrustStore
 from mailcert.tasks.audit_host import AuditSettings, audit_host
@@ -35,56 +31,38 @@ from tests.lab.fixture import Lab
 pytestmark = pytest.mark.lab
 
 HOST = "mx1"
-DNS_ADDRESS = "127.213.0.53"
-WEB_ADDRESS = "127.213.0.80"
 SERVFAIL_ADDRESS = "127.213.0.54"
-
-
-def _spki(key: object) -> bytes:
-    return key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined]
 
 
 @dataclass
 class DnsLab:
     lab: Lab
     domain: LabMailDomain
-    dns: LabDns
-    web: LabWeb
-    ca: LabCA
-    old_spki: bytes
+
+    @property
+    def resolver(self) -> str:
+        return lab_resolver()
 
     def publish(self, *faults: str) -> LabMailDomain:
-        """Restart dnsmasq and nginx serving the domain with these faults (none: healthy)."""
-        domain = replace(self.domain, faults=frozenset(faults))
-        self.dns.start([zone_for(domain, old_spki=self.old_spki)], [domain.domain])
-        self.web.start([domain], self.ca, datetime.now(UTC))
-        return domain
+        """Restart the lab's dnsmasq and nginx serving the domain with these faults (none: healthy)."""
+        publish(self.lab.dir, {HOST: faults} if faults else {})
+        return replace(self.domain, faults=frozenset(faults))
 
     def audit(self, timeout: float = 3.0) -> list[Finding]:
         """The audit's DNS stage for the domain (discovery, probes, checks), trusting the lab's roots."""
         checks = CheckOptions(now=datetime.now(UTC), trust=TrustStore.load([str(self.lab.ca_bundle)]))
-        resolver = Resolver(parse_resolver(self.dns.resolver), timeout=timeout)
+        resolver = Resolver(parse_resolver(self.resolver), timeout=timeout)
         return audit_domains([self.domain.domain], checks, dns=resolver)[1]
-
-    def stop(self) -> None:
-        self.web.stop()
-        self.dns.stop()
 
 
 @pytest.fixture(scope="module")
-def dns_lab(lab_session: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsLab]:
-    lab = lab_session
-    host = lab.host(HOST)
-    served_spki = _spki(lab.disk_leaf(HOST))
-    domain = LabMailDomain(host.domain, host.address, WEB_ADDRESS, served_spki)
-    work = tmp_path_factory.mktemp("dns-lab")
-    running = DnsLab(
-        lab, domain, LabDns(DNS_ADDRESS, 53, work / "dns"), LabWeb(WEB_ADDRESS, work / "web"),
-        LabCA.load(lab.dir / "pki"), _spki(new_key()),
-    )  # fmt: skip
+def dns_lab(lab_session: Lab) -> Iterator[DnsLab]:
+    host = lab_session.host(HOST)
+    domain = LabMailDomain(host.domain, host.address, str(GATEWAY), host_spki(host))
+    running = DnsLab(lab_session, domain)
     running.publish()
     yield running
-    running.stop()
+    running.publish()
 
 
 @pytest.fixture
@@ -102,11 +80,9 @@ def test_healthy_domain_adds_no_finding_to_the_whole_audit(healthy: DnsLab) -> N
     lab = healthy.lab
     host = load_inventory(str(lab.inventory)).host(HOST)
     settings = AuditSettings(now=datetime.now(UTC), ca_bundles=(str(lab.ca_bundle),))
-    without = audit_host(host, settings).report
-    with_dns = replace(
-        host, domains=(healthy.domain.domain,), vars={**host.vars, "mailcert_resolver": healthy.dns.resolver}
-    )
-    report = audit_host(with_dns, settings).report
+    assert host.domains == (healthy.domain.domain,)  # the lab inventory names the host's domain
+    without = audit_host(replace(host, domains=()), settings).report
+    report = audit_host(host, settings).report
     assert report.error is None and without.error is None
     assert set(report.findings) == set(without.findings), set(report.findings) ^ set(without.findings)
     assert report.status is without.status
@@ -117,7 +93,7 @@ def test_a_fault_in_dns_reaches_the_whole_audit(healthy: DnsLab) -> None:
     lab = healthy.lab
     host = load_inventory(str(lab.inventory)).host(HOST)
     settings = AuditSettings(
-        now=datetime.now(UTC), ca_bundles=(str(lab.ca_bundle),), resolver=healthy.dns.resolver
+        now=datetime.now(UTC), ca_bundles=(str(lab.ca_bundle),), resolver=healthy.resolver
     )
     report = audit_host(replace(host, domains=(healthy.domain.domain,)), settings).report
     assert [f.hostname for f in report.findings if f.check == "dns.mta-sts-mismatch"] == [
@@ -129,7 +105,7 @@ def test_a_fault_in_dns_reaches_the_whole_audit(healthy: DnsLab) -> None:
 def test_healthy_domain_has_every_source_and_no_findings(healthy: DnsLab) -> None:
     from mailcert.dns.discover import discover_domain
 
-    resolver = Resolver(parse_resolver(healthy.dns.resolver))
+    resolver = Resolver(parse_resolver(healthy.resolver))
     discovery = discover_domain(healthy.domain.domain, resolver)
     kinds = {a.kind for a in discovery.advertised}
     assert kinds == {"mx", "srv", "autoconfig", "autodiscover"}
@@ -182,7 +158,7 @@ def test_autodiscover_certificate_for_another_name_is_found(healthy: DnsLab) -> 
 def test_a_silent_dns_server_gives_unknown_findings_not_a_crash(healthy: DnsLab) -> None:
     """dnsmasq forwards timeout.<domain> to a port where nothing answers: every lookup times out."""
     checks = CheckOptions(now=datetime.now(UTC), trust=TrustStore.load([str(healthy.lab.ca_bundle)]))
-    resolver = Resolver(parse_resolver(healthy.dns.resolver), timeout=0.5)
+    resolver = Resolver(parse_resolver(healthy.resolver), timeout=0.5)
     _, findings = audit_domains([f"timeout.{healthy.domain.domain}"], checks, dns=resolver)
     assert {f.check for f in findings} == {"dns.mx-not-covered", "dns.srv-mismatch", "dns.mta-sts-mismatch"}
     assert all(f.severity is Severity.UNKNOWN and "TIMEOUT" in f.message for f in findings)

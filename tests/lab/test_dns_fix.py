@@ -1,0 +1,96 @@
+"""DNS in the lab end to end, through the CLI and the lab's own inventory: a healthy lab domain audits clean
+with the endpoints DNS advertises listed; `fix` renews keeping the key while TLSA pins it; a key change the
+published TLSA does not cover waits (records printed, certbot not run) and goes ahead once DNS shows them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailcert.lab.dns import host_spki, publish
+from tests.lab.fixture import Lab
+from tests.lab.test_fix_apply import fix_inventory
+from tests.lab.test_fix_cli import last_json, mailcert
+
+pytestmark = pytest.mark.lab
+
+HOST = "mx1"
+
+
+@pytest.fixture
+def dns_reset(lab: Lab) -> Iterator[Lab]:
+    """The lab; DNS faults planted by the test are removed after it."""
+    yield lab
+    publish(lab.dir, {})
+
+
+def host_report(stdout: str) -> dict[str, Any]:
+    (host,) = [h for h in last_json(stdout)["hosts"] if h["name"] == HOST]
+    return host  # type: ignore[no-any-return]
+
+
+def checks(host: dict[str, Any]) -> set[str]:
+    return {f["check"] for f in host["findings"] if f["severity"] in ("critical", "warning")}
+
+
+def test_healthy_lab_domain_audits_clean_and_lists_what_dns_advertises(lab: Lab) -> None:
+    done = mailcert("-I", str(lab.inventory), "audit", "--limit", HOST, "--format", "json")
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    host = host_report(done.stdout)
+    assert host["status"] == "ok" and checks(host) == set()
+    domain = lab.host(HOST).domain
+    advertised = {(e["port"], tuple(e["hostnames"])): e.get("advertised_by", []) for e in host["endpoints"]}
+    smtp = next(e for e in host["endpoints"] if e["port"] == 25)
+    assert f"MX of {domain}" in smtp["advertised_by"] and smtp["configured"]["cert_file"]  # merged, not added
+    imaps = next(sources for (port, _), sources in advertised.items() if port == 993)
+    assert f"SRV _imaps._tcp.{domain}" in imaps
+    assert any(s.startswith("autoconfig https://") for s in imaps)
+
+
+def test_fix_renews_keeping_the_key_tlsa_pins(lab: Lab, tmp_path: Path) -> None:
+    lab.plant(HOST, "expired")  # the lab zone publishes `3 1 1` for the key in the host's lineage
+    pinned = host_spki(lab.host(HOST))
+    inventory = str(fix_inventory(lab, tmp_path))
+
+    done = mailcert("-I", inventory, "audit", "--limit", HOST, "fix", "-y", "--format", "json")
+
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    lab.changed(HOST)
+    (issue,) = [e for e in last_json(done.stdout)["plan"] if e["kind"] == "issue"]
+    assert "--reuse-key" in issue["command"] and issue["outcome"] == "applied", issue
+    assert host_spki(lab.host(HOST)) == pinned  # a new certificate, the same key
+    assert lab.disk_leaf(HOST).not_valid_after_utc > lab.disk_leaf(HOST).not_valid_before_utc
+    after = host_report(done.stdout)
+    assert "dns.tlsa-mismatch" not in checks(after) and "cert.expired" not in checks(after)
+
+
+def test_key_change_waits_for_its_tlsa_record_then_switches(dns_reset: Lab, tmp_path: Path) -> None:
+    lab = dns_reset
+    lab.plant(HOST, "expired")
+    publish(lab.dir, {HOST: ["tlsa-old-key"]})  # DNS pins a key the host no longer has
+    key = host_spki(lab.host(HOST))
+    record = f"_25._tcp.mail.{lab.host(HOST).domain}. IN TLSA 3 1 1 {hashlib.sha256(key).hexdigest()}"
+    inventory = str(fix_inventory(lab, tmp_path))
+
+    waiting = mailcert("-I", inventory, "fix", "--limit", HOST, "-y", "--format", "json")
+
+    plan = last_json(waiting.stdout)["plan"]
+    assert [e["kind"] for e in plan if e["kind"] == "issue"] == []  # certbot was not run
+    (line,) = [e["description"] for e in plan if e["description"].startswith("dane: waiting")]
+    assert f"`{record}`" in line and "advisory" in line  # dnsmasq does no DNSSEC: no AD flag
+    assert "cert.expired" in checks(host_report(waiting.stdout))  # still expired: nothing was switched
+
+    publish(lab.dir, {})  # the admin publishes the record (the healthy lab zone pins the host's key)
+    done = mailcert("-I", inventory, "fix", "--limit", HOST, "-y", "--format", "json")
+
+    lab.changed(HOST)
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    (issue,) = [e for e in last_json(done.stdout)["plan"] if e["kind"] == "issue"]
+    assert "--reuse-key" in issue["command"] and issue["outcome"] == "applied"
+    assert host_spki(lab.host(HOST)) == key
+    assert {"dns.tlsa-mismatch", "cert.expired"}.isdisjoint(checks(host_report(done.stdout)))
