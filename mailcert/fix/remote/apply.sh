@@ -132,13 +132,26 @@ backup() { # backup N PATH
     fi
 }
 
-put() { # put SOURCE PATH UID GID MODE — atomic replace through a temp file in PATH's folder
-    put_tmp=$(mktemp "$(dirname "$2")/.mailcert-XXXXXX") || return 1
-    if cp -p "$1" "$put_tmp" && chown "$3:$4" "$put_tmp" && chmod "$5" "$put_tmp" && mv -f "$put_tmp" "$2"; then
+put() { # put SOURCE PATH UID GID MODE — atomic replace through a temp file in PATH's folder; PUT_WHY: why not
+    PUT_WHY=
+    if ! put_tmp=$(mktemp "$(dirname "$2")/.mailcert-XXXXXX" 2>&1); then
+        PUT_WHY=$(why_of "$put_tmp")
+        return 1
+    fi
+    if put_err=$({ cp -p "$1" "$put_tmp" && chown "$3:$4" "$put_tmp" && chmod "$5" "$put_tmp" &&
+        mv -f "$put_tmp" "$2"; } 2>&1); then
         return 0
     fi
+    PUT_WHY=$(why_of "$put_err")
     rm -f "$put_tmp"
     return 1
+}
+why_of() { # the reason in a tool's last error line ("cp: error writing 'X': No space left on device")
+    why=$(printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | tail -n 1)
+    printf '%s' "${why##*: }" | cut -c1-200
+}
+unchanged() { # unchanged BACKUP PATH UID GID MODE: PATH still holds the backup's bytes, owner and mode
+    [ -f "$2" ] && [ ! -L "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c '%u %g %a' "$2")" = "$3 $4 $5" ]
 }
 
 real_path() { # the file a path names (a symlink's target is written, the link stays)
@@ -190,7 +203,10 @@ apply_payload() {
         fi
         [ -d "$(dirname "$path")" ] || { FAIL="folder of $path does not exist"; return 1; }
         WROTE=1
-        put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || { FAIL="cannot write $path"; return 1; }
+        put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || {
+            FAIL="cannot write $path${PUT_WHY:+: $PUT_WHY}"
+            return 1
+        }
     done <"$RUNDIR/payload"
     while read -r kind a label _; do
         [ "$kind" = run ] || continue
@@ -236,7 +252,9 @@ restore_files() {
     while read -r n how b uid gid fmode; do
         path=$(b64d "$b")
         if [ "$how" = present ]; then
-            put "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" || bad="$bad $path"
+            # A file the switch never replaced (the write failed: disk full) needs no write to restore it.
+            unchanged "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" && continue
+            put "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" || bad="$bad $path${PUT_WHY:+ ($PUT_WHY)}"
         else
             rm -f "$path" || bad="$bad $path"
         fi
