@@ -141,13 +141,16 @@ strip_blocks() {
     }' "$1"
 }
 
-# How a file without PEM blocks looks, without sending its bytes.
+# How a file without PEM blocks looks, without sending its bytes. (Few processes: this runs for every
+# configuration file. `$(head -c 1)` is "0" exactly when the first byte is 0x30, DER's SEQUENCE.)
+# With a second word `sent`, an empty file is called text: the caller sends both alike (and no empty file
+# is der or binary), so that pass over the file is saved.
 nopem_reason() {
-    if [ "$(tr -d ' \t\r\n' <"$1" | head -c 1 | wc -c)" -eq 0 ]; then
+    if [ "${2:-}" != sent ] && [ "$(tr -d ' \t\r\n' <"$1" | wc -c)" -eq 0 ]; then
         echo empty
-    elif [ "$(head -c 1 "$1" | od -An -tx1 | tr -d ' \n')" = 30 ]; then
+    elif [ "$(head -c 1 -- "$1")" = 0 ]; then
         echo der
-    elif [ "$(tr -d '\11\12\15\40-\176\200-\377' <"$1" | head -c 1 | wc -c)" -ne 0 ]; then
+    elif [ "$(tr -d '\11\12\15\40-\176\200-\377' <"$1" | wc -c)" -ne 0 ]; then
         echo binary
     else
         echo text
@@ -223,7 +226,10 @@ visit() {
         [ "$vi_want" = config ] && strip_blocks "$vi_f" | redact | tee -a "$T/text" | rec text "$vi_p"
         return
     fi
-    vi_why=$(nopem_reason "$vi_f")
+    case $vi_want in
+    config | cron | version) vi_why=$(nopem_reason "$vi_f" sent) ;;
+    *) vi_why=$(nopem_reason "$vi_f") ;;
+    esac
     case $vi_why:$vi_want in
     binary:* | der:* | *:meta | *:pem) rec0 nopem "$vi_p" "why=$vi_why" ;;
     *:ref) if [ -x "$vi_f" ]; then send_text "$vi_p" config; else rec0 nopem "$vi_p" "why=$vi_why"; fi ;;
