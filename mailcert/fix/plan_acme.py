@@ -97,6 +97,10 @@ def used_lineages(state: PlanState) -> list[str]:
 def choose_target(state: PlanState, bad_files: set[str] = frozenset()) -> Target | None:  # type: ignore[assignment]
     """The host's lineage; None when no names are known (nothing to issue for). `bad_files` are certificate
     files lint found problems in: a lineage whose fullchain is one of them is not healthy."""
+    if state.host.acme_mode == "central":  # certbot on the control machine, key on the host: fix/central*.py
+        from mailcert.fix.central_plan import central_target
+
+        return central_target(state, bad_files)
     names = host_names(state)
     if not names:
         return None
