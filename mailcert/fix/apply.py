@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from mailcert.errors import HostError, MailcertError
 from mailcert.fix import apply_remote as remote
+from mailcert.fix import central
 from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
 from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
@@ -217,6 +218,8 @@ def _apply_locked(
         try:
             if change.kind is ChangeKind.INSTALL:
                 run_install(conn, change.command)
+            elif host.acme_mode == "central":  # certbot on this machine, the key stays on the host
+                plan = central.issue(host, plan, change, conn, state_dir)
             else:
                 run_certbot(conn, change.command, email=host.acme_email)
         except (CertbotError, InstallError) as exc:
