@@ -1,9 +1,14 @@
-"""Fleet audit at scale: wall time, peak memory and SSH round trips per host for N lab hosts at several
---forks, all in one run. Each lab host runs its own sshd, Postfix and Dovecot; round trips are counted on
-the hosts' side (sshd logs one line per exec request at LogLevel DEBUG1).
+"""Fleet audit at scale: `mailcert audit` of N lab hosts at several --forks, all in one run, over a WAN-like
+link (every host's SSH behind the lab's latency proxy, `lab up --delay`).
 
-`python -m bench audit` (root; takes the machine's lab lock like the tests). Sizes: MAILCERT_BENCH_HOSTS
-(default "10,30"), forks: MAILCERT_BENCH_FORKS (default "1,10").
+Per (N, forks): wall time; control-side peak RSS and CPU seconds (the audit runs as a child process,
+measured with wait4); SSH sessions and exec requests per host, counted on each host's sshd (LogLevel DEBUG1
+logs one line per exec request); the latency proxy's own CPU. Per N: time to start the lab and memory per
+lab host (RSS and PSS summed over the processes in the host's namespace: sshd, Postfix, Dovecot ...).
+
+`python -m bench audit` (root; takes the machine's lab lock like the tests, and takes the lab down after).
+Sizes: MAILCERT_BENCH_HOSTS (default "10,30,100"), forks: MAILCERT_BENCH_FORKS (default "1,10,50"; a combo
+with more forks than hosts is skipped), one-way delay: MAILCERT_BENCH_DELAY_MS (default 50).
 """
 
 from __future__ import annotations
@@ -11,101 +16,272 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import resource
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mailcert.lab import lifecycle
+from mailcert.lab import network as net
+from mailcert.lab.state import LabState
 
 LOCK = Path("/run/mailcert-lab-tests.lock")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGET_WALL = 60.0  # issue 10: 100 hosts, forks 50
+TARGET_RSS_MB = 300.0
+
+
+@dataclass
+class AuditRow:
+    hosts: int
+    forks: int
+    wall_s: float
+    control_peak_rss_mb: float
+    control_cpu_s: float
+    proxy_cpu_s: float
+    sessions_per_host: str
+    execs_per_host: str
+    status: str
+    hosts_ok: int
+
+
+@dataclass
+class LabRow:
+    hosts: int
+    up_s: float
+    down_s: float
+    rss_per_host_mb: float
+    pss_per_host_mb: float
+    pss_max_host_mb: float
+    processes_per_host: float
+    machine_used_mb: float  # MemAvailable before `lab up` minus after: kernel, tmpfs and page cache included
 
 
 def _sizes(name: str, default: str) -> list[int]:
     return [int(x) for x in os.environ.get(name, default).split(",") if x.strip()]
 
 
-def _exec_requests(lab_dir: Path, host: str) -> int:
+def _sshd_log(lab_dir: Path, host: str) -> str:
     log = lab_dir / "hosts" / host / "root" / "var/log/sshd.log"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return text.count("request exec")
+    return log.read_text(errors="replace") if log.exists() else ""
 
 
-def _sessions(lab_dir: Path, host: str) -> int:
-    log = lab_dir / "hosts" / host / "root" / "var/log/sshd.log"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return text.count("Accepted publickey")
+def _counts(lab_dir: Path, host: str) -> tuple[int, int]:
+    """(SSH sessions accepted, exec requests) so far, as the host's sshd logged them."""
+    text = _sshd_log(lab_dir, host)
+    return text.count("Accepted publickey"), text.count("request exec")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process in kB, or zeros when it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, pss
+
+
+def _mem_available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _host_memory(state: LabState) -> tuple[float, float, float, float]:
+    """Mean RSS and PSS per host (MB), the largest host's PSS, and processes per host."""
+    per_host = []
+    for host in state.hosts.values():
+        pids = net.netns_pids(host.netns)
+        sums = [_rollup(pid) for pid in pids]
+        per_host.append((sum(r for r, _ in sums), sum(p for _, p in sums), len(pids)))
+    count = max(1, len(per_host))
+    return (
+        sum(r for r, _, _ in per_host) / count / 1024,
+        sum(p for _, p, _ in per_host) / count / 1024,
+        max((p for _, p, _ in per_host), default=0) / 1024,
+        sum(n for _, _, n in per_host) / count,
+    )
+
+
+def _proxy_pid(state: LabState) -> int | None:
+    return next((p.pid for p in state.acme if p.role == "latency proxy"), None)
+
+
+def _audit(lab_dir: Path, hosts: list[str], forks: int, proxy: int | None) -> AuditRow:
+    before = {h: _counts(lab_dir, h) for h in hosts}
+    output = lab_dir / f"audit-{forks}.json"
+    argv = [
+        sys.executable, "-m", "mailcert", "-I", str(lab_dir / "inventory.yml"), "audit",
+        "--forks", str(forks), "--format", "json", "--output", str(output),
+    ]  # fmt: skip
+    proxy_before = _proc_cpu(proxy) if proxy else 0.0
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, _, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = 0  # reaped by wait4 above
+    proxy_cpu = (_proc_cpu(proxy) - proxy_before) if proxy else 0.0
+    deltas = {h: tuple(a - b for a, b in zip(_counts(lab_dir, h), before[h], strict=True)) for h in hosts}
+    report = json.loads(output.read_text()) if output.exists() else {}
+    statuses = [h.get("status") for h in report.get("hosts", [])]
+    return AuditRow(
+        hosts=len(hosts),
+        forks=forks,
+        wall_s=round(wall, 2),
+        control_peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        control_cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
+        proxy_cpu_s=round(proxy_cpu, 2),
+        sessions_per_host="/".join(map(str, sorted({d[0] for d in deltas.values()}))),
+        execs_per_host="/".join(map(str, sorted({d[1] for d in deltas.values()}))),
+        status=str(report.get("status", "no report")),
+        hosts_ok=statuses.count("ok"),
+    )
+
+
+def measure(sizes: list[int], forks_list: list[int], delay_ms: int) -> tuple[list[LabRow], list[AuditRow]]:
+    labs: list[LabRow] = []
+    audits: list[AuditRow] = []
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the machine's one lab: wait for tests and other benchmarks
+        for count in sizes:
+            with tempfile.TemporaryDirectory(prefix="mailcert-bench-") as tmp:
+                lab_dir = Path(tmp) / "lab"
+                available = _mem_available_mb()
+                started = time.perf_counter()
+                try:
+                    result = lifecycle.up(lab_dir, count, "none", say=lambda _: None, delay_ms=delay_ms)
+                    up_s = time.perf_counter() - started
+                    state = LabState.load(lab_dir)
+                    assert state is not None
+                    used = available - _mem_available_mb()
+                    rss, pss, pss_max, procs = _host_memory(state)
+                    names = [h.name for h in result.hosts]
+                    for forks in forks_list:
+                        if forks <= count:
+                            audits.append(_audit(lab_dir, names, forks, _proxy_pid(state)))
+                finally:
+                    started_down = time.perf_counter()
+                    lifecycle.down(lab_dir, say=lambda _: None)
+                    down_s = time.perf_counter() - started_down
+                labs.append(
+                    LabRow(
+                        count,
+                        round(up_s, 1),
+                        round(down_s, 1),
+                        round(rss, 1),
+                        round(pss, 1),
+                        round(pss_max, 1),
+                        round(procs, 1),
+                        round(used),
+                    )
+                )
+    return labs, audits
+
+
+def render(labs: list[LabRow], audits: list[AuditRow], delay_ms: int) -> str:
+    out = [
+        f"## audit: N lab hosts (sshd + Postfix + Dovecot each), all healthy, SSH over a {delay_ms} ms one-way "
+        "delay (the lab's latency proxy), same run",
+        "",
+        "| hosts | forks | audit wall | wall per host | control peak RSS | control CPU per host | "
+        "latency proxy CPU | SSH sessions / exec requests per host (host's sshd) | hosts ok / status |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in audits:
+        out.append(
+            f"| {a.hosts} | {a.forks} | {a.wall_s:.1f} s | {a.wall_s / a.hosts:.2f} s | "
+            f"{a.control_peak_rss_mb:.0f} MB | {a.control_cpu_s / a.hosts:.2f} s | {a.proxy_cpu_s:.1f} s | "
+            f"{a.sessions_per_host} / {a.execs_per_host} | {a.hosts_ok}/{a.hosts} {a.status} |"
+        )
+    out += [
+        "",
+        "| lab hosts | `lab up` | `lab down` | RSS per host | PSS per host (largest) | processes per host | "
+        "machine memory used by the lab |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lab in labs:
+        out.append(
+            f"| {lab.hosts} | {lab.up_s:.0f} s | {lab.down_s:.0f} s | {lab.rss_per_host_mb:.0f} MB | "
+            f"{lab.pss_per_host_mb:.0f} MB ({lab.pss_max_host_mb:.0f} MB) | {lab.processes_per_host:.0f} | "
+            f"{lab.machine_used_mb:.0f} MB |"
+        )
+    out += ["", *_verdicts(audits)]
+    return "\n".join(out) + "\n"
+
+
+def _verdicts(audits: list[AuditRow]) -> list[str]:
+    lines = []
+    walls: dict[int, dict[int, float]] = {}
+    for a in audits:
+        walls.setdefault(a.hosts, {})[a.forks] = a.wall_s
+    for count, by_forks in sorted(walls.items()):
+        if 1 in by_forks and len(by_forks) > 1:
+            speedups = ", ".join(
+                f"forks {f}: {by_forks[1] / w:.1f}×" for f, w in sorted(by_forks.items()) if f != 1
+            )
+            lines.append(f"- {count} hosts: speed-up over forks 1 — {speedups}")
+    target = next((a for a in audits if a.hosts == 100 and a.forks == 50), None)
+    if target is not None:
+        met = "met" if target.wall_s < TARGET_WALL else "MISSED"
+        lines.append(
+            f"- target 100 hosts at forks 50 under {TARGET_WALL:.0f} s: {target.wall_s:.1f} s ({met})"
+        )
+    peak = max((a.control_peak_rss_mb for a in audits), default=0.0)
+    lines.append(
+        f"- control-side peak memory under {TARGET_RSS_MB:.0f} MB: largest {peak:.0f} MB "
+        f"({'met' if peak < TARGET_RSS_MB else 'MISSED'})"
+    )
+    one = all(a.sessions_per_host == "1" and a.execs_per_host == "1" for a in audits)
+    lines.append(
+        f"- exactly 1 SSH session and 1 exec (the gather) per host in every run: {'yes' if one else 'NO'}"
+    )
+    return lines
+
+
+def section(quick: bool = False) -> tuple[str, dict[str, object]]:
+    """The audit-scale section for bench/RESULTS.md: (Markdown, JSON-able data). Needs root and the lab."""
+    if os.geteuid() != 0:
+        text = "## audit: not measured (needs root: it brings up the lab)\n"
+        return text, {"skipped": "needs root"}
+    delay_ms = int(os.environ.get("MAILCERT_BENCH_DELAY_MS", "50"))
+    sizes = _sizes("MAILCERT_BENCH_HOSTS", "10" if quick else "10,30,100")
+    forks = _sizes("MAILCERT_BENCH_FORKS", "1,10" if quick else "1,10,50")
+    labs, audits = measure(sizes, forks, delay_ms)
+    data: dict[str, object] = {
+        "delay_ms": delay_ms,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+        },
+        "labs": [asdict(lab) for lab in labs],
+        "audits": [asdict(a) for a in audits],
+    }
+    return render(labs, audits, delay_ms), data
 
 
 def main() -> None:
-    if os.geteuid() != 0:
-        print("audit bench: needs root (it brings up the lab)", file=sys.stderr)
-        return
-    rows = []
-    with LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for count in _sizes("MAILCERT_BENCH_HOSTS", "10,30"):
-            with tempfile.TemporaryDirectory() as tmp:
-                lab_dir = Path(tmp) / "lab"
-                started = time.perf_counter()
-                result = lifecycle.up(lab_dir, count, "none", say=lambda _: None)
-                up_seconds = time.perf_counter() - started
-                try:
-                    for forks in _sizes("MAILCERT_BENCH_FORKS", "1,10"):
-                        rows.append(
-                            (
-                                count,
-                                forks,
-                                up_seconds,
-                                *_audit(lab_dir, [h.name for h in result.hosts], forks),
-                            )
-                        )
-                finally:
-                    lifecycle.down(lab_dir, say=lambda _: None)
-    print("## audit: N lab hosts (sshd + Postfix + Dovecot each), all healthy, same run")
-    print()
-    print(
-        "| hosts | forks | lab up | audit wall | per host | peak RSS (control side) | SSH sessions / exec requests per host | status |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for count, forks, up_s, wall, rss_mb, sessions, execs, status in rows:
-        print(
-            f"| {count} | {forks} | {up_s:.1f} s | {wall:.1f} s | {wall / count:.2f} s | {rss_mb:.0f} MB | "
-            f"{sessions} / {execs} | {status} |"
-        )
-    by_size: dict[int, dict[int, float]] = {}
-    for count, forks, _up, wall, *_rest in rows:
-        by_size.setdefault(count, {})[forks] = wall
-    for count, walls in by_size.items():
-        if 1 in walls and len(walls) > 1:
-            best = max(f for f in walls if f != 1)
-            print(f"\n{count} hosts: forks {best} is {walls[1] / walls[best]:.1f}× faster than forks 1")
-
-
-def _audit(lab_dir: Path, hosts: list[str], forks: int) -> tuple[float, float, str, str, str]:
-    before = {h: (_sessions(lab_dir, h), _exec_requests(lab_dir, h)) for h in hosts}
-    output = lab_dir / f"audit-{forks}.json"
-    argv = [
-        sys.executable,
-        "-m",
-        "mailcert",
-        "-I",
-        str(lab_dir / "inventory.yml"),
-        "audit",
-        "--forks",
-        str(forks),
-        "--format",
-        "json",
-        "--output",
-        str(output),
-    ]
-    started = time.perf_counter()
-    subprocess.run(argv, capture_output=True, check=False, timeout=3600)
-    wall = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    sessions = sorted({_sessions(lab_dir, h) - before[h][0] for h in hosts})
-    execs = sorted({_exec_requests(lab_dir, h) - before[h][1] for h in hosts})
-    status = json.loads(output.read_text())["status"] if output.exists() else "no report"
-    return wall, rss_mb, "/".join(map(str, sessions)), "/".join(map(str, execs)), status
+    text, data = section(quick="--quick" in sys.argv[1:])
+    print(text)
+    if "--json" in sys.argv[1:]:
+        print(json.dumps(data, indent=2))
