@@ -75,6 +75,7 @@ class _Collector:
         self.web: list[WebDocument] = []
         self.findings: list[Finding] = []
         self.addresses: dict[str, str | None] = {}
+        self.address_failures: dict[str, DnsAnswer] = {}  # A/AAAA lookups that failed (SERVFAIL, timeout)
 
     def fail(
         self,
@@ -117,6 +118,8 @@ class _Collector:
                 if answer.outcome is Outcome.OK and answer.records:
                     found = answer.records[0]
                     break
+                if answer.outcome.failed:
+                    self.address_failures.setdefault(host, answer)
             self.addresses[host] = found
         return self.addresses[host]
 
@@ -182,7 +185,19 @@ def _mx(found: _Collector) -> list[str]:
     hosts = [r.exchange for r in mx_records(answer.records) if r.exchange]
     for host in hosts:
         found.add(Advertised(host, 25, "smtp", Mode.STARTTLS, f"MX of {found.domain}", "mx", "MX"))
-        if found.address_of(host) is None:
+        failed = found.address_failures.get(host) if found.address_of(host) is None else None
+        if failed is not None:
+            found.fail(
+                "dns.mx-not-covered",
+                f"could not look up the address of MX host {host}: {failed.describe_failure()} from "
+                f"{found.dns.label}; senders defer mail while this fails",
+                "fix the zone or its DNSSEC signatures (SERVFAIL often means a validation failure)",
+                Severity.UNKNOWN,
+                hostname=host,
+                port=25,
+                service="smtp",
+            )
+        elif found.address_of(host) is None:
             found.fail(
                 "dns.mx-not-covered",
                 f"MX host {host} of {found.domain} has no address (no A or AAAA record): senders cannot deliver",
