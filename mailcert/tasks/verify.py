@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from invoke.context import Context
@@ -38,6 +39,7 @@ from mailcert.tasks.state import run_state
 from mailcert.verify import Thresholds, load_state, memory_findings, observe, save_state, with_findings
 from mailcert.verify.lines import render_problems
 from mailcert.verify.nagios import render_nagios
+from mailcert.verify.renew_central import renew_all, with_reports
 from mailcert.verify.renew_dry_run import DRY_RUN_TIMEOUT, RENEW_DRY_RUN, dry_run_findings
 from mailcert.verify.renewals import LineageRenewal, last_renewals
 
@@ -60,6 +62,7 @@ VERIFY_FORMATS = ("text", "nagios", "json")
         "prometheus": "also write a node_exporter textfile (FILE.prom), atomically",
         "state": "remember what this run saw in this JSON file (read by the next run)",
         "renew_dry_run": "also run `certbot renew --dry-run` on every host and report failures",
+        "renew": "renew central-mode certificates (mailcert_acme_mode: central) inside their renewal window",
     },
 )
 def verify(
@@ -75,6 +78,7 @@ def verify(
     state: str | None = None,
     renew_dry_run: bool = False,
     timeout: str = "10",
+    renew: bool = False,
 ) -> None:
     """Audit every host read-only for cron: silent when all is well, one line per problem otherwise."""
     fmt = format.lower()
@@ -100,6 +104,9 @@ def verify(
     report = Report(
         generated_at=datetime.now(UTC), evaluated_at=settings.now, hosts=tuple(r.report for r in results)
     )
+    if renew:  # central mode: mailcert renews what certbot --csr cannot (mailcert/verify/renew_central.py)
+        renewed, failed = renew_all(results, settings, workers, lambda line: print(line, file=sys.stderr))
+        report = with_findings(replace(report, hosts=with_reports(report.hosts, renewed)), failed)
     if renew_dry_run:
         report = with_findings(report, dry_run_all(results, settings, workers))
     if previous is not None and state is not None:
