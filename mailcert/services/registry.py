@@ -33,6 +33,7 @@ ROLES: dict[str, Role] = {
             ),
             "mailcert.services.exim:parse_exim",
         ),
+        Role("cpanel", ("/usr/local/cpanel/version",), "mailcert.services.cpanel:parse_cpanel"),
     )
 }
 

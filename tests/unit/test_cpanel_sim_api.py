@@ -98,10 +98,14 @@ def test_rebuild_mail_sni_config_writes_cpanels_template(
         'local_name "host.example.test mail.example.com" {\n    ssl_cert = </etc/dovecot/ssl/dovecot.crt'
         in sni
     )
+    # cPanel's filter: names the service certificate covers stay with it; each entry lists only names not
+    # listed before (mail.example.com has its own entry, but the main block already lists it).
     assert (
-        'local_name "mail.example.com" {\n'
-        "    ssl_cert = </var/cpanel/ssl/domain_tls/mail.example.com/combined\n"
-        "    ssl_key = </var/cpanel/ssl/domain_tls/mail.example.com/combined\n}"
+        "# Domain TLS\n"
+        'local_name "example.com www.example.com" {\n'
+        "    ssl_cert = </var/cpanel/ssl/domain_tls/example.com/combined\n"
+        "    ssl_key = </var/cpanel/ssl/domain_tls/example.com/combined\n}\n"
+        "# End Domain TLS\n"
     ) in sni
     assert (tree / "etc/dovecot/sni.conf").stat().st_mode & 0o777 == 0o640
 

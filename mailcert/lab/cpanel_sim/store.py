@@ -165,8 +165,25 @@ def write_domain_tls(root: Path, names: Sequence[str], key: str, certificates: s
 
 
 # -- mail SNI --------------------------------------------------------------------------------------
-def render_sni_conf(main_cert_domains: Sequence[str], entries: Sequence[str]) -> str:
-    """/etc/dovecot/sni.conf as cPanel's dovecotSNI template renders it (reference §4.1)."""
+def certificate_domains(root: Path, entry: str) -> list[str]:
+    """The DNS names of a Domain TLS entry's leaf (its `certificates` file)."""
+    from mailcert.lab.cpanel_sim.certinfo import certificate_info
+
+    try:
+        text = host_path(root, f"{DOMAIN_TLS}/{entry}/certificates").read_text()
+    except OSError:
+        return []
+    blocks = [block for kind, block in pem_blocks(text) if kind == "CERTIFICATE"]
+    info = certificate_info(blocks[0]) if blocks else None
+    domains = info["domains"] if info else []
+    return [str(d) for d in domains] if isinstance(domains, list) else []
+
+
+def render_sni_conf(main_cert_domains: Sequence[str], entries: Mapping[str, Sequence[str]]) -> str:
+    """/etc/dovecot/sni.conf as cPanel renders it (src/templates/dovecotSNI/main.default with
+    Cpanel::AdvConfig::dovecotSNI's filter): the service certificate's names first; then, for each Domain
+    TLS entry in sorted order (www. skipped), a block listing the names of its certificate not listed
+    before. Not simulated: cPanel's skipping of domains without email accounts, wildcard pruning."""
     crt, key = SERVICE_LINKS["dovecot"]
     out = [
         "",
@@ -183,18 +200,29 @@ def render_sni_conf(main_cert_domains: Sequence[str], entries: Sequence[str]) ->
             "}",
         ]
     out += ["# END - Main cert for SNI", "", "# Domain TLS"]
-    for entry in entries:
-        if entry.startswith("www."):
-            continue  # cPanel skips www. names
+    included = set(main_cert_domains)
+    for entry in sorted(entries):
+        if entry.startswith("www.") or entry in included:
+            continue
+        unseen = [name for name in entries[entry] if name not in included]
+        if not unseen:
+            continue
+        included.update(unseen)
         combined = f"{DOMAIN_TLS}/{entry}/combined"
-        out += [f'local_name "{entry}" {{', f"    ssl_cert = <{combined}", f"    ssl_key = <{combined}", "}"]
+        out += [
+            f'local_name "{" ".join(unseen)}" {{',
+            f"    ssl_cert = <{combined}",
+            f"    ssl_key = <{combined}",
+            "}",
+        ]
     out += ["# End Domain TLS", ""]
     return "\n".join(out)
 
 
 def rebuild_sni_conf(root: Path, main_cert_domains: Sequence[str]) -> str:
     """Write sni.conf (mode 0640, so dovecot-lda skips it) from the Domain TLS entries; its path."""
-    write(root, SNI_CONF, render_sni_conf(main_cert_domains, domain_tls_entries(root)), 0o640)
+    entries = {entry: certificate_domains(root, entry) for entry in domain_tls_entries(root)}
+    write(root, SNI_CONF, render_sni_conf(main_cert_domains, entries), 0o640)
     return SNI_CONF
 
 
