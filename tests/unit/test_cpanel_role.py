@@ -158,3 +158,32 @@ def test_domain_certificate_for_another_name(tree: CpanelTree) -> None:
     (tree.root / f"var/cpanel/ssl/domain_tls/mail.{ALPHA}/combined").write_bytes(combined)
     found = [(f.check, f.hostname) for f in problems(lint(tree)) if f.check.startswith("cpanel.")]
     assert found == [("cpanel.domain-cert-names", f"mail.{ALPHA}")]
+
+
+def test_audit_of_the_gathered_tree_equals_lint_of_the_tree(tree: CpanelTree) -> None:
+    """The gather program sends what role cpanel reads (userdomains, the marker, Domain TLS, sni.conf),
+    keys as public keys only: audit and lint agree, healthy and with a stale sni.conf."""
+    import subprocess
+
+    from mailcert.gather import GatheredHost, gather_argv
+
+    # gather run on a folder (not /) follows absolute symlinks out of it: make cPanel's links relative here
+    for link in (
+        tree.root / "etc/myexim.crt",
+        tree.root / "etc/myexim.key",
+        *(tree.root / "etc/dovecot/ssl").iterdir(),
+    ):
+        target = tree.root / str(link.readlink()).lstrip("/")
+        link.unlink()
+        link.symlink_to(os.path.relpath(target, link.parent))
+    tree.domain([BETA, f"mail.{BETA}"])
+    for _ in range(2):
+        output = subprocess.run(
+            gather_argv(str(tree.root)), capture_output=True, text=True, check=True, timeout=120
+        )
+        assert "PRIVATE KEY-----\n" not in output.stdout
+        gathered = GatheredHost.from_output(output.stdout, name="mx1")
+        opts = CheckOptions(now=NOW, trust=TrustStore.of([PKI.root.cert]))
+        assert lint_host(gathered, name="mx1", options=LintOptions(checks=opts)) == lint(tree)
+        tree.rebuild_sni()
+    assert "cpanel.sni-stale" not in {f.check for f in lint(tree).findings}
