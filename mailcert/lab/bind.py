@@ -20,16 +20,17 @@ import datetime as dt
 import json
 import secrets
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcert.lab import LabError, pebble
-from mailcert.lab.network import GATEWAY
+from mailcert.lab.network import BRIDGE, GATEWAY
 from mailcert.lab.pki import LabCA
 from mailcert.lab.procs import RecordedProcess, run, start_when_ready, stop_started
 
-BIND_ADDRESS = "127.213.1.53"
+BIND_ADDRESS = "127.213.1.53"  # tests' own BIND (tests/lab/central.py)
+LAB_BIND_ADDRESS = "10.213.0.253"  # `lab up --central`: on the bridge, gone with it
 BIND_PORT = 53
 CENTRAL_ACME_PORT = 14001
 CENTRAL_MANAGEMENT_PORT = 15001
@@ -174,19 +175,34 @@ class LabBind:
             self._remove_address()
             raise
 
+    @property
+    def _device(self) -> str:
+        return "lo" if self.listen.startswith("127.") else BRIDGE
+
     def _add_address(self) -> None:
-        """named listens only on interface addresses: a loopback address of its own, on lo, while it runs."""
-        if not self.listen.startswith("127.") or self._added_address:
+        """named listens only on interface addresses: an address of its own (on lo, or on the lab bridge,
+        where it goes away with the bridge) while it runs."""
+        if self._added_address:
             return
-        shown = run(["ip", "-4", "-o", "addr", "show", "dev", "lo"], what="listing loopback addresses")
+        device = self._device
+        shown = run(
+            ["ip", "-4", "-o", "addr", "show", "dev", device], what=f"listing the addresses of {device}"
+        )
         if f" {self.listen}/" in shown:
             return
-        run(["ip", "addr", "add", f"{self.listen}/32", "dev", "lo"], what="adding the BIND address to lo")
+        run(
+            ["ip", "addr", "add", f"{self.listen}/32", "dev", device],
+            what=f"adding the BIND address to {device}",
+        )
         self._added_address = True
 
     def _remove_address(self) -> None:
         if self._added_address:
-            run(["ip", "addr", "del", f"{self.listen}/32", "dev", "lo"], what="removing the BIND address")
+            run(
+                ["ip", "addr", "del", f"{self.listen}/32", "dev", self._device],
+                what="removing the BIND address",
+                timeout=10,
+            )
             self._added_address = False
 
     def _answers(self) -> bool:
@@ -254,3 +270,37 @@ class CentralPebble:
             terminate([self.process])
             reap_children()
         self.process = None
+
+
+def start_central(
+    lab_dir: Path,
+    ca: LabCA,
+    now: dt.datetime,
+    names: Sequence[str],
+    record: Callable[[RecordedProcess], None],
+) -> bytes:
+    """`lab up --central`: BIND on the bridge for every lab name's challenge zone, a Pebble validating
+    DNS-01 through it, and `group_vars/all.yml` beside the inventory switching the lab to central mode.
+    Returns that Pebble's issuing root (for the lab's CA bundle)."""
+    acme_dir = lab_dir / "acme"
+    server = LabBind(acme_dir / "bind", listen=LAB_BIND_ADDRESS, forward_to=(str(GATEWAY), pebble.DNS_PORT))
+    server.start(names)
+    assert server.process is not None
+    record(server.process)
+    acme = CentralPebble(acme_dir / "central", dnsserver=server.server)
+    acme.start(ca, now)
+    assert acme.process is not None
+    record(acme.process)
+    root = acme.issuing_root(lab_dir / "pki" / "root-ca.pem")
+    group_vars = lab_dir / "group_vars"
+    group_vars.mkdir(exist_ok=True)
+    (group_vars / "all.yml").write_text(
+        "# written by `mailcert lab up --central`: certbot on this machine, DNS-01 through the lab's BIND\n"
+        "mailcert_acme_mode: central\n"
+        "mailcert_acme_challenge: dns-rfc2136\n"
+        f"mailcert_acme_server: {acme.directory}\n"
+        f"mailcert_acme_dns_credentials: {server.credentials('acme')}\n"
+        "mailcert_acme_dns_propagation_seconds: 1\n"
+        f"mailcert_central_state_dir: {acme_dir / 'control'}\n"
+    )
+    return root
