@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailcert.lab import LabError, latency, pebble
+from mailcert.lab import LabError, bind, latency, pebble
 from mailcert.lab import network as net
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.dns import start_lab_dns
@@ -61,6 +61,7 @@ BASE_BINARIES = (
     "pebble-challtestsrv",
 )
 GENERATED = (
+    "group_vars",  # lab up --central
     "hosts",
     "pki",
     "acme",
@@ -158,6 +159,7 @@ def up(
     *,
     delay_ms: int | None = None,
     tarpit: str = "",
+    central: bool = False,
 ) -> UpResult:
     """Build the lab under lab_dir: network, hosts, daemons, ACME, inventory. Idempotent.
 
@@ -235,7 +237,11 @@ def up(
         pebble.map_names({name: host.address for host in hosts for name in host.hostnames})
         pebble_root = pebble.fetch_issuing_root(lab_dir / "pki" / "root-ca.pem")
         (acme_dir / "pebble-root.pem").write_bytes(pebble_root)
-        write_ca_bundle(lab_dir, [cert_pem(ca.root.cert), pebble_root])
+        roots = [cert_pem(ca.root.cert), pebble_root]
+        if central:  # BIND + a Pebble validating DNS-01 through it, inventory in central mode (lab/bind.py)
+            names = [name for host in hosts for name in host.hostnames]
+            roots.append(bind.start_central(lab_dir, ca, now, names, lambda proc: record(proc)))
+        write_ca_bundle(lab_dir, roots)
         via: SshVia = {}
         if delay_ms is not None or tarpits:
             routes = proxy_routes(hosts, delay_ms or 0, tarpits)

@@ -52,6 +52,8 @@ def _say(line: str) -> None:
         "hosts": "how many mail hosts (default 3)",
         "faults": "none | demo | FAULT,... | HOST:FAULT,...  faults: " + ", ".join(FAULTS),
         "kind": "host kinds, comma-separated, given to hosts in turn (default postfix-dovecot)",
+        "central": "also BIND (RFC 2136) and a Pebble validating DNS-01 through it; the inventory in "
+        "mailcert_acme_mode: central (group_vars/all.yml)",
         "delay": "MS: reach every host's SSH through a proxy adding MS milliseconds each way (a WAN link)",
         "tarpit": "HOST[:stall|trickle],...: these hosts' SSH proxy accepts and never answers (stall) "
         "or passes a byte a second (trickle)",
@@ -65,11 +67,14 @@ def up(
     kind: str = "",
     delay: str = "",
     tarpit: str = "",
+    central: bool = False,
 ) -> None:
     """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS; write the inventory."""
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     delay_ms = _milliseconds(delay) if delay else None
-    result = lifecycle.up(Path(dir), hosts, faults, kinds, say=_say, delay_ms=delay_ms, tarpit=tarpit)
+    result = lifecycle.up(
+        Path(dir), hosts, faults, kinds, say=_say, delay_ms=delay_ms, tarpit=tarpit, central=central
+    )
     if result.already_up:
         _say(
             f"mailcert lab: already up under {result.lab_dir} (`mailcert lab down --dir {dir}` to remove it)"
