@@ -95,6 +95,19 @@ Server Temp Key: X25519, 253 bits
 . OK Pre-login capabilities listed, post-login capabilities have more.
 DONE
 """
+# The same certificate asked for the name it carries (how the bench checks mx5): only the self-signed error.
+OPENSSL_SELF_SIGNED = """depth=0 CN = mail.mx1.mailcert.test
+verify error:num=18:self-signed certificate
+CONNECTION ESTABLISHED
+Protocol version: TLSv1.3
+Ciphersuite: TLS_AES_256_GCM_SHA384
+Peer certificate: CN = mail.mx1.mailcert.test
+Hash used: SHA256
+Signature type: RSA-PSS
+Verification error: self-signed certificate
+Server Temp Key: X25519, 253 bits
+DONE
+"""
 OPENSSL_REFUSED = """40673FF3487F0000:error:8000006F:system library:BIO_connect:Connection refused:../crypto/bio/bio_sock2.c:117:calling connect()
 40673FF3487F0000:error:10000067:BIO routines:BIO_connect:connect error:../crypto/bio/bio_sock2.c:119:
 connect:errno=111
@@ -109,6 +122,7 @@ connect:errno=111
         (OPENSSL_NAME, 0, {NAME_MISMATCH}),
         (OPENSSL_LEAF_ONLY, 0, {UNTRUSTED}),
         (OPENSSL_SELF_SIGNED_AND_NAME, 0, {SELF_SIGNED, NAME_MISMATCH}),
+        (OPENSSL_SELF_SIGNED, 0, {SELF_SIGNED}),
         (OPENSSL_REFUSED, 1, {NO_TLS}),
     ],
 )
@@ -152,6 +166,15 @@ CSC_LEAF_ONLY = (
     "SSL_CERT CRITICAL mail.mx4.mailcert.test:smtp: Cannot verify certificate: unable to get local issuer "
     "certificate\nunable to verify the first certificate|days_chain_elem1=88;20;15;; \n"
 )
+CSC_SELF_SIGNED = (
+    "SSL_CERT CRITICAL mail.mx1.mailcert.test:imaps: Cannot verify certificate, self signed certificate"
+    "|days_chain_elem1=364;20;15;; \n"
+)
+# mx5 asked for imap.<domain>: check_ssl_cert stops at the name and never says "self signed".
+CSC_SELF_SIGNED_AND_NAME = (
+    "SSL_CERT CRITICAL mail.mx5.mailcert.test:imap: 'imap.mx5.mailcert.test' does not match the CN nor an "
+    "alternative name|days_chain_elem1=364;20;15;; \n"
+)
 CSC_REFUSED = "SSL_CERT CRITICAL 127.0.0.1:smtp: Connection refused \n"
 
 
@@ -162,6 +185,8 @@ CSC_REFUSED = "SSL_CERT CRITICAL 127.0.0.1:smtp: Connection refused \n"
         (CSC_EXPIRED, 2, {EXPIRED}),
         (CSC_NAME, 2, {NAME_MISMATCH}),
         (CSC_LEAF_ONLY, 2, {UNTRUSTED}),
+        (CSC_SELF_SIGNED, 2, {SELF_SIGNED}),
+        (CSC_SELF_SIGNED_AND_NAME, 2, {NAME_MISMATCH}),
         (CSC_REFUSED, 2, {NO_TLS}),
     ],
 )
@@ -296,6 +321,11 @@ SSLYZE_NAME = (
     "validation failed: leaf certificate has no matching subjectAltName (encountered processing "
     "<Certificate(subject=<Name(CN=mail.mx3.mailcert.test)>, ...)>)"
 )
+# The lab's self-signed certificate asserts CA:TRUE; sslyze (cryptography's verifier) says so, not "self-signed".
+SSLYZE_SELF_SIGNED = (
+    "validation failed: basicConstraints.cA must not be asserted in an EE certificate (encountered processing "
+    "<Certificate(subject=<Name(CN=mail.mx1.mailcert.test)>, ...)>)"
+)
 SSLYZE_REFUSED = json.dumps(
     {
         "server_scan_results": [
@@ -318,6 +348,7 @@ SSLYZE_REFUSED = json.dumps(
         (_sslyze(SSLYZE_EXPIRED, SSLYZE_EXPIRED), {EXPIRED}),
         (_sslyze(SSLYZE_NAME, SSLYZE_NAME), {NAME_MISMATCH}),
         (_sslyze(NO_CANDIDATES), {UNTRUSTED}),  # leaf only: sslyze cannot say why
+        (_sslyze(SSLYZE_SELF_SIGNED, SSLYZE_SELF_SIGNED), {UNTRUSTED}),
         (SSLYZE_REFUSED, {NO_TLS}),
         ("", {NO_TLS}),
     ],
@@ -397,3 +428,13 @@ def test_peer_commands_trust_the_lab_ca_and_use_the_lab_address(tmp_path: Any) -
     )
     assert peers.sslyze_argv(implicit, bundle, scratch)[-1] == "pop.mx1.mailcert.test:995{10.213.0.11}"
     assert peers.openssl_argv(starttls, bundle, scratch)[-2:] == ["-starttls", "imap"]
+
+
+def test_without_dns_binds_a_loopback_resolver_in_a_private_mount_namespace(tmp_path: Any) -> None:
+    resolv = tmp_path / "resolv.conf"
+    argv = peers.without_dns(["testssl", "--quiet", "x.test:25"], resolv)
+    assert argv[:4] == ["unshare", "--mount", "--propagation", "private"]
+    assert argv[-4:] == [str(resolv), "testssl", "--quiet", "x.test:25"]
+    assert 'mount --bind "$0" /etc/resolv.conf && exec "$@"' in argv
+    assert peers.NO_DNS_RESOLV == "nameserver 127.0.0.1\n"
+    assert [p.name for p in peers.PEERS if not p.no_dns] == ["openssl s_client"]
