@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mailcert.lab import lifecycle
+from mailcert.lab import LabError, lifecycle
 from mailcert.lab import network as net
 from mailcert.lab.state import LabState
 
@@ -158,7 +158,9 @@ def _audit(lab_dir: Path, hosts: list[str], forks: int, proxy: int | None) -> Au
     )
 
 
-def measure(sizes: list[int], forks_list: list[int], delay_ms: int) -> tuple[list[LabRow], list[AuditRow]]:
+def measure(
+    sizes: list[int], forks_list: list[int], delay_ms: int, failures: list[str]
+) -> tuple[list[LabRow], list[AuditRow]]:
     labs: list[LabRow] = []
     audits: list[AuditRow] = []
     with LOCK.open("a") as lock:
@@ -169,7 +171,11 @@ def measure(sizes: list[int], forks_list: list[int], delay_ms: int) -> tuple[lis
                 available = _mem_available_mb()
                 started = time.perf_counter()
                 try:
-                    result = lifecycle.up(lab_dir, count, "none", say=lambda _: None, delay_ms=delay_ms)
+                    try:
+                        result = lifecycle.up(lab_dir, count, "none", say=lambda _: None, delay_ms=delay_ms)
+                    except LabError as exc:  # what limits the lab's size is a result too
+                        failures.append(f"{count} hosts: `lab up` failed: {exc.line()}")
+                        continue
                     up_s = time.perf_counter() - started
                     state = LabState.load(lab_dir)
                     assert state is not None
@@ -266,7 +272,8 @@ def section(quick: bool = False) -> tuple[str, dict[str, object]]:
     delay_ms = int(os.environ.get("MAILCERT_BENCH_DELAY_MS", "50"))
     sizes = _sizes("MAILCERT_BENCH_HOSTS", "10" if quick else "10,30,100")
     forks = _sizes("MAILCERT_BENCH_FORKS", "1,10" if quick else "1,10,50")
-    labs, audits = measure(sizes, forks, delay_ms)
+    failures: list[str] = []
+    labs, audits = measure(sizes, forks, delay_ms, failures)
     data: dict[str, object] = {
         "delay_ms": delay_ms,
         "machine": {
@@ -276,8 +283,10 @@ def section(quick: bool = False) -> tuple[str, dict[str, object]]:
         },
         "labs": [asdict(lab) for lab in labs],
         "audits": [asdict(a) for a in audits],
+        "failures": failures,
     }
-    return render(labs, audits, delay_ms), data
+    text = render(labs, audits, delay_ms) + "".join(f"- {line}\n" for line in failures)
+    return text, data
 
 
 def main() -> None:
