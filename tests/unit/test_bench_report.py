@@ -18,8 +18,8 @@ NOTHING = Verdict(frozenset())
 
 def _measured(seconds: list[float], verdicts: list[Verdict] | None) -> Measured:
     out = Measured()
-    for ep, s, v in zip(EPS, seconds, verdicts or [None, None, None], strict=True):
-        out.add(ep.label, s, v)
+    for index, (ep, s) in enumerate(zip(EPS, seconds, strict=True)):
+        out.add(ep.label, s, verdicts[index] if verdicts is not None else None)
     return out
 
 
