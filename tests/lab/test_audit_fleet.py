@@ -76,7 +76,12 @@ def test_fleet_audit_reports_each_planted_fault_and_isolates_broken_hosts(lab: L
     assert code == 2  # critical findings beat the unknown hosts (SPEC)
     # mx1 serves cert.pem: the intermediate is missing, in the file and on the wire.
     assert "config.cert-not-fullchain" in problems(hosts["mx1"])
-    assert problems(hosts["mx1"]) <= {"config.cert-not-fullchain", "cert.chain-incomplete"}
+    # ... and its domain's MTA-STS policy (enforce, served by the lab DNS) fails on that port-25 chain.
+    assert problems(hosts["mx1"]) <= {
+        "config.cert-not-fullchain",
+        "cert.chain-incomplete",
+        "dns.mta-sts-mismatch",
+    }
     # mx2's Dovecot has ssl_cert without '<': its login processes cannot load TLS.
     assert "config.dovecot-missing-lt" in problems(hosts["mx2"])
     assert problems(hosts["mx2"]) <= {
