@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.central import reason
+from mailcert.fix.central import CentralError, _credentials, reason
 from mailcert.fix.model import ChangeKind
 from tests.fix_trees import inventory_host, plan, without_letsencrypt
 from tests.lint_trees import NAMES, HostTree
@@ -113,3 +113,21 @@ def test_dns_update_failures_are_said_plainly() -> None:
         "Encountered error adding TXT record: The peer didn't like the signature we sent"
     )
     assert "refused the update" in reason("Received response from server: REFUSED")
+
+
+def test_credentials_from_the_environment_go_to_a_private_file_only_while_certbot_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = inventory_host(vars={"mailcert_acme_dns_credentials_env": "MC_TSIG"})
+    monkeypatch.setenv("MC_TSIG", "dns_rfc2136_secret = c2VjcmV0")
+    path, temp = _credentials(host, "<environment MC_TSIG>", tmp_path)
+    assert temp is not None and path == str(temp)
+    assert temp.stat().st_mode & 0o777 == 0o600
+    assert temp.read_text() == "dns_rfc2136_secret = c2VjcmV0\n"
+    monkeypatch.delenv("MC_TSIG")
+    with pytest.raises(CentralError) as raised:
+        _credentials(host, "<environment MC_TSIG>", tmp_path)
+    assert "MC_TSIG" in raised.value.line() and "\n" not in raised.value.line()
+    with pytest.raises(CentralError) as missing:
+        _credentials(host, str(tmp_path / "nope.ini"), tmp_path)
+    assert "missing or unreadable" in missing.value.line()
