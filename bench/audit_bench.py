@@ -32,6 +32,26 @@ LOCK = Path("/run/mailcert-lab-tests.lock")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_WALL = 60.0  # issue 10: 100 hosts, forks 50
 TARGET_RSS_MB = 300.0
+PROFILE_HOSTS = 20
+PROFILE_OUT = Path(tempfile.gettempdir()) / "mailcert-audit-profile.txt"
+
+# Run in a child: PROFILE_HOSTS hosts audited one after another in the main thread under pyinstrument
+# (it samples one thread), the same per-host work as `mailcert audit` does in its worker threads.
+_PROFILE_CODE = """
+import sys
+from datetime import UTC, datetime
+from pyinstrument import Profiler
+from mailcert.inventory import load_inventory
+from mailcert.tasks.audit_host import AuditSettings, audit_host
+hosts = list(load_inventory(sys.argv[1]).select(None))[: int(sys.argv[2])]
+settings = AuditSettings(now=datetime.now(UTC))
+profiler = Profiler(interval=0.002)
+profiler.start()
+for host in hosts:
+    audit_host(host, settings)
+profiler.stop()
+open(sys.argv[3], "w").write(profiler.output_text(time="percent_of_total"))
+"""
 
 
 @dataclass
@@ -158,6 +178,22 @@ def _audit(lab_dir: Path, hosts: list[str], forks: int, proxy: int | None) -> Au
     )
 
 
+def _profile(lab_dir: Path) -> None:
+    """Where one host's audit spends its time on the control side (wall clock, pyinstrument), saved to
+    PROFILE_OUT; skipped when pyinstrument is not installed (it is in the dev extras)."""
+    argv = [
+        sys.executable,
+        "-c",
+        _PROFILE_CODE,
+        str(lab_dir / "inventory.yml"),
+        str(PROFILE_HOSTS),
+        str(PROFILE_OUT),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        PROFILE_OUT.write_text(f"profile failed: {done.stderr.strip()[-500:]}\n")
+
+
 def measure(
     sizes: list[int], forks_list: list[int], delay_ms: int, failures: list[str]
 ) -> tuple[list[LabRow], list[AuditRow]]:
@@ -185,6 +221,8 @@ def measure(
                     for forks in forks_list:
                         if forks <= count:
                             audits.append(_audit(lab_dir, names, forks, _proxy_pid(state)))
+                    if count == max(sizes) and os.environ.get("MAILCERT_BENCH_PROFILE", "1") != "0":
+                        _profile(lab_dir)
                 finally:
                     started_down = time.perf_counter()
                     lifecycle.down(lab_dir, say=lambda _: None)
