@@ -30,6 +30,7 @@ from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost
 from mailcert.lint import LintOptions
 from mailcert.model import HostReport, Report
+from mailcert.pki.trust import TrustStore
 from mailcert.report import check_format, render
 from mailcert.tasks.audit import last_audit, run_audit
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host, hostnames_of
@@ -82,7 +83,8 @@ def fix(
         return
     settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
     audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
-    plans = [_plan(audit, settings, install_certbot) for audit in audits]
+    stores: dict[tuple[str, ...], TrustStore] = {}
+    plans = [_plan(audit, settings, install_certbot, stores) for audit in audits]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
     if dry_run:
@@ -114,7 +116,13 @@ def _audits(hosts: list[InventoryHost], settings: AuditSettings, workers: int) -
     return run_audit(hosts, settings, forks=workers, progress=sys.stderr)
 
 
-def _plan(audit: HostAudit, settings: AuditSettings, install_certbot: bool) -> HostPlan:
+def _plan(
+    audit: HostAudit,
+    settings: AuditSettings,
+    install_certbot: bool,
+    stores: dict[tuple[str, ...], TrustStore],
+) -> HostPlan:
+    """The host's plan; `stores` keeps each set of trusted bundles read once for the run's hosts."""
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
@@ -125,19 +133,23 @@ def _plan(audit: HostAudit, settings: AuditSettings, install_certbot: bool) -> H
             host,
             now=settings.now,
             install_certbot=install_certbot,
-            lint_options=_lint_options(audit.host, settings),
+            lint_options=_lint_options(audit.host, settings, stores),
         )
         return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
 
 
-def _lint_options(host: InventoryHost, settings: AuditSettings) -> LintOptions:
+def _lint_options(
+    host: InventoryHost, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
+) -> LintOptions:
     """How the planner lints the result before anything is sent: as the audit lints (same roots, names)."""
-    bundles = list(dict.fromkeys([*settings.ca_bundles, *([host.ca_bundle] if host.ca_bundle else [])]))
+    bundles = tuple(dict.fromkeys([*settings.ca_bundles, *([host.ca_bundle] if host.ca_bundle else [])]))
+    if bundles not in stores:
+        stores[bundles] = settings.trust_loader(bundles)
     checks = CheckOptions(
         now=settings.now,
-        trust=settings.trust_loader(bundles),
+        trust=stores[bundles],
         warn_days=host.warn_days,
         crit_days=host.crit_days,
     )
