@@ -6,6 +6,7 @@ and fetches http-01 tokens from port 80 of that host (left free for certbot --st
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -14,13 +15,17 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcert.lab import LabError
 from mailcert.lab.network import GATEWAY
 from mailcert.lab.pki import LabCA, cert_pem, issue_leaf, key_pem, new_key
 from mailcert.lab.procs import RecordedProcess
+
+if TYPE_CHECKING:
+    from mailcert.lab.state import LabState
 
 ACME_PORT = 14000
 MANAGEMENT_PORT = 15000
@@ -131,3 +136,62 @@ def fetch_issuing_root(
                     f"Pebble does not answer at {url}: {exc}", where=str(lab_root_pem.parent)
                 ) from exc
         time.sleep(0.1)
+
+
+# -- stopping and starting the lab's Pebble (tests of "the ACME server is down") ---------------------------
+PEBBLE_ROLE = "pebble"
+
+
+def stop(lab_dir: Path) -> None:
+    """Stop the running lab's Pebble (the mock DNS keeps running); `start` brings it back."""
+    from mailcert.lab.procs import terminate
+    from mailcert.lab.state import LabState
+
+    state = _state(lab_dir)
+    terminate([p for p in state.acme if p.role == PEBBLE_ROLE])
+    fresh = LabState.load(state.dir) or state
+    fresh.acme = [p for p in fresh.acme if p.role != PEBBLE_ROLE]
+    fresh.save()
+
+
+def start(lab_dir: Path) -> None:
+    """Start the lab's Pebble again (nothing when it runs) and trust its new root: Pebble makes new roots
+    at every start, so the lab's CA bundle gets the new root added (the earlier ones stay, for certificates
+    issued before)."""
+    state = _state(lab_dir)
+    if any(p.role == PEBBLE_ROLE and p.alive() for p in state.acme):
+        return
+    acme_dir = state.dir / "acme"
+    proc = start_pebble(acme_dir / "pebble-config.json")
+    state.acme.append(proc)
+    state.save()
+    root = fetch_issuing_root(state.dir / "pki" / "root-ca.pem")
+    from mailcert.lab.inventory import CA_BUNDLE, write_ca_bundle
+
+    bundle = (state.dir / CA_BUNDLE).read_bytes()
+    if root.strip() not in bundle:
+        write_ca_bundle(state.dir, [bundle, root])
+    (acme_dir / "pebble-root.pem").write_bytes(root)
+
+
+def running(lab_dir: Path) -> bool:
+    return any(p.role == PEBBLE_ROLE and p.alive() for p in _state(lab_dir).acme)
+
+
+@contextlib.contextmanager
+def stopped(lab_dir: Path) -> Iterator[None]:
+    """Pebble stopped for the block, and started again after it, whatever happens inside."""
+    stop(lab_dir)
+    try:
+        yield
+    finally:
+        start(lab_dir)
+
+
+def _state(lab_dir: Path) -> LabState:
+    from mailcert.lab.state import LabState
+
+    state = LabState.load(lab_dir.resolve())
+    if state is None:
+        raise LabError(f"no lab under {lab_dir}", todo="run `mailcert lab up` first")
+    return state
