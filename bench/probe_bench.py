@@ -216,6 +216,32 @@ def run_mailcert_host(eps: list[Endpoint], bundle: Path) -> float:
 # ---------------------------------------------------------------- the run
 
 
+def startup_profile(runs: int = 3) -> dict[str, Any]:
+    """Where a fresh `mailcert probe` process spends its time before probing: the wall time of
+    `mailcert probe --help` (start-up and imports, no network), and the slowest top-level imports
+    (`python -X importtime`, cumulative)."""
+    argv = [sys.executable, "-m", "mailcert", "probe", "--help"]
+    startup = statistics.median(_timed(argv)[0] for _ in range(runs)) * 1000
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    imports = []
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        # "import time: self [us] | cumulative | imported package"; top-level imports are indented by one space
+        if len(parts) == 3 and parts[1].strip().isdigit() and not parts[2].startswith("  "):
+            imports.append((parts[2].strip(), int(parts[1]) / 1000))
+    imports.sort(key=lambda item: -item[1])
+    return {
+        "startup_ms": round(startup, 1),
+        "slowest_imports_ms": [[n, round(ms, 1)] for n, ms in imports[:6]],
+    }
+
+
 def isolation_overhead_ms(scratch_dir: Path, runs: int = 5) -> float:
     """What peers.without_dns adds to each peer run: the same wrapper around `true`."""
     resolv = scratch_dir / "resolv.conf"
@@ -234,7 +260,7 @@ def measure(
     for peer in peers.PEERS:
         if peer.available():
             runners[peer.name] = partial(run_peer, peer, bundle=bundle, scratch=scratch_dir / "peer-output")
-    results = {name: Measured() for name in [*runners, MAILCERT_HOST]}
+    results = {name: Measured() for name in [MAILCERT, MAILCERT_CLI, MAILCERT_HOST, *runners]}
     by_host: dict[str, list[Endpoint]] = {}
     for ep in eps:
         by_host.setdefault(ep.host, []).append(ep)
@@ -365,13 +391,11 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     for name, entry in tools.items():
         to_openssl = entry["times_to_openssl"]
+        version = versions.get(name, versions.get(name.split()[0], ""))
         lines.append(
-            f"| {name} | {versions.get(name, '')} | {entry['runs_per_endpoint']} | {entry['median_ms']:.1f} ms | "
+            f"| {name} | {version} | {entry['runs_per_endpoint']} | {entry['median_ms']:.1f} ms | "
             f"{entry['min_endpoint_ms']:.1f}–{entry['max_endpoint_ms']:.1f} ms | {entry['times_to_mailcert']:.2f}× | "
-            f"{to_openssl:.2f}× |"
-            if to_openssl is not None
-            else f"| {name} | {versions.get(name, '')} | {entry['runs_per_endpoint']} | {entry['median_ms']:.1f} ms | "
-            f"{entry['min_endpoint_ms']:.1f}–{entry['max_endpoint_ms']:.1f} ms | {entry['times_to_mailcert']:.2f}× | — |"
+            + (f"{to_openssl:.2f}× |" if to_openssl is not None else "— |")
         )
     missing = [p.name for p in peers.PEERS if p.name not in tools]
     if missing:
@@ -381,6 +405,15 @@ def markdown(data: dict[str, Any]) -> str:
         ]
     lines += ["", "Targets (issue 10):", ""]
     lines += [f"- {t['what']}: {t['value']} — **{t['verdict']}**" for t in data["targets"]]
+    startup = data.get("cli_startup")
+    if startup:
+        slowest = ", ".join(f"{n} {ms:.0f} ms" for n, ms in startup["slowest_imports_ms"])
+        lines += [
+            "",
+            f"Where a fresh `mailcert probe` process goes: `mailcert probe --help` alone (start-up and imports, "
+            f"no network) takes {startup['startup_ms']:.0f} ms; slowest top-level imports (`python -X importtime`, "
+            f"cumulative): {slowest}. The probe itself is the in-process row.",
+        ]
     detected = [n for n, e in tools.items() if "detection" in e]
     lines += [
         "",
@@ -472,11 +505,7 @@ def targets(tools: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def versions() -> dict[str, str]:
-    found = {
-        MAILCERT: mailcert.__version__,
-        MAILCERT_CLI: mailcert.__version__,
-        MAILCERT_HOST: mailcert.__version__,
-    }
+    found = {"mailcert": mailcert.__version__}
     for peer in peers.PEERS:
         found[peer.name] = peer.version() if peer.available() else "not installed"
     return found
@@ -494,6 +523,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
     tools = summarise(eps, results, rounds)
     data: dict[str, Any] = {
         "quick": quick,
+        "cli_startup": startup_profile(),
         "dns_isolation_overhead_ms": round(overhead, 2),
         "seconds": round(time.perf_counter() - started, 1),
         "lab_faults": lab_faults(),
