@@ -1,8 +1,9 @@
 """`python -m bench [--quick] [lint|probe|audit ...]` (`make bench`: all of them).
 
 Prints one Markdown document (a table per section) and, for a full run, saves it as bench/RESULTS.md and
-the same data as bench/RESULTS.json (sections not run this time are kept from the saved files, with their
-own date). `--quick` is a short run (fewer rounds and endpoints) that is printed only, never saved.
+the same data as bench/RESULTS.json, each section as soon as it is measured (sections not run this time are
+kept from the saved files, with their own date). `--quick` is a short run (fewer rounds and endpoints) that
+is printed only, never saved.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def main(argv: list[str]) -> int:
             print(f"bench {name}: {exc}", file=sys.stderr)
             continue
         measured[name] = {"markdown": text, "data": data, "machine": desc}
+        if not args.quick:  # saved at once: a later section that fails or hangs cannot lose this one
+            results.save({name: measured[name]}, desc, ORDER)
     if args.quick or not measured:
         shown = dict(measured)
         for name, why in failed.items():
