@@ -116,6 +116,19 @@ def dane_safe(
     report: HostReport,
     discoveries: Sequence[DomainDiscovery],
 ) -> HostPlan:
+    """The plan made DANE-safe (`_keep_dane`), and DNS findings about endpoints it changes said so."""
+    if not discoveries:
+        return plan
+    return on_changed_endpoints(_keep_dane(plan, files, host, report, discoveries))
+
+
+def _keep_dane(
+    plan: HostPlan,
+    files: HostFiles | None,
+    host: InventoryHost,
+    report: HostReport,
+    discoveries: Sequence[DomainDiscovery],
+) -> HostPlan:
     """The plan with every certbot step DANE-safe: `--reuse-key` while the TLSA records of the host's endpoints
     pin the lineage's key; withheld (listed in `unfixable` with the records to publish first) when the new
     certificate's key is not yet pinned everywhere. mailcert_reuse_key: false turns this off."""
@@ -161,6 +174,34 @@ def dane_safe(
         removes = ", ".join(dict.fromkeys(r for c in (change, *held) for r in c.removes)) or "the certificate"
         unfixable.append(waiting_line(step, change, removes))
     return replace(plan, changes=tuple(changes), unfixable=tuple(unfixable))
+
+
+# Findings the DNS stage reports about what an advertised endpoint serves (a name not covered, the other
+# mode, a TLSA or MTA-STS mismatch): they change when the endpoint does, though no DNS edit is planned.
+_ENDPOINT_FINDINGS = ("dns.", "cert.name-mismatch ", "config.mode-mismatch ")
+_SERVICE_PORTS = {
+    "postfix": {25, 465, 587}, "exim": {25, 465, 587}, "dovecot": {143, 993, 110, 995},
+}  # fmt: skip
+
+
+def on_changed_endpoints(plan: HostPlan) -> HostPlan:
+    """`not fixed: dns.srv-mismatch submission:587: needs a DNS change` is wrong when this plan changes what
+    port 587 serves: such entries say instead that the endpoint changes and is re-probed after apply."""
+    changed_ports: set[int] = set()
+    for change in plan.changes:
+        for removed in change.removes:
+            where = removed.partition(" ")[2]
+            service, _, port = where.partition(":")
+            changed_ports |= {int(port)} if port.isdigit() else _SERVICE_PORTS.get(service, set())
+    unfixable = []
+    for line in plan.unfixable:
+        head = line.partition(": ")[0]
+        port = head.rpartition(":")[2]
+        if line.startswith(_ENDPOINT_FINDINGS) and port.isdigit() and int(port) in changed_ports:
+            line = f"{head}: this plan changes what port {port} serves; re-probed after apply (the DNS itself is unchanged)"
+        if line not in unfixable:
+            unfixable.append(line)
+    return replace(plan, unfixable=tuple(unfixable))
 
 
 def waiting_line(step: DaneStep, change: Change, removes: str) -> str:

@@ -147,3 +147,30 @@ def test_hostnames_from_dns_makes_the_plan_expand_the_certificate(tmp_path: Path
     argv = issue_argv(result)
     assert argv is not None and "--expand" in argv and argv[argv.index("mx.example.test") - 1] == "-d"
     assert isinstance(report, HostReport)
+
+
+def test_dns_findings_on_an_endpoint_the_plan_changes_are_not_called_dns_only() -> None:
+    from mailcert.fix.model import Change
+    from mailcert.fix.plan_dane import on_changed_endpoints
+
+    fix_587 = Change(ChangeKind.EDIT, "remove wrappermode from 587", ("config.mode-mismatch postfix:587",))
+    expand = Change(ChangeKind.ISSUE, "expand", ("cert.name-mismatch dovecot",))  # no port: all of Dovecot's
+    before = HostPlan(
+        "mx1",
+        changes=(fix_587, expand),
+        unfixable=(
+            "dns.srv-mismatch submission:587: needs a DNS change (mailcert does not edit DNS)",
+            "dns.srv-mismatch imaps:993: needs a DNS change (mailcert does not edit DNS)",
+            "dns.mta-sts-mismatch smtp:25: needs a DNS change (mailcert does not edit DNS)",
+            "tls.unreachable dovecot: the port does not answer",
+        ),
+    )
+    after = on_changed_endpoints(before)
+    assert after.unfixable == (
+        "dns.srv-mismatch submission:587: this plan changes what port 587 serves; re-probed after apply (the DNS "
+        "itself is unchanged)",
+        "dns.srv-mismatch imaps:993: this plan changes what port 993 serves; re-probed after apply (the DNS "
+        "itself is unchanged)",
+        "dns.mta-sts-mismatch smtp:25: needs a DNS change (mailcert does not edit DNS)",  # port 25 not changed
+        "tls.unreachable dovecot: the port does not answer",
+    )
