@@ -69,7 +69,8 @@ def up(
     tarpit: str = "",
     central: bool = False,
 ) -> None:
-    """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS; write the inventory."""
+    """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS, the hosts' mail domains
+    (dnsmasq: MX, SRV, MTA-STS, TLSA; nginx: autoconfig, autodiscover, MTA-STS); write the inventory."""
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     delay_ms = _milliseconds(delay) if delay else None
     result = lifecycle.up(
