@@ -53,6 +53,8 @@ csr)
         while [ ! -e "$(dirname "$created")" ]; do created=$(dirname "$created"); done
         (umask 022 && mkdir -p "$live")
     fi
+    # a failure from here on removes what this step made
+    trap 'rm -f "$staged"; if [ "$created" != - ]; then find "$created" -depth -type d -empty -delete; fi' EXIT
     if [ "$keep" = yes ] && [ -s "$live/privkey.pem" ]; then
         key=$live/privkey.pem how=kept
     elif [ "$keep" = yes ] && [ "$from" != - ] && [ -s "$from" ]; then
@@ -68,8 +70,9 @@ csr)
     fi
     san=
     for name in "$@"; do san="${san:+$san,}DNS:$name"; done
-    printf 'created %s\nkey %s\n' "$created" "$how"
-    openssl req -new -key "$key" -subj "/CN=$cn" -addext "subjectAltName=$san" -outform PEM
+    csr=$(openssl req -new -key "$key" -subj "/CN=$cn" -addext "subjectAltName=$san" -outform PEM)
+    trap - EXIT
+    printf 'created %s\nkey %s\n%s\n' "$created" "$how" "$csr"
     ;;
 clean)
     rm -f "$1"
@@ -96,6 +99,11 @@ def _host(conn: StrictConnection, action: str, *args: str, timeout: int = 120) -
             where=conn.name,
         )
     return output.stdout
+
+
+def _common_name(names: tuple[str, ...]) -> str:
+    """The CSR's CN: the first name that fits in 64 characters (the names themselves are in the SAN)."""
+    return next((n for n in names if len(n) <= 64), "mailcert")
 
 
 def _names(argv: list[str]) -> tuple[str, ...]:
@@ -127,7 +135,7 @@ def issue(
     staged = f"{state_dir}/central/{run_id}@{host.name}.key"
     said = _host(
         conn, "csr", f"{state_dir}/central", staged, live, "yes" if keep else "no",
-        f"/etc/letsencrypt/live/{name}/privkey.pem", names[0], *names,
+        f"/etc/letsencrypt/live/{name}/privkey.pem", _common_name(names), *names,
     )  # fmt: skip
     lines = said.split("\n", 2)
     created = lines[0].removeprefix("created ").strip() if lines else "-"
