@@ -76,7 +76,7 @@ CHECKS: dict[str, Check] = {
             "cpanel.service-cert-names",
             _C,
             "a cPanel service certificate (exim, dovecot) does not cover the server hostname or a mail.<domain>"
-            " name (warning when that name has a Domain TLS certificate for SNI clients)",
+            " name that has no Domain TLS certificate",
         ),
         Check(
             "cpanel.domain-cert-names",
