@@ -4,14 +4,19 @@ manager, the certificate findings stay unfixable with the reason. The package ma
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from mailcert.fix.acme import install_argv, install_reason
 from mailcert.fix.model import ChangeKind, Command, HostPlan
+from mailcert.fix.plan_install import package_manager, system_name
 from mailcert.fix.planner import plan_from
+from mailcert.gather import gather_argv
+from mailcert.gather.host import GatheredHost
 from mailcert.hostfs import LocalRoot
+from mailcert.services.certbot_schedule import find_certbot
 from tests.fix_trees import inventory_host, lint, without_letsencrypt
 from tests.lint_trees import NAMES, HostTree
 from tests.unit import test_lint_scenarios as scenarios
@@ -152,3 +157,28 @@ def test_install_argv_puts_the_environment_first_through_env() -> None:
 )  # fmt: skip
 def test_the_package_managers_reason_is_one_line(output: str, reason: str) -> None:
     assert install_reason(output) == reason
+
+
+@pytest.mark.parametrize(
+    ("programs", "expected"),
+    [(["dnf", "yum"], "dnf"), (["apt-get"], "apt-get"), (["yum"], "yum"), ([], None)],
+)
+def test_the_gather_program_sends_the_package_manager_and_os_release_in_its_one_document(
+    tmp_path: Path, programs: list[str], expected: str | None
+) -> None:
+    root = tmp_path / "host"
+    (root / "etc/postfix").mkdir(parents=True)
+    (root / "etc/postfix/main.cf").write_text("myhostname = mx.example.test\n")
+    (root / "etc/os-release").write_text('ID=rocky\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n')
+    (root / "usr/bin").mkdir(parents=True)
+    for program in programs:
+        (root / "usr/bin" / program).write_text("#!/bin/sh\n")
+        (root / "usr/bin" / program).chmod(0o755)
+
+    out = subprocess.run(gather_argv(str(root)), capture_output=True, text=True, check=True).stdout
+    gathered = GatheredHost.from_output(out)
+
+    manager = package_manager(gathered)
+    assert (manager.name if manager else None) == expected
+    assert system_name(gathered) == "Rocky Linux 9.4 (Blue Onyx)"
+    assert find_certbot(gathered)[0] is False  # /usr/bin seen, no certbot in it
