@@ -75,9 +75,12 @@ hold() {
             said="taken-over ${other:-?}"
         fi
     fi
-    printf '%s\n' "$RUN" >"$LOCK/run"
-    : >"$LOCK/holder.$$"
-    [ -s "$LOCK/since" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"$LOCK/since"
+    # Written through cat: on a full disk its error names the cause (dash's printf only says "I/O error").
+    if ! lock_err=$({ printf '%s\n' "$RUN" | cat >"$LOCK/run" && : >"$LOCK/holder.$$" &&
+        { [ -s "$LOCK/since" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"$LOCK/since"; }; } 2>&1); then
+        if [ "$said" = resumed ]; then rm -f "$LOCK/holder.$$"; else rm -rf "$LOCK"; fi
+        die "cannot take the host lock $LOCK: $(why_of "$lock_err")"
+    fi
     printf '%s\n' "$said"
     release() {
         rm -f "$LOCK/holder.$$"
@@ -311,7 +314,10 @@ switch)
     own_lock
     [ ! -e "$RUNDIR" ] || die "run $RUN already switched on this host"
     { mkdir -p "$RUNDIR" && chmod 700 "$RUNDIR"; } || die "cannot create $RUNDIR"
-    cat >"$RUNDIR/payload" || die "cannot store the payload"
+    if ! store_err=$(cat 2>&1 >"$RUNDIR/payload"); then
+        rm -rf "$RUNDIR"
+        die "cannot store the payload in $RUNDIR: $(why_of "$store_err")"
+    fi
     sed -n 's/^script //p' "$RUNDIR/payload" | base64 -d >"$RUNDIR/mailcert-apply.sh" || die "no script in the payload"
     printf 'running\nstarting\n' >"$RUNDIR/status"
     start_worker apply
