@@ -7,6 +7,7 @@ The command is an argument list (no shell): environment values go through `env N
 from __future__ import annotations
 
 import re
+import signal
 
 from mailcert.errors import MailcertError
 from mailcert.fix.apply_remote import run_as_root
@@ -48,15 +49,35 @@ def certbot_argv(command: Command, *, email: str | None = None) -> list[str]:
     return ["env", *(f"{name}={value}" for name, value in command.env), *argv]
 
 
+# certbot runs under a shell that outlives it: killed by a signal, its status reaches us as 128+N (sudo
+# re-raises a child's fatal signal on itself, and sshd then sends no exit status at all).
+SIGNAL_SAFE = ("sh", "-c", '"$@"; exit $?', "mailcert-certbot")
+
+
 def run_certbot(conn: StrictConnection, command: Command, *, email: str | None = None) -> str:
     """Run certbot on the host; its output on success. On failure raise CertbotError with certbot's reason."""
-    output = run_as_root(conn, certbot_argv(command, email=email), timeout=CERTBOT_TIMEOUT)
+    output = run_as_root(conn, [*SIGNAL_SAFE, *certbot_argv(command, email=email)], timeout=CERTBOT_TIMEOUT)
     if output.exit_status == 0:
         return output.stdout
+    reason = killed_by(output.exit_status) or certbot_reason(output.stdout + output.stderr)
     raise CertbotError(
-        f"certbot failed (exit {output.exit_status}): {certbot_reason(output.stdout + output.stderr)}",
+        f"certbot failed (exit {output.exit_status}): {reason}",
         where=conn.name,
         todo="nothing else was changed on this host; fix the cause and run fix again",
+    )
+
+
+def killed_by(status: int) -> str | None:
+    """`certbot was killed (SIGKILL) …` for a shell's 128+N status, None for certbot's own exit codes."""
+    if not 128 < status < 128 + 65:
+        return None
+    try:
+        name = signal.Signals(status - 128).name
+    except ValueError:
+        name = f"signal {status - 128}"
+    return (
+        f"certbot was killed ({name}) on the host before it finished: its lineage is as certbot left it, "
+        "no configuration was switched"
     )
 
 
