@@ -22,6 +22,7 @@ from mailcert.inventory.model import InventoryHost
 from mailcert.ssh import SUDO_PROMPT, RemoteOutput, StrictConnection, sudo_error
 
 LOCK_TIMEOUT = 60
+PAYLOAD_MARK = "mailcert-payload"  # apply.sh stores the switch's stdin after this line
 SWITCH_TIMEOUT = 900  # the host side gives up waiting after its own limit (600 s) and says so
 
 
@@ -145,7 +146,10 @@ def _program_error(output: RemoteOutput, host: str, what: str) -> HostError:
 def switch(conn: StrictConnection, state_dir: str, run_id: str, payload: str) -> SwitchStatus:
     """Hand the payload to the host, which switches on its own; returns when its status file is final.
     A session that ends without the program's answer raises SessionLostError."""
-    output = run_as_root(conn, apply_argv("switch", state_dir, run_id, conn.name), stdin=payload)
+    # The mark line ends what sudo may leave unread on stdin (a password it did not ask for): the host
+    # stores only what follows it.
+    stdin = f"{PAYLOAD_MARK}\n{payload}"
+    output = run_as_root(conn, apply_argv("switch", state_dir, run_id, conn.name), stdin=stdin)
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "the switch")
     return parse_status(output.stdout)

@@ -5,7 +5,7 @@
 # Usage: sh -c "$THIS_SCRIPT" mailcert-apply ACTION STATE_DIR [RUN-ID [HOST [ARG]]]
 #   hold STATE RUN              take the host lock for RUN and keep it while stdin stays open (the SSH
 #                               channel); prints "locked", "resumed", "taken-over OTHER" or "busy OTHER PID SINCE"
-#   switch STATE RUN HOST       payload on stdin; start the worker; wait; print the status
+#   switch STATE RUN HOST       payload on stdin (after a "mailcert-payload" line); start the worker; wait; print the status
 #   restore STATE RUN HOST WHY  put back what RUN changed (later rollback, or after a bad re-probe)
 #   wait STATE RUN HOST         wait for RUN's worker; print the status
 #   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
@@ -314,7 +314,10 @@ switch)
     own_lock
     [ ! -e "$RUNDIR" ] || die "run $RUN already switched on this host"
     { mkdir -p "$RUNDIR" && chmod 700 "$RUNDIR"; } || die "cannot create $RUNDIR"
-    if ! store_err=$(cat 2>&1 >"$RUNDIR/payload"); then
+    # What comes before a "mailcert-payload" line is dropped: a sudo password that sudo did not ask for
+    # (NOPASSWD) arrives first on stdin, and is never stored.
+    if ! store_err=$(awk '$0 == "mailcert-payload" { n = 0; next } { line[++n] = $0 }
+        END { for (i = 1; i <= n; i++) print line[i] }' | cat 2>&1 >"$RUNDIR/payload"); then
         rm -rf "$RUNDIR"
         die "cannot store the payload in $RUNDIR: $(why_of "$store_err")"
     fi
