@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 EXPIRED = "expired"
@@ -72,7 +72,6 @@ class Peer:
     parse: Callable[[str, str, int, str], Verdict]  # (stdout, stderr, exit code, scratch file text)
     version: Callable[[], str]
     binary: Path | str
-    checks: frozenset[str] = field(default_factory=lambda: frozenset(CATEGORIES))
     no_dns: bool = True  # run with a resolv.conf pointing at loopback (see without_dns)
 
     def available(self) -> bool:
