@@ -255,7 +255,9 @@ def test_certbot_killed_mid_issue_changes_no_config_and_the_next_run_completes(
     assert again.returncode in (0, 1), again.stdout[-2000:] + again.stderr[-2000:]
     report = last_json(again.stdout)
     done = [e for e in report["plan"] if e["host"] == HOST and e["kind"] != "unfixable"]
-    assert done and {e["outcome"] for e in done} == {"applied"}, done
+    assert {e["outcome"] for e in done} <= {"applied"}, done
+    if where == "pre":
+        assert any(e["kind"] == "issue" for e in done), done  # the renewal, planned and done this time
     [host] = [h for h in report["hosts"] if h["name"] == HOST]
     assert [f["check"] for f in host["findings"] if f["severity"] == "critical"] == []
     assert live_lineage(lab) != lineage  # a new certificate, served

@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ DRIVER = """
 import logging, sys
 from mailcert.cli import main
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="LOG %(name)s %(message)s")
-main(["mailcert", *sys.argv[1:]])
+sys.exit(main(["mailcert", *sys.argv[1:]]))
 """
 
 
@@ -48,6 +49,7 @@ class ArgvSampler:
                     self.samples.add(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
                 except OSError:
                     continue
+            time.sleep(0.01)
 
     def __enter__(self) -> ArgvSampler:
         self._thread.start()
