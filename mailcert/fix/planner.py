@@ -121,6 +121,10 @@ def _plan(
     systemd = bool(units) or files.is_dir("/run/systemd/system")
     state = PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
     state.install_certbot = install_certbot
+    from mailcert.fix import plan_cpanel  # cPanel's files change only through cPanel's API
+
+    if plan_cpanel.is_cpanel(state):
+        return plan_cpanel.plan_cpanel(state)
     for finding in state.problems():
         reason = next((why for prefix, why in NOT_ON_HOST.items() if finding.check.startswith(prefix)), None)
         if reason:
