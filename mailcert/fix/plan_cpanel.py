@@ -1,0 +1,209 @@
+"""Plan `fix` for a cPanel host: only through cPanel's own interfaces, never by editing files cPanel manages.
+
+* service certificates (cpanel.service-cert-names, cpanel.cabundle-missing, any cert/key finding on them):
+  a certbot lineage on the host for the hostname and mail.<domain> of each domain without a Domain TLS
+  certificate (issued or expanded first, as every certbot step), installed with
+  `whmapi1 install_service_ssl_certificate service=exim|dovecot crt=... key=... cabundle=...`;
+* Domain TLS certificates (expired, wrong names): `whmapi1 start_autossl_check_for_one_user username=...`;
+* sni.conf (cpanel.sni-stale, Dovecot serving an older certificate): `whmapi1 rebuild_mail_sni_config
+  reload_dovecot=1`; Exim serving an older one: `/scripts/restartsrv_exim`.
+
+All API calls run as one host-side step (cpanel_step.sh): each call's metadata.result is checked; on the first
+failure the service certificates installed so far are put back through the same API call (from copies of
+cPanel's files taken before, kept in a root-only folder), the step fails with cPanel's reason, and the fix
+engine reports the host restored. The key travels to whmapi1 as an argument, as cPanel's documented CLI use
+does (visible to local root only through /proc while it runs).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
+from mailcert.fix.plan_acme import _certonly, _renew, lineage_covers, lineage_healthy
+from mailcert.fix.plan_base import PlanState, label
+from mailcert.model import Finding
+from mailcert.services.cpanel import DOMAIN_TLS, SERVICE_CERTS, CpanelHost, load_cpanel
+
+WHMAPI1 = "/usr/local/cpanel/bin/whmapi1"
+# The host-side step: POSIX sh, the calls appended as lines (`install SERVICE LIVE_DIR CUR_CRT CUR_KEY`,
+# `autossl USER`, `rebuild`, `restart exim`, then `finish`), every value quoted with shlex.
+STEP = r"""set -u
+umask 077
+W=/usr/local/cpanel/bin/whmapi1
+SAVE=$(mktemp -d) || exit 1
+trap 'rm -rf "$SAVE"' EXIT
+INSTALLED=
+enc() { sed -e 's/%/%25/g' -e 's/+/%2B/g' -e 's/=/%3D/g' -e 's/&/%26/g' -e 's/ /%20/g' | awk '{printf "%s%%0A", $0}'; }
+ok() { grep -q '"result"[[:space:]]*:[[:space:]]*1[,}[:space:]]' "$1"; }
+reason() { sed -n 's/.*"reason"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1; }
+rollback() {
+    for svc in $INSTALLED; do
+        [ -f "$SAVE/$svc.crt" ] || continue
+        awk '/-----BEGIN CERTIFICATE-----/{n++} n==1' "$SAVE/$svc.crt" >"$SAVE/$svc.leaf"
+        awk '/-----BEGIN CERTIFICATE-----/{n++} n>1' "$SAVE/$svc.crt" >"$SAVE/$svc.cab"
+        if "$W" --output=json install_service_ssl_certificate "service=$svc" "crt=$(enc <"$SAVE/$svc.leaf")" \
+            "key=$(enc <"$SAVE/$svc.key")" "cabundle=$(enc <"$SAVE/$svc.cab")" >"$SAVE/rb" 2>&1 && ok "$SAVE/rb"; then
+            echo "put the previous $svc certificate back through whmapi1" >&2
+        else
+            echo "could not put the previous $svc certificate back: $(reason "$SAVE/rb")" >&2
+        fi
+    done
+}
+fail() { echo "$1" >&2; rollback; exit 1; }
+call() {
+    "$W" --output=json "$@" >"$SAVE/out" 2>"$SAVE/err" || fail "whmapi1 $1 did not run: $(tail -n 1 "$SAVE/err")"
+    ok "$SAVE/out" || fail "whmapi1 $1 failed: $(reason "$SAVE/out")"
+}
+install() {
+    if [ -f "$3" ] && [ -f "$4" ]; then
+        cp "$3" "$SAVE/$1.crt" && cp "$4" "$SAVE/$1.key" || fail "cannot keep a copy of the $1 certificate"
+    fi
+    INSTALLED="$INSTALLED $1"
+    call install_service_ssl_certificate "service=$1" "crt=$(enc <"$2/cert.pem")" "key=$(enc <"$2/privkey.pem")" \
+        "cabundle=$(enc <"$2/chain.pem")"
+}
+autossl() { call start_autossl_check_for_one_user "username=$1"; }
+rebuild() { call rebuild_mail_sni_config reload_dovecot=1; }
+restart() { "/scripts/restartsrv_$1" >"$SAVE/rs" 2>&1 || fail "/scripts/restartsrv_$1 failed: $(tail -n 1 "$SAVE/rs")"; }
+finish() { exit 0; }
+"""
+_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_NOT_ON_HOST = ("dns.", "host.", "tls.unreachable")
+
+
+def is_cpanel(state: PlanState) -> bool:
+    return any(service.service == "cpanel" for service in state.model.services)
+
+
+def _domain_entry(finding: Finding) -> str | None:
+    if finding.file and finding.file.startswith(DOMAIN_TLS + "/"):
+        return finding.file[len(DOMAIN_TLS) + 1 :].split("/", 1)[0]
+    return None
+
+
+def _owner(host: CpanelHost, name: str) -> str | None:
+    for candidate in (name, name.removeprefix("mail."), name.removeprefix("www."), name.removeprefix("*.")):
+        if candidate in host.domains:
+            return host.domains[candidate]
+    return None
+
+
+def plan_cpanel(state: PlanState) -> HostPlan:
+    """The whole plan of a cPanel host (the generic planners would edit files cPanel manages)."""
+    host = load_cpanel(state.files)
+    sni_names = {d.name for d in host.domain_tls}
+    service_paths = {svc.path: svc.service for svc in host.service_certs}
+    install: dict[str, list[Finding]] = {}
+    autossl: dict[str, list[Finding]] = {}
+    rebuild: list[Finding] = []
+    restart_exim: list[Finding] = []
+    for finding in state.problems():
+        if finding.check.startswith(_NOT_ON_HOST):
+            continue
+        entry = _domain_entry(finding)
+        if finding.check == "cpanel.sni-stale" or (
+            finding.check == "tls.stale" and finding.service == "dovecot"
+        ):
+            rebuild.append(finding)
+        elif finding.check == "tls.stale" and finding.service == "exim":
+            restart_exim.append(finding)
+        elif entry is not None or finding.check == "cpanel.domain-cert-names":
+            name = entry or finding.hostname or ""
+            user = _owner(host, name)
+            if user is None or not _USER.match(user):
+                state.cannot(f"no cPanel account owns {name} (/etc/userdomains)", [finding])
+            else:
+                autossl.setdefault(user, []).append(finding)
+        elif finding.service == "cpanel" and finding.file in service_paths:
+            install.setdefault(service_paths[finding.file], []).append(finding)
+        elif finding.service in SERVICE_CERTS and (
+            finding.hostname is None or finding.hostname not in sni_names
+        ):
+            install.setdefault(finding.service, []).append(finding)
+        elif finding.service in SERVICE_CERTS and finding.hostname is not None:
+            user = _owner(host, finding.hostname)
+            if user is not None and _USER.match(user):
+                autossl.setdefault(user, []).append(finding)
+    changes: list[Change] = []
+    calls: list[str] = []
+    if install:
+        issue, live_dir = _certificate(state, host)
+        if live_dir is None:
+            for findings in install.values():
+                state.cannot(issue.description if issue else "no certificate can be made", findings)
+        else:
+            if issue is not None:
+                changes.append(issue)
+            current = {svc.service: svc.path for svc in host.service_certs}
+            for service in sorted(install):
+                crt = current.get(service, SERVICE_CERTS[service][0])
+                words = (service, live_dir, crt, _key_path(crt))
+                calls.append("install " + " ".join(shlex.quote(w) for w in words))
+    for user in sorted(autossl):
+        calls.append(f"autossl {shlex.quote(user)}")
+    if rebuild or autossl:
+        calls.append("rebuild")
+    if restart_exim:
+        calls.append("restart exim")
+    if calls:
+        removes = [*(f for fs in install.values() for f in fs), *(f for fs in autossl.values() for f in fs),
+                   *rebuild, *restart_exim]  # fmt: skip
+        script = STEP + "\n" + "\n".join(calls) + "\nfinish\n"
+        changes.append(
+            Change(
+                ChangeKind.COMMAND,
+                "through cPanel's API: "
+                + "; ".join(_said(call) for call in calls)
+                + " (rolled back through the "
+                "API on any failure)",
+                tuple(dict.fromkeys(label(f) for f in removes)),
+                command=Command(("sh", "-c", script, "mailcert-cpanel")),
+                service="cpanel",
+            )
+        )
+        state.covered.update(removes)
+    for finding in state.problems():
+        if finding not in state.covered:
+            state.unfixable.append(f"{label(finding)}: not changed automatically — {finding.fix}")
+    return HostPlan(host=state.host.name, changes=tuple(changes), unfixable=tuple(state.unfixable))
+
+
+def _key_path(crt: str) -> str:
+    return crt.removesuffix(".crt") + ".key"
+
+
+def _said(call: str) -> str:
+    words = shlex.split(call)
+    if words[0] == "install":
+        return f"whmapi1 install_service_ssl_certificate service={words[1]} (certificate from {words[2]})"
+    if words[0] == "autossl":
+        return f"whmapi1 start_autossl_check_for_one_user username={words[1]}"
+    if words[0] == "rebuild":
+        return "whmapi1 rebuild_mail_sni_config reload_dovecot=1"
+    return "/scripts/restartsrv_exim"
+
+
+def _certificate(state: PlanState, host: CpanelHost) -> tuple[Change | None, str | None]:
+    """(certbot step or None, the lineage folder to install from) for the service certificate's names."""
+    sni_names = {d.name for d in host.domain_tls}
+    names = [n for n in host.client_names if n not in sni_names]
+    if not names:
+        return Change(ChangeKind.ISSUE, "the server's hostname is unknown (/etc/hostname)"), None
+    name = names[0]
+    lineage = state.certbot.lineage(name)
+    if lineage is not None and lineage_covers(lineage, names) and lineage_healthy(state, lineage):
+        return None, lineage.live_dir
+    if lineage is not None and lineage_covers(lineage, names):
+        target = _renew(state, lineage)
+    else:
+        wanted = list(dict.fromkeys([*(lineage.names if lineage else ()), *names]))
+        live_dir = lineage.live_dir if lineage else f"{state.certbot.config_dir}/live/{name}"
+        target = _certonly(state, name, live_dir, wanted, expand=lineage is not None, lineage=lineage)
+    if target.command is None:
+        return Change(ChangeKind.ISSUE, target.why_not or "certbot cannot run"), None
+    description = (
+        f"certbot: a certificate for {', '.join(target.names)} (lineage {target.name}) for cPanel's services"
+    )
+    return Change(ChangeKind.ISSUE, description, command=target.command, service="certbot"), target.live_dir
