@@ -210,6 +210,16 @@ FAULTS: dict[str, Fault] = {
     )
 }
 
+
+def _add_cpanel_faults() -> None:
+    """cPanel's faults live beside the cPanel SIMULATOR (they plant on `cpanel` hosts only)."""
+    from mailcert.lab.cpanel_sim.faults import cpanel_faults
+
+    FAULTS.update({fault.name: fault for fault in cpanel_faults()})
+
+
+_add_cpanel_faults()
+
 # `--faults demo`: a representative mix, one set per host in turn.
 DEMO_MIX: tuple[tuple[str, ...], ...] = (
     ("stale", "no-deploy-hook"),
