@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from cryptography import x509
 
 from mailcert.catalogue import Where
-from mailcert.model import Finding, Severity
+from mailcert.model import Finding
 from mailcert.pki.certinfo import is_self_signed, san_dns_names, san_ip_addresses
 from mailcert.pki.names import covers
 from mailcert.services.cpanel import DOMAIN_TLS, SNI_CONF, CpanelHost
@@ -42,22 +42,17 @@ def cpanel_findings(host: CpanelHost) -> Iterator[Finding]:
         if leaf is None:
             continue  # missing or unparsable: the generic cert.* checks of exim/dovecot say so
         where = Where("cpanel", None, svc.path)
-        missing = [n for n in host.client_names if not _covered(leaf, n)]
-        unserved = [n for n in missing if n not in sni_names]  # no Domain TLS certificate either
-        if missing:
-            names = ", ".join(missing)
+        # A name with its own Domain TLS certificate is served that one by SNI (Exim and cPanel's sni.conf).
+        unserved = [n for n in host.client_names if not _covered(leaf, n) and n not in sni_names]
+        if unserved:
             yield where.finding(
                 "cpanel.service-cert-names",
-                f"the {svc.service} service certificate does not cover {names}"
-                + (
-                    f"; {', '.join(unserved)} {'has' if len(unserved) == 1 else 'have'} no Domain TLS certificate,"
-                    " so every client gets this one"
-                    if unserved
-                    else " (clients without SNI get this one)"
+                f"the {svc.service} service certificate does not cover {', '.join(unserved)}, which "
+                f"{'has' if len(unserved) == 1 else 'have'} no Domain TLS certificate: clients get this one",
+                INSTALL.format(
+                    names=", ".join(n for n in host.client_names if n not in sni_names), service=svc.service
                 ),
-                INSTALL.format(names=", ".join(host.client_names), service=svc.service),
-                hostname=(unserved or missing)[0],
-                severity=Severity.CRITICAL if unserved else Severity.WARNING,
+                hostname=unserved[0],
             )
         if svc.configured and len(certs) == 1 and not is_self_signed(leaf):
             yield where.finding(

@@ -9,7 +9,7 @@ build reads; nothing else differs. Dovecot reads cPanel's /etc/dovecot/dovecot.c
 
 Accounts: `alpha` (alpha.<host domain>, with an AutoSSL certificate in Domain TLS) and `beta`
 (beta.<host domain>, none: its mail clients get the service certificate, which covers the server's
-hostname and mail.<each domain>).
+hostname and mail.beta.<host domain>).
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def mail_names(host: LabHost) -> list[str]:
 
 
 def service_names(host: LabHost) -> list[str]:
-    """What a healthy service certificate covers: the server's hostname and mail.<each domain>."""
-    return [host.fqdn, *mail_names(host)]
+    """What a healthy service certificate covers: the server's hostname and mail.<domain> of each domain
+    without a Domain TLS certificate (the others are served theirs by SNI, by Exim and by Dovecot alike)."""
+    return [
+        host.fqdn,
+        *(f"mail.{d}" for u, ds in account_domains(host).items() if u not in AUTOSSL_USERS for d in ds),
+    ]
 
 
 def domain_tls_names(host: LabHost, user: str) -> list[str]:

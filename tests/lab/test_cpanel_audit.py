@@ -1,0 +1,121 @@
+"""`mailcert audit` of a lab `cpanel` host (real Exim + Dovecot, the cPanel SIMULATOR's files, SSH as the
+sudo user): healthy is clean, and each planted cPanel fault is reported with its check ID (expected IDs
+decided by hand from what each fault does to the files and to what the daemons serve).
+Runs a lab of its own (the shared one is down meanwhile)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mailcert.lab import lifecycle
+from mailcert.lab.kinds import exim
+from tests.lab.fixture import LabManager, own_lab, require_root
+
+pytestmark = pytest.mark.lab
+
+HOST = "mx1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cpanel_lab(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    require_root()
+    if not exim.installed():
+        pytest.skip("no Exim under /opt/mailcert/exim: `make deps` runs scripts/install-exim (CI does)")
+    lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("cpanel-audit") / "lab")
+    lifecycle.up(lab_dir, 1, "none", ["cpanel"], say=lambda _: None)
+    yield lab_dir
+    lifecycle.down(lab_dir, say=lambda _: None)
+
+
+@pytest.fixture
+def cpanel_host(cpanel_lab: Path) -> Iterator[Path]:
+    yield cpanel_lab
+    lifecycle.reset_host(cpanel_lab, HOST)
+
+
+CLIENT_NAMES = [  # what the cPanel host's mail clients use (the lab inventory lists the postfix-style names)
+    "mail.mx1.mailcert.test", "mail.alpha.mx1.mailcert.test", "mail.beta.mx1.mailcert.test", "alpha.mx1.mailcert.test",
+]  # fmt: skip
+
+
+def cpanel_inventory(lab_dir: Path) -> Path:
+    """The lab's inventory with a cPanel admin's view of mx1: role cpanel too, the names its clients use, no
+    mailcert_domains (the lab DNS publishes the postfix-style smtp./imap./pop. names for mx1.mailcert.test)."""
+    folder = lab_dir.parent / "cpanel-inventory"
+    if not folder.exists():
+        data = yaml.safe_load((lab_dir / "inventory.yml").read_text())
+        host_vars = data["all"]["hosts"][HOST]
+        host_vars["mailcert_hostnames"] = CLIENT_NAMES
+        host_vars.pop("mailcert_domains", None)
+        (folder / "host_vars").mkdir(parents=True)
+        (folder / "hosts.yml").write_text(yaml.safe_dump(data))
+        roles = {"mailcert_roles": ["exim", "dovecot", "cpanel"]}
+        (folder / "host_vars" / f"{HOST}.yml").write_text(yaml.safe_dump(roles))
+    return folder
+
+
+def audit(lab_dir: Path) -> tuple[int, dict[str, object]]:
+    argv = [
+        sys.executable,
+        "-m",
+        "mailcert",
+        "-I",
+        str(cpanel_inventory(lab_dir)),
+        "audit",
+        "--format",
+        "json",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600, cwd=REPO)
+    assert "Traceback" not in done.stderr, done.stderr
+    host: dict[str, object] = json.loads(done.stdout)["hosts"][0]
+    return done.returncode, host
+
+
+def problems(host: dict[str, object]) -> set[tuple[str, str | None]]:
+    findings = host["findings"]
+    assert isinstance(findings, list)
+    return {(f["check"], f["service"]) for f in findings if f["severity"] in ("critical", "warning")}
+
+
+def test_healthy_cpanel_host_audits_clean(cpanel_host: Path) -> None:
+    code, host = audit(cpanel_host)
+    assert (code, host["status"], problems(host)) == (0, "ok", set()), host["findings"]
+
+
+def test_hostname_only_service_certificate(cpanel_host: Path) -> None:
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-hostname-only")
+    code, host = audit(cpanel_host)
+    found = problems(host)
+    assert code == 2
+    assert ("cpanel.service-cert-names", "cpanel") in found, host["findings"]
+    assert {("cert.name-mismatch", "exim"), ("cert.name-mismatch", "dovecot")} <= found
+
+
+def test_stale_sni_conf(cpanel_host: Path) -> None:
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-stale-sni")
+    _, host = audit(cpanel_host)
+    assert ("cpanel.sni-stale", "cpanel") in problems(host), host["findings"]
+
+
+def test_missing_ca_bundle(cpanel_host: Path) -> None:
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-missing-cabundle")
+    code, host = audit(cpanel_host)
+    found = problems(host)
+    assert code == 2
+    assert ("cpanel.cabundle-missing", "cpanel") in found, host["findings"]
+    assert ("cert.chain-incomplete", "exim") in found  # served: the leaf alone, on the wire
+
+
+def test_expired_domain_certificate(cpanel_host: Path) -> None:
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-expired-domain")
+    code, host = audit(cpanel_host)
+    assert code == 2
+    assert ("cert.expired", "exim") in problems(host), host["findings"]
