@@ -120,19 +120,28 @@ wait_done() {
         sleep 0.2
         waited=$((waited + 1))
     done
+    if [ "$(status_of "$RUNDIR")" = running ]; then # the worker ended but could not record how (disk full)
+        printf 'failed\nthe host-side switch ended without recording its result (is %s full?): compare the files with %s/files\n' \
+            "$STATE" "$RUNDIR"
+        return 0
+    fi
     cat "$RUNDIR/status"
 }
 
 # ---- worker (detached) ----------------------------------------------------------------------------
-backup() { # backup N PATH
+backup() { # backup N PATH; BACKUP_WHY: why not (a backup or manifest line that could not be written)
+    BACKUP_WHY=
     if [ -e "$2" ]; then
-        [ -f "$2" ] || return 1
-        cp -p "$2" "$RUNDIR/files/$1" || return 1
-        printf '%s present %s %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)" "$(stat -c '%u %g %a' "$2")" \
-            >>"$RUNDIR/manifest"
+        [ -f "$2" ] || { BACKUP_WHY="not a regular file"; return 1; }
+        line=$(printf '%s present %s %s' "$1" "$(printf '%s' "$2" | base64 -w0)" "$(stat -c '%u %g %a' "$2")")
+        backup_err=$({ cp -p "$2" "$RUNDIR/files/$1" && printf '%s\n' "$line" | cat >>"$RUNDIR/manifest"; } 2>&1)
     else
-        printf '%s absent %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >>"$RUNDIR/manifest"
-    fi
+        backup_err=$(printf '%s absent %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)" | cat 2>&1 >>"$RUNDIR/manifest")
+    fi || {
+        BACKUP_WHY=$(why_of "$backup_err")
+        rm -f "$RUNDIR/files/$1" # a partial copy would hold the space the status file needs
+        return 1
+    }
 }
 
 put() { # put SOURCE PATH UID GID MODE — atomic replace through a temp file in PATH's folder; PUT_WHY: why not
@@ -186,7 +195,7 @@ apply_payload() {
         [ "$kind" = file ] || continue
         n=$((n + 1))
         path=$(real_path "$(b64d "$a")")
-        backup "$n" "$path" || { FAIL="cannot back up $path"; return 1; }
+        backup "$n" "$path" || { FAIL="cannot back up $path${BACKUP_WHY:+: $BACKUP_WHY}"; return 1; }
     done <"$RUNDIR/payload"
     sync
     n=0
@@ -274,7 +283,8 @@ rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built f
 
 undo() { # undo REASON: restore, rebuild, reload (when anything was written), record
     RFAIL=
-    if restore_files; then
+    # Nothing written yet (a backup failed): nothing to restore, and a half-written manifest is not read.
+    if [ -z "$WROTE" ] || restore_files; then
         FAIL=
         [ -z "$WROTE" ] || rerun_commands
         [ -z "$WROTE" ] || reload_all || true
