@@ -119,3 +119,68 @@ def test_expired_domain_certificate(cpanel_host: Path) -> None:
     code, host = audit(cpanel_host)
     assert code == 2
     assert ("cert.expired", "exim") in problems(host), host["findings"]
+
+
+# --- fix: through cPanel's API only; re-audit clean; a second run plans nothing; an API failure restores ----
+def mailcert(lab_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "mailcert", "-I", str(cpanel_inventory(lab_dir)), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900, cwd=REPO)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def last_json(text: str) -> dict[str, object]:
+    report: dict[str, object] = json.loads(text[text.rindex("\n{") + 1 :] if "\n{" in text else text)
+    return report
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        ("cpanel-hostname-only",),
+        ("cpanel-stale-sni",),
+        ("cpanel-missing-cabundle",),
+        ("cpanel-expired-domain",),
+        ("cpanel-hostname-only", "cpanel-expired-domain"),
+    ],
+    ids=lambda f: "+".join(f),
+)
+def test_fix_repairs_each_cpanel_fault_through_the_api(cpanel_host: Path, faults: tuple[str, ...]) -> None:
+    for fault in faults:
+        lifecycle.plant_fault(cpanel_host, HOST, fault)
+    root = cpanel_host / "hosts" / HOST / "root"
+    exim_conf = (root / "etc/exim.conf").read_bytes()
+    done = mailcert(cpanel_host, "fix", "-y", "--format", "json")
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    plan = last_json(done.stdout)["plan"]
+    assert isinstance(plan, list)
+    steps = [e for e in plan if e["kind"] not in ("unfixable", "error")]
+    assert {e["outcome"] for e in steps} == {"applied"}, plan
+    assert {e["kind"] for e in steps} <= {"issue", "command"}  # no file of cPanel's edited by mailcert
+    assert (root / "etc/exim.conf").read_bytes() == exim_conf
+    code, host = audit(cpanel_host)
+    assert (code, problems(host)) == (0, set()), host["findings"]
+    again = mailcert(cpanel_host, "fix", "-y", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    assert [e for e in last_json(again.stdout)["plan"] if e["kind"] != "unfixable"] == []  # type: ignore[union-attr]
+
+
+def test_an_api_failure_restores_the_service_certificates_through_the_api(cpanel_host: Path) -> None:
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-hostname-only")
+    lifecycle.plant_fault(cpanel_host, HOST, "cpanel-expired-domain")
+    root = cpanel_host / "hosts" / HOST / "root"
+    # the installs succeed, then the AutoSSL call fails: the installs must be undone through whmapi1
+    (root / "var/cpanel/mailcert-sim/fail-calls").write_text("start_autossl_check_for_one_user\n")
+    kept = [
+        "var/cpanel/ssl/exim/myexim.crt", "var/cpanel/ssl/exim/myexim.key",
+        "var/cpanel/ssl/dovecot/mydovecot.crt", "var/cpanel/ssl/dovecot/mydovecot.key",
+    ]  # fmt: skip
+    before = {path: (root / path).read_bytes() for path in kept}
+    _, audited = audit(cpanel_host)
+    done = mailcert(cpanel_host, "fix", "-y", "--format", "json")
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    text = done.stdout + done.stderr
+    assert "failed on purpose" in text  # cPanel's reason (the SIMULATOR's switch) reaches the user
+    assert {path: (root / path).read_bytes() for path in kept} == before
+    _, after = audit(cpanel_host)
+    assert problems(after) == problems(audited)  # the daemons serve what they served before
