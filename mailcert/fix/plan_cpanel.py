@@ -71,6 +71,9 @@ finish() { exit 0; }
 """
 _USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _NOT_ON_HOST = ("dns.", "host.", "tls.unreachable")
+# Probe findings name the protocol (imaps, submission, ...): the daemon serving it on a cPanel host.
+_DAEMON = {"smtp": "exim", "smtps": "exim", "submission": "exim", "submissions": "exim", "exim": "exim",
+           "imap": "dovecot", "imaps": "dovecot", "pop3": "dovecot", "pop3s": "dovecot", "dovecot": "dovecot"}  # fmt: skip
 
 
 def is_cpanel(state: PlanState) -> bool:
@@ -103,11 +106,10 @@ def plan_cpanel(state: PlanState) -> HostPlan:
         if finding.check.startswith(_NOT_ON_HOST):
             continue
         entry = _domain_entry(finding)
-        if finding.check == "cpanel.sni-stale" or (
-            finding.check == "tls.stale" and finding.service == "dovecot"
-        ):
+        daemon = _DAEMON.get(finding.service or "", finding.service)
+        if finding.check == "cpanel.sni-stale" or (finding.check == "tls.stale" and daemon == "dovecot"):
             rebuild.append(finding)
-        elif finding.check == "tls.stale" and finding.service == "exim":
+        elif finding.check == "tls.stale" and daemon == "exim":
             restart_exim.append(finding)
         elif entry is not None or finding.check == "cpanel.domain-cert-names":
             name = entry or finding.hostname or ""
@@ -118,11 +120,9 @@ def plan_cpanel(state: PlanState) -> HostPlan:
                 autossl.setdefault(user, []).append(finding)
         elif finding.service == "cpanel" and finding.file in service_paths:
             install.setdefault(service_paths[finding.file], []).append(finding)
-        elif finding.service in SERVICE_CERTS and (
-            finding.hostname is None or finding.hostname not in sni_names
-        ):
-            install.setdefault(finding.service, []).append(finding)
-        elif finding.service in SERVICE_CERTS and finding.hostname is not None:
+        elif daemon in SERVICE_CERTS and (finding.hostname is None or finding.hostname not in sni_names):
+            install.setdefault(str(daemon), []).append(finding)
+        elif daemon in SERVICE_CERTS and finding.hostname is not None:
             user = _owner(host, finding.hostname)
             if user is not None and _USER.match(user):
                 autossl.setdefault(user, []).append(finding)
