@@ -30,7 +30,7 @@ class CentralACME:
         return self.pebble.directory
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def central_acme(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralACME]:
     lab: Lab = lab_manager.ensure_up()
     work = tmp_path_factory.mktemp("central-acme")
