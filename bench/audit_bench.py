@@ -191,7 +191,7 @@ def _known_hosts_cost(path: Path) -> tuple[int, float]:
     return lines, time.process_time() - started
 
 
-def _profile(lab_dir: Path) -> None:
+def _profile(lab_dir: Path) -> str:
     """Where one host's audit spends its time on the control side (wall clock, pyinstrument), saved to
     PROFILE_OUT; skipped when pyinstrument is not installed (it is in the dev extras)."""
     argv = [
@@ -202,13 +202,15 @@ def _profile(lab_dir: Path) -> None:
         str(PROFILE_HOSTS),
         str(PROFILE_OUT),
     ]
+    PROFILE_OUT.unlink(missing_ok=True)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
-        PROFILE_OUT.write_text(f"profile failed: {done.stderr.strip()[-500:]}\n")
+        return f"profile failed: {done.stderr.strip()[-500:]}"
+    return PROFILE_OUT.read_text()
 
 
 def measure(
-    sizes: list[int], forks_list: list[int], delay_ms: int, failures: list[str]
+    sizes: list[int], forks_list: list[int], delay_ms: int, failures: list[str], profiles: list[str]
 ) -> tuple[list[LabRow], list[AuditRow]]:
     labs: list[LabRow] = []
     audits: list[AuditRow] = []
@@ -236,7 +238,7 @@ def measure(
                         if forks <= count:
                             audits.append(_audit(lab_dir, names, forks, _proxy_pid(state)))
                     if count == max(sizes) and os.environ.get("MAILCERT_BENCH_PROFILE", "1") != "0":
-                        _profile(lab_dir)
+                        profiles.append(_profile(lab_dir))
                 finally:
                     started_down = time.perf_counter()
                     lifecycle.down(lab_dir, say=lambda _: None)
@@ -258,7 +260,7 @@ def measure(
     return labs, audits
 
 
-def render(labs: list[LabRow], audits: list[AuditRow], delay_ms: int) -> str:
+def render(labs: list[LabRow], audits: list[AuditRow], delay_ms: int, profile: str = "") -> str:
     out = [
         f"## audit: N lab hosts (sshd + Postfix + Dovecot each), all healthy, SSH over a {delay_ms} ms one-way "
         "delay (the lab's latency proxy), same run",
@@ -285,11 +287,11 @@ def render(labs: list[LabRow], audits: list[AuditRow], delay_ms: int) -> str:
             f"{lab.pss_per_host_mb:.0f} MB ({lab.pss_max_host_mb:.0f} MB) | {lab.processes_per_host:.0f} | "
             f"{lab.machine_used_mb:.0f} MB |"
         )
-    out += ["", *_verdicts(audits), "", *_limits(labs, audits)]
+    out += ["", *_verdicts(audits), "", *_limits(labs, audits, profile)]
     return "\n".join(out) + "\n"
 
 
-def _limits(labs: list[LabRow], audits: list[AuditRow]) -> list[str]:
+def _limits(labs: list[LabRow], audits: list[AuditRow], profile: str) -> list[str]:
     """What limits the lab's size and the audit's speed here, from this run's numbers."""
     lines = ["### What limits it", ""]
     largest = max(labs, key=lambda lab: lab.hosts, default=None)
@@ -319,10 +321,10 @@ def _limits(labs: list[LabRow], audits: list[AuditRow]) -> list[str]:
             "here, not latency-bound: the 50 ms delay is hidden by parallelism but the speed-up stops near 2× "
             "(the number of cores). On a real fleet each host's share runs on that host."
         )
-    if PROFILE_OUT.exists():
+    if profile:
         lines.append(
             f"- Profile of {PROFILE_HOSTS} hosts audited one after another (pyinstrument, wall clock, control side): "
-            + _profile_summary(PROFILE_OUT.read_text())
+            + _profile_summary(profile)
         )
     return lines
 
@@ -381,9 +383,12 @@ def section(quick: bool = False) -> tuple[str, dict[str, object]]:
         return text, {"skipped": "needs root"}
     delay_ms = int(os.environ.get("MAILCERT_BENCH_DELAY_MS", "50"))
     sizes = _sizes("MAILCERT_BENCH_HOSTS", "10" if quick else "10,30,100")
+    if quick:
+        os.environ.setdefault("MAILCERT_BENCH_PROFILE", "0")
     forks = _sizes("MAILCERT_BENCH_FORKS", "1,10" if quick else "1,10,50")
     failures: list[str] = []
-    labs, audits = measure(sizes, forks, delay_ms, failures)
+    profiles: list[str] = []
+    labs, audits = measure(sizes, forks, delay_ms, failures, profiles)
     data: dict[str, object] = {
         "delay_ms": delay_ms,
         "machine": {
@@ -394,8 +399,9 @@ def section(quick: bool = False) -> tuple[str, dict[str, object]]:
         "labs": [asdict(lab) for lab in labs],
         "audits": [asdict(a) for a in audits],
         "failures": failures,
+        "profile": "".join(profiles),
     }
-    text = render(labs, audits, delay_ms) + "".join(f"- {line}\n" for line in failures)
+    text = render(labs, audits, delay_ms, "".join(profiles)) + "".join(f"- {line}\n" for line in failures)
     return text, data
 
 
