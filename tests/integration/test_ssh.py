@@ -78,6 +78,25 @@ def test_changed_host_key_is_refused_naming_the_offered_fingerprint(sshd: Sshd, 
     assert "\n" not in message
 
 
+def test_known_hosts_edited_during_a_run_is_read_again(sshd: Sshd, tmp_path: Path) -> None:
+    # known_hosts is parsed once per run and reused; an admin's `ssh-keygen -R` (or a new entry) between
+    # two connections must still count: the second connection sees the edited file.
+    known = tmp_path / "known_hosts"
+    shutil.copy(sshd.known_hosts, known)
+    first = StrictConnection(sshd.host(known_hosts=str(known)))
+    try:
+        assert first.execute("echo ok").stdout == "ok\n"
+    finally:
+        first.close()
+    other = tmp_path / "other_ed25519"
+    keygen(other)
+    known.write_text(f"[127.0.0.1]:{sshd.port} {public_line(other)}\n")
+    second = StrictConnection(sshd.host(known_hosts=str(known)))
+    with pytest.raises(HostError) as caught:
+        second.execute("true")
+    assert "CHANGED" in caught.value.line()
+
+
 def test_missing_known_hosts_file_is_a_host_error(sshd: Sshd, tmp_path: Path) -> None:
     conn = StrictConnection(sshd.host(known_hosts=str(tmp_path / "nope")))
     with pytest.raises(HostError, match="does not exist"):
