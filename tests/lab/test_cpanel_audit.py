@@ -177,7 +177,6 @@ def test_fix_repairs_each_cpanel_fault_through_the_api(cpanel_host: Path, faults
     assert [e for e in last_json(again.stdout)["plan"] if e["kind"] != "unfixable"] == []  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(reason="not yet seen passing in the lab (run with the two gaps above)", strict=False)
 def test_an_api_failure_restores_the_service_certificates_through_the_api(cpanel_host: Path) -> None:
     lifecycle.plant_fault(cpanel_host, HOST, "cpanel-hostname-only")
     lifecycle.plant_fault(cpanel_host, HOST, "cpanel-expired-domain")
