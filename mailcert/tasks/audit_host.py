@@ -179,6 +179,10 @@ def probe_endpoints(
         for name in endpoint.hostnames or (address,):
             targets.append(target_for(name, endpoint.port, address=address, mode=endpoint.mode))
             owners.append(index)
+    # An endpoint no client name is advertised for (e.g. a default certificate every name of which has its
+    # own SNI entry, as on cPanel) is probed by address for what it serves; the address is no name a client
+    # checks, so a name mismatch there says nothing.
+    unnamed = {index for index, endpoint in enumerate(endpoints) if not endpoint.hostnames}
     results = probe_all(targets, per_host=2, workers=2)  # one host: 2 connections at a time, as `probe` does
     served: dict[int, ServedCert] = {}
     reported = {(f.check, f.port) for f in lint_findings}
@@ -196,6 +200,8 @@ def probe_endpoints(
         ):
             # The served leaf is the configured one: its cert.* faults are already reported from the files.
             duplicate = (finding.check, finding.port) in reported or (finding.check, None) in reported
+            if index in unnamed and finding.check == "cert.name-mismatch":
+                continue
             if not (same_leaf and finding.check.startswith("cert.") and duplicate):
                 findings.append(finding)
         if cert is not None and index not in served:
