@@ -20,13 +20,17 @@ from __future__ import annotations
 import re
 import shlex
 
-from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
+from mailcert.fix import values
+from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
 from mailcert.fix.plan_acme import _certonly, _renew, lineage_covers, lineage_healthy
 from mailcert.fix.plan_base import PlanState, label
 from mailcert.model import Finding
 from mailcert.services.cpanel import DOMAIN_TLS, SERVICE_CERTS, CpanelHost, load_cpanel
 
 WHMAPI1 = "/usr/local/cpanel/bin/whmapi1"
+CPANEL_HOOK = (
+    "mailcert-cpanel"  # certbot renewal-hooks/deploy/ file: renewed lineage → cPanel's service certs
+)
 # The host-side step: POSIX sh, the calls appended as lines (`install SERVICE LIVE_DIR CUR_CRT CUR_KEY`,
 # `autossl USER`, `rebuild`, `restart exim`, then `finish`), every value quoted with shlex.
 STEP = r"""set -u
@@ -141,6 +145,9 @@ def plan_cpanel(state: PlanState) -> HostPlan:
                 crt = current.get(service, SERVICE_CERTS[service][0])
                 words = (service, live_dir, crt, _key_path(crt))
                 calls.append("install " + " ".join(shlex.quote(w) for w in words))
+            hook = _deploy_hook(state, live_dir, {s: current.get(s, SERVICE_CERTS[s][0]) for s in install})
+            if hook is not None:
+                changes.append(hook)
     for user in sorted(autossl):
         calls.append(f"autossl {shlex.quote(user)}")
     if rebuild or autossl:
@@ -168,6 +175,27 @@ def plan_cpanel(state: PlanState) -> HostPlan:
         if finding not in state.covered:
             state.unfixable.append(f"{label(finding)}: not changed automatically — {finding.fix}")
     return HostPlan(host=state.host.name, changes=tuple(changes), unfixable=tuple(state.unfixable))
+
+
+def _deploy_hook(state: PlanState, live_dir: str, services: dict[str, str]) -> Change | None:
+    """certbot's deploy hook installing a renewed lineage into cPanel again (cPanel keeps copies): without it
+    the next renewal never reaches Exim and Dovecot (renewal.unmanaged-path)."""
+    context = {
+        "live_dir": values.path(live_dir, "a certbot live/ folder"),
+        "services": [{"service": s, "crt": values.path(crt, "a cPanel service certificate")}
+                     for s, crt in sorted(services.items())],
+    }  # fmt: skip
+    text = state.roles.render("cpanel", "deploy_hook", context)
+    path = f"{state.certbot.config_dir}/renewal-hooks/deploy/{CPANEL_HOOK}"
+    existing = state.files.read_config(path).text if state.files.exists(path) else None
+    if existing == text:
+        return None
+    description = (
+        f"install certbot deploy hook {path}: after a renewal, install it into cPanel again "
+        f"(whmapi1 install_service_ssl_certificate service={','.join(sorted(services))})"
+    )
+    kind = ChangeKind.CREATE if existing is None else ChangeKind.EDIT
+    return Change(kind, description, file=FileChange(path, existing, text, mode=0o755), service="certbot")
 
 
 def _key_path(crt: str) -> str:

@@ -50,7 +50,8 @@ def test_hostname_only_service_certificate_is_reinstalled_through_whmapi1(tree: 
     result = plan(tree)
     assert result.error is None
     kinds = [c.kind for c in result.changes]
-    assert kinds == [ChangeKind.ISSUE, ChangeKind.COMMAND]  # no EDIT: cPanel's files are not touched
+    # no EDIT: cPanel's files are not touched; the one new file is certbot's deploy hook
+    assert kinds == [ChangeKind.ISSUE, ChangeKind.CREATE, ChangeKind.COMMAND]
     issue = result.changes[0].command
     assert issue is not None
     assert issue.argv[:2] == ("certbot", "certonly")
@@ -67,7 +68,29 @@ def test_hostname_only_service_certificate_is_reinstalled_through_whmapi1(tree: 
         ["install", "exim", live, "/var/cpanel/ssl/exim/myexim.crt", "/var/cpanel/ssl/exim/myexim.key"],
         ["finish"],
     ]
-    assert "cpanel.service-cert-names" in " ".join(result.changes[1].removes)
+    assert "cpanel.service-cert-names" in " ".join(result.changes[2].removes)
+
+
+def test_the_lineage_installed_into_cpanel_gets_a_deploy_hook_that_installs_renewals_again(
+    tree: CpanelTree,
+) -> None:
+    tree.service([HOSTNAME])
+    hook = plan(tree).changes[1].file
+    assert hook is not None and hook.before is None and hook.mode == 0o755
+    assert hook.path == "/etc/letsencrypt/renewal-hooks/deploy/mailcert-cpanel"
+    live = f"/etc/letsencrypt/live/{HOSTNAME}"
+    text = hook.after
+    assert f'[ "$lineage" = {live} ] || exit 0' in text  # other lineages' renewals leave cPanel alone
+    for service, crt in (("dovecot", "dovecot/mydovecot.crt"), ("exim", "exim/myexim.crt")):
+        assert f"install_service_ssl_certificate service={service} " in text
+        assert f"keeps /var/cpanel/ssl/{crt} current" in text  # what renewal.unmanaged-path looks for
+    assert f"<{live}/cert.pem" in text and f"<{live}/privkey.pem" in text and f"<{live}/chain.pem" in text
+    # once written, the same plan does not write it again
+    target = tree.root / hook.path.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.write_text(hook.after)
+    target.chmod(0o755)
+    assert [c.kind for c in plan(tree).changes] == [ChangeKind.ISSUE, ChangeKind.COMMAND]
 
 
 def test_stale_sni_conf_is_rebuilt_through_whmapi1(tree: CpanelTree) -> None:
