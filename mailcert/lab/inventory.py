@@ -83,12 +83,21 @@ def inventory_data(
 
 def _host_vars(host: LabHost, via: SshVia | None) -> dict[str, object]:
     address, port = via[host.name] if via and host.name in via else (host.address, 22)
+    names: dict[str, object] = {
+        "mailcert_hostnames": list(host.hostnames),
+        "mailcert_domains": [host.domain],  # served by the lab DNS (mailcert.lab.dns)
+    }
+    if host.kind == "cpanel":
+        from mailcert.lab.kinds.cpanel import client_names
+
+        # a cPanel server's clients use its hostname and mail.<each account's domain>; the lab DNS publishes
+        # the postfix-style names of the host's domain, which a cPanel server does not serve
+        names = {"mailcert_hostnames": client_names(host)}
     return {
         "ansible_host": address,
         **({"ansible_port": port} if port != 22 else {}),
         "mailcert_probe_address": host.address,
-        "mailcert_hostnames": list(host.hostnames),
-        "mailcert_domains": [host.domain],  # served by the lab DNS (mailcert.lab.dns)
+        **names,
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mailcert.lab import lifecycle
+from mailcert.lab import lifecycle, operate
 from mailcert.lab.kinds import exim
 from tests.lab.fixture import LabManager, own_lab, require_root
 
@@ -85,15 +85,26 @@ def problems(host: dict[str, object]) -> set[tuple[str, str | None]]:
     return {(f["check"], f["service"]) for f in findings if f["severity"] in ("critical", "warning")}
 
 
-# Known gap (not in cPanel code): every client name of a cPanel host is listed in sni.conf, so Dovecot's default
-# certificate source has no name and audit_host.probe_endpoints probes it by the bare address, reporting
-# cert.name-mismatch for 10.213.0.11. Seen on this lab host on 2026-12-04.
-@pytest.mark.xfail(
-    reason="address probe of a nameless default source (mailcert/tasks/audit_host.py)", strict=False
-)
 def test_healthy_cpanel_host_audits_clean(cpanel_host: Path) -> None:
     code, host = audit(cpanel_host)
     assert (code, host["status"], problems(host)) == (0, "ok", set()), host["findings"]
+
+
+def test_the_labs_own_inventory_of_a_cpanel_host_audits_clean(cpanel_host: Path) -> None:
+    # what a user gets from `mailcert lab up --kind cpanel` then `mailcert -I LAB/inventory.yml audit`
+    argv = [
+        sys.executable,
+        "-m",
+        "mailcert",
+        "-I",
+        str(cpanel_host / "inventory.yml"),
+        "audit",
+        "--format",
+        "json",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600, cwd=REPO)
+    host = json.loads(done.stdout)["hosts"][0]
+    assert (done.returncode, host["status"], problems(host)) == (0, "ok", set()), host["findings"]
 
 
 def test_hostname_only_service_certificate(cpanel_host: Path) -> None:
@@ -140,12 +151,6 @@ def last_json(text: str) -> dict[str, object]:
     return report
 
 
-# Known gap: the host-side step applies (status `applied` on the host), but fix's re-probe then finds a new
-# critical finding (the address probe above) and asks the host to restore files the run never wrote ("has no
-# backup"): fix's engine cannot undo API calls after the step. Seen on this lab host on 2026-12-04.
-@pytest.mark.xfail(
-    reason="fix engine re-probe rollback of an API-only run (mailcert/fix/apply.py)", strict=False
-)
 @pytest.mark.parametrize(
     "faults",
     [
@@ -168,10 +173,21 @@ def test_fix_repairs_each_cpanel_fault_through_the_api(cpanel_host: Path, faults
     assert isinstance(plan, list)
     steps = [e for e in plan if e["kind"] not in ("unfixable", "error")]
     assert {e["outcome"] for e in steps} == {"applied"}, plan
-    assert {e["kind"] for e in steps} <= {"issue", "command"}  # no file of cPanel's edited by mailcert
+    # no file of cPanel's edited by mailcert: API calls, and at most certbot's deploy hook written
+    assert {e["kind"] for e in steps} <= {"issue", "command", "create"}
+    assert all(e["path"].startswith("/etc/letsencrypt/") for e in steps if e["kind"] == "create")
     assert (root / "etc/exim.conf").read_bytes() == exim_conf
     code, host = audit(cpanel_host)
     assert (code, problems(host)) == (0, set()), host["findings"]
+    hook = root / "etc/letsencrypt/renewal-hooks/deploy/mailcert-cpanel"
+    installs = any("install_service_ssl_certificate" in e["description"] for e in steps)
+    assert installs == hook.exists()  # a lineage installed into cPanel comes with its deploy hook
+    if installs:  # a renewal reaches cPanel: the hook installs the lineage again through whmapi1
+        assert (
+            operate.exec_in_host(cpanel_host, HOST, ["/etc/letsencrypt/renewal-hooks/deploy/mailcert-cpanel"])
+            == 0
+        )
+        assert audit(cpanel_host)[0] == 0
     again = mailcert(cpanel_host, "fix", "-y", "--format", "json")
     assert again.returncode == 0, again.stderr
     assert [e for e in last_json(again.stdout)["plan"] if e["kind"] != "unfixable"] == []  # type: ignore[union-attr]

@@ -63,3 +63,19 @@ def test_without_a_proxy_the_inventory_is_as_before(tmp_path: Path) -> None:
     assert (mx1["ansible_host"], mx1["mailcert_probe_address"]) == ("10.213.0.11", "10.213.0.11")
     assert "ansible_port" not in mx1
     assert yaml.safe_dump(data)
+
+
+def test_a_cpanel_lab_host_is_listed_with_the_names_its_clients_use(tmp_path: Path) -> None:
+    from mailcert.lab.inventory import inventory_data
+    from mailcert.lab.layout import LabHost
+
+    host = LabHost("mx1", "cpanel", "10.213.0.11", tmp_path)
+    data = inventory_data(tmp_path, [host], "https://10.213.0.1:14000/dir")
+    listed = data["all"]["hosts"]["mx1"]  # type: ignore[index]
+    # the server's hostname, then mail.<domain> of the simulator's two accounts (alpha, beta)
+    assert listed["mailcert_hostnames"] == [
+        "mail.mx1.mailcert.test",
+        "mail.alpha.mx1.mailcert.test",
+        "mail.beta.mx1.mailcert.test",
+    ]
+    assert "mailcert_domains" not in listed  # the lab DNS publishes postfix-style names cPanel does not serve

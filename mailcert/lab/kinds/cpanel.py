@@ -46,6 +46,11 @@ def mail_names(host: LabHost) -> list[str]:
     return [f"mail.{d}" for domains in account_domains(host).values() for d in domains]
 
 
+def client_names(host: LabHost) -> list[str]:
+    """Every name the host's mail clients use: the server's hostname and mail.<each account's domain>."""
+    return [host.fqdn, *mail_names(host)]
+
+
 def service_names(host: LabHost) -> list[str]:
     """What a healthy service certificate covers: the server's hostname and mail.<domain> of each domain
     without a Domain TLS certificate (the others are served theirs by SNI, by Exim and by Dovecot alike)."""
