@@ -39,6 +39,9 @@ def host_root(variant: str, into: Path) -> Path:
     if (CORPUS / variant / "stock").exists():
         shutil.copytree(CORPUS / "_debian-stock", root, dirs_exist_ok=True)
     shutil.copytree(CORPUS / variant / "root", root, dirs_exist_ok=True)
+    # the host's own update-exim4.conf: its UPEX4C_version is the MAIN_PACKAGE_VERSION it writes
+    (root / "usr/sbin").mkdir(parents=True, exist_ok=True)
+    shutil.copy(UPDATE_EXIM4_CONF, root / "usr/sbin/update-exim4.conf")
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)  # exim refuses a group/world-writable config
     return root
