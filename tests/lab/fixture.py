@@ -2,7 +2,7 @@
 
 Use from any conftest.py:  `from tests.lab.fixture import lab, lab_manager, lab_session  # noqa: F401`
 
-- `lab_session` (session): the running lab — 3 healthy postfix-dovecot hosts (mx1, mx2, mx3).
+- `lab_session` (module): the running lab — 3 healthy postfix-dovecot hosts (mx1, mx2, mx3).
 - `lab` (function): the same lab; every host a test planted a fault on (`lab.plant`) or marked as
   changed (`lab.changed`, after `fix` or certbot) is reset to healthy after it: configs, certificate
   lineage and deploy hook rewritten, daemons reloaded.
@@ -179,8 +179,10 @@ def lab_manager(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return _MANAGER[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_session(lab_manager: LabManager) -> Lab:
+    # per module, not per session: a module with a lab of its own (own_lab) takes the shared lab down, and
+    # the next module must get it back up, not a cached handle to a lab that is gone
     return lab_manager.ensure_up()
 
 
