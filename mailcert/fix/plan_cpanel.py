@@ -28,6 +28,8 @@ from mailcert.model import Finding
 from mailcert.services.cpanel import DOMAIN_TLS, SERVICE_CERTS, CpanelHost, load_cpanel
 
 WHMAPI1 = "/usr/local/cpanel/bin/whmapi1"
+# Where the daemons read the service certificates: cPanel's symlinks to /var/cpanel/ssl/SERVICE/.
+READ_AS = {"exim": "/etc/myexim.crt", "dovecot": "/etc/dovecot/ssl/dovecot.crt"}
 CPANEL_HOOK = (
     "mailcert-cpanel"  # certbot renewal-hooks/deploy/ file: renewed lineage → cPanel's service certs
 )
@@ -182,7 +184,7 @@ def _deploy_hook(state: PlanState, live_dir: str, services: dict[str, str]) -> C
     the next renewal never reaches Exim and Dovecot (renewal.unmanaged-path)."""
     context = {
         "live_dir": values.path(live_dir, "a certbot live/ folder"),
-        "services": [{"service": s, "crt": values.path(crt, "a cPanel service certificate")}
+        "services": [{"service": s, "crt": values.path(crt, "a cPanel service certificate"), "read_as": READ_AS[s]}
                      for s, crt in sorted(services.items())],
     }  # fmt: skip
     text = state.roles.render("cpanel", "deploy_hook", context)

@@ -116,6 +116,8 @@ def write_inventory(
     host_vars.mkdir(exist_ok=True)
     for host in hosts:
         roles = [svc.name for svc in kind_named(host.kind).services]
+        if host.kind == "cpanel":
+            roles.append("cpanel")  # without it fix would plan as for plain Exim/Dovecot and edit cPanel's files
         write_text(
             host_vars / f"{host.name}.yml",
             f"# {host.name}: a lab host of kind {host.kind}; files at {host.root}\n"

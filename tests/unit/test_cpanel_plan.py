@@ -81,9 +81,13 @@ def test_the_lineage_installed_into_cpanel_gets_a_deploy_hook_that_installs_rene
     live = f"/etc/letsencrypt/live/{HOSTNAME}"
     text = hook.after
     assert f'[ "$lineage" = {live} ] || exit 0' in text  # other lineages' renewals leave cPanel alone
-    for service, crt in (("dovecot", "dovecot/mydovecot.crt"), ("exim", "exim/myexim.crt")):
+    for service, crt, read_as in (
+        ("dovecot", "dovecot/mydovecot.crt", "/etc/dovecot/ssl/dovecot.crt"),
+        ("exim", "exim/myexim.crt", "/etc/myexim.crt"),
+    ):
         assert f"install_service_ssl_certificate service={service} " in text
-        assert f"keeps /var/cpanel/ssl/{crt} current" in text  # what renewal.unmanaged-path looks for
+        # the paths the daemons read: what renewal.unmanaged-path looks for in a hook
+        assert f"keeps /var/cpanel/ssl/{crt} current (read as {read_as})" in text
     assert f"<{live}/cert.pem" in text and f"<{live}/privkey.pem" in text and f"<{live}/chain.pem" in text
     # once written, the same plan does not write it again
     target = tree.root / hook.path.lstrip("/")
