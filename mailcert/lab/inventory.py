@@ -117,7 +117,8 @@ def write_inventory(
     for host in hosts:
         roles = [svc.name for svc in kind_named(host.kind).services]
         if host.kind == "cpanel":
-            roles.append("cpanel")  # without it fix would plan as for plain Exim/Dovecot and edit cPanel's files
+            # without it fix would plan as for plain Exim/Dovecot and edit cPanel's files
+            roles.append("cpanel")
         write_text(
             host_vars / f"{host.name}.yml",
             f"# {host.name}: a lab host of kind {host.kind}; files at {host.root}\n"
