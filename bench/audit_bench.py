@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mailcert.lab import LabError, lifecycle
 from mailcert.lab import network as net
+from mailcert.lab.peak import run_measured
 from mailcert.lab.state import LabState
 
 LOCK = Path("/run/mailcert-lab-tests.lock")
@@ -156,12 +157,8 @@ def _audit(lab_dir: Path, hosts: list[str], forks: int, proxy: int | None) -> Au
     ]  # fmt: skip
     proxy_before = _proc_cpu(proxy) if proxy else 0.0
     started = time.perf_counter()
-    child = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    _, _, usage = os.wait4(child.pid, 0)
+    measured = run_measured(argv, limit_s=3600)  # the audit's own peak RSS, not the bench process's
     wall = time.perf_counter() - started
-    child.returncode = 0  # reaped by wait4 above
     proxy_cpu = (_proc_cpu(proxy) - proxy_before) if proxy else 0.0
     deltas = {h: tuple(a - b for a, b in zip(_counts(lab_dir, h), before[h], strict=True)) for h in hosts}
     report = json.loads(output.read_text()) if output.exists() else {}
@@ -170,8 +167,8 @@ def _audit(lab_dir: Path, hosts: list[str], forks: int, proxy: int | None) -> Au
         hosts=len(hosts),
         forks=forks,
         wall_s=round(wall, 2),
-        control_peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
-        control_cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
+        control_peak_rss_mb=round(measured.peak_rss_mb, 1),
+        control_cpu_s=round(measured.cpu_s, 2),
         proxy_cpu_s=round(proxy_cpu, 2),
         sessions_per_host="/".join(map(str, sorted({d[0] for d in deltas.values()}))),
         execs_per_host="/".join(map(str, sorted({d[1] for d in deltas.values()}))),

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 import yaml
 
 from mailcert.lab import lifecycle
+from mailcert.lab.peak import run_measured
 from mailcert.lab.state import LabState
 from tests.lab.fixture import LabManager, own_lab
 
@@ -52,42 +51,16 @@ def slow_lab(lab_manager: LabManager, tmp_path: Path) -> Iterator[Path]:
             lifecycle.down(lab_dir, say=lambda _: None)
 
 
-# The audit runs under this small wrapper: Linux counts the memory a child had before exec() into its peak
-# RSS, and a child forked straight from a long pytest run starts with pytest's (300 MB in a full run). The
-# wrapper forks from a ~10 MB process, waits, and writes the audit's own peak RSS (KiB) to argv[1].
-_PEAK_RSS_WRAPPER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def _audit_child(inventory: Path, output: Path) -> tuple[int, float, str]:
-    """`mailcert audit --timeout 2` as a child: (exit code, its peak RSS in MB from wait4, stderr)."""
-    peak = output.with_suffix(".peak-kib")
+    """`mailcert audit --timeout 2` as a child: (exit code, its own peak RSS in MB, stderr)."""
     argv = [
-        sys.executable, "-c", _PEAK_RSS_WRAPPER, str(peak),
         sys.executable, "-m", "mailcert", "-I", str(inventory), "audit", "--timeout", "2", "--forks", "3",
         "--format", "json", "--output", str(output),
     ]  # fmt: skip
     with open(output.with_suffix(".err"), "w+") as err:
-        child = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
-        )
-        # a hang ends as a kill (exit -9): the run must complete
-        killer = threading.Timer(600, os.killpg, (child.pid, signal.SIGKILL))
-        killer.start()
-        try:
-            code = child.wait()
-        finally:
-            killer.cancel()
+        measured = run_measured(argv, stderr=err)  # a hang ends as a kill (exit -9): the run must complete
         err.seek(0)
-        return code, int(peak.read_text()) / 1024, err.read()
+        return measured.returncode, measured.peak_rss_mb, err.read()
 
 
 def test_audit_with_slow_and_tarpitting_hosts_completes_with_bounded_memory(slow_lab: Path) -> None:
