@@ -143,11 +143,15 @@ def plan_cpanel(state: PlanState) -> HostPlan:
             if issue is not None:
                 changes.append(issue)
             current = {svc.service: svc.path for svc in host.service_certs}
-            for service in sorted(install):
+            # both services get the lineage, not only the one with a finding: Exim and Dovecot serve the same
+            # names, and two certificates for one name are tls.inconsistent
+            for service in sorted(SERVICE_CERTS):
                 crt = current.get(service, SERVICE_CERTS[service][0])
                 words = (service, live_dir, crt, _key_path(crt))
                 calls.append("install " + " ".join(shlex.quote(w) for w in words))
-            hook = _deploy_hook(state, live_dir, {s: current.get(s, SERVICE_CERTS[s][0]) for s in install})
+            hook = _deploy_hook(
+                state, live_dir, {s: current.get(s, SERVICE_CERTS[s][0]) for s in SERVICE_CERTS}
+            )
             if hook is not None:
                 changes.append(hook)
     for user in sorted(autossl):
