@@ -161,6 +161,22 @@ def own_lab(manager: LabManager, lab_dir: Path) -> Path:
     return lab_dir
 
 
+def one_host_lab(manager: LabManager, tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterator[Path]:
+    """A module's own one-host lab of `kind` (exim-dovecot, cpanel: both run the real Exim that `make deps`
+    installs under /opt/mailcert/exim), taken down afterwards. Use as `yield from one_host_lab(...)`."""
+    from mailcert.lab.kinds import exim
+
+    require_root()
+    if not exim.installed():  # as root `make test` has installed it: missing means broken, not skipped
+        pytest.fail("no Exim under /opt/mailcert/exim although running as root: run scripts/install-exim")
+    lab_dir = own_lab(manager, tmp_path_factory.mktemp(f"{kind}-lab") / "lab")
+    lifecycle.up(lab_dir, 1, "none", [kind], say=lambda _: None)
+    try:
+        yield lab_dir
+    finally:
+        lifecycle.down(lab_dir, say=lambda _: None)
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root (network namespaces, bind mounts); CI runs them as root")

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from mailcert.lab import lifecycle, operate
-from mailcert.lab.kinds import exim
-from tests.lab.fixture import LabManager, own_lab, require_root
+from tests.lab.fixture import LabManager, one_host_lab
 
 pytestmark = pytest.mark.lab
 
@@ -26,13 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cpanel_lab(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_root()
-    if not exim.installed():
-        pytest.skip("no Exim under /opt/mailcert/exim: `make deps` runs scripts/install-exim (CI does)")
-    lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("cpanel-audit") / "lab")
-    lifecycle.up(lab_dir, 1, "none", ["cpanel"], say=lambda _: None)
-    yield lab_dir
-    lifecycle.down(lab_dir, say=lambda _: None)
+    yield from one_host_lab(lab_manager, tmp_path_factory, "cpanel")
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import pytest
 from cryptography import x509
 
 from mailcert.lab import lifecycle
-from mailcert.lab.kinds import exim
 from tests.lab.clients import served_leaf, verify
-from tests.lab.fixture import LabManager, own_lab, require_root
+from tests.lab.fixture import LabManager, one_host_lab
 
 pytestmark = pytest.mark.lab
 
@@ -35,13 +34,7 @@ PORTS = (25, 587, 465, 143, 993, 110, 995)
 
 @pytest.fixture(scope="module")
 def cpanel_lab(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_root()
-    if not exim.installed():
-        pytest.skip("no Exim under /opt/mailcert/exim: `make deps` runs scripts/install-exim (CI does)")
-    lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("cpanel-lab") / "lab")
-    lifecycle.up(lab_dir, 1, "none", ["cpanel"], say=lambda _: None)
-    yield lab_dir
-    lifecycle.down(lab_dir, say=lambda _: None)
+    yield from one_host_lab(lab_manager, tmp_path_factory, "cpanel")
 
 
 @pytest.fixture

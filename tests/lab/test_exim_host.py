@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from mailcert.lab import lifecycle
-from mailcert.lab.kinds import exim
 from tests.lab.clients import greeting, s_client_chain_length, tls_connect, unverified, verify
-from tests.lab.fixture import LabManager, own_lab, require_root
+from tests.lab.fixture import LabManager, one_host_lab
 
 pytestmark = pytest.mark.lab
 
@@ -22,13 +21,7 @@ SMTP = "smtp.mx1.mailcert.test"
 
 @pytest.fixture(scope="module")
 def exim_lab(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_root()
-    if not exim.installed():
-        pytest.skip("no Exim under /opt/mailcert/exim: `make deps` runs scripts/install-exim (CI does)")
-    lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("exim-lab") / "lab")
-    lifecycle.up(lab_dir, 1, "none", ["exim-dovecot"], say=lambda _: None)
-    yield lab_dir
-    lifecycle.down(lab_dir, say=lambda _: None)
+    yield from one_host_lab(lab_manager, tmp_path_factory, "exim-dovecot")
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import pytest
 
 from mailcert.lab import lifecycle
 from mailcert.lab.faults import FAULTS
-from mailcert.lab.kinds import exim
-from tests.lab.fixture import LabManager, own_lab, require_root
+from tests.lab.fixture import LabManager, one_host_lab
 from tests.lab.test_fix_cli import last_json, mailcert
 
 pytestmark = pytest.mark.lab
@@ -40,13 +39,7 @@ def test_the_rounds_plant_every_fault_of_the_lab() -> None:
 
 @pytest.fixture(scope="module")
 def exim_lab(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_root()
-    if not exim.installed():
-        pytest.skip("no Exim under /opt/mailcert/exim: `make deps` runs scripts/install-exim (CI does)")
-    lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("exim-fix-lab") / "lab")
-    lifecycle.up(lab_dir, 1, "none", ["exim-dovecot"], say=lambda _: None)
-    yield lab_dir
-    lifecycle.down(lab_dir, say=lambda _: None)
+    yield from one_host_lab(lab_manager, tmp_path_factory, "exim-dovecot")
 
 
 @pytest.mark.parametrize("round_name", list(ROUNDS))
