@@ -133,7 +133,7 @@ def _check_listener(
     by_source = _names_by_source(listener, names)
     endpoints: list[Endpoint] = []
     results = model.sources.setdefault((listener.service, listener.port), [])
-    for source, source_names in by_source:
+    for position, (source, source_names) in enumerate(by_source):
         result = check_cert_source(source, cache, source_names, opts, Where(service=listener.service))
         results.append(result)
         for finding in result.findings:
@@ -145,6 +145,7 @@ def _check_listener(
                 mode=Mode(listener.mode),
                 hostnames=tuple(source_names),
                 configured=result.configured,
+                by_sni=position >= len(listener.certificates),
             )
         )
     return endpoints

@@ -80,6 +80,9 @@ class Endpoint:
     # Where clients or senders are told to use it, besides the host's own config: 'MX of example.com',
     # 'SRV _imaps._tcp.example.com', 'autoconfig https://...' (mailcert_domains; JSON `advertised_by`).
     advertised_by: tuple[str, ...] = ()
+    # The certificate is one the server picks by SNI (an SNI map entry, Dovecot local_name, an Exim
+    # ${tls_in_sni} expansion), not the listener's default: only a name that selects it can reach it.
+    by_sni: bool = False
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,10 @@ def probe_endpoints(
     targets = []
     owners: list[int] = []
     for index, endpoint in enumerate(endpoints):
+        if not endpoint.hostnames and endpoint.by_sni:
+            # no client name selects this SNI certificate: by address the server answers with its default
+            # one, which says nothing about this entry (its files are checked by lint all the same)
+            continue
         for name in endpoint.hostnames or (address,):
             targets.append(target_for(name, endpoint.port, address=address, mode=endpoint.mode))
             owners.append(index)

@@ -16,9 +16,10 @@ from mailcert.hostfs import LocalRoot
 from mailcert.lab.cpanel_sim import store
 from mailcert.lab.kinds.cpanel import dovecot_conf, exim_conf
 from mailcert.lab.layout import LabHost
-from mailcert.lint import LintOptions, lint_host
+from mailcert.lint import LintOptions, lint_host, lint_host_model
 from mailcert.model import Finding, HostReport, Severity
 from mailcert.pki.trust import TrustStore
+from mailcert.probe import ProbeTarget
 from mailcert.services.cpanel import load_cpanel
 from mailcert.services.registry import detect_roles
 from tests.pki import NOW, TestPKI, cert_pem, key_pem
@@ -191,3 +192,45 @@ def test_audit_of_the_gathered_tree_equals_lint_of_the_tree(tree: CpanelTree) ->
         assert lint_host(gathered, name="mx1", options=LintOptions(checks=opts)) == lint(tree)
         tree.rebuild_sni()
     assert "cpanel.sni-stale" not in {f.check for f in lint(tree).findings}
+
+
+def test_an_sni_certificate_no_client_name_selects_is_not_probed_by_address(
+    tree: CpanelTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lab's inventory of a cPanel host: hostname, mail.alpha (Domain TLS), mail.beta (service cert).
+    # Exim's expansion also has an entry for alpha itself, which no client name selects. Probed by address
+    # it would answer with the service certificate, which the audit called tls.stale (the cPanel lab's
+    # false positive). Lint still checks its files; the probe leaves it out.
+    from mailcert.tasks.audit_host import probe_endpoints
+    from tests.fix_trees import inventory_host
+
+    names = [HOSTNAME, f"mail.{ALPHA}", f"mail.{BETA}"]
+    opts = LintOptions(checks=CheckOptions(now=NOW, trust=TrustStore.of([PKI.root.cert])), hostnames=names)
+    report = lint_host_model(LocalRoot(tree.root), name="mx1", options=opts)[0]
+    unnamed = {
+        (e.service, e.port, e.configured.cert_file, e.by_sni) for e in report.endpoints if not e.hostnames
+    }
+    alpha_entry = f"/var/cpanel/ssl/domain_tls/{ALPHA}/combined"
+    assert ("exim", 25, alpha_entry, True) in unnamed
+    assert (
+        "dovecot",
+        143,
+        "/etc/dovecot/ssl/dovecot.crt",
+        False,
+    ) in unnamed  # the default: probed by address
+    probed: list[tuple[str, int]] = []
+
+    def record(targets: list[ProbeTarget], **_: object) -> list[object]:
+        probed.extend((t.hostname, t.port) for t in targets)
+        raise _StopError
+
+    monkeypatch.setattr("mailcert.probe.probe_all", record)
+    with pytest.raises(_StopError):
+        probe_endpoints(inventory_host(names), report.endpoints, opts.checks, report.findings)
+    assert ("127.0.0.1", 143) in probed  # the default certificate of a listener, by address
+    assert ("127.0.0.1", 25) not in probed  # Exim's only unnamed endpoint is the alpha SNI entry
+    assert {(f"mail.{ALPHA}", 25), (f"mail.{BETA}", 25), (HOSTNAME, 25)} <= set(probed)
+
+
+class _StopError(Exception):
+    pass
