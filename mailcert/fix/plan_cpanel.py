@@ -11,8 +11,8 @@
 All API calls run as one host-side step (cpanel_step.sh): each call's metadata.result is checked; on the first
 failure the service certificates installed so far are put back through the same API call (from copies of
 cPanel's files taken before, kept in a root-only folder), the step fails with cPanel's reason, and the fix
-engine reports the host restored. The key travels to whmapi1 as an argument, as cPanel's documented CLI use
-does (visible to local root only through /proc while it runs).
+engine reports the host restored. Keys reach whmapi1 on standard input (`--input=json`), never as
+arguments: a command line is readable by every local user through /proc, and shared cPanel hosts have them.
 """
 
 from __future__ import annotations
@@ -33,48 +33,100 @@ READ_AS = {"exim": "/etc/myexim.crt", "dovecot": "/etc/dovecot/ssl/dovecot.crt"}
 CPANEL_HOOK = (
     "mailcert-cpanel"  # certbot renewal-hooks/deploy/ file: renewed lineage → cPanel's service certs
 )
+# Host-side sh shared by the fix step and the deploy hook: install_service_ssl_certificate with its arguments
+# as one JSON object on standard input (`whmapi1 --input=json`), never on the command line, where any local
+# user could read the private key in /proc/PID/cmdline while the call runs. `jstr FILE` prints the file as a
+# JSON string (PEM is printable ASCII; anything else is refused); `put SERVICE CRT KEY CABUNDLE` makes the call.
+API_SH = r"""W=/usr/local/cpanel/bin/whmapi1
+jstr() {
+    awk 'BEGIN { printf "\"" }
+        { sub(/\r$/, ""); if ($0 ~ /[^ -~]/) { bad = 1; exit 3 }; gsub(/["\\]/, "\\\\&"); printf "%s\\n", $0 }
+        END { if (bad) exit 3; printf "\"" }' "$1"
+}
+put() {
+    for f in "$2" "$3" "$4"; do
+        jstr "$f" >/dev/null || { echo "$f is not a readable PEM text file" >&2; return 1; }
+    done
+    { printf '{"service":"%s","crt":' "$1"; jstr "$2"; printf ',"key":'; jstr "$3"; printf ',"cabundle":'
+      jstr "$4"; printf '}'; } | "$W" --input=json --output=json install_service_ssl_certificate
+}
+ok() { grep -q '"result"[[:space:]]*:[[:space:]]*1[,}[:space:]]' "$@"; }  # FILE, or stdin"""
 # The host-side step: POSIX sh, the calls appended as lines (`install SERVICE LIVE_DIR CUR_CRT CUR_KEY`,
 # `autossl USER`, `rebuild`, `restart exim`, then `finish`), every value quoted with shlex.
-STEP = r"""set -u
+STEP = (
+    r"""set -u
 umask 077
-W=/usr/local/cpanel/bin/whmapi1
 SAVE=$(mktemp -d) || exit 1
 trap 'rm -rf "$SAVE"' EXIT
 INSTALLED=
-enc() { sed -e 's/%/%25/g' -e 's/+/%2B/g' -e 's/=/%3D/g' -e 's/&/%26/g' -e 's/ /%20/g' | awk '{printf "%s%%0A", $0}'; }
-ok() { grep -q '"result"[[:space:]]*:[[:space:]]*1[,}[:space:]]' "$1"; }
+AUTOSSL_WAIT=900
+AUTOSSL_POLL=2
+U=/usr/local/cpanel/bin/uapi
+AUTOSSL_USERS=
+"""
+    + API_SH
+    + r"""
 reason() { sed -n 's/.*"reason"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1; }
 rollback() {
     for svc in $INSTALLED; do
         [ -f "$SAVE/$svc.crt" ] || continue
         awk '/-----BEGIN CERTIFICATE-----/{n++} n==1' "$SAVE/$svc.crt" >"$SAVE/$svc.leaf"
         awk '/-----BEGIN CERTIFICATE-----/{n++} n>1' "$SAVE/$svc.crt" >"$SAVE/$svc.cab"
-        if "$W" --output=json install_service_ssl_certificate "service=$svc" "crt=$(enc <"$SAVE/$svc.leaf")" \
-            "key=$(enc <"$SAVE/$svc.key")" "cabundle=$(enc <"$SAVE/$svc.cab")" >"$SAVE/rb" 2>&1 && ok "$SAVE/rb"; then
+        if put "$svc" "$SAVE/$svc.leaf" "$SAVE/$svc.key" "$SAVE/$svc.cab" >"$SAVE/rb" 2>&1 && ok "$SAVE/rb"; then
             echo "put the previous $svc certificate back through whmapi1" >&2
         else
             echo "could not put the previous $svc certificate back: $(reason "$SAVE/rb")" >&2
         fi
     done
 }
-fail() { echo "$1" >&2; rollback; exit 1; }
+fail() {
+    echo "$1" >&2
+    rollback
+    [ -z "$AUTOSSL_USERS" ] || echo "kept: the Domain TLS certificates AutoSSL got for$AUTOSSL_USERS" >&2
+    exit 1
+}
+checked() {
+    ok "$SAVE/out" || fail "whmapi1 $1 failed: $(reason "$SAVE/out")"
+}
 call() {
     "$W" --output=json "$@" >"$SAVE/out" 2>"$SAVE/err" || fail "whmapi1 $1 did not run: $(tail -n 1 "$SAVE/err")"
-    ok "$SAVE/out" || fail "whmapi1 $1 failed: $(reason "$SAVE/out")"
+    checked "$1"
 }
 install() {
     if [ -f "$3" ] && [ -f "$4" ]; then
         cp "$3" "$SAVE/$1.crt" && cp "$4" "$SAVE/$1.key" || fail "cannot keep a copy of the $1 certificate"
     fi
     INSTALLED="$INSTALLED $1"
-    call install_service_ssl_certificate "service=$1" "crt=$(enc <"$2/cert.pem")" "key=$(enc <"$2/privkey.pem")" \
-        "cabundle=$(enc <"$2/chain.pem")"
+    put "$1" "$2/cert.pem" "$2/privkey.pem" "$2/chain.pem" >"$SAVE/out" 2>"$SAVE/err" ||
+        fail "whmapi1 install_service_ssl_certificate did not run: $(tail -n 1 "$SAVE/err")"
+    checked install_service_ssl_certificate
 }
-autossl() { call start_autossl_check_for_one_user "username=$1"; }
+# AutoSSL runs in the background (the call returns a pid): wait for it as cPanel's own UI does, through
+# UAPI SSL::is_autossl_check_in_progress, then read SSL::get_autossl_problems for the user's result.
+uapi() {
+    "$U" --user="$1" --output=json SSL "$2" >"$SAVE/out" 2>"$SAVE/err" ||
+        fail "uapi SSL $2 did not run: $(tail -n 1 "$SAVE/err")"
+    grep -q '"status"[[:space:]]*:[[:space:]]*1[,}[:space:]]' "$SAVE/out" || fail "uapi SSL $2 failed for $1"
+}
+autossl() {
+    call start_autossl_check_for_one_user "username=$1"
+    waited=0
+    while uapi "$1" is_autossl_check_in_progress; ! grep -q '"data"[[:space:]]*:[[:space:]]*0[,}]' "$SAVE/out"; do
+        [ "$waited" -lt "$AUTOSSL_WAIT" ] ||
+            fail "cPanel's AutoSSL check for $1 still runs after $AUTOSSL_WAIT s (WHM: Manage AutoSSL, Logs)"
+        sleep "$AUTOSSL_POLL"
+        waited=$((waited + AUTOSSL_POLL))
+    done
+    uapi "$1" get_autossl_problems
+    grep -q '"data"[[:space:]]*:[[:space:]]*\[[[:space:]]*\]' "$SAVE/out" ||
+        fail "cPanel's AutoSSL could not get a certificate for $1: $(sed -n 's/.*"problem"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$SAVE/out" | head -n 1)"
+    AUTOSSL_USERS="$AUTOSSL_USERS $1"
+}
 rebuild() { call rebuild_mail_sni_config reload_dovecot=1; }
 restart() { "/scripts/restartsrv_$1" >"$SAVE/rs" 2>&1 || fail "/scripts/restartsrv_$1 failed: $(tail -n 1 "$SAVE/rs")"; }
 finish() { exit 0; }
 """
+)
 _USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _NOT_ON_HOST = ("dns.", "host.", "tls.unreachable")
 # Probe findings name the protocol (imaps, submission, ...): the daemon serving it on a cPanel host.
@@ -154,12 +206,18 @@ def plan_cpanel(state: PlanState) -> HostPlan:
             )
             if hook is not None:
                 changes.append(hook)
-    for user in sorted(autossl):
-        calls.append(f"autossl {shlex.quote(user)}")
-    if rebuild or autossl:
+    # AutoSSL last: a failed check changes nothing (cPanel keeps the old Domain TLS certificate), so a
+    # failure there rolls the whole host back. Only the mail SNI rebuild follows a good check; if it fails,
+    # the service certificates are put back but the new Domain TLS certificates stay (cPanel's API has no
+    # call that puts an older Domain TLS certificate back), and the step's error says so.
+    if rebuild:
         calls.append("rebuild")
     if restart_exim:
         calls.append("restart exim")
+    for user in sorted(autossl):
+        calls.append(f"autossl {shlex.quote(user)}")
+    if autossl:
+        calls.append("rebuild")
     if calls:
         removes = [*(f for fs in install.values() for f in fs), *(f for fs in autossl.values() for f in fs),
                    *rebuild, *restart_exim]  # fmt: skip
@@ -187,6 +245,7 @@ def _deploy_hook(state: PlanState, live_dir: str, services: dict[str, str]) -> C
     """certbot's deploy hook installing a renewed lineage into cPanel again (cPanel keeps copies): without it
     the next renewal never reaches Exim and Dovecot (renewal.unmanaged-path)."""
     context = {
+        "api_sh": API_SH,
         "live_dir": values.path(live_dir, "a certbot live/ folder"),
         "services": [{"service": s, "crt": values.path(crt, "a cPanel service certificate"), "read_as": READ_AS[s]}
                      for s, crt in sorted(services.items())],

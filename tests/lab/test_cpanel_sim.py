@@ -124,10 +124,28 @@ def test_failure_switch_fails_the_call_and_leaves_the_host_as_it_was(cpanel_host
     assert (root / "var/cpanel/ssl/dovecot/mydovecot.crt").read_bytes() == before
 
 
+def uapi_ssl(lab_dir: Path, user: str, function: str) -> object:
+    done = on_host(lab_dir, "/usr/local/cpanel/bin/uapi", f"--user={user}", "--output=json", "SSL", function)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)["result"]
+    assert result["status"] == 1, result
+    return result["data"]
+
+
 def test_autossl_check_for_one_user_issues_from_the_lab_acme_and_rebuilds_sni(cpanel_host: Path) -> None:
+    import time
+
     answer = whmapi1(cpanel_host, "start_autossl_check_for_one_user", "username=beta")
     assert answer["metadata"]["result"] == 1, answer  # type: ignore[index]
     assert isinstance(answer["data"]["pid"], int)  # type: ignore[index]
+    # as cPanel's, the check runs in the background: the call returned while it runs
+    assert uapi_ssl(cpanel_host, "beta", "is_autossl_check_in_progress") == 1
+    again = whmapi1(cpanel_host, "start_autossl_check_for_one_user", "username=beta")
+    assert "CommandAlreadyRunning" in again["metadata"]["reason"]  # type: ignore[index]
+    deadline = time.monotonic() + 300
+    while uapi_ssl(cpanel_host, "beta", "is_autossl_check_in_progress") == 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert uapi_ssl(cpanel_host, "beta", "get_autossl_problems") == []
     root = cpanel_host / "hosts" / HOST / "root"
     assert (root / f"var/cpanel/ssl/domain_tls/{BETA}/combined").is_file()
     # cPanel's filter: mail.beta stays in the service certificate's block; beta's own block lists beta.<host>

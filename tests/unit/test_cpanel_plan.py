@@ -88,7 +88,9 @@ def test_the_lineage_installed_into_cpanel_gets_a_deploy_hook_that_installs_rene
         assert f"install_service_ssl_certificate service={service} " in text
         # the paths the daemons read: what renewal.unmanaged-path looks for in a hook
         assert f"keeps /var/cpanel/ssl/{crt} current (read as {read_as})" in text
-    assert f"<{live}/cert.pem" in text and f"<{live}/privkey.pem" in text and f"<{live}/chain.pem" in text
+    assert (
+        f"{live}/cert.pem {live}/privkey.pem {live}/chain.pem" in text
+    )  # what it sends: tests/unit/test_cpanel_api_sh.py
     # once written, the same plan does not write it again
     target = tree.root / hook.path.lstrip("/")
     target.parent.mkdir(parents=True)

@@ -140,8 +140,73 @@ def test_install_refuses_a_key_that_does_not_match(tree: Path, capsys: pytest.Ca
     assert (tree / "var/cpanel/ssl/exim/myexim.crt").read_bytes() == before
 
 
+def test_input_json_takes_the_arguments_from_stdin_and_logs_no_key(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    pki = TestPKI()
+    leaf, other = pki.leaf(["a.example.com"]), pki.leaf(["b.example.com"])
+    body = {"service": "exim", "crt": cert_pem(leaf.cert).decode(), "key": key_pem(other.key).decode()}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(body)))
+    out = json.loads(run(tree, capsys, "--input=json", "--output=json", "install_service_ssl_certificate"))
+    # the arguments arrived (a real key/certificate pair is compared, not URI-decoded text)
+    assert out["metadata"]["reason"] == "The certificate does not match the private key."
+    assert store.logged_calls(tree) == [
+        ["whmapi1", "--input=json", "--output=json", "install_service_ssl_certificate"]
+    ]
+    assert oct((tree / store.CALLS_LOG.lstrip("/")).stat().st_mode & 0o777) == "0o600"
+
+
+def test_input_json_that_is_not_an_object_fails_the_call(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("service=exim"))
+    out = json.loads(run(tree, capsys, "--input=json", "--output=json", "install_service_ssl_certificate"))
+    assert out["metadata"]["result"] == 0
+    assert out["metadata"]["reason"].startswith("The input could not be parsed as JSON")
+
+
 def test_domain_tls_combined_is_key_then_leaf_then_chain(tree: Path) -> None:
     combined = (tree / "var/cpanel/ssl/domain_tls/example.com/combined").read_text()
     assert [kind for kind, _ in store.pem_blocks(combined)] == ["PRIVATE KEY", "CERTIFICATE", "CERTIFICATE"]
     assert store.domain_tls_entries(tree) == ["example.com", "mail.example.com"]
     assert store.user_domains(tree) == {"example.com": "ex"}
+
+
+def test_autossl_runs_in_the_background_and_reports_its_problem(tree: Path) -> None:
+    import time
+
+    from mailcert.lab.cpanel_sim import autossl
+
+    # an ACME server on a closed loopback port: the check fails, as AutoSSL does when its provider is down
+    store.SimConfig(
+        "host.example.test", "root", "https://127.0.0.1:9/dir", "/dev/null", "a@example.test"
+    ).save(tree)
+    before = (tree / "var/cpanel/ssl/domain_tls/example.com/combined").read_bytes()
+    data, reason = autossl.start(tree, "ex")
+    assert reason is None and data is not None and isinstance(data["pid"], int)
+    deadline = time.monotonic() + 120
+    while autossl.in_progress(tree, "ex") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not autossl.in_progress(tree, "ex")
+    found = autossl.problems(tree, "ex")
+    assert [p["domain"] for p in found] == ["example.com"]
+    assert "could not get a certificate" in str(found[0]["problem"])
+    # a failed check changes no Domain TLS certificate
+    assert (tree / "var/cpanel/ssl/domain_tls/example.com/combined").read_bytes() == before
+
+
+def test_a_second_autossl_check_while_one_runs_is_refused(tree: Path) -> None:
+    import os
+
+    from mailcert.lab.cpanel_sim import autossl
+
+    running = tree / "var/cpanel/mailcert-sim/autossl/ex/running"
+    running.parent.mkdir(parents=True)
+    running.write_text(str(os.getpid()))  # a live process holds the check
+    data, reason = autossl.start(tree, "ex")
+    assert data is None and reason is not None and "CommandAlreadyRunning" in reason
+    assert autossl.start(tree, "nobody-here")[1] == "“nobody-here” is not a cPanel user."

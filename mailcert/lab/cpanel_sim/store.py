@@ -25,6 +25,7 @@ MARKER = "/usr/local/cpanel/version"
 # SIMULATOR's own settings and switches (not a cPanel path): config.json, fail-calls.
 SIM_DIR = "/var/cpanel/mailcert-sim"
 FAIL_CALLS = f"{SIM_DIR}/fail-calls"
+CALLS_LOG = f"{SIM_DIR}/calls.log"
 
 # service -> (certificate file: crt + cab, key file) of the admin-installed ("configured") certificate.
 SERVICE_FILES = {
@@ -224,6 +225,23 @@ def rebuild_sni_conf(root: Path, main_cert_domains: Sequence[str]) -> str:
     entries = {entry: certificate_domains(root, entry) for entry in domain_tls_entries(root)}
     write(root, SNI_CONF, render_sni_conf(main_cert_domains, entries), 0o640)
     return SNI_CONF
+
+
+def log_call(root: Path, argv: Sequence[str]) -> None:
+    """Append one API call's command line (JSON, one line) to the SIMULATOR's root-only call log."""
+    path = host_path(root, CALLS_LOG)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        return  # a SIMULATOR record, not part of the API: never fails a call
+    with os.fdopen(descriptor, "a") as log:
+        log.write(json.dumps(list(argv)) + "\n")
+
+
+def logged_calls(root: Path) -> list[list[str]]:
+    path = host_path(root, CALLS_LOG)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def failing_calls(root: Path) -> set[str]:

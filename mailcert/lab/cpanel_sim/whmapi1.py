@@ -1,17 +1,23 @@
 """SIMULATOR of cPanel's `whmapi1` command line (WHM API 1) for the lab's `cpanel` hosts.
 
-Usage: whmapi1 [--output=yaml|json|jsonpretty] FUNCTION [key=value ...]
+Usage: whmapi1 [--output=yaml|json|jsonpretty] [--input=json] FUNCTION [key=value ...]
 
 Simulated as published (reference §4.2, cPanel's WHM API 1 docs): the envelope
 `{"data": ..., "metadata": {"command", "reason", "result", "version": 1}}`, YAML unless --output says
 otherwise, values URI-decoded, `result` 0 with the error in `reason` on failure. Functions:
 fetch_service_ssl_components, install_service_ssl_certificate (exim, dovecot), rebuild_mail_sni_config
-(reload_dovecot), mail_sni_status, start_autossl_check_for_one_user. Not as published: the AutoSSL
-check runs before the call returns (the real one returns a pid at once and works in the background),
-and its provider is certbot against the lab's ACME server. A function cPanel does not have fails with
+(reload_dovecot), mail_sni_status, start_autossl_check_for_one_user (returns the pid of a check that
+runs in the background, as cPanel's; mailcert.lab.cpanel_sim.autossl). Not as published: the AutoSSL
+provider is certbot against the lab's ACME server. A function cPanel does not have fails with
 cPanel's "Unknown app" reason; a real one this SIMULATOR does not model fails saying so. Function
 names listed in /var/cpanel/mailcert-sim/fail-calls fail (changing nothing): the lab's failure switch.
 The process exits 0 whenever it printed an envelope; callers read metadata.result.
+
+`--input=json` reads the arguments as one JSON object on standard input (values as they are, not
+URI-encoded), so a private key need not appear on a command line; cPanel's command line takes it this way
+(seen in use; cPanel's CLI pages document --output only). Every call's command line is appended to
+/var/cpanel/mailcert-sim/calls.log (root-only): the lab's record of what local users could have read in
+/proc/PID/cmdline while the call ran.
 """
 
 from __future__ import annotations
@@ -120,7 +126,7 @@ def start_autossl_check_for_one_user(root: Path, args: Mapping[str, str]) -> Res
     user = args.get("username", "")
     if not user:
         return None, "Missing parameter: username"
-    return autossl.check_user(root, user)
+    return autossl.start(root, user)
 
 
 FUNCTIONS: dict[str, Callable[[Path, Mapping[str, str]], Result]] = {
@@ -168,13 +174,28 @@ def render(envelope: Mapping[str, object], output: str) -> str:
     return "---\n" + yaml.safe_dump(dict(envelope), allow_unicode=True, default_flow_style=False)
 
 
+def _stdin_arguments() -> dict[str, str] | str:
+    """--input=json: the arguments as one JSON object on standard input, or the reason it is not one."""
+    try:
+        data = json.loads(sys.stdin.read() or "{}")
+    except ValueError as error:
+        return f"The input could not be parsed as JSON: {error}"
+    if not isinstance(data, dict):
+        return "The input must be a JSON object of argument names and values."
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    output = "yaml"
+    root = Path(os.environ.get("MAILCERT_CPANEL_SIM_ROOT", "/"))
+    store.log_call(root, ["whmapi1", *args])
+    output, stdin_input = "yaml", False
     while args and args[0].startswith("--"):
         option = args.pop(0)
         if option.startswith("--output="):
             output = option.split("=", 1)[1]
+        elif option == "--input=json":
+            stdin_input = True
         elif option in ("-h", "--help"):
             print(__doc__)
             return 0
@@ -194,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args[1:]:
         key, _, value = pair.partition("=")
         params[urllib.parse.unquote(key)] = urllib.parse.unquote(value)
-    root = Path(os.environ.get("MAILCERT_CPANEL_SIM_ROOT", "/"))
+    if stdin_input:
+        given = _stdin_arguments()
+        if isinstance(given, str):
+            envelope = {"metadata": {"command": function, "reason": given, "result": 0, "version": 1}}
+            sys.stdout.write(render(envelope, output))
+            return 0
+        params.update(given)
     sys.stdout.write(render(call(root, function, params), output))
     return 0
 
