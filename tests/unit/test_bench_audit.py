@@ -13,20 +13,31 @@ PROFILE = """
 """
 
 
-def _audit(hosts: int, forks: int, wall: float, rss: float = 100.0, execs: str = "1") -> AuditRow:
-    return AuditRow(hosts, forks, wall, rss, hosts * 0.5, 1.0, "1", execs, "ok", hosts)
+def _audit(
+    hosts: int, forks: int, wall: float, rss: float = 100.0, execs: str = "1", machine_cpu: float = 0.0
+) -> AuditRow:
+    return AuditRow(hosts, forks, wall, rss, hosts * 0.5, 1.0, "1", execs, "ok", hosts, machine_cpu)
 
 
 def test_a_missed_target_is_said_and_speed_ups_are_computed() -> None:
     labs = [LabRow(100, 48.0, 30.0, 51.0, 6.0, 6.5, 10.0, 871.0, 400, 0.14)]
-    audits = [_audit(100, 1, 272.3), _audit(100, 10, 125.7), _audit(100, 50, 132.5, rss=194.0)]
-    text = render(labs, audits, 50, PROFILE)
-    assert "| 100 | 50 | 132.5 s | 1.32 s | 194 MB | 0.50 s |" in text
-    assert "100 hosts: speed-up over forks 1 — forks 10: 2.2×, forks 50: 2.1×" in text
+    audits = [
+        _audit(100, 1, 272.3, machine_cpu=250.0),
+        _audit(100, 10, 125.7, machine_cpu=230.0),
+        _audit(100, 50, 132.5, rss=194.0, machine_cpu=300.0),
+    ]
+    text = render(labs, audits, 50, PROFILE, cpus=2)
+    assert "| 100 | 50 | 132.5 s | 1.32 s | 194 MB | 0.50 s | 3.00 s |" in text
+    # by hand: 272.3 / 125.7 = 2.17; 230 CPU-s on 2 CPUs need 115 s, 272.3 / 115 = 2.37 → 91 %
+    assert (
+        "forks 10: 2.2× of at most 2.4× this machine allows (91%; the run's 230 CPU-s need ≥ 115.0 s" in text
+    )
+    # 300 CPU-s / 2 = 150 s > 132.5 s cannot be: the ceiling is taken as computed, 272.3 / 150 = 1.82
+    assert "forks 50: 2.1× of at most 1.8× this machine allows (113%" in text
     assert "under 60 s: 132.5 s (MISSED)" in text
     assert "largest 194 MB (met)" in text
     assert "1 exec (the gather) per host in every run: yes" in text
-    assert "400 lines for 100 hosts: 0.14 s of control CPU per host" in text
+    assert "400 lines for 100 hosts take paramiko 0.14 s of control CPU to load" in text
     assert "_load_known_hosts 14.8%" in text and "probe_endpoints 9.0%" in text
 
 
@@ -34,3 +45,13 @@ def test_more_than_one_exec_per_host_is_a_no() -> None:
     text = render([], [_audit(10, 1, 20.0, execs="1/2")], 50)
     assert "per host in every run: NO" in text
     assert "Profile" not in text  # no profile from this run: none shown
+
+
+def test_speed_up_ceiling_is_forks_when_the_cpu_is_not_the_limit() -> None:
+    from bench.audit_bench import ceiling
+
+    one = _audit(10, 1, 50.0, machine_cpu=10.0)
+    # 10 CPU-s on 2 CPUs fit in 5 s; 50 / 5 = 10 would allow 10×, forks 4 allows 4×
+    assert ceiling(one, _audit(10, 4, 14.0, machine_cpu=10.0), 2) == 4.0
+    # 40 CPU-s on 2 CPUs need 20 s: at most 50 / 20 = 2.5×
+    assert ceiling(one, _audit(10, 10, 21.0, machine_cpu=40.0), 2) == 2.5
