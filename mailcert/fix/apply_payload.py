@@ -119,7 +119,13 @@ def switch_payload(plan: HostPlan) -> str:
             lines.append(
                 f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
             )
-    lines += [f"run {_b64(c.shown())}" for c in switch_commands(plan)]
+    for change in plan.changes:
+        if change.kind is not ChangeKind.COMMAND or change.command is None:
+            continue
+        if change.undo is None:
+            lines.append(f"run {_b64(change.command.shown())}")
+        else:
+            lines.append(f"api {_b64(change.command.shown())} {_b64(change.undo.shown())}")
     lines += [f"check {_b64(text)} {_b64(label)}" for text, label in validations(plan)]
     lines += [f"reload {_b64(text)} {_b64(label)}" for text, label in reloads(plan)]
     return "\n".join(lines) + "\n"

@@ -75,6 +75,10 @@ class Change:
     service: str | None = None  # the service a RELOAD/validation concerns
     outcome: Outcome = Outcome.PLANNED
     error: str | None = None
+    # A COMMAND whose effect lies outside the files the switch writes (cPanel's API) names the command that
+    # puts the previous state back: once it has succeeded, a restore runs `undo` (last first) instead of
+    # running the command again, as it does for commands that rebuild from files (postmap -F).
+    undo: Command | None = None
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@
 * sni.conf (cpanel.sni-stale, Dovecot serving an older certificate): `whmapi1 rebuild_mail_sni_config
   reload_dovecot=1`; Exim serving an older one: `/scripts/restartsrv_exim`.
 
-All API calls run as one host-side step (cpanel_step.sh): each call's metadata.result is checked; on the first
-failure the service certificates installed so far are put back through the same API call (from copies of
-cPanel's files taken before, kept in a root-only folder), the step fails with cPanel's reason, and the fix
-engine reports the host restored. Keys reach whmapi1 on standard input (`--input=json`), never as
+All API calls run as one host-side step: each call's metadata.result is checked; on the first failure the
+service certificates installed so far are put back through the same API call (from copies of cPanel's files
+taken before, kept in the run's root-only record on the host), the step fails with cPanel's reason, and the
+fix engine reports the host restored. When the step succeeded but the re-probe after it finds the host worse
+(or `fix --rollback RUN-ID` later), the switch runs the step's undo, which installs those copies again. Keys reach whmapi1 on standard input (`--input=json`), never as
 arguments: a command line is readable by every local user through /proc, and shared cPanel hosts have them.
 """
 
@@ -51,41 +52,59 @@ put() {
       jstr "$4"; printf '}'; } | "$W" --input=json --output=json install_service_ssl_certificate
 }
 ok() { grep -q '"result"[[:space:]]*:[[:space:]]*1[,}[:space:]]' "$@"; }  # FILE, or stdin"""
-# The host-side step: POSIX sh, the calls appended as lines (`install SERVICE LIVE_DIR CUR_CRT CUR_KEY`,
-# `autossl USER`, `rebuild`, `restart exim`, then `finish`), every value quoted with shlex.
-STEP = (
+# What the step and its undo share: scratch space, PREV (the copies of cPanel's service certificates taken
+# before the run: in the run's root-only record on the host when the switch runs it, MAILCERT_RUN_DIR, so a
+# later undo — a bad re-probe, `fix --rollback` — can install them again), and put_back SERVICE.
+HEAD = (
     r"""set -u
 umask 077
 SAVE=$(mktemp -d) || exit 1
 trap 'rm -rf "$SAVE"' EXIT
-INSTALLED=
-AUTOSSL_WAIT=900
-AUTOSSL_POLL=2
-U=/usr/local/cpanel/bin/uapi
-AUTOSSL_USERS=
+PREV=${MAILCERT_RUN_DIR:-$SAVE}/cpanel-previous
 """
     + API_SH
     + r"""
 reason() { sed -n 's/.*"reason"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1; }
-rollback() {
-    for svc in $INSTALLED; do
-        [ -f "$SAVE/$svc.crt" ] || continue
-        awk '/-----BEGIN CERTIFICATE-----/{n++} n==1' "$SAVE/$svc.crt" >"$SAVE/$svc.leaf"
-        awk '/-----BEGIN CERTIFICATE-----/{n++} n>1' "$SAVE/$svc.crt" >"$SAVE/$svc.cab"
-        if put "$svc" "$SAVE/$svc.leaf" "$SAVE/$svc.key" "$SAVE/$svc.cab" >"$SAVE/rb" 2>&1 && ok "$SAVE/rb"; then
-            echo "put the previous $svc certificate back through whmapi1" >&2
-        else
-            echo "could not put the previous $svc certificate back: $(reason "$SAVE/rb")" >&2
-        fi
-    done
+put_back() {
+    [ -f "$PREV/$1.crt" ] || return 0
+    awk '/-----BEGIN CERTIFICATE-----/{n++} n==1' "$PREV/$1.crt" >"$SAVE/$1.leaf"
+    awk '/-----BEGIN CERTIFICATE-----/{n++} n>1' "$PREV/$1.crt" >"$SAVE/$1.cab"
+    if put "$1" "$SAVE/$1.leaf" "$PREV/$1.key" "$SAVE/$1.cab" >"$SAVE/rb" 2>&1 && ok "$SAVE/rb"; then
+        echo "put the previous $1 certificate back through whmapi1" >&2
+    else
+        echo "could not put the previous $1 certificate back: $(reason "$SAVE/rb")" >&2
+        return 1
+    fi
 }
+"""
+)
+# The undo of a step that succeeded (the switch runs it instead of re-running the step after a restore).
+UNDO = (
+    HEAD
+    + r"""status=0
+for svc in exim dovecot; do put_back "$svc" || status=1; done
+[ -d "$PREV" ] || echo "nothing to put back: the run installed no service certificate (AutoSSL's stay)" >&2
+exit $status
+"""
+)
+# The host-side step: POSIX sh, the calls appended as lines (`install SERVICE LIVE_DIR CUR_CRT CUR_KEY`,
+# `autossl USER`, `rebuild`, `restart exim`, then `finish`), every value quoted with shlex.
+STEP = (
+    HEAD
+    + r"""INSTALLED=
+AUTOSSL_WAIT=900
+AUTOSSL_POLL=2
+U=/usr/local/cpanel/bin/uapi
+AUTOSSL_USERS=
+rollback() { for svc in $INSTALLED; do put_back "$svc"; done; }
 fail() {
     echo "$1" >&2
     rollback
     [ -z "$AUTOSSL_USERS" ] || echo "kept: the Domain TLS certificates AutoSSL got for$AUTOSSL_USERS" >&2
     exit 1
 }
-checked() {
+"""
+    + r"""checked() {
     ok "$SAVE/out" || fail "whmapi1 $1 failed: $(reason "$SAVE/out")"
 }
 call() {
@@ -94,7 +113,8 @@ call() {
 }
 install() {
     if [ -f "$3" ] && [ -f "$4" ]; then
-        cp "$3" "$SAVE/$1.crt" && cp "$4" "$SAVE/$1.key" || fail "cannot keep a copy of the $1 certificate"
+        { mkdir -p "$PREV" && cp "$3" "$PREV/$1.crt" && cp "$4" "$PREV/$1.key"; } ||
+            fail "cannot keep a copy of the $1 certificate in $PREV"
     fi
     INSTALLED="$INSTALLED $1"
     put "$1" "$2/cert.pem" "$2/privkey.pem" "$2/chain.pem" >"$SAVE/out" 2>"$SAVE/err" ||
@@ -232,6 +252,8 @@ def plan_cpanel(state: PlanState) -> HostPlan:
                 tuple(dict.fromkeys(label(f) for f in removes)),
                 command=Command(("sh", "-c", script, "mailcert-cpanel")),
                 service="cpanel",
+                # never run again after a restore (it would install the new certificates again)
+                undo=Command(("sh", "-c", UNDO, "mailcert-cpanel-undo")),
             )
         )
         state.covered.update(removes)

@@ -278,3 +278,52 @@ def test_commands_run_again_after_a_restore_so_built_tables_match_the_restored_f
     assert done.stdout.startswith("rolled-back\nreload failed: false")
     assert table.read_text() == "old\n"
     assert built.read_text() == "old\n"  # rebuilt from the restored source, not left as "new"
+
+
+def _api_plan(site: Path, reload_ok: bool) -> HostPlan:
+    """An API step (its effect outside the files: here a log) with its undo, as cPanel's fix step has."""
+    log = site / "api.log"
+    step = f'echo call >>{log}; echo "$MAILCERT_RUN_DIR" >{site / "run-dir"}'
+    return HostPlan(
+        "local",
+        (
+            Change(ChangeKind.CREATE, "hook", file=FileChange(str(site / "etc" / "hook"), None, "x\n")),
+            Change(
+                ChangeKind.COMMAND,
+                "api",
+                command=Command(("sh", "-c", step)),
+                undo=Command(("sh", "-c", f"echo undo >>{log}")),
+            ),
+            Change(ChangeKind.RELOAD, "r", command=Command(("true",) if reload_ok else ("false",))),
+        ),
+    )
+
+
+def test_an_api_step_is_undone_not_run_again_when_the_switch_fails(site: Path) -> None:
+    # Re-running it after a restore (as for postmap -F) would make the API change again.
+    state = site / "state"
+    holder, _ = hold(state, "R6")
+    try:
+        done = program(state, "switch", "R6", stdin=switch_payload(_api_plan(site, reload_ok=False)))
+    finally:
+        release(holder)
+    assert done.stdout.startswith("rolled-back\nreload failed: false"), done.stdout + done.stderr
+    assert (site / "api.log").read_text() == "call\nundo\n"
+    assert not (site / "etc" / "hook").exists()
+    # the step was told where the run's root-only record is (for what its undo needs)
+    run_dir = Path((site / "run-dir").read_text().strip())
+    assert run_dir == state / "runs" / "R6@local" and run_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_later_rollback_runs_the_api_steps_undo(site: Path) -> None:
+    state = site / "state"
+    holder, _ = hold(state, "R7")
+    try:
+        done = program(state, "switch", "R7", stdin=switch_payload(_api_plan(site, reload_ok=True)))
+        assert done.stdout.startswith("applied"), done.stdout + done.stderr
+        assert (site / "api.log").read_text() == "call\n"
+        undone = program(state, "restore", "R7", "bad re-probe")
+    finally:
+        release(holder)
+    assert undone.stdout.splitlines() == ["rolled-back", "bad re-probe"]
+    assert (site / "api.log").read_text() == "call\nundo\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.plan_cpanel import STEP, WHMAPI1
+from mailcert.fix.plan_cpanel import STEP, UNDO, WHMAPI1
 from tests.pki import TestPKI, cert_pem, key_pem
 from tests.unit.test_cpanel_plan import plan
 from tests.unit.test_cpanel_role import HOSTNAME, CpanelTree
@@ -216,3 +216,30 @@ def test_a_check_that_never_ends_fails_after_the_wait(tmp_path: Path, fake: Path
     done = run(step, fake, FAKE_BUSY="1000")
     assert done.returncode == 1
     assert "AutoSSL check for alpha still runs after 0 s" in done.stderr
+
+
+def test_the_steps_undo_installs_the_certificate_from_before_the_run(tmp_path: Path, fake: Path) -> None:
+    # what the switch runs when the re-probe after a good step finds the host worse, or on fix --rollback
+    new = Lineage(tmp_path / "live", [HOSTNAME])
+    old = Lineage(tmp_path / "old", ["old.example.test"])
+    (tmp_path / "myexim.crt").write_text(old.cert + old.chain)
+    (tmp_path / "myexim.key").write_text(old.key)
+    record = tmp_path / "run"
+    record.mkdir(mode=0o700)
+    words = ("exim", str(new.folder), str(tmp_path / "myexim.crt"), str(tmp_path / "myexim.key"))
+    step = step_with(tmp_path, "install " + " ".join(shlex.quote(w) for w in words))
+    assert run(step, fake, MAILCERT_RUN_DIR=str(record)).returncode == 0
+    undone = run(UNDO, fake, MAILCERT_RUN_DIR=str(record))
+    assert undone.returncode == 0, undone.stderr
+    assert "put the previous exim certificate back" in undone.stderr
+    assert [(b["service"], b["crt"], b["key"], b["cabundle"]) for b in installs(fake)] == [
+        ("exim", new.cert, new.key, new.chain),
+        ("exim", old.cert, old.key, old.chain),
+    ]
+
+
+def test_an_undo_with_nothing_installed_changes_nothing(tmp_path: Path, fake: Path) -> None:
+    done = run(UNDO, fake, MAILCERT_RUN_DIR=str(tmp_path))
+    assert done.returncode == 0
+    assert "nothing to put back" in done.stderr
+    assert recorded(fake) == []

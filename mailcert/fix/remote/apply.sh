@@ -14,6 +14,9 @@
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
+#   api B64CMD B64UNDO: a command whose effect is outside the files (cPanel's API); run in order with the
+#   `run` lines, never re-run after a restore: once it succeeded, its B64UNDO runs then (last first).
+#   Commands see MAILCERT_RUN_DIR (the run's root-only record) for what their undo needs.
 # Status file RUN-DIR/status: line 1 running|applied|rolled-back|failed, line 2 the reason.
 set -u
 umask 077
@@ -173,7 +176,7 @@ real_path() { # the file a path names (a symlink's target is written, the link s
 same_warnings() { grep -i 'warning' "$1" 2>/dev/null | sed 's/[0-9][0-9]*/N/g'; }
 
 run_cmd() { # run_cmd B64CMD OUTFILE
-    b64d "$1" >"$RUNDIR/cmd.sh" && sh "$RUNDIR/cmd.sh" >"$2" 2>&1 </dev/null
+    b64d "$1" >"$RUNDIR/cmd.sh" && MAILCERT_RUN_DIR=$RUNDIR sh "$RUNDIR/cmd.sh" >"$2" 2>&1 </dev/null
 }
 
 shown() { # shown B64CMD [B64LABEL]: the label when the payload gives one, else the command itself
@@ -220,13 +223,17 @@ apply_payload() {
             return 1
         }
     done <"$RUNDIR/payload"
-    while read -r kind a label _; do
-        [ "$kind" = run ] || continue
+    while read -r kind a b _; do
+        case $kind in run | api) ;; *) continue ;; esac
+        [ "$kind" = run ] || WROTE=1 # an API call changes the host as a written file does
         run_cmd "$a" "$RUNDIR/out/run" || {
             rc=$?
+            label=
+            [ "$kind" = api ] || label=$b
             FAIL="command failed: $(shown "$a" "$label") (exit $rc): $(tail_of "$RUNDIR/out/run")"
             return 1
         }
+        [ "$kind" = run ] || printf '%s\n' "$b" >>"$RUNDIR/api.done"
     done <"$RUNDIR/payload"
     n=0
     while read -r kind a label _; do
@@ -281,11 +288,22 @@ rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built f
     done <"$RUNDIR/payload"
 }
 
+undo_api() { # the undo of every API command that succeeded, last first
+    [ -s "$RUNDIR/api.done" ] || return 0
+    rm -f "$RUNDIR/out/undo.failed"
+    sed -n '1!G;h;$p' "$RUNDIR/api.done" | while read -r u; do
+        run_cmd "$u" "$RUNDIR/out/undo" || tail_of "$RUNDIR/out/undo" >>"$RUNDIR/out/undo.failed"
+    done
+    [ ! -s "$RUNDIR/out/undo.failed" ] ||
+        FAIL="${FAIL:+$FAIL; }putting back what an API call changed failed: $(tail_of "$RUNDIR/out/undo.failed")"
+}
+
 undo() { # undo REASON: restore, rebuild, reload (when anything was written), record
     RFAIL=
     # Nothing written yet (a backup failed): nothing to restore, and a half-written manifest is not read.
     if [ -z "$WROTE" ] || restore_files; then
         FAIL=
+        [ -z "$WROTE" ] || undo_api
         [ -z "$WROTE" ] || rerun_commands
         [ -z "$WROTE" ] || reload_all || true
         set_status rolled-back "$1${FAIL:+ (after restoring: $FAIL)}"
@@ -338,7 +356,7 @@ switch)
     ;;
 restore)
     own_lock
-    [ -s "$RUNDIR/manifest" ] || die "run $RUN has no backup on this host"
+    [ -s "$RUNDIR/manifest" ] || [ -s "$RUNDIR/api.done" ] || die "run $RUN has no backup on this host"
     [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
     case $(status_of "$RUNDIR") in
     rolled-back)
