@@ -55,3 +55,16 @@ def test_speed_up_ceiling_is_forks_when_the_cpu_is_not_the_limit() -> None:
     assert ceiling(one, _audit(10, 4, 14.0, machine_cpu=10.0), 2) == 4.0
     # 40 CPU-s on 2 CPUs need 20 s: at most 50 / 20 = 2.5×
     assert ceiling(one, _audit(10, 10, 21.0, machine_cpu=40.0), 2) == 2.5
+
+
+def test_latency_bound_check_has_its_own_table_and_speed_up() -> None:
+    from bench.audit_bench import render_latency
+
+    text = render_latency(
+        [_audit(10, 1, 53.0, machine_cpu=18.0), _audit(10, 10, 13.8, machine_cpu=18.0)], 300, 2
+    )
+    assert "behind a 300 ms one-way delay" in text
+    assert "| 10 | 10 | 13.8 s | 1.80 s | 10/10 ok |" in text
+    # by hand: 53.0 / 13.8 = 3.84; 18 CPU-s on 2 CPUs need 9 s, 53 / 9 = 5.9 → 65 %
+    assert "forks 10: 3.8× of at most 5.9× this machine allows (65%" in text
+    assert render_latency([], 300) == ""
