@@ -7,9 +7,8 @@ daemon's own command); a plan may name its own. Commands are shell text built wi
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
 
-from mailcert.fix.model import ChangeKind, Command, HostPlan
+from mailcert.fix.model import ChangeKind, HostPlan
 from mailcert.fix.remote import apply_script
 
 # Fixed shell text (no values from the plan or the host reach it).
@@ -129,11 +128,6 @@ def switch_payload(plan: HostPlan) -> str:
     lines += [f"check {_b64(text)} {_b64(label)}" for text, label in validations(plan)]
     lines += [f"reload {_b64(text)} {_b64(label)}" for text, label in reloads(plan)]
     return "\n".join(lines) + "\n"
-
-
-def switch_commands(plan: HostPlan) -> Iterable[Command]:
-    """COMMAND changes (postmap -F ...): run after the files are written, before validation."""
-    return [c.command for c in plan.changes if c.kind is ChangeKind.COMMAND and c.command is not None]
 
 
 # Steps run before the switch, one SSH command each (installing certbot, certbot itself).
