@@ -12,7 +12,6 @@ from pathlib import Path
 import dns.flags
 import dns.message
 import dns.query
-import pytest
 import yaml
 from cryptography import x509
 
@@ -20,8 +19,6 @@ from mailcert.lab import lifecycle
 from mailcert.lab.bind import LAB_BIND_ADDRESS
 from mailcert.lab.state import LabState
 from tests.lab.fixture import LabManager, own_lab
-
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
 
 
 def mailcert_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from mailcert.lab import lifecycle, operate
 from mailcert.lab.cpanel_sim import store
 from tests.lab.fixture import LabManager, one_host_lab
 
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
+pytestmark = pytest.mark.lab
 
 HOST = "mx1"
 REPO = Path(__file__).resolve().parents[2]

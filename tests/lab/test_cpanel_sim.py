@@ -22,7 +22,7 @@ from mailcert.lab import lifecycle
 from tests.lab.clients import served_leaf, verify
 from tests.lab.fixture import LabManager, one_host_lab
 
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
+pytestmark = pytest.mark.lab
 
 HOST = "mx1"
 ADDRESS = "10.213.0.11"

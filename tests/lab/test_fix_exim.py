@@ -14,7 +14,7 @@ from mailcert.lab.faults import FAULTS
 from tests.lab.fixture import LabManager, one_host_lab
 from tests.lab.test_fix_cli import last_json, mailcert
 
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
+pytestmark = pytest.mark.lab
 
 HOST = "mx1"
 # Rounds of faults planted together (at most one certificate-replacing fault a round); together every

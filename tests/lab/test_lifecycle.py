@@ -21,7 +21,7 @@ from mailcert.lab.procs import RecordedProcess
 from mailcert.lab.state import POINTER, LabState
 from tests.lab.fixture import LabManager, own_lab
 
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
+pytestmark = pytest.mark.lab
 
 MAILCERT = [sys.executable, "-m", "mailcert.cli"]
 

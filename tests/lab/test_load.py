@@ -24,7 +24,7 @@ from mailcert.lab.peak import run_measured
 from mailcert.lab.state import LabState
 from tests.lab.fixture import LabManager, own_lab
 
-pytestmark = [pytest.mark.lab, pytest.mark.own_lab]  # runs last: tests/conftest.py
+pytestmark = pytest.mark.lab
 
 HOSTS = 6
 DELAY_MS = 100
