@@ -55,7 +55,6 @@ def plan_without_outcomes(report: Any, host: str = HOST) -> list[dict[str, objec
 
 
 # -- disk full where fix writes ----------------------------------------------------------------------
-TMPFS_SIZE = "1m"
 FILLER = "zz-mailcert-test-filler"
 
 
@@ -65,20 +64,22 @@ def full_folder(lab: Lab, folder: str) -> Iterator[None]:
     reading them), filled until not one byte is free. Unmounted afterwards, whatever happened: the lab's
     own files under it were never touched, and the fixture's reset reloads the daemons from them."""
     q = shlex.quote(folder)
-    host_sh(
-        lab,
-        "set -e\n"
-        "copy=$(mktemp -d /run/mailcert-test-full.XXXXXX)\n"
-        f'cp -a {q}/. "$copy"/\n'
-        f"mount -t tmpfs -o size={TMPFS_SIZE},mode=$(stat -c %a {q}) mailcert-test-full {q}\n"
-        f'cp -a "$copy"/. {q}/\n'
-        'rm -rf "$copy"\n'
-        f"dd if=/dev/zero of={q}/{FILLER} bs=4096 2>/dev/null || true\n"
-        f'[ "$(df -B1 --output=avail {q} | tail -n 1 | tr -d " ")" = 0 ]\n',
-    )
     try:
+        # sized to twice what the folder holds plus 1 MiB: earlier runs' records in a state folder must fit
+        host_sh(
+            lab,
+            "set -e\n"
+            "copy=$(mktemp -d /run/mailcert-test-full.XXXXXX)\n"
+            f'cp -a {q}/. "$copy"/\n'
+            f'size=$(( $(du -sk "$copy" | cut -f1) * 2 + 1024 ))k\n'
+            f"mount -t tmpfs -o size=$size,mode=$(stat -c %a {q}) mailcert-test-full {q}\n"
+            f'cp -a "$copy"/. {q}/\n'
+            'rm -rf "$copy"\n'
+            f"dd if=/dev/zero of={q}/{FILLER} bs=4096 2>/dev/null || true\n"
+            f'[ "$(df -B1 --output=avail {q} | tail -n 1 | tr -d " ")" = 0 ]\n',
+        )
         yield
-    finally:
+    finally:  # also when filling it failed: a full folder left mounted would fail every later test
         lab.exec(HOST, "sh", "-c", f"umount {q} || umount -l {q}")
         mounts = host_sh(lab, "cat /proc/mounts")
         assert f" {folder} tmpfs " not in mounts, f"the test tmpfs on {folder} is still mounted"
