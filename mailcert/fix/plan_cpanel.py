@@ -12,8 +12,9 @@ All API calls run as one host-side step: each call's metadata.result is checked;
 service certificates installed so far are put back through the same API call (from copies of cPanel's files
 taken before, kept in the run's root-only record on the host), the step fails with cPanel's reason, and the
 fix engine reports the host restored. When the step succeeded but the re-probe after it finds the host worse
-(or `fix --rollback RUN-ID` later), the switch runs the step's undo, which installs those copies again. Keys reach whmapi1 on standard input (`--input=json`), never as
-arguments: a command line is readable by every local user through /proc, and shared cPanel hosts have them.
+(or `fix --rollback RUN-ID` later), the switch runs the step's undo, which installs those copies again.
+Keys reach whmapi1 on standard input (`--input=json`), never as arguments: a command line is readable by
+every local user through /proc, and shared cPanel hosts have them.
 """
 
 from __future__ import annotations
@@ -103,8 +104,7 @@ fail() {
     [ -z "$AUTOSSL_USERS" ] || echo "kept: the Domain TLS certificates AutoSSL got for$AUTOSSL_USERS" >&2
     exit 1
 }
-"""
-    + r"""checked() {
+checked() {
     ok "$SAVE/out" || fail "whmapi1 $1 failed: $(reason "$SAVE/out")"
 }
 call() {
