@@ -9,6 +9,7 @@ byte-identical, with one line saying why."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shutil
 import subprocess
@@ -84,20 +85,69 @@ def etc_tree(lab: Lab) -> dict[str, str]:
     return shot
 
 
+def private_parts(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> list[int]:
+    """The numbers only the key's owner knows (what the certificate and CSR also carry is left out)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return [key.private_numbers().private_value]
+    n = key.private_numbers()
+    return [n.d, n.p, n.q, n.dmp1, n.dmq1, n.iqmp]
+
+
 def secret_forms(pem: bytes) -> list[bytes]:
-    """The forms a private key could travel in: PEM body lines, DER (raw and hex), private numbers."""
+    """The forms a private key could travel in: its PEM body lines (PKCS#8 and traditional), its secret
+    numbers as raw bytes, hex and decimal.
+
+    Only lines that carry secret bytes count. A PEM line made only of public-key bytes (the last line of
+    a P-256 key) is not a secret: certbot logs the CSR as one base64url string, and that line is in it
+    whenever the public key sits at the same offset modulo 3 (about one key in seven here)."""
     key = serialization.load_pem_private_key(pem, None)
-    forms = [line for line in pem.splitlines() if line and not line.startswith(b"-----") and len(line) > 20]
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    secrets = [value.to_bytes((value.bit_length() + 7) // 8, "big") for value in private_parts(key)]
+    forms: list[bytes] = []
+    for value, raw in zip(private_parts(key), secrets, strict=True):
+        forms += [raw, raw.hex().encode(), format(value, "x").encode(), str(value).encode()]
     for fmt in (serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL):
         der = key.private_bytes(serialization.Encoding.DER, fmt, serialization.NoEncryption())
-        forms += [der[-32:], der[-32:].hex().encode()]
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        value = key.private_numbers().private_value
-    else:
-        assert isinstance(key, rsa.RSAPrivateKey)
-        value = key.private_numbers().d
-    forms += [format(value, "x").encode(), str(value).encode()]
+        spans = [(der.index(raw), der.index(raw) + len(raw)) for raw in secrets]
+        body = base64.b64encode(der)
+        for start in range(0, len(body), 64):  # a PEM line: 64 characters = 48 bytes of DER
+            first, last = start // 4 * 3, (start + 64) // 4 * 3
+            if any(first < end and begin < last for begin, end in spans):
+                forms.append(body[start : start + 64])
     return forms
+
+
+@pytest.mark.parametrize("kind", ["p256", "rsa2048"])
+def test_secret_forms_catch_the_key_and_not_what_the_csr_shows(kind: str) -> None:
+    """The search below must find the key in any of its encodings, and must not cry wolf on the CSR,
+    which carries the public key: certbot logs it as one base64 string, at any alignment."""
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    key = ec.generate_private_key(ec.SECP256R1()) if kind == "p256" else rsa.generate_private_key(65537, 2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    forms = secret_forms(pem)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "mx1.example")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    der = csr.public_bytes(serialization.Encoding.DER)
+    shown = [csr.public_bytes(serialization.Encoding.PEM), der]
+    for pad in (b"", b"\0", b"\0\0"):  # every offset of the public key modulo 3
+        shown += [base64.b64encode(pad + der), base64.urlsafe_b64encode(pad + der)]
+    assert not [form for form in forms for blob in shown if form in blob]
+    traditional = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    leaked = [
+        pem,
+        traditional,
+        key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    ]
+    leaked.append(format(private_parts(key)[0], "x").encode())
+    assert all(any(form in blob for form in forms) for blob in leaked)
 
 
 @pytest.fixture
