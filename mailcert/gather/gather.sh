@@ -60,6 +60,9 @@ trap 'rm -rf "$T"' EXIT HUP INT TERM
 : >"$T/seen"
 : >"$T/textfiles"
 : >"$T/text"
+NL='
+'
+TEXTFILES=$NL # the files sent as text, each line framed by newlines (for `case`, without a process)
 
 printf '%%MAILCERT-GATHER 1\n'
 meta clock "$CLOCK"
@@ -69,14 +72,28 @@ meta uid "$(id -u 2>/dev/null)"
 meta openssl "$(openssl version 2>/dev/null)"
 
 # Secrets in config text (database passwords, API tokens, Exim `hide` options other than tls_*) are blanked
-# here, keeping lines.
+# here, keeping lines. `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
-    sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b' \
+    set -- -e :out ${1:+-e} ${1:+"$1"}
+    sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
         -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/'
+        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' "$@"
+}
+# The configuration text sent is also kept in $T/text, to look for file names in it. Each file's sed writes
+# its own copy with `w` (one process fewer per file than `| tee -a`); collect_text appends them to $T/text.
+# next_copy runs outside the pipeline, so the count is not lost in a subshell.
+COPIES=0
+next_copy() {
+    COPIES=$((COPIES + 1))
+    COPY_W="w $T/copy.$COPIES"
+}
+collect_text() {
+    [ "$COPIES" -gt 0 ] || return 0
+    cat "$T"/copy.* >>"$T/text" 2>/dev/null
+    rm -f "$T"/copy.*
 }
 
 # Certificate blocks as they are; a private key block becomes "%KEY LABEL ENCRYPTED" followed by its public
@@ -141,19 +158,20 @@ strip_blocks() {
     }' "$1"
 }
 
-# How a file without PEM blocks looks, without sending its bytes. (Few processes: this runs for every
-# configuration file. `$(head -c 1)` is "0" exactly when the first byte is 0x30, DER's SEQUENCE.)
+# How a file without PEM blocks looks, without sending its bytes; sets NP_WHY. (Few processes: this runs for
+# every configuration file.) A file whose first byte is 0x30 (DER's SEQUENCE, "0") is der, before binary.
 # With a second word `sent`, an empty file is called text: the caller sends both alike (and no empty file
 # is der or binary), so that pass over the file is saved.
 nopem_reason() {
     if [ "${2:-}" != sent ] && [ "$(tr -d ' \t\r\n' <"$1" | wc -c)" -eq 0 ]; then
-        echo empty
-    elif [ "$(head -c 1 -- "$1")" = 0 ]; then
-        echo der
+        NP_WHY=empty
     elif [ "$(tr -d '\11\12\15\40-\176\200-\377' <"$1" | wc -c)" -ne 0 ]; then
-        echo binary
+        if [ "$(head -c 1 -- "$1")" = 0 ]; then NP_WHY=der; else NP_WHY=binary; fi
     else
-        echo text
+        # text (no NUL, no control byte): the shell's own read of the first line sees the first byte
+        np_first=
+        IFS= read -r np_first <"$1" || :
+        case $np_first in 0*) NP_WHY=der ;; *) NP_WHY=text ;; esac
     fi
 }
 
@@ -188,8 +206,13 @@ statrec() {
         return
     fi
     if [ -d "$st_f" ]; then ST_TYPE=d; elif [ -f "$st_f" ]; then ST_TYPE=f; else ST_TYPE=o; fi
-    # shellcheck disable=SC2046
-    set -- $(stat -L -c '%a %u %g %Y %s %U %G %y' -- "$st_f" 2>/dev/null)
+    if [ "$ST_BATCH" = 1 ]; then
+        # shellcheck disable=SC2086
+        set -- $ST_LINE
+    else
+        # shellcheck disable=SC2046
+        set -- $(stat -L -c '%a %u %g %Y %s %U %G %y' -- "$st_f" 2>/dev/null)
+    fi
     if [ $# -lt 7 ]; then
         rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" e=stat
     else
@@ -199,6 +222,59 @@ statrec() {
             "mf=${9:-}"
     fi
     [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
+}
+
+# One stat for a whole list of paths instead of one per path: stat_batch LIST runs it (LIST: host paths, one
+# a line, in the order they will be visited), then stat_take HOSTPATH before each statrec sets ST_LINE to
+# stat's fields for that path, or to nothing where stat printed no line (it failed). Lines come in argument
+# order and end with the name, so one look at the next unread line tells which.
+ST_BATCH=0
+ST_LINE=
+stat_batch() {
+    sb_list=$1
+    set --
+    while IFS= read -r sb_p; do set -- "$@" "$R$sb_p"; done <"$sb_list"
+    : >"$T/stats"
+    [ $# -eq 0 ] || stat -L -c '%a %u %g %Y %s %U %G %y %n' -- "$@" >"$T/stats" 2>/dev/null
+    exec 4<"$T/stats"
+    ST_NEXT=
+    IFS= read -r ST_NEXT <&4 || :
+    ST_BATCH=1
+}
+nwords() { NW=$#; }
+stat_take() {
+    ST_LINE=${ST_NEXT%" $R$1"}
+    NW=0
+    # shellcheck disable=SC2086
+    [ "$ST_LINE" = "$ST_NEXT" ] || nwords $ST_LINE
+    if [ "$NW" = 10 ]; then # the 10 fields of the format, then this name
+        ST_NEXT=
+        IFS= read -r ST_NEXT <&4 || :
+    else
+        ST_LINE=
+    fi
+}
+stat_done() {
+    ST_BATCH=0
+    exec 4<&-
+}
+
+# visit_list LIST WANT: visit every host path listed in LIST (stat for all at once); WANT `stat`: statrec only.
+# An empty WANT asks want_for, path by path.
+visit_list() {
+    stat_batch "$1"
+    while IFS= read -r vl_p; do
+        stat_take "$vl_p"
+        case $2 in
+        stat) statrec "$vl_p" ;;
+        '')
+            want_for "$vl_p"
+            visit "$vl_p" "$WANT"
+            ;;
+        *) visit "$vl_p" "$2" ;;
+        esac
+    done <"$1"
+    stat_done
 }
 
 # visit HOSTPATH WANT: path record, then content per WANT: config (redacted text), cron (only the lines that
@@ -223,13 +299,17 @@ visit() {
     if grep -q -e '-----BEGIN ' -- "$vi_f" 2>/dev/null; then
         pem_stream "$vi_f" | rec pem "$vi_p"
         # A configuration file with a PEM block in it: its text too, every block's lines blanked.
-        [ "$vi_want" = config ] && strip_blocks "$vi_f" | redact | tee -a "$T/text" | rec text "$vi_p"
+        if [ "$vi_want" = config ]; then
+            next_copy
+            strip_blocks "$vi_f" | redact "$COPY_W" | rec text "$vi_p"
+        fi
         return
     fi
     case $vi_want in
-    config | cron | version) vi_why=$(nopem_reason "$vi_f" sent) ;;
-    *) vi_why=$(nopem_reason "$vi_f") ;;
+    config | cron | version) nopem_reason "$vi_f" sent ;;
+    *) nopem_reason "$vi_f" ;;
     esac
+    vi_why=$NP_WHY
     case $vi_why:$vi_want in
     binary:* | der:* | *:meta | *:pem) rec0 nopem "$vi_p" "why=$vi_why" ;;
     *:ref) if [ -x "$vi_f" ]; then send_text "$vi_p" config; else rec0 nopem "$vi_p" "why=$vi_why"; fi ;;
@@ -238,12 +318,14 @@ visit() {
 }
 
 send_text() { # send_text HOSTPATH WANT
+    next_copy
     case $2 in
-    cron) sed -e '/certbot/b' -e '/letsencrypt/b' -e 's/.*//' <"$R$1" ;;
-    version) sed -e '/^__version__/b' -e 's/.*//' <"$R$1" ;;
-    *) redact <"$R$1" ;;
-    esac | tee -a "$T/text" | rec text "$1"
+    cron) sed -e '/certbot/b out' -e '/letsencrypt/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
+    version) sed -e '/^__version__/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
+    *) redact "$COPY_W" <"$R$1" ;;
+    esac | rec text "$1"
     printf '%s\n' "$1" >>"$T/textfiles"
+    TEXTFILES="$TEXTFILES$1$NL"
 }
 
 # Which files of a walked folder are configuration (sent as text); the rest only as metadata/PEM.
@@ -274,12 +356,8 @@ walk() { # walk HOSTDIR [find options]
     find -H "$R$wk_d" "$@" \( -type d -o -type f -o -type l \) -print 2>/dev/null | head -n 5001 >"$T/walk"
     wk_complete=1
     if [ "$(wc -l <"$T/walk")" -gt 5000 ]; then wk_complete=0; fi
-    head -n 5000 "$T/walk" >"$T/walk1"
-    while IFS= read -r wk_f; do
-        wk_p=${wk_f#"$R"}
-        want_for "$wk_p"
-        visit "$wk_p" "$WANT"
-    done <"$T/walk1"
+    head -n 5000 "$T/walk" | while IFS= read -r wk_f; do printf '%s\n' "${wk_f#"$R"}"; done >"$T/walk1"
+    visit_list "$T/walk1" ""
     # every file below this folder has been listed (complete=1): any other path under it does not exist
     rec0 walked "$wk_d" "complete=$wk_complete"
 }
@@ -289,20 +367,42 @@ walk() { # walk HOSTDIR [find options]
 # Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
 include_pass() {
     cp "$T/textfiles" "$T/inc.scan"
-    for _ in 1 2 3 4; do  # includes of includes, a few levels deep
-        : >"$T/inc.targets"
-        while IFS= read -r ip_f; do
-            ip_dir=${ip_f%/*}
-            sed -n -e 's/^[[:space:]]*!include\(_try\)\{0,1\}[[:space:]]\{1,\}//p' \
-                -e 's/^[[:space:]]*\.include\(_if_exists\)\{0,1\}[[:space:]]\{1,\}//p' \
-                -e 's/^[^#]*=[[:space:]]*<[[:space:]]*\([^/[:space:]"][^[:space:]"]*\).*$/\1/p' "$R$ip_f" 2>/dev/null |
-                sed -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' | while IFS= read -r ip_t; do
-                case $ip_t in
-                /*) printf '%s\n' "$ip_t" ;;
-                ?*) printf '%s\n' "$ip_dir/$ip_t" ;;
-                esac
-            done >>"$T/inc.targets"
-        done <"$T/inc.scan"
+    for _ in 1 2 3 4; do # includes of includes, a few levels deep
+        # One awk for all files of this pass: what sed -n would print for these three substitutions, in
+        # turn on the same line (`s/^\s*!include(_try)?\s+//p`, `s/^\s*\.include(_if_exists)?\s+//p` and
+        # `s/^[^#]*=\s*<\s*([^/\s"][^\s"]*).*$/\1/p`), trailing space and one pair of quotes taken off,
+        # relative names joined to the including file's folder.
+        awk -v R="$R" '
+        function put(t, dir) {
+            sub(/[[:space:]]+$/, "", t)
+            if (t ~ /^".*"$/) t = substr(t, 2, length(t) - 2)
+            if (t ~ /^\//) print t
+            else if (t != "") print dir "/" t
+        }
+        function value(line,    last, i, rest) {
+            last = index(line, "#") ? index(line, "#") - 1 : length(line) # "=" comes before any "#"
+            for (i = last; i > 0; i--) {
+                if (substr(line, i, 1) != "=") continue
+                rest = substr(line, i + 1)
+                if (match(rest, /^[[:space:]]*<[[:space:]]*[^\/[:space:]"]/) == 0) continue
+                rest = substr(rest, RLENGTH)
+                match(rest, /^[^[:space:]"]*/)
+                return substr(rest, 1, RLENGTH)
+            }
+            return ""
+        }
+        {
+            dir = $0
+            sub(/\/[^\/]*$/, "", dir)
+            path = R $0
+            while ((getline line < path) > 0) {
+                if (sub(/^[[:space:]]*!include(_try)?[[:space:]]+/, "", line)) put(line, dir)
+                if (sub(/^[[:space:]]*\.include(_if_exists)?[[:space:]]+/, "", line)) put(line, dir)
+                found = value(line)
+                if (found != "") put(found, dir)
+            }
+            close(path)
+        }' "$T/inc.scan" >"$T/inc.targets"
         : >"$T/inc.scan"
         : >"$T/inc.paths"
         ip_ifs=$IFS
@@ -314,7 +414,7 @@ include_pass() {
             IFS=$ip_ifs
         done <"$T/inc.targets"
         while IFS= read -r ip_p; do
-            grep -Fxq -- "$ip_p" "$T/textfiles" && continue
+            case $TEXTFILES in *"$NL$ip_p$NL"*) continue ;; esac
             visit "$ip_p" config
             [ "$ST_TYPE" = f ] && printf '%s\n' "$ip_p" >>"$T/inc.scan"
         done <"$T/inc.paths"
@@ -327,16 +427,15 @@ for d in /etc/postfix /etc/dovecot /etc/exim4 /etc/exim /var/cpanel/ssl /etc/let
     /etc/cron.weekly /etc/cron.monthly; do
     walk "$d"
 done
-for f in /etc/exim.conf /etc/default/exim4 /var/lib/exim4/config.autogenerated /etc/mailname /etc/hostname \
-    /etc/services /etc/letsencrypt/cli.ini /etc/os-release /usr/local/cpanel/version /etc/userdomains; do
-    visit "$f" config
-done
-for f in /etc/crontab /var/spool/cron/crontabs/root /var/spool/cron/root; do visit "$f" cron; done
-for f in /run/systemd/system /etc/systemd/system/timers.target.wants /usr/bin /usr/local/bin /snap/bin \
+printf '%s\n' /etc/exim.conf /etc/default/exim4 /var/lib/exim4/config.autogenerated /etc/mailname /etc/hostname \
+    /etc/services /etc/letsencrypt/cli.ini /etc/os-release /usr/local/cpanel/version /etc/userdomains >"$T/list"
+visit_list "$T/list" config
+printf '%s\n' /etc/crontab /var/spool/cron/crontabs/root /var/spool/cron/root >"$T/list"
+visit_list "$T/list" cron
+printf '%s\n' /run/systemd/system /etc/systemd/system/timers.target.wants /usr/bin /usr/local/bin /snap/bin \
     /usr/bin/certbot /usr/local/bin/certbot /snap/bin/certbot /usr/local/bin/certbot-auto \
-    /usr/bin/apt-get /usr/bin/dnf /usr/bin/yum; do  # the package manager, for fix --install-certbot
-    statrec "$f"
-done
+    /usr/bin/apt-get /usr/bin/dnf /usr/bin/yum >"$T/list" # the package manager, for fix --install-certbot
+visit_list "$T/list" stat
 for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
     statrec "$d"
     [ -d "$R$d" ] || continue
@@ -410,6 +509,7 @@ if [ -n "$EXIM" ] && [ -n "$EXIMCONF" ]; then
     cmdrec exim-version "$EXIM" "$@" -bV
 fi
 
+collect_text
 # Names of files given to Postfix SNI maps (type:/path): their text is configuration too.
 grep -h 'sni_maps' "$T/text" 2>/dev/null | tr -cs 'A-Za-z0-9._@+/:-' '\n' | sed -n 's/^[a-z0-9]*:\(\/.*\)$/\1/p' \
     >"$T/sni"
@@ -421,6 +521,7 @@ while IFS= read -r p; do
 done <"$T/todo"
 
 # Every absolute path named in configuration or daemon output: certificates, keys, CA files.
+collect_text
 sort -u "$T/seen" >"$T/seen.sorted"
 {
     tr -cs 'A-Za-z0-9._@+/-' '\n' <"$T/text"
@@ -428,7 +529,7 @@ sort -u "$T/seen" >"$T/seen.sorted"
     sed -n -e 's/.*"<\{0,1\}\(\/[^"]*\)".*/\1/p' -e "s/.*'<\\{0,1\\}\\(\\/[^']*\\)'.*/\\1/p" "$T/text"
 } | grep '^/[A-Za-z0-9]' | sed 's#/*$##' | grep -v -e '^$' -e '^/proc' -e '^/sys' -e '^/dev' | sort -u |
     comm -23 - "$T/seen.sorted" | head -n 2000 >"$T/todo"
-while IFS= read -r p; do visit "$p" ref; done <"$T/todo"
+visit_list "$T/todo" ref
 
 # Services: systemd units when systemd runs this host, and the daemons' processes in this host's namespaces.
 if [ -z "$R" ] && have systemctl && [ -d /run/systemd/system ]; then
