@@ -84,7 +84,8 @@ UNDO = (
     HEAD
     + r"""status=0
 for svc in exim dovecot; do put_back "$svc" || status=1; done
-[ -d "$PREV" ] || echo "nothing to put back: the run installed no service certificate (AutoSSL's stay)" >&2
+[ -d "$PREV" ] || echo "nothing to put back: this run kept no earlier service certificate (it installed none, \
+or cPanel had none before); Domain TLS certificates AutoSSL got stay" >&2
 exit $status
 """
 )

@@ -243,3 +243,18 @@ def test_an_undo_with_nothing_installed_changes_nothing(tmp_path: Path, fake: Pa
     assert done.returncode == 0
     assert "nothing to put back" in done.stderr
     assert recorded(fake) == []
+
+
+def test_an_undo_after_an_install_onto_no_earlier_certificate_says_so(tmp_path: Path, fake: Path) -> None:
+    """cPanel had no service certificate file before: the step installs, the undo has nothing to put back
+    and says that nothing earlier was kept (not that nothing was installed)."""
+    new = Lineage(tmp_path / "live", [HOSTNAME])
+    record = tmp_path / "run"
+    record.mkdir(mode=0o700)
+    words = ("exim", str(new.folder), str(tmp_path / "absent.crt"), str(tmp_path / "absent.key"))
+    step = step_with(tmp_path, "install " + " ".join(shlex.quote(w) for w in words))
+    assert run(step, fake, MAILCERT_RUN_DIR=str(record)).returncode == 0
+    undone = run(UNDO, fake, MAILCERT_RUN_DIR=str(record))
+    assert undone.returncode == 0, undone.stderr
+    assert "nothing to put back: this run kept no earlier service certificate" in undone.stderr
+    assert [b["crt"] for b in installs(fake)] == [new.cert]  # the undo made no call
