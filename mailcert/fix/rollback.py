@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix import apply_remote as remote
 from mailcert.fix.apply import Connect, state_dir_of
+from mailcert.fix.remote import kept_runs
 from mailcert.inventory.model import InventoryHost
 from mailcert.ssh import StrictConnection
 
@@ -49,7 +50,12 @@ def rollback_host(host: InventoryHost, run_id: str, *, connect: Connect = Strict
         return HostRollback(host.name, status.state, status.reason)
     except MailcertError as exc:
         if "has no backup on this host" in exc.what:
-            return HostRollback(host.name, "not-found", f"run {run_id} changed nothing on this host")
+            return HostRollback(
+                host.name,
+                "not-found",
+                f"no record of run {run_id} on this host: it changed nothing here, or it is older than the "
+                f"newest {kept_runs()} runs the host keeps",
+            )
         return HostRollback(host.name, "error", exc.line())
     finally:
         lock.release()

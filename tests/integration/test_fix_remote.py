@@ -327,3 +327,47 @@ def test_a_later_rollback_runs_the_api_steps_undo(site: Path) -> None:
         release(holder)
     assert undone.stdout.splitlines() == ["rolled-back", "bad re-probe"]
     assert (site / "api.log").read_text() == "call\nundo\n"
+
+
+def test_a_switch_prunes_old_run_records_that_need_nobody_and_keeps_the_rest(site: Path) -> None:
+    """Records hold config backups (and cPanel's service keys): beyond the newest KEEP_RUNS of a host, the
+    ended, reported ones go. A failed run (restore by hand), one nobody saw end, one whose worker still
+    runs, and another host's records stay."""
+    state = site / "state"
+    runs = state / "runs"
+
+    def record(name: str, status: str = "applied", reported: bool = True, done: bool = True) -> None:
+        folder = runs / name
+        (folder / "files").mkdir(parents=True)
+        (folder / "status").write_text(f"{status}\nwhy\n")
+        (folder / "files" / "main.cf").write_text("backup\n")
+        if reported:
+            (folder / "reported").touch()
+        if done:
+            (folder / "worker.done").touch()
+
+    record("R01@local", status="failed")
+    record("R02@local", reported=False)
+    record("R03@local", done=False)
+    record("R04@local", status="rolled-back")
+    for i in range(5, 26):
+        record(f"R{i:02d}@local")
+    record("R00@other")  # another inventory host sharing the folder: its own count
+    holder, _ = hold(state, "R99")
+    try:
+        done = program(state, "switch", "R99", stdin=switch_payload(plan_for(site)))
+    finally:
+        release(holder)
+    assert done.stdout.startswith("applied"), done.stdout + done.stderr
+    kept = sorted(p.name for p in runs.iterdir())
+    # 25 earlier records of "local": the 5 oldest are beyond the newest 20; of those R04 and R05 need nobody
+    assert kept == ["R00@other", "R01@local", "R02@local", "R03@local"] + [
+        f"R{i:02d}@local" for i in range(6, 26)
+    ] + ["R99@local"]
+    holder, _ = hold(state, "R05")
+    try:
+        gone = program(state, "restore", "R05", "by hand")
+    finally:
+        release(holder)
+    assert gone.returncode == 2
+    assert "run R05 has no backup on this host (a switch keeps the newest 20 run records)" in gone.stderr

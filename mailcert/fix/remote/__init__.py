@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -13,6 +14,15 @@ DEFAULT_STATE_DIR = "/var/lib/mailcert"
 def apply_script() -> str:
     """The POSIX sh program, as shipped in the package."""
     return resources.files("mailcert.fix.remote").joinpath("apply.sh").read_text(encoding="utf-8")
+
+
+@cache
+def kept_runs() -> int:
+    """How many run records of a host a switch keeps at least (apply.sh's KEEP_RUNS, its one source)."""
+    found = re.search(r"^KEEP_RUNS=(\d+)$", apply_script(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError("apply.sh sets no KEEP_RUNS")  # a packaging bug, caught by the unit tests
+    return int(found.group(1))
 
 
 def apply_argv(action: str, state_dir: str, run_id: str = "", host: str = "", *args: str) -> list[str]:

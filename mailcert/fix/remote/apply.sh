@@ -10,7 +10,8 @@
 #   wait STATE RUN HOST         wait for RUN's worker; print the status
 #   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
 #   reported STATE RUN HOST     mark RUN as seen by a control side
-# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log).
+# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log). A switch
+# removes this host's records beyond the newest KEEP_RUNS that need nobody any more (see prune_runs).
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
@@ -95,6 +96,23 @@ hold() {
     trap release HUP INT TERM
     cat >/dev/null
     release
+}
+
+# Run records hold backups of configuration and, for cPanel, copies of the service certificates' keys: they
+# do not pile up forever. Of this host's records older than the newest KEEP_RUNS, those that ended
+# (applied or rolled back), whose end a control side saw (reported) and whose worker is done are removed.
+# A failed one (its backups are what a restore by hand needs) and one nobody saw end stay.
+KEEP_RUNS=20
+prune_runs() {
+    pr_n=0
+    for pr_dir in "$STATE"/runs/*@"$HOSTKEY"/; do [ -d "$pr_dir" ] && pr_n=$((pr_n + 1)); done
+    for pr_dir in "$STATE"/runs/*@"$HOSTKEY"/; do # oldest first: run ids sort by time
+        [ "$pr_n" -gt "$KEEP_RUNS" ] || break
+        [ -d "$pr_dir" ] || continue
+        pr_n=$((pr_n - 1))
+        { [ -e "$pr_dir/reported" ] && [ -e "$pr_dir/worker.done" ]; } || continue
+        case $(status_of "$pr_dir") in applied | rolled-back) rm -rf "$pr_dir" ;; esac
+    done
 }
 
 own_lock() {
@@ -341,6 +359,7 @@ hold) hold ;;
 switch)
     own_lock
     [ ! -e "$RUNDIR" ] || die "run $RUN already switched on this host"
+    prune_runs
     { mkdir -p "$RUNDIR" && chmod 700 "$RUNDIR"; } || die "cannot create $RUNDIR"
     # What comes before a "mailcert-payload" line is dropped: a sudo password that sudo did not ask for
     # (NOPASSWD) arrives first on stdin, and is never stored.
@@ -356,7 +375,8 @@ switch)
     ;;
 restore)
     own_lock
-    [ -s "$RUNDIR/manifest" ] || [ -s "$RUNDIR/api.done" ] || die "run $RUN has no backup on this host"
+    [ -s "$RUNDIR/manifest" ] || [ -s "$RUNDIR/api.done" ] ||
+        die "run $RUN has no backup on this host (a switch keeps the newest $KEEP_RUNS run records)"
     [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
     case $(status_of "$RUNDIR") in
     rolled-back)
