@@ -42,6 +42,9 @@ def variadic_argv(argv: list[str]) -> list[str]:
 
     argv = lab_argv(argv)
     ns_tasks = set(namespace().task_names)
+    asked = _help_asked(argv, ns_tasks)
+    if asked is not None:
+        return asked
     out: list[str] = []
     flag = None
     expects_value = False
@@ -60,6 +63,20 @@ def variadic_argv(argv: list[str]) -> list[str]:
             expects_value = True
         out.append(word)
     return out
+
+
+def _help_asked(argv: list[str], ns_tasks: set[str]) -> list[str] | None:
+    """`lint --help` and `lab exec -h` as `--help lint`: a task with a positional argument would otherwise take
+    the flag as that argument ("ROOT --help is not a directory")."""
+    words = argv[1:]
+    for cut in ("--", "--command"):  # what follows is a command for a lab host, not for mailcert
+        if cut in words:
+            words = words[: words.index(cut)]
+    for index, word in enumerate(words):
+        if word in ("--help", "-h"):
+            task = next((w for w in reversed(words[:index]) if w in ns_tasks), None)
+            return None if task is None else [argv[0], "--help", task]
+    return None
 
 
 def _takes_value(flag: str) -> bool:

@@ -24,7 +24,7 @@ from mailcert.tasks.state import run_state
     help={
         "root": "folder that stands for the host's / (holding etc/postfix, etc/dovecot, etc/letsencrypt, ...)",
         "hostname": "a name clients use; every TLS service must cover it (repeatable; default: names in the config)",
-        "role": "postfix, dovecot or exim (repeatable; default: detected from the files present)",
+        "role": "postfix, dovecot, exim or cpanel (repeatable; default: detected from the files present)",
         "name": "host name to show in the report (default: ROOT)",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
     },

@@ -132,3 +132,23 @@ def test_broken_user_config_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"mailcert: {home}/.mailcert.yaml:2: configuration file is not valid YAML — fix or remove it"
     ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["lint", "--help"], ["lint", "-h"], ["lab", "exec", "--help"], ["audit", "fix", "--help"]],
+    ids=" ".join,
+)
+def test_help_after_a_task_shows_that_tasks_help(argv: list[str]) -> None:
+    """`mailcert lint --help` took --help as ROOT ("ROOT --help is not a directory")."""
+    done = mailcert(*argv)
+    task = {"lab": "lab.exec", "audit": "fix"}.get(argv[0], argv[0])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Usage: mailcert [--core-opts] {task} [--options]"), done.stdout[:300]
+
+
+def test_help_words_after_a_lab_commands_separator_belong_to_the_command() -> None:
+    from mailcert.tasks import variadic_argv
+
+    argv = ["mailcert", "lab", "exec", "mx1", "--", "postconf", "--help"]
+    assert variadic_argv(argv)[:3] == ["mailcert", "lab.exec", "mx1"]
