@@ -41,6 +41,7 @@ from mailcert.tasks.fleet import (
     fleet_hosts,
     is_tty,
     positive_whole,
+    prompted_sudo_password,
 )
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
@@ -78,10 +79,15 @@ def fix(
     """Plan the changes that remove the audit's findings, show them, apply them, re-probe; roll back what fails."""
     check_format(format)
     workers = positive_whole(forks, "--forks")
+    sudo_password = prompted_sudo_password(c)  # --prompt-for-sudo-password: for become hosts without one
     if rollback:
-        _rollback(check_run_id(rollback), fleet_hosts(c, inventory, limit), workers)
+        hosts = [
+            replace(h, become_password=sudo_password) if h.become and h.become_password is None else h
+            for h in fleet_hosts(c, inventory, limit)
+        ]
+        _rollback(check_run_id(rollback), hosts, workers)
         return
-    settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()))
+    settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()), sudo_password=sudo_password)
     audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
     stores: dict[tuple[str, ...], TrustStore] = {}
     plans = [_plan(audit, settings, install_certbot, stores) for audit in audits]

@@ -47,7 +47,7 @@ def positive_whole(value: str | int, flag: str) -> int:
 
 
 def prompted_sudo_password(c: Context) -> Secret | None:
-    """Fabric's --prompt-for-sudo-password (or FABRIC_SUDO_PASSWORD) answer, kept masked."""
+    """The --prompt-for-sudo-password answer (or MAILCERT_SUDO_PASSWORD; FABRIC_SUDO_PASSWORD under fab), masked."""
     sudo = c.config.get("sudo") if hasattr(c, "config") else None
     password = sudo.get("password") if sudo is not None else None
     return Secret(password) if isinstance(password, str) and password else None

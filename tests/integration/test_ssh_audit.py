@@ -98,3 +98,37 @@ def test_prompted_sudo_password_serves_become_hosts_without_one(
     [result] = run_audit([host], settings)
     assert result.report.error is None
     assert result.gathered is not None and result.gathered.meta("uid") == "0"
+
+
+def test_fix_and_its_rollback_use_the_prompted_sudo_password_too(
+    sshd: Sshd,
+    sudo_user: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`fix --prompt-for-sudo-password` (or MAILCERT_SUDO_PASSWORD) reached only `audit` and `verify`:
+    a plain `fix` could not sudo on a become host whose inventory has no password."""
+    name, password = sudo_user
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        f"all:\n  vars:\n    ansible_user: {name}\n    ansible_become: true\n"
+        f"    ansible_ssh_private_key_file: {sshd.client_key}\n    mailcert_known_hosts: {sshd.known_hosts}\n"
+        f"  hosts:\n    mx-sudo:\n      ansible_host: 127.0.0.1\n      ansible_port: {sshd.port}\n"
+    )
+
+    def fix_error(*extra: str) -> str:
+        argv = ["mailcert", "fix", "-I", str(inventory), "--dry-run", "--format", "json", *extra]
+        build_program().run(argv, exit=False)
+        return str(json.loads(capsys.readouterr().out)["hosts"][0]["error"])
+
+    assert "ansible_become_password" in fix_error()
+    monkeypatch.setenv("MAILCERT_SUDO_PASSWORD", password)  # what the prompt fills in, without a terminal
+    assert "ansible_become_password" not in fix_error()
+    with pytest.raises(SystemExit):  # no such run on the host: said once, nothing about sudo
+        build_program().run(
+            ["mailcert", "fix", "-I", str(inventory), "--rollback", "20260101T000000Z-abcdef"]
+        )
+    said = capsys.readouterr()
+    assert "mx-sudo: not-found" in said.out, said
+    assert "become" not in said.out + said.err
