@@ -328,7 +328,7 @@ def _limits(labs: list[LabRow], audits: list[AuditRow], profile: str) -> list[st
                 f"{n} hosts/forks {f}: {c:.2f} s / {m:.2f} s" for (n, f), (c, m) in sorted(cpu.items())
             )
             + ". The rest of the machine's share is the lab hosts' own work — sshd's key exchange, sudo, the "
-            "gather program (about 1,000 short-lived processes: sed, stat, grep, base64 ... per file) and the "
+            "gather program (about 500 short-lived processes: tr, wc, grep, base64, sed ... per configuration file) and the "
             "daemons' side of the probes' TLS handshakes — on the same CPUs as the control side. So the "
             "speed-up here stops where the CPUs are full (the ceiling beside each speed-up above), not at the "
             "number of forks; on a real fleet each host's share runs on that host."
