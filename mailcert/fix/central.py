@@ -146,7 +146,9 @@ def issue(
     except CentralError:
         _host(conn, "clean", staged, created)
         raise
-    return _with_files(plan, change, live, files, staged if how in ("new", "copied") else None, run_id)
+    return _with_files(
+        plan, change, live, files, staged if how in ("new", "copied") else None, run_id, created=created
+    )
 
 
 def _csr(text: str, names: tuple[str, ...], where: str) -> x509.CertificateSigningRequest:
@@ -263,10 +265,31 @@ def reason(text: str) -> str:
     return certbot_reason(text)
 
 
+# The undo of the folders `csr` made for the certificate: a restore removes the files the run created, and
+# this then removes those folders again, deepest first, when nothing else was put in them.
+CLEAN_SCRIPT = 'if [ -d "$1" ]; then find "$1" -depth -type d -empty -delete; fi'
+
+
 def _with_files(
-    plan: HostPlan, change: Change, live: str, files: dict[str, bytes], staged: str | None, run_id: str
+    plan: HostPlan,
+    change: Change,
+    live: str,
+    files: dict[str, bytes],
+    staged: str | None,
+    run_id: str,
+    *,
+    created: str = "-",
 ) -> HostPlan:
     added: list[Change] = []
+    if created != "-":
+        added.append(
+            Change(
+                ChangeKind.COMMAND,
+                f"{created}: made for this certificate; a rollback removes it again when it is left empty",
+                command=Command(("test", "-d", live)),
+                undo=Command(("sh", "-c", CLEAN_SCRIPT, "mailcert-central-clean", created)),
+            )
+        )
     for part in ("cert", "chain", "fullchain"):
         added.append(
             Change(

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mailcert.fix import apply_remote
 from mailcert.fix.apply import HostApplied, apply_host, new_run_id
 from mailcert.fix.model import ChangeKind, Outcome
+from mailcert.fix.rollback import rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.model import HostReport
@@ -318,3 +319,23 @@ def test_verify_renew_renews_inside_the_window_only_and_keeps_the_key_when_told(
     served = recheck(load_inventory(str(inventory)).host(HOST))
     fingerprint = second.fingerprint(hashes.SHA256()).hex()
     assert all(e.served.sha256 == fingerprint for e in served.endpoints if e.served is not None)
+
+
+def test_a_rollback_of_a_central_run_leaves_etc_as_it_was(
+    mx1: Lab, central_acme: CentralACME, tmp_path: Path
+) -> None:
+    """The certificate's folders that central mode made on the host go again on `fix --rollback`: /etc is
+    byte-identical to before the run, with no empty live folder left behind."""
+    lab = mx1
+    lab.plant(HOST, "expired")
+    shutil.rmtree(lab.host(HOST).path("/etc/mailcert"), ignore_errors=True)
+    before = etc_tree(lab)
+    inventory = write_inventory(lab, central_acme, tmp_path)
+    _, result = fix_once(inventory)
+    assert all(c.outcome is Outcome.APPLIED for c in result.plan.changes), result.message
+    assert lab.host(HOST).path("/etc/mailcert/live").is_dir()
+    assert result.plan.run_id is not None
+    back = rollback_host(load_inventory(str(inventory)).host(HOST), result.plan.run_id)
+    assert back.state == "rolled-back", back
+    assert etc_tree(lab) == before
+    assert not lab.host(HOST).path("/etc/mailcert").exists()
