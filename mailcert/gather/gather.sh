@@ -247,7 +247,8 @@ stat_take() {
     NW=0
     # shellcheck disable=SC2086
     [ "$ST_LINE" = "$ST_NEXT" ] || nwords $ST_LINE
-    if [ "$NW" = 10 ]; then # the 10 fields of the format, then this name
+    # the format's 10 fields (more where a user or group name holds a space, as AD groups do), then this name
+    if [ "$NW" -ge 10 ]; then
         ST_NEXT=
         IFS= read -r ST_NEXT <&4 || :
     else
