@@ -175,6 +175,9 @@ nopem_reason() {
     fi
 }
 
+# stat's fields for a path: the names last, joined by a / (which no user or group name holds)
+ST_FORMAT='%a %u %g %Y %s %y %U/%G'
+
 # path record: the file or folder as the service sees it (symlinks followed) and where links led.
 # Sets ST_TYPE (f, d, o, missing, outside) and ST_SIZE for the caller.
 statrec() {
@@ -211,15 +214,20 @@ statrec() {
         set -- $ST_LINE
     else
         # shellcheck disable=SC2046
-        set -- $(stat -L -c '%a %u %g %Y %s %U %G %y' -- "$st_f" 2>/dev/null)
+        set -- $(stat -L -c "$ST_FORMAT" -- "$st_f" 2>/dev/null)
     fi
-    if [ $# -lt 7 ]; then
+    if [ $# -lt 9 ]; then
         rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" e=stat
     else
         ST_SIZE=$5
-        # %y ("2026-01-02 03:04:05.123456789 +0000") carries the sub-second part that %Y drops
-        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$1" "u=$2" "g=$3" "mt=$4" "s=$5" "on=$6" "gn=$7" \
-            "mf=${9:-}"
+        # %y ("2026-01-02 03:04:05.123456789 +0000") carries the sub-second part that %Y drops; a user or group
+        # name with a space (AD's "domain users") stays whole, its spaces sent as %20 (fields end at a space)
+        st_m=$1 st_u=$2 st_g=$3 st_mt=$4 st_mf=$7
+        shift 8
+        st_names=
+        for st_w in "$@"; do st_names=${st_names:+$st_names%20}$st_w; done
+        rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$st_m" "u=$st_u" "g=$st_g" "mt=$st_mt" "s=$ST_SIZE" \
+            "on=${st_names%%/*}" "gn=${st_names#*/}" "mf=$st_mf"
     fi
     [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
 }
@@ -235,7 +243,7 @@ stat_batch() {
     set --
     while IFS= read -r sb_p; do set -- "$@" "$R$sb_p"; done <"$sb_list"
     : >"$T/stats"
-    [ $# -eq 0 ] || stat -L -c '%a %u %g %Y %s %U %G %y %n' -- "$@" >"$T/stats" 2>/dev/null
+    [ $# -eq 0 ] || stat -L -c "$ST_FORMAT %n" -- "$@" >"$T/stats" 2>/dev/null
     exec 4<"$T/stats"
     ST_NEXT=
     IFS= read -r ST_NEXT <&4 || :
@@ -247,8 +255,8 @@ stat_take() {
     NW=0
     # shellcheck disable=SC2086
     [ "$ST_LINE" = "$ST_NEXT" ] || nwords $ST_LINE
-    # the format's 10 fields (more where a user or group name holds a space, as AD groups do), then this name
-    if [ "$NW" -ge 10 ]; then
+    # the format's 9 fields (more where a user or group name holds a space, as AD groups do), then this name
+    if [ "$NW" -ge 9 ]; then
         ST_NEXT=
         IFS= read -r ST_NEXT <&4 || :
     else

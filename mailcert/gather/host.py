@@ -103,8 +103,8 @@ class GatheredHost:
             mode=_int(fields.get("m"), 8),
             uid=_int(fields.get("u")),
             gid=_int(fields.get("g")),
-            owner=fields.get("on") or None,
-            group=fields.get("gn") or None,
+            owner=_name(fields.get("on")),
+            group=_name(fields.get("gn")),
             mtime=_mtime(fields.get("mt"), fields.get("mf")),
             size=_int(fields.get("s")),
             resolved=resolved,
@@ -336,6 +336,11 @@ def _public_key(lines: list[str], index: int) -> tuple[bytes | None, int]:
 
 def _by_path(document: GatherDocument, kind: str) -> dict[str, Record]:
     return {_normal(r.name): r for r in document.records if r.kind == kind}
+
+
+def _name(sent: str | None) -> str | None:
+    """A user or group name as stat printed it: the gather program sends its spaces as %20."""
+    return sent.replace("%20", " ") if sent else None
 
 
 def _mtime(seconds: str | None, clock: str | None) -> float | None:

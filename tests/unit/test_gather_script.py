@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mailcert.gather import gather_argv, gather_command, gather_script
 from mailcert.gather.document import parse_document
+from mailcert.gather.host import GatheredHost
 
 SCRIPT = Path(__file__).resolve().parents[2] / "mailcert" / "gather" / "gather.sh"
 
@@ -93,3 +97,32 @@ def test_includes_are_followed_as_dovecot_and_exim_read_them(tmp_path: Path) -> 
         assert f"/etc/dovecot/{name}" in sent, name
     assert "/etc/exim4/local.inc" in sent
     assert "/etc/dovecot/commented.pem" not in sent
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a private mount namespace (root; CI runs as root)")
+def test_owner_and_group_names_with_a_space_stay_whole_and_the_next_file_keeps_its_metadata(
+    tmp_path: Path,
+) -> None:
+    """Hosts joined to Active Directory have groups like "domain users": stat prints the name with its space.
+    The name must reach the report whole (the key-permission finding names the group) and must not shift the
+    next file's fields. /etc/group gets the spaced name only inside a private mount namespace."""
+    etc = tmp_path / "host/etc/postfix"
+    etc.mkdir(parents=True)
+    (etc / "a.cf").write_text("x\n")
+    (etc / "b.cf").write_text("yy\n")
+    (etc / "b.cf").chmod(0o640)
+    os.chown(etc / "a.cf", 0, 54321)
+    group = tmp_path / "group"
+    group.write_text(Path("/etc/group").read_text() + "domain users:x:54321:\n")
+    argv = gather_argv(str(tmp_path / "host"))
+    inner = 'mount --bind "$1" /etc/group && shift && exec dash "$@"'
+    out = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", inner, "sh", str(group), *argv[1:]],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    host = GatheredHost.from_output(out)
+    a, b = host.stat("/etc/postfix/a.cf"), host.stat("/etc/postfix/b.cf")
+    assert (a.gid, a.group, a.owner, a.size, a.error) == (54321, "domain users", "root", 2, None)
+    assert (b.group, b.owner, b.size, b.mode, b.error) == ("root", "root", 3, 0o640, None)
+    # the modification time keeps its fraction: the field read is the time of day, not a word of a name
+    assert b.mtime == pytest.approx((etc / "b.cf").stat().st_mtime, abs=1e-6)
