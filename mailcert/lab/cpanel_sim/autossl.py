@@ -35,13 +35,7 @@ def in_progress(root: Path, user: str) -> bool:
         pid = int((_state(root, user) / "running").read_text())
     except (OSError, ValueError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return store.running(pid)
 
 
 def problems(root: Path, user: str) -> list[dict[str, object]]:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from mailcert.lab.cpanel_sim import store
+
 # The lab's cPanel Exim: Debian's exim4 binary, copied with its compiled-in config path set to
 # /etc/exim.conf (cPanel's build reads that file); see mailcert/lab/kinds/cpanel.py.
 EXIM_BIN = "/usr/local/cpanel/mailcert-sim/exim"
@@ -25,10 +27,9 @@ DOVECOT_PID = "/run/dovecot/master.pid"
 def _pid(pid_file: str) -> int | None:
     try:
         pid = int(Path(pid_file).read_text().split()[0])
-        os.kill(pid, 0)
     except (OSError, ValueError, IndexError):
         return None
-    return pid
+    return pid if store.running(pid) else None
 
 
 def _stop(pid_file: str, timeout: float = 10) -> None:
@@ -38,9 +39,7 @@ def _stop(pid_file: str, timeout: float = 10) -> None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not store.running(pid):
             return
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
