@@ -210,3 +210,26 @@ def test_a_second_autossl_check_while_one_runs_is_refused(tree: Path) -> None:
     data, reason = autossl.start(tree, "ex")
     assert data is None and reason is not None and "CommandAlreadyRunning" in reason
     assert autossl.start(tree, "nobody-here")[1] == "“nobody-here” is not a cPanel user."
+
+
+def test_a_daemon_that_exited_counts_as_stopped_while_it_waits_to_be_reaped() -> None:
+    """restartsrv waits for the old daemon to stop before starting the new one. An exited daemon stays a
+    zombie until init reaps it, and kill(pid, 0) still succeeds then. The SIMULATOR must see it as stopped,
+    or every restart waits for the reaper (seconds in the lab)."""
+    import os
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert store.running(child.pid)
+        child.terminate()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # a zombie: still "there" for kill(pid, 0)
+        assert not store.running(child.pid)
+    finally:
+        child.kill()
+        child.wait()
