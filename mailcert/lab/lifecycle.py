@@ -45,7 +45,7 @@ from mailcert.lab.operate import (
     status,
 )
 from mailcert.lab.pki import cert_pem, make_ca
-from mailcert.lab.procs import RecordedProcess, require_root, terminate
+from mailcert.lab.procs import RecordedProcess, require_root, running, terminate
 from mailcert.lab.state import HostState, LabState, pointer_dir, release_pointer
 
 BASE_BINARIES = (
@@ -285,7 +285,7 @@ def down(lab_dir: Path, say: Callable[[str], None] = print, *, keep_files: bool 
             left = [
                 RecordedProcess.of(pid, "left in namespace")
                 for pid in net.netns_pids(host.netns)
-                if _alive(pid)
+                if running(pid)
             ]
             if not left:
                 break
@@ -326,7 +326,7 @@ def sweep(say: Callable[[str], None] = print) -> int:
     for netns in sorted(n for n in net.existing_netns() if n.startswith(net.NETNS_PREFIX)):
         for _ in range(3):
             left = [
-                RecordedProcess.of(pid, "left in namespace") for pid in net.netns_pids(netns) if _alive(pid)
+                RecordedProcess.of(pid, "left in namespace") for pid in net.netns_pids(netns) if running(pid)
             ]
             if not left:
                 break
@@ -335,19 +335,13 @@ def sweep(say: Callable[[str], None] = print) -> int:
         host = netns.removeprefix(net.NETNS_PREFIX)
         net.remove_host_network(host)
         say(f"mailcert lab: removed namespace {netns}")
-    listeners = [RecordedProcess.of(pid, "lab listener") for pid in net.listeners_on_gateway() if _alive(pid)]
+    listeners = [
+        RecordedProcess.of(pid, "lab listener") for pid in net.listeners_on_gateway() if running(pid)
+    ]
     stopped += len(listeners)
     terminate(listeners)
     net.remove_bridge()
     return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        RecordedProcess.of(pid, "probe")
-    except LabError:
-        return False
-    return True
 
 
 # The running-lab operations live in mailcert.lab.operate; these names stay importable from here.

@@ -64,7 +64,7 @@ class RecordedProcess:
         return cls(pid, started, role)
 
     def alive(self) -> bool:
-        return start_time(self.pid) == self.started and not _is_zombie(self.pid)
+        return start_time(self.pid) == self.started and running(self.pid)
 
     def to_json(self) -> dict[str, object]:
         return {"pid": self.pid, "started": self.started, "role": self.role}
@@ -74,12 +74,14 @@ class RecordedProcess:
         return cls(int(str(data["pid"])), int(str(data["started"])), str(data["role"]))
 
 
-def _is_zombie(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited. A daemon that exited stays a zombie until init reaps
+    it (the lab has no PID namespace: that can take seconds), and kill(pid, 0) still succeeds on it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return True
-    return stat[stat.rfind(")") + 2 :].split()[0] == "Z"
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
 
 
 def terminate(processes: Sequence[RecordedProcess], *, grace: float = 3.0) -> None:

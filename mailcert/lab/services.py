@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mailcert.lab import LabError
 from mailcert.lab.layout import LabHost
-from mailcert.lab.procs import RecordedProcess, run, start_time
+from mailcert.lab.procs import RecordedProcess, run, running
 
 HOST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -131,7 +131,7 @@ class InHost:
             pid = int(self.host.path(host_path).read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if start_time(pid) is not None else None
+        return pid if running(pid) else None
 
     def pid_from_file(self, host_path: str, role: str, *, timeout: float = 10) -> RecordedProcess:
         """The pid a daemon wrote to its pid file (read through the host's root folder)."""

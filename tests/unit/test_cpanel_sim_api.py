@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mailcert.lab import procs
 from mailcert.lab.cpanel_sim import store, whmapi1
 from tests.pki import TestPKI, cert_pem, key_pem
 
@@ -222,14 +223,14 @@ def test_a_daemon_that_exited_counts_as_stopped_while_it_waits_to_be_reaped() ->
 
     child = subprocess.Popen(["sleep", "60"])
     try:
-        assert store.running(child.pid)
+        assert procs.running(child.pid)
         child.terminate()
         deadline = time.monotonic() + 10
         while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
             assert time.monotonic() < deadline, "the child never exited"
             time.sleep(0.01)
         os.kill(child.pid, 0)  # a zombie: still "there" for kill(pid, 0)
-        assert not store.running(child.pid)
+        assert not procs.running(child.pid)
     finally:
         child.kill()
         child.wait()

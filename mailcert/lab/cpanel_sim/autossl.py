@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from mailcert.lab import procs
 from mailcert.lab.cpanel_sim import store
 
 Result = tuple[dict[str, object] | None, str | None]
@@ -35,7 +36,7 @@ def in_progress(root: Path, user: str) -> bool:
         pid = int((_state(root, user) / "running").read_text())
     except (OSError, ValueError):
         return False
-    return store.running(pid)
+    return procs.running(pid)
 
 
 def problems(root: Path, user: str) -> list[dict[str, object]]:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from mailcert.lab.cpanel_sim import store
+from mailcert.lab import procs
 
 # The lab's cPanel Exim: Debian's exim4 binary, copied with its compiled-in config path set to
 # /etc/exim.conf (cPanel's build reads that file); see mailcert/lab/kinds/cpanel.py.
@@ -29,7 +29,7 @@ def _pid(pid_file: str) -> int | None:
         pid = int(Path(pid_file).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if store.running(pid) else None
+    return pid if procs.running(pid) else None
 
 
 def _stop(pid_file: str, timeout: float = 10) -> None:
@@ -39,7 +39,7 @@ def _stop(pid_file: str, timeout: float = 10) -> None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not store.running(pid):
+        if not procs.running(pid):
             return
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)

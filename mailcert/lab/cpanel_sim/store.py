@@ -41,16 +41,6 @@ SERVICE_LINKS = {
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\r?\n.*?-----END \1-----\r?\n?", re.S)
 
 
-def running(pid: int) -> bool:
-    """Whether process `pid` still runs. A daemon that exited stays a zombie until the machine's init reaps
-    it (the lab has no PID namespace: here that can take seconds), and kill(pid, 0) still succeeds on it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
-
-
 def pem_blocks(text: str) -> list[tuple[str, str]]:
     """(TYPE, block) for every PEM block in text, in order; each block ends with a newline."""
     return [(m.group(1), m.group(0).rstrip("\r\n") + "\n") for m in _PEM.finditer(text)]
