@@ -13,6 +13,7 @@ import io
 import logging
 import shlex
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from invoke.exceptions import CommandTimedOut, Failure, ThreadException
 
 from mailcert.errors import HostError
 from mailcert.inventory.model import InventoryHost
+from mailcert.known_hosts import HostKeysFor, KnownHosts, parse_known_hosts
 
 DEFAULT_TIMEOUT = 10
 COMMAND_TIMEOUT = 300
@@ -70,6 +72,7 @@ class StrictConnection(Connection):  # type: ignore[misc]
     inventory_host: InventoryHost | None = None
     known_hosts_path: str = ""
     exec_count: int = 0
+    host_keys: HostKeysFor = HostKeysFor((), ())
 
     def __init__(
         self, host: InventoryHost, *, timeout: int = DEFAULT_TIMEOUT, config: Config | None = None
@@ -128,14 +131,17 @@ class StrictConnection(Connection):  # type: ignore[misc]
             )
         try:
             known = known_hosts(path)
-        except (OSError, paramiko.SSHException) as exc:
-            raise HostError(f"cannot read known_hosts file {path}: {exc}", where=self.name) from None
+        except OSError as exc:
+            raise HostError(
+                f"cannot read known_hosts file {path}: {exc.strerror or exc}", where=self.name
+            ) from None
         # Only this host's entries, under the name paramiko looks up ("[addr]:port" unless port 22). They
-        # are only read, never written back: no key is ever added by mailcert.
+        # are only read, never written back: no key is ever added by mailcert. A revoked key is left out,
+        # so offering it fails as unknown or changed, and connection_error names it revoked.
         name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-        entries = known.lookup(name)
-        for key_type, key in (entries or {}).items():
-            self.client.get_host_keys().add(name, key_type, key)
+        self.host_keys = known.lookup(name)
+        for key in self.host_keys.accepted:
+            self.client.get_host_keys().add(name, key.get_name(), key)
 
     def execute(
         self, command: str, *, stdin: str | None = None, timeout: int = COMMAND_TIMEOUT
@@ -211,22 +217,25 @@ def sudo_error(output: RemoteOutput, host: InventoryHost) -> HostError | None:
 
 
 _known_hosts_lock = threading.Lock()
-_known_hosts_parsed: dict[str, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+_known_hosts_parsed: dict[str, tuple[tuple[int, int], KnownHosts]] = {}
 
 
-def known_hosts(path: str) -> paramiko.HostKeys:
+def known_hosts(path: str) -> KnownHosts:
     """The known_hosts file parsed once per run and reused while its size and mtime stay the same.
 
     Parsing a fleet's known_hosts for every host made each host's cost grow with the fleet (issue 4's
-    bench: 0.14 s of control CPU per host at 100 hosts); a changed file is parsed again.
+    bench: 0.14 s of control CPU per host at 100 hosts); a changed file is parsed again. Its warnings
+    (skipped @cert-authority or unreadable lines) go to stderr once per parse, not once per host.
     """
     stat = Path(path).stat()
     version = (stat.st_mtime_ns, stat.st_size)
     with _known_hosts_lock:
         cached = _known_hosts_parsed.get(path)
         if cached is None or cached[0] != version:
-            cached = (version, paramiko.HostKeys(path))
+            cached = (version, parse_known_hosts(path))
             _known_hosts_parsed[path] = cached
+            for warning in cached[1].warnings:
+                print(f"mailcert: warning: {warning}", file=sys.stderr)
         return cached[1]
 
 
@@ -237,6 +246,15 @@ def connection_error(exc: BaseException, conn: StrictConnection) -> HostError:
     target = host.ssh_target
     known = conn.known_hosts_path
     keyscan = f"ssh-keyscan -p {host.port} {shlex.quote(host.address)}"
+    offered = exc.key if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException) else None
+    if offered is not None and conn.host_keys.is_revoked(offered):
+        return HostError(
+            f"host key of {host.address}:{host.port} is REVOKED in {known} (offered {offered.get_name()} "
+            f"{offered.fingerprint}); refused",
+            where=conn.name,
+            todo="suspect a compromised or cloned host: have its admin replace the host key, verify the new "
+            "fingerprint out of band, then add it",
+        )
     if isinstance(exc, UnknownHostKey):
         return HostError(
             f"host key of {host.address}:{host.port} not in {known} (offered {exc.key.get_name()} "
