@@ -1,19 +1,25 @@
 """Roles: per host service, how to validate and reload it, and the templates of files `fix` may write.
 
 Loaded from the installed package (roles/ ships as mailcert/roles; in a checkout, the repository's roles/)
-and then from a `roles/` folder in the working directory, which overrides or adds, like Ansible's roles
-path: a role.yml there replaces the keys it sets, a template there replaces the packaged one.
+and then from a roles folder named explicitly (`--roles DIR` or the inventory's `mailcert_roles_dir`),
+which overrides or adds, like Ansible's roles path: a role.yml there replaces the keys it sets, a template
+there replaces the packaged one. Its validate and reload commands run as root on every host, so the folder
+and everything in it must be owned by the invoking user or root and not writable by group or others; a
+`roles/` folder that merely sits in the working directory is not read (issue 19).
 Templates render in Jinja2's immutable sandbox with StrictUndefined and no autoescaping (they are shell
 and config files, not HTML); the `shell_quote` filter quotes a value for sh.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
@@ -25,12 +31,79 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def default_paths() -> list[Path]:
-    """Packaged roles first (installed: mailcert/roles; checkout: ./roles beside the package), then ./roles."""
-    paths = [p for p in (_PACKAGE / "roles", _PACKAGE.parent / "roles") if p.is_dir()][:1]
-    local = Path.cwd() / "roles"
-    if local.is_dir() and all(local.resolve() != p.resolve() for p in paths):
-        paths.append(local)
+    """The packaged roles (installed: mailcert/roles; checkout: ./roles beside the package)."""
+    return [p for p in (_PACKAGE / "roles", _PACKAGE.parent / "roles") if p.is_dir()][:1]
+
+
+def role_paths(override: str | None) -> list[Path]:
+    """The packaged roles, then `override` (a roles folder named by --roles or mailcert_roles_dir) once it
+    passes trusted_roles_dir."""
+    paths = default_paths()
+    if override:
+        folder = trusted_roles_dir(Path(override))
+        if all(folder != p.resolve() for p in paths):
+            paths.append(folder)
     return paths
+
+
+def trusted_roles_dir(folder: Path) -> Path:
+    """`folder` resolved, after checking that it and everything in it is owned by us or root and not writable
+    by group or others (its commands run as root on every host); otherwise one-line MailcertError."""
+    resolved = folder.expanduser().resolve()
+    if not resolved.is_dir():
+        raise MailcertError(
+            f"roles folder {folder} does not exist or is not a folder",
+            todo="fix --roles or mailcert_roles_dir",
+        )
+    for path in [resolved, *sorted(resolved.rglob("*"))]:
+        why = _untrusted(path)
+        if why is not None:
+            raise MailcertError(
+                f"roles folder {folder} is not safe to use: {path} {why}; its validate and reload commands "
+                "would run as root on every host",
+                todo=f"chown it to yourself or root and `chmod -R go-w {shlex.quote(str(resolved))}`, "
+                "or drop --roles / mailcert_roles_dir",
+            )
+    return resolved
+
+
+def _untrusted(path: Path) -> str | None:
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if info.st_uid not in (0, os.geteuid()):
+        return f"is owned by uid {info.st_uid}, neither you (uid {os.geteuid()}) nor root"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def warn_unnamed_roles_folder(named: str | None, stream: TextIO | None = None) -> bool:
+    """One warning when ./roles exists but is not the folder named: it used to be read implicitly."""
+    local = Path.cwd() / "roles"
+    packaged = {p.resolve() for p in default_paths()}
+    if not local.is_dir() or local.resolve() in packaged:
+        return False
+    if named and Path(named).expanduser().resolve() == local.resolve():
+        return False
+    print(
+        f"mailcert: warning: {local} is not read (a roles folder is used only when named): pass "
+        "`--roles roles` or set mailcert_roles_dir to use it",
+        file=stream or sys.stderr,
+    )
+    return True
+
+
+_role_sets: dict[str | None, RoleSet] = {}
+
+
+def roles_for(override: str | None) -> RoleSet:
+    """The packaged roles plus `override` (None: packaged only), read and checked once per folder per run."""
+    key = str(Path(override).expanduser().resolve()) if override else None
+    if key not in _role_sets:
+        _role_sets[key] = load_roles(role_paths(override))
+    return _role_sets[key]
 
 
 @dataclass(frozen=True)
@@ -85,7 +158,7 @@ class RoleSet:
 
 
 def load_roles(paths: Sequence[Path] | None = None) -> RoleSet:
-    """Every role found in `paths` (default: packaged, then ./roles); later folders override earlier ones."""
+    """Every role found in `paths` (default: the packaged roles); later folders override earlier ones."""
     folders = list(paths) if paths is not None else default_paths()
     raw: dict[str, dict[str, Any]] = {}
     templates: dict[str, dict[str, Path]] = {}

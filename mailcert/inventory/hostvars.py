@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from mailcert.errors import InventoryError
-from mailcert.inventory.model import HOSTNAME_SERVICES, SERVICE_ROLES, InventoryHost, Secret, Where
+from mailcert.inventory.model import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    HOSTNAME_SERVICES,
+    SERVICE_ROLES,
+    InventoryHost,
+    Secret,
+    Where,
+)
 from mailcert.inventory.raw import Var
 
 # Ansible's aliases, first wins when several are set at the same level.
@@ -143,6 +150,11 @@ def build_host(
         acme_ca_bundle=_path(v.text("mailcert_acme_ca_bundle"), base),
         acme_mode=_choice(v, "mailcert_acme_mode", _ACME_MODES, "host"),
         reuse_key=v.boolean("mailcert_reuse_key"),
+        acme_allowed_names=v.names("mailcert_acme_allowed_names"),
+        roles_dir=_path(v.text("mailcert_roles_dir"), base),
+        max_output_bytes=v.integer(
+            "mailcert_max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, 1024 * 1024, 4 * 1024**3
+        ),
         groups=groups,
         source=where,
         vars={k: (Secret(str(var.value)) if k in SECRET_VARS else var.value) for k, var in merged.items()},

@@ -46,6 +46,9 @@ class Secret:
         return hash(("Secret", self._value))
 
 
+DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # as much as one host's gathered facts may be
+
+
 @dataclass(frozen=True)
 class InventoryHost:
     """One inventory host, its connection settings and the mailcert_* variables of SPEC.
@@ -82,6 +85,11 @@ class InventoryHost:
     acme_ca_bundle: str | None = None
     acme_mode: str = "host"
     reuse_key: bool | None = None
+    acme_allowed_names: tuple[str, ...] = ()  # mailcert_acme_allowed_names: patterns central mode may issue
+    roles_dir: str | None = None  # mailcert_roles_dir: a local roles folder that overrides the packaged roles
+    max_output_bytes: int = (
+        DEFAULT_MAX_OUTPUT_BYTES  # mailcert_max_output_bytes: what one SSH command may print
+    )
     groups: tuple[str, ...] = ()
     source: Where | None = None
     vars: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -26,6 +26,7 @@ from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
+from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost
 from mailcert.lint import LintOptions
@@ -57,6 +58,8 @@ from mailcert.tasks.state import run_state
         "dry_run": "show the plan (diffs, commands, findings each step removes) and change nothing",
         "yes": "apply without asking (for automation); without it fix asks once on a terminal",
         "rollback": "restore every file run RUN-ID changed (as printed by fix), reload, and stop",
+        "roles": "a local roles folder whose role.yml and templates override the packaged roles (owned by "
+        "you or root, not group/world-writable; default: the inventory's mailcert_roles_dir, else none)",
         "install_certbot": "a host that needs certbot and lacks it gets it installed first, with its package "
         "manager (apt-get, dnf or yum); without this the plan says how to install it",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items() if k not in ("warn-days", "crit-days")},
@@ -71,6 +74,7 @@ def fix(
     yes: bool = False,
     rollback: str | None = None,
     install_certbot: bool = False,
+    roles: str | None = None,
     format: str = "text",
     output: str | None = None,
     at: str | None = None,
@@ -88,9 +92,12 @@ def fix(
         _rollback(check_run_id(rollback), hosts, workers)
         return
     settings = AuditSettings(now=parse_at(at), ca_bundles=tuple(ca_bundle or ()), sudo_password=sudo_password)
+    if roles:
+        roles_for(roles)  # an unsafe --roles folder stops the run before any host is touched
+    warn_unnamed_roles_folder(roles)
     audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
     stores: dict[tuple[str, ...], TrustStore] = {}
-    plans = [_plan(audit, settings, install_certbot, stores) for audit in audits]
+    plans = [_plan(audit, settings, install_certbot, stores, roles) for audit in audits]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
     if dry_run:
@@ -127,8 +134,10 @@ def _plan(
     settings: AuditSettings,
     install_certbot: bool,
     stores: dict[tuple[str, ...], TrustStore],
+    roles: str | None = None,
 ) -> HostPlan:
-    """The host's plan; `stores` keeps each set of trusted bundles read once for the run's hosts."""
+    """The host's plan; `stores` keeps each set of trusted bundles read once for the run's hosts; `roles`
+    (--roles) beats the host's mailcert_roles_dir."""
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
@@ -139,6 +148,7 @@ def _plan(
             host,
             now=settings.now,
             install_certbot=install_certbot,
+            roles=roles_for(roles or audit.host.roles_dir),
             lint_options=_lint_options(audit.host, settings, stores),
         )
         return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)

@@ -22,7 +22,7 @@ from mailcert.fix.model import Change, ChangeKind, Command, HostPlan, Outcome
 from mailcert.fix.plan_acme import Target
 from mailcert.fix.plan_base import PlanState
 from mailcert.fix.plan_dane import host_tlsa, pins_spki
-from mailcert.fix.roles import load_roles
+from mailcert.fix.roles import roles_for
 from mailcert.model import Finding, HostReport, Severity
 from mailcert.services.certbot import read_certbot
 from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
@@ -54,7 +54,14 @@ def due_plan(audit: HostAudit, settings: AuditSettings) -> tuple[HostPlan | None
     files, host = audit.gathered, audit.host
     systemd = bool(audit.gathered.units) or files.is_dir("/run/systemd/system")
     state = PlanState(
-        host, files, audit.model, audit.report, read_certbot(files), load_roles(), settings.now, systemd
+        host,
+        files,
+        audit.model,
+        audit.report,
+        read_certbot(files),
+        roles_for(host.roles_dir),
+        settings.now,
+        systemd,
     )
     target = central_target(state, set())
     if target is None or target.action != "renew":
