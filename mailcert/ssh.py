@@ -26,6 +26,7 @@ from invoke.exceptions import CommandTimedOut, Failure, ThreadException
 from mailcert.errors import HostError
 from mailcert.inventory.model import InventoryHost
 from mailcert.known_hosts import HostKeysFor, KnownHosts, parse_known_hosts
+from mailcert.quoting import shell_command
 
 DEFAULT_TIMEOUT = 10
 COMMAND_TIMEOUT = 300
@@ -245,7 +246,7 @@ def connection_error(exc: BaseException, conn: StrictConnection) -> HostError:
     assert host is not None
     target = host.ssh_target
     known = conn.known_hosts_path
-    keyscan = f"ssh-keyscan -p {host.port} {shlex.quote(host.address)}"
+    keyscan = shell_command("ssh-keyscan", "-p", host.port, host.address)
     offered = exc.key if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException) else None
     if offered is not None and conn.host_keys.is_revoked(offered):
         return HostError(
@@ -268,7 +269,8 @@ def connection_error(exc: BaseException, conn: StrictConnection) -> HostError:
             f"{exc.key.fingerprint}, {known} has {exc.expected_key.fingerprint}",
             where=conn.name,
             todo="if the host was reinstalled, verify the new fingerprint out of band, then "
-            f"`ssh-keygen -R '[{host.address}]:{host.port}' -f {known}` and add the new key; otherwise suspect an attack",
+            f"`{shell_command('ssh-keygen', '-R', f'[{host.address}]:{host.port}', '-f', known)}` and add the new "
+            "key; otherwise suspect an attack",
         )
     if isinstance(exc, paramiko.PasswordRequiredException):
         return HostError(

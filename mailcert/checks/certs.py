@@ -30,6 +30,7 @@ from mailcert.pki.certinfo import (
 from mailcert.pki.chain import PathStatus, build_path, order_problems
 from mailcert.pki.names import covers
 from mailcert.pki.trust import TrustStore
+from mailcert.quoting import shell_command
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _names(leaf: x509.Certificate, hostnames: Sequence[str], where: Where) -> li
         where.finding(
             "cert.name-mismatch",
             f"'{name}' is not covered by certificate {describe(leaf)}, which names: {listed}",
-            f"issue or expand the certificate to include {name} (e.g. certbot --expand -d {name}); "
+            f"issue or expand the certificate to include {name} (e.g. `{shell_command('certbot', '--expand', '-d', name)}`); "
             "a wildcard covers one label only",
             hostname=name,
         )

@@ -20,6 +20,7 @@ from mailcert.pki.names import covers
 from mailcert.probe import target_for
 from mailcert.probe.registry import STANDARD_PORTS
 from mailcert.probe.result import ProbeResult, ProbeTarget
+from mailcert.quoting import shell_command
 
 ProbeKey = tuple[str, int, Mode]
 # What check_probe says that the source-aware checks below say better for advertised endpoints.
@@ -133,7 +134,7 @@ def _advertised(item: Advertised, result: ProbeResult) -> list[Finding]:
                     message=f"{item.hostname} (from {item.source}) is not covered by the certificate served on "
                     f"port {item.port}, {describe(leaf)}, which names: "
                     f"{', '.join([*san_dns_names(leaf), *san_ip_addresses(leaf)]) or 'no names'}",
-                    fix=f"add {item.hostname} to the certificate (certbot --expand -d {item.hostname}), or "
+                    fix=f"add {item.hostname} to the certificate (`{shell_command('certbot', '--expand', '-d', item.hostname)}`), or "
                     f"change {item.source} to a name the certificate covers",
                     service=service,
                     port=item.port,

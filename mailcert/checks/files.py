@@ -14,6 +14,7 @@ from mailcert.facts import BlockKind, FileFacts, HostFiles, PemBlock
 from mailcert.model import ConfiguredCert, Finding, Severity
 from mailcert.pki.certinfo import is_self_signed, not_after, san_dns_names, sha256_hex, spki_der
 from mailcert.pki.chain import PathStatus, build_path
+from mailcert.quoting import shell_command
 from mailcert.services.model import CertSource, PemLayout
 
 # Groups that may legitimately read a TLS key besides root (the services' own groups).
@@ -166,7 +167,7 @@ def _key_file_findings(facts: FileFacts, keys: Sequence[PemBlock]) -> list[Findi
         Where(file=facts.path).finding(
             "key.permissions",
             f"private key {facts.path} (mode {facts.mode:04o}) is readable by {who}",
-            f"chmod 600 {facts.path} (or 640 with the service's own group)",
+            f"`{shell_command('chmod', '600', facts.path)}` (or 640 with the service's own group)",
         )
     ]
 
@@ -196,7 +197,8 @@ def _leaf_and_key(
             at_key.finding(
                 "key.encrypted",
                 f"the private key in {at_key.file} is passphrase-protected and the service has no passphrase",
-                f"decrypt it: openssl pkey -in {at_key.file} -out KEY.new (keep it mode 600), then point the service at it",
+                f"decrypt it: `{shell_command('openssl', 'pkey', '-in', at_key.file, '-out', 'KEY.new')}` (keep it mode 600), "
+                "then point the service at it",
             )
         ]
     if key.public_key_der is None:

@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mailcert.quoting import shell_command
 from mailcert.services.certbot_model import CertbotState, Hook, Lineage
 
 if TYPE_CHECKING:
@@ -18,12 +19,15 @@ RECONFIGURE_SINCE = (2, 3)  # `certbot reconfigure` first shipped in certbot 2.3
 POSTMAP_SNI = "postmap -F $(postconf -xh tls_server_sni_maps | tr ',' ' ')"
 
 
+PRINTF_LINES = "%s\\n"  # printf's format that prints each argument on a line of its own
+
+
 def reload_command(services: Sequence[str], postmap: bool) -> str:
     """The shell command that makes the services load renewed certificates."""
     parts = [POSTMAP_SNI] if postmap else []
     if services:
-        units = " ".join("exim4" if s == "exim" else s for s in services)
-        parts.append(f"systemctl reload {units}")
+        units = ["exim4" if s == "exim" else s for s in services]
+        parts.append(shell_command("systemctl", "reload", *units))
     return " && ".join(parts)
 
 
@@ -53,7 +57,10 @@ def hook_fix(
     if lineage.renew_hook is None and version is not None and version >= RECONFIGURE_SINCE:
         return f"`certbot reconfigure --cert-name {shlex.quote(lineage.name)} --deploy-hook {shlex.quote(command)}`"
     path = f"{state.config_dir}/renewal-hooks/deploy/{HOOK_NAME}"
-    script = f"printf '%s\\n' '#!/bin/sh' {shlex.quote(command)} > {path} && chmod 0755 {path}"
+    script = (
+        f"{shell_command('printf', PRINTF_LINES, '#!/bin/sh', command)} > {shlex.quote(path)} && "
+        f"{shell_command('chmod', '0755', path)}"
+    )
     reason = "certbot runs every executable file in renewal-hooks/deploy/ after each renewal"
     if lineage.renew_hook is not None:
         reason += f"; the lineage's own renew_hook ({lineage.renew_hook}) stays as it is"

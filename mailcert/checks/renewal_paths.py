@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mailcert.checks.renewal_fixes import reload_command, repoint_fix
 from mailcert.checks.renewal_uses import CertUse, copied_from, finding, grouped, lineage_of, where
 from mailcert.model import Finding
+from mailcert.quoting import shell_command
 from mailcert.services.certbot import lineage_file_role, when
 from mailcert.services.certbot_model import CertbotState, Lineage
 
@@ -98,7 +99,8 @@ def superseded_lineages(
             fix = (
                 f"point the services at {newest.live_dir}/fullchain.pem and {newest.live_dir}/privkey.pem "
                 f"and reload them ({reload_command(sorted({u.service for u in users[old.name]}), False)}); "
-                f"once nothing uses {old.name}, `certbot delete --cert-name {old.name}` stops its renewals"
+                f"once nothing uses {old.name}, `{shell_command('certbot', 'delete', '--cert-name', old.name)}` "
+                "stops its renewals"
             )
             findings.append(
                 finding("renewal.lineage-superseded", message, fix, users[old.name], old.renewal_conf)

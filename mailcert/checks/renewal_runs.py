@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from mailcert.checks.renewal_fixes import hook_fix
 from mailcert.checks.renewal_uses import CertUse, finding, where
 from mailcert.model import Finding
+from mailcert.quoting import shell_command
 from mailcert.services.certbot import when
 from mailcert.services.certbot_hooks import POSTMAP_F
 from mailcert.services.certbot_model import CertbotState, HookStage, Lineage
@@ -39,7 +41,8 @@ def not_configured(state: CertbotState, used: dict[str, list[CertUse]]) -> list[
         if timers:
             unit = timers[0].text
             masked = any(t.why_not and "masked" in t.why_not for t in timers)
-            fix = f"`{'systemctl unmask ' + unit + ' && ' if masked else ''}systemctl enable --now {unit}`"
+            enable = shell_command("systemctl", "enable", "--now", unit)
+            fix = f"`{shell_command('systemctl', 'unmask', unit) + ' && ' if masked else ''}{enable}`"
         else:
             fix = (
                 "`echo '17 3,15 * * * root certbot -q renew' > /etc/cron.d/certbot` (or enable certbot.timer)"
@@ -58,12 +61,18 @@ def not_configured(state: CertbotState, used: dict[str, list[CertUse]]) -> list[
     return findings
 
 
+def _domains(names: Sequence[str]) -> list[str]:
+    """certbot's `-d NAME` words for `names` (`-d NAME` as a placeholder when none are known)."""
+    return [word for name in names for word in ("-d", name)] or ["-d", "NAME"]
+
+
 def _why_not_renewed(lineage: Lineage) -> tuple[str | None, str]:
     cert_name = lineage.name
     if lineage.conf_error:
         return lineage.conf_error, (
-            f"re-issue it so certbot records how to renew it: `certbot certonly --cert-name {cert_name} "
-            f"{' '.join('-d ' + n for n in lineage.names) or '-d NAME'}` with the authenticator you use"
+            "re-issue it so certbot records how to renew it: "
+            f"`{shell_command('certbot', 'certonly', '--cert-name', cert_name, *_domains(lineage.names))}` "
+            "with the authenticator you use"
         )
     if not lineage.autorenew:
         return f"{lineage.renewal_conf} sets autorenew = False", (
@@ -73,8 +82,9 @@ def _why_not_renewed(lineage: Lineage) -> tuple[str | None, str]:
         return (
             "it was issued with --manual and no --manual-auth-hook, so `certbot renew` cannot answer the challenge",
             (
-                f"re-issue with an authenticator that works unattended, e.g. `certbot certonly --cert-name {cert_name} "
-                f"--webroot -w /var/www/html` or a --dns-PROVIDER plugin"
+                "re-issue with an authenticator that works unattended, e.g. "
+                f"`{shell_command('certbot', 'certonly', '--cert-name', cert_name, '--webroot', '-w', '/var/www/html')}` "
+                "or a --dns-PROVIDER plugin"
             ),
         )
     return None, ""
@@ -154,6 +164,7 @@ def overdue(state: CertbotState, used: dict[str, list[CertUse]], now: datetime) 
             f"lineage {name} (used by {where(group)}) expires {when(lineage.not_after)} and has been due for "
             f"renewal since {when(due)}: renewals are failing{why}"
         )
-        fix = f"run `certbot renew --cert-name {name}` and fix the error it reports (full log: /var/log/letsencrypt/letsencrypt.log)"
+        renew = shell_command("certbot", "renew", "--cert-name", name)
+        fix = f"run `{renew}` and fix the error it reports (full log: /var/log/letsencrypt/letsencrypt.log)"
         findings.append(finding("renewal.overdue", message, fix, group, lineage.renewal_conf))
     return findings

@@ -1,7 +1,9 @@
 """The terminal report (`--format text`): per host a status header, endpoints, findings by service and port.
 
 ANSI colour only when asked (the caller passes `sys.stdout.isatty()`); every value from a host goes through
-`printable`, so a hostile config value cannot move the cursor or recolour the terminal.
+`one_line` (mailcert.quoting.shown), so a hostile config value or certificate name cannot move the cursor,
+recolour the terminal, reorder a line (bidi controls) or start a line of its own (newline); only plan diffs
+and commands keep their own lines, each line escaped and indented under its entry.
 """
 
 from __future__ import annotations
@@ -44,17 +46,15 @@ class _Paint:
 
 
 def _wrapped(text: str, indent: str) -> list[str]:
-    lines: list[str] = []
-    for paragraph in printable(text).split("\n"):
-        lines += textwrap.wrap(
-            paragraph,
-            width=WIDTH,
-            initial_indent=indent,
-            subsequent_indent=indent + "  ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        ) or [indent.rstrip()]
-    return lines
+    """One paragraph wrapped at WIDTH: a newline inside `text` is shown as \\n, never a line break."""
+    return textwrap.wrap(
+        one_line(text),
+        width=WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
 
 
 def _table(rows: Sequence[Sequence[str]], indent: str) -> list[str]:
@@ -150,7 +150,9 @@ def _plan(plan: Sequence[dict[str, object]]) -> list[str]:
         if change.get("outcome") is not None:
             head += f": {change['outcome']}"
         lines += _wrapped(head or "change", "  ")
-        for key in ("description", "command", "diff"):
+        if change.get("description"):
+            lines += _wrapped(str(change["description"]), "    ")
+        for key in ("command", "diff"):
             if change.get(key):
                 lines += [f"    {printable(line)}".rstrip() for line in str(change[key]).splitlines()]
     return lines

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from mailcert.model import Finding, HostReport, Report, Severity, Status
+from mailcert.quoting import shown, shown_lines
 
 # Most severe first; the order findings are listed in and the order counts are spelt in.
 SEVERITY_ORDER: tuple[Severity, ...] = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.INFO)
 STATUS_ORDER: tuple[Status, ...] = (Status.CRITICAL, Status.UNKNOWN, Status.WARNING, Status.OK)
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def iso_utc(moment: datetime) -> str:
@@ -33,17 +31,15 @@ def sha256_prefix(fingerprint: str, length: int = 12) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` with control characters (ANSI escapes from hostile config values, NULs ...) made visible.
-
-    Newlines and tabs stay: messages and fixes may span lines on purpose.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """`text` with control characters (ANSI escapes from hostile config values, NULs ...) and bidi controls
+    made visible. Newlines and tabs stay: for text that spans lines on purpose (diffs, scripts)."""
+    return shown_lines(text)
 
 
 def one_line(text: str) -> str:
-    """`printable`, and newlines shown as \\n too: for fields that are one line (names, paths, table cells),
+    """mailcert.quoting.shown: for every value shown on one line (names, paths, table cells, messages, fixes),
     where a hostile newline would otherwise forge a line of the report."""
-    return printable(text).replace("\n", "\\n").replace("\t", " ")
+    return shown(text)
 
 
 def where(finding: Finding) -> str:

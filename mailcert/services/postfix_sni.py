@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
 from mailcert.model import Finding
+from mailcert.quoting import shell_command
 from mailcert.services.model import CertSource, Location, PemLayout, SniCert
 from mailcert.services.postfix_config import file_list
 from mailcert.services.postfix_syntax import WHITESPACE, logical_lines, strip_braces
@@ -133,7 +134,7 @@ def _staleness(
     index_path = source + _INDEX_SUFFIXES[kind]
     index = files.stat(index_path)
     source_facts = files.stat(source)
-    fix = f"run `postmap -F {table}` and `postfix reload`, and add both to the certificate deploy hook"
+    fix = f"run `{shell_command('postmap', '-F', table)}` and `postfix reload`, and add both to the certificate deploy hook"
     if not index.exists or index.mtime is None:
         return [
             _stale(
@@ -195,7 +196,8 @@ def _unreadable_source(table: str, path: str, error: str | None, location: Locat
         severity=default_severity("config.syntax"),
         message=f"tls_server_sni_maps names {table}, but its source file {path} cannot be read ({error}); "
         f"SNI certificates cannot be checked",
-        fix=f"create {path} (lines `name key-and-chain-files`) and run `postmap -F {table}`, or remove the table",
+        fix=f"create {path} (lines `name key-and-chain-files`) and run `{shell_command('postmap', '-F', table)}`, "
+        "or remove the table",
         service="postfix",
         file=location.file if location else path,
         line=location.line if location else None,
