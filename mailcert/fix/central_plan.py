@@ -22,6 +22,7 @@ from cryptography import x509
 
 from mailcert.errors import MailcertError
 from mailcert.fix import values
+from mailcert.fix.central_names import refused_reason, split_granted
 from mailcert.fix.model import Command
 from mailcert.fix.plan_acme import SERVERS, Target, host_names
 from mailcert.fix.plan_base import PlanState
@@ -179,10 +180,17 @@ def _current(state: PlanState, live_dir: str, names: list[str], bad: set[str]) -
 def central_target(state: PlanState, bad_files: set[str]) -> Target | None:
     """The host's central certificate: used as it is, or issued/renewed through the control machine."""
     host = state.host
-    names = host_names(state)
-    if not names:
+    wanted = host_names(state)
+    if not wanted:
         return None
+    # Only names the inventory grants are requested (central_names); the rest stay findings.
+    names, refused = split_granted(wanted, host)
+    if refused:
+        state.cannot(refused_reason(refused))
     chosen = host.vars.get("mailcert_cert_name")
+    if not names:
+        name = chosen if isinstance(chosen, str) and chosen else "mailcert"
+        return Target(name, cert_dir(host, name), (), "issue", None, refused_reason(refused))
     name = chosen if isinstance(chosen, str) and chosen else names[0].removeprefix("*.")
     live_dir = cert_dir(host, name)
     action = _current(state, live_dir, names, set(bad_files))

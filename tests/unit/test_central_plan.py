@@ -28,6 +28,7 @@ def bare(tmp_path: Path) -> HostTree:
 
 def central(tmp_path: Path, **extra: object) -> dict[str, object]:
     return {
+        "mailcert_hostnames": NAMES,  # as the inventory writes it: central mode requests only granted names
         "mailcert_acme_dns_credentials": "/etc/mailcert/rfc2136.ini",
         "mailcert_central_state_dir": str(tmp_path / "control"),
         "mailcert_acme_dns_propagation_seconds": 5,
