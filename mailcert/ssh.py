@@ -9,7 +9,6 @@ when one is given, and turns every failure into a one-line HostError naming the 
 from __future__ import annotations
 
 import getpass
-import io
 import logging
 import shlex
 import socket
@@ -21,12 +20,12 @@ from typing import Any
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut, Failure, ThreadException
 
 from mailcert.errors import HostError
-from mailcert.inventory.model import InventoryHost
+from mailcert.inventory.model import DEFAULT_MAX_OUTPUT_BYTES, InventoryHost
 from mailcert.known_hosts import HostKeysFor, KnownHosts, parse_known_hosts
 from mailcert.quoting import shell_command
+from mailcert.ssh_stream import CommandTimeoutError, OutputTooLargeError, run_capped
 
 DEFAULT_TIMEOUT = 10
 COMMAND_TIMEOUT = 300
@@ -147,21 +146,42 @@ class StrictConnection(Connection):  # type: ignore[misc]
     def execute(
         self, command: str, *, stdin: str | None = None, timeout: int = COMMAND_TIMEOUT
     ) -> RemoteOutput:
-        """Run one command (one SSH exec); `stdin` is written to it then closed. Failures are HostErrors."""
+        """Run one command (one SSH exec); `stdin` is written to it then closed. Its output is read as it
+        streams and capped at the host's mailcert_max_output_bytes. Failures are HostErrors."""
         self.open()
-        in_stream: Any = io.StringIO(stdin) if stdin is not None else False
         self.exec_count += 1
+        host = self.inventory_host
+        limit = host.max_output_bytes if host is not None else DEFAULT_MAX_OUTPUT_BYTES
         try:
-            result = self.run(command, in_stream=in_stream, hide=True, warn=True, timeout=timeout, pty=False)
-        except CommandTimedOut:
+            transport = self.client.get_transport()
+            if transport is None or not transport.is_active():
+                raise paramiko.SSHException("the SSH connection is closed")
+            captured = run_capped(
+                transport,
+                command,
+                stdin=stdin.encode() if stdin is not None else None,
+                timeout=timeout,
+                limit=limit,
+            )
+        except CommandTimeoutError:
             raise HostError(
                 f"the remote command did not finish within {timeout} s",
                 where=self.name,
                 todo="look for a hung postconf/doveconf/exim on the host",
             ) from None
-        except (Failure, ThreadException, OSError, EOFError, paramiko.SSHException) as exc:
+        except OutputTooLargeError:
+            raise HostError(
+                f"the host printed more than {limit} bytes for one command; stopped reading it",
+                where=self.name,
+                todo="look for a runaway file or command on the host, or raise mailcert_max_output_bytes",
+            ) from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             raise HostError(f"SSH session failed: {_short(exc)}", where=self.name) from None
-        return RemoteOutput(str(result.stdout), str(result.stderr), int(result.exited))
+        return RemoteOutput(
+            captured.stdout.decode("utf-8", errors="replace"),
+            captured.stderr.decode("utf-8", errors="replace"),
+            captured.exit_status,
+        )
 
     def execute_as_root(self, argv: list[str], *, timeout: int = COMMAND_TIMEOUT) -> RemoteOutput:
         """Run `argv` (one SSH exec), through sudo when the inventory says become: the password from the
