@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 
 CERT_AUTHORITY = "@cert-authority"
 REVOKED = "@revoked"
@@ -115,7 +116,7 @@ def _key_line(fields: list[str], *, revoked: bool) -> KnownKey | None:
     hosts, key_type, blob = fields[:3]
     try:
         key = paramiko.PKey.from_type_string(key_type, base64.b64decode(blob, validate=True))
-    except (binascii.Error, ValueError, paramiko.SSHException):
+    except (binascii.Error, ValueError, TypeError, IndexError, paramiko.SSHException, UnknownKeyType):
         return None
     return KnownKey(tuple(p for p in hosts.split(",") if p), key, revoked)
 

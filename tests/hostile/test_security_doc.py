@@ -17,6 +17,7 @@ BOUNDARY_FILES = (
     "tests/integration/test_ssh_known_hosts.py",
     "tests/integration/test_ssh_output_cap.py",
     "tests/unit/test_central_names.py",
+    "tests/unit/test_known_hosts.py",
 )
 
 
