@@ -152,9 +152,10 @@ def _plan(plan: Sequence[dict[str, object]]) -> list[str]:
         lines += _wrapped(head or "change", "  ")
         if change.get("description"):
             lines += _wrapped(str(change["description"]), "    ")
-        for key in ("command", "diff"):
-            if change.get(key):
-                lines += [f"    {printable(line)}".rstrip() for line in str(change[key]).splitlines()]
+        if change.get("command"):  # one line: a newline in a host value is shown, not obeyed
+            lines.append(f"    {one_line(str(change['command']))}".rstrip())
+        if change.get("diff"):  # a diff is lines of the file: each escaped, indented under its entry
+            lines += [f"    {printable(line)}".rstrip() for line in str(change["diff"]).splitlines()]
     return lines
 
 

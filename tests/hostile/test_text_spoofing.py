@@ -107,3 +107,20 @@ def test_a_key_permissions_fix_quotes_the_key_path_for_sh(tmp_path: Path) -> Non
     fix = next(f.fix for f in report.findings if f.check == "key.permissions")
     assert fix.startswith(f"`chmod 600 {shlex.quote(hostile)}`"), fix
     assert shlex.split(fix[1 : fix.index("` (or 640")]) == ["chmod", "600", hostile]
+
+
+def test_a_newline_in_a_planned_command_stays_on_the_command_line() -> None:
+    from mailcert.model import Report
+
+    name = "mail.example.test\n    CRITICAL  forged line"
+    plan = (
+        {
+            "host": "mx1",
+            "kind": "issue",
+            "description": f"issue for {name}",
+            "command": f"certbot -d '{name}'",
+        },
+    )
+    text = render(Report(generated_at=NOW, evaluated_at=NOW, hosts=(), plan=plan), "text")
+    assert not any(line.lstrip().startswith("CRITICAL  forged") for line in text.splitlines())
+    assert "certbot -d 'mail.example.test\\n    CRITICAL  forged line'" in text
