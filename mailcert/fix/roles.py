@@ -47,33 +47,61 @@ def role_paths(override: str | None) -> list[Path]:
 
 
 def trusted_roles_dir(folder: Path) -> Path:
-    """`folder` resolved, after checking that it and everything in it is owned by us or root and not writable
-    by group or others (its commands run as root on every host); otherwise one-line MailcertError."""
+    """`folder` resolved, after checking that it, everything in it (symlinks followed) and every folder above
+    it belong to the invoking user or root and are not writable by group or others (a folder above may be
+    world-writable with the sticky bit, as /tmp is): its commands run as root on every host. Otherwise one
+    MailcertError line naming the first path that fails, as OpenSSH's StrictModes does for its files."""
     resolved = folder.expanduser().resolve()
     if not resolved.is_dir():
         raise MailcertError(
             f"roles folder {folder} does not exist or is not a folder",
             todo="fix --roles or mailcert_roles_dir",
         )
-    for path in [resolved, *sorted(resolved.rglob("*"))]:
-        why = _untrusted(path)
-        if why is not None:
-            raise MailcertError(
-                f"roles folder {folder} is not safe to use: {path} {why}; its validate and reload commands "
-                "would run as root on every host",
-                todo=f"chown it to yourself or root and `chmod -R go-w {shlex.quote(str(resolved))}`, "
-                "or drop --roles / mailcert_roles_dir",
-            )
+    for parent in reversed(resolved.parents):
+        _refuse(folder, parent, _untrusted(parent, sticky_ok=True))
+    for path in _everything_in(resolved):
+        _refuse(folder, path, _untrusted(path))
     return resolved
 
 
-def _untrusted(path: Path) -> str | None:
+MAX_ROLE_ENTRIES = 10000  # a roles folder holds a few dozen files; more is a mistake, not a roles folder
+
+
+def _everything_in(folder: Path) -> list[Path]:
+    """`folder` and every path below it, following symlinks (each real folder visited once)."""
+    found, stack, seen = [folder], [folder], {folder}
+    while stack:
+        for entry in sorted(stack.pop().iterdir()):
+            found.append(entry)
+            real = entry.resolve()
+            if entry.is_dir() and real not in seen:
+                seen.add(real)
+                stack.append(entry)
+            if len(found) > MAX_ROLE_ENTRIES:
+                raise MailcertError(f"roles folder {folder} holds more than {MAX_ROLE_ENTRIES} files")
+    return found
+
+
+def _refuse(folder: Path, path: Path, why: str | None) -> None:
+    if why is None:
+        return
+    raise MailcertError(
+        f"roles folder {folder} is not safe to use: {path} {why}; its validate and reload commands would run "
+        "as root on every host",
+        todo=f"chown it to yourself or root and `chmod go-w {shlex.quote(str(path))}`, "
+        "or drop --roles / mailcert_roles_dir",
+    )
+
+
+def _untrusted(path: Path, *, sticky_ok: bool = False) -> str | None:
     try:
         info = path.stat()
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
     if info.st_uid not in (0, os.geteuid()):
         return f"is owned by uid {info.st_uid}, neither you (uid {os.geteuid()}) nor root"
+    if sticky_ok and info.st_mode & stat.S_ISVTX:
+        return None
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
     return None

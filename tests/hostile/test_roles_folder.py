@@ -97,3 +97,25 @@ def test_fix_with_an_unsafe_roles_folder_stops_before_any_host(
     lines = [ln for ln in captured.err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "not safe to use" in lines[0] and "Traceback" not in captured.err
     assert "mx-down" not in captured.out + captured.err  # no host was audited
+
+
+def test_a_symlinked_folder_inside_is_checked_too(tmp_path: Path) -> None:
+    folder = _roles(tmp_path / "safe")
+    elsewhere = tmp_path / "elsewhere/dovecot"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "role.yml").write_text("validate:\n  - [sh, -c, 'touch /tmp/mailcert-roles-pwned']\n")
+    (elsewhere / "role.yml").chmod(0o666)
+    (folder / "dovecot").symlink_to(elsewhere)
+    with pytest.raises(MailcertError, match=r"roles/dovecot/role\.yml is writable by group or others"):
+        roles_for(str(folder))
+
+
+def test_a_roles_folder_under_a_writable_parent_is_refused(tmp_path: Path) -> None:
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    folder = _roles(parent)
+    parent.chmod(0o777)  # anyone could swap the roles folder for their own
+    with pytest.raises(MailcertError, match="shared is writable by group or others"):
+        roles_for(str(folder))
+    parent.chmod(0o1777)  # sticky, as /tmp: others cannot rename what is ours
+    assert roles_for(str(folder)).role("postfix").validate == (tuple(EVIL),)
