@@ -34,8 +34,8 @@ class CommandTimeoutError(Exception):
 
 @dataclass(frozen=True)
 class Captured:
-    stdout: bytes
-    stderr: bytes
+    stdout: bytearray  # the buffers read into, not copies: the caller decodes them once
+    stderr: bytearray
     exit_status: int
 
 
@@ -71,7 +71,7 @@ def run_capped(
                 raise CommandTimeoutError()
         if writer is not None:
             writer.join(timeout=1)
-        return Captured(bytes(out), bytes(err), channel.recv_exit_status())
+        return Captured(out, err, channel.recv_exit_status())
     finally:
         channel.close()
 
