@@ -4,7 +4,7 @@ Fabric/Invoke kept every chunk a host printed in lists of str and joined them at
 20 MB cost about 101 MB on the control machine before any size check, and `--forks 50` hostile hosts could
 exhaust it. Here stdout and stderr go into two byte buffers whose total may not pass the host's cap
 (`mailcert_max_output_bytes`); one byte more and the channel is closed (sshd then ends the command), so
-the control machine holds at most about forks × cap of host output at any time.
+the control machine holds host output bounded by forks × cap (the bytes, then their decoded text).
 """
 
 from __future__ import annotations
