@@ -1,8 +1,9 @@
 """One SSH exec with its output read as it streams, under a byte cap and a deadline.
 
-Fabric/Invoke kept every chunk a host printed in lists of str and joined them at the end: a host printing
-20 MB cost about 101 MB on the control machine before any size check, and `--forks 50` hostile hosts could
-exhaust it. Here stdout and stderr go into two byte buffers whose total may not pass the host's cap
+Fabric/Invoke kept every chunk a host printed in lists of str and joined them at the end, all of it before
+any size check: a host printing 20 MB grew the control process by 59 MB here (101 MB in the security
+review), and a host printing without end grew it until the command timed out, so `--forks 50` hostile hosts
+could exhaust it. Here stdout and stderr go into two byte buffers whose total may not pass the host's cap
 (`mailcert_max_output_bytes`); one byte more and the channel is closed (sshd then ends the command), so
 the control machine holds host output bounded by forks × cap (the bytes, then their decoded text).
 """
