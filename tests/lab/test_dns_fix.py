@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from cryptography import x509
 
 from mailcert.lab.dns import host_spki, publish
 from tests.lab.fixture import Lab
@@ -98,3 +100,38 @@ def test_stale_unsigned_tlsa_no_longer_blocks_adding_imap_and_pop(dns_reset: Lab
     assert f"_25._tcp.mail.{domain}" in stale and f"_993._tcp.imap.{domain}" not in stale
     assert host_spki(lab.host(HOST)) == key  # the key the _993 record pins was kept
     assert "cert.name-mismatch" not in checks(host_report(done.stdout))
+
+
+def test_a_name_that_does_not_resolve_is_named_up_front_and_the_rest_is_fixed(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Issue 18 (7): mailcert_hostnames lists webmail.<domain>, which the lab DNS does not know, and 587 speaks
+    implicit TLS. The plan names webmail. before anything runs; certbot gets the four good names (and
+    succeeds), and the master.cf fix for 587 is applied."""
+    lab.plant(HOST, "name-mismatch")  # the lineage covers mail. only: the plan expands it
+    lab.plant(HOST, "wrong-mode-587")
+    domain = lab.host(HOST).domain
+    good = [f"{p}.{domain}" for p in ("mail", "smtp", "imap", "pop")]
+    bad = f"webmail.{domain}"
+    inventory = fix_inventory(lab, tmp_path)
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["hosts"][HOST]["mailcert_hostnames"] = [*good, bad]
+    inventory.write_text(yaml.safe_dump(data))
+
+    done = mailcert("-I", str(inventory), "fix", "--limit", HOST, "-y", "--format", "json")
+
+    lab.changed(HOST)
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    plan = last_json(done.stdout)["plan"]
+    (named,) = [e["description"] for e in plan if e["description"].startswith(f"acme: {bad} ")]
+    assert "cannot be validated" in named and "it does not resolve (NXDOMAIN" in named
+    assert f"certbot is asked for {', '.join(good)} without it" in named
+    (issue,) = [e for e in plan if e["kind"] == "issue"]
+    assert issue["outcome"] == "applied", issue
+    assert bad not in issue["command"] and all(f"-d {n}" in issue["command"] for n in good)
+    (mode,) = [e for e in plan if "config.mode-mismatch postfix:587" in e.get("removes", [])]
+    assert mode["outcome"] == "applied", mode
+    sans = lab.disk_leaf(HOST).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(sans.get_values_for_type(x509.DNSName)) == set(good)
+    after = checks(host_report(done.stdout))
+    assert "config.mode-mismatch" not in after
