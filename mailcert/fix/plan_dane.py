@@ -98,30 +98,22 @@ def dane_step(
     key_spki: bytes | None,
     why_not: str | None,
     today: Mapping[int, Sequence[Chain]] | None = None,
-    *,
-    reuse: bool = False,
 ) -> DaneStep:
     """DANE's verdict on one certbot step that would switch the host to a certificate with `key_spki`.
 
     Wait only when a record that matches today (`today`: the chains the host serves, by port; None: assume
     every RRset matches) would stop matching AND its answer is DNSSEC-validated: only then do DANE senders
-    defer mail. Otherwise go ahead and list the records to publish. The key is kept (`--reuse-key`) while a
-    record matches today (validated or not: it keeps working once the zone is signed), or when the command
-    already keeps it (`reuse`); records that match nothing today are no reason to keep it."""
+    defer mail. Otherwise go ahead and list the records to publish. The key is kept (`--reuse-key`) when it
+    can be (mailcert_reuse_key auto: TLSA records exist); for records that match nothing today keeping it
+    buys nothing, which the plan says (`stale`)."""
     owners = tuple(dict.fromkeys(tlsa_owner(t.hostname, t.port) for t in tlsa))
     validated = bool(tlsa) and all(t.authenticated for t in tlsa)
     keepable = key_spki if key_spki is not None and not why_not else None
     matching = [t for t in tlsa if matches_today(t, today)]
-    # Records in use: keep the key, so its `3 1 1` record can be named now (and published first when they
-    # are validated); a key certbot makes on the day cannot be. Stale records alone give no reason to keep it.
-    new_spki = keepable if matching or reuse else None
-    why_new = None
-    if new_spki is None:
-        why_new = why_not or (
-            "the lineage has no readable key"
-            if key_spki is None
-            else "no TLSA record matches what the host serves today, so keeping the current one buys nothing"
-        )
+    # mailcert_reuse_key auto (SPEC): the key is kept while the endpoints have TLSA records, so the `3 1 1`
+    # record to publish can be named now; only a key that cannot be kept leaves certbot to make a new one.
+    new_spki = keepable
+    why_new = None if new_spki is not None else why_not or "the lineage has no readable key"
     breaking = [t for t in tlsa if new_spki is None or not pins_spki(t, new_spki)]
     blocking = [t for t in breaking if t in matching and t.authenticated]
     publish = (
@@ -210,9 +202,10 @@ def _keep_dane(
     report: HostReport,
     discoveries: Sequence[DomainDiscovery],
 ) -> HostPlan:
-    """The plan with every certbot step DANE-safe: `--reuse-key` while the TLSA records of the host's endpoints
-    pin the lineage's key; withheld (listed in `unfixable` with the records to publish first) when the new
-    certificate's key is not yet pinned everywhere. mailcert_reuse_key: false turns this off."""
+    """The plan with every certbot step DANE-safe: `--reuse-key` while the host's endpoints have TLSA records;
+    withheld (listed in `unfixable` with the records to publish first) only when a DNSSEC-validated record
+    that matches today would stop matching; otherwise the records to publish are listed (`dane_step`).
+    mailcert_reuse_key: false turns this off."""
     if plan.error or files is None or host.reuse_key is False:
         return plan
     names = [*host.hostnames, *(n for e in report.endpoints for n in e.hostnames if not e.advertised_by)]
@@ -230,8 +223,7 @@ def _keep_dane(
         if name is None or change.command is None:
             changes.append(change)
             continue
-        reuse = REUSE_KEY in argv or host.reuse_key is True
-        step = dane_step(tlsa, *_key_of(files, name), today, reuse=reuse)
+        step = dane_step(tlsa, *_key_of(files, name), today)
         if step.waiting:
             waiting.append((change, step, name))
             continue
@@ -337,10 +329,10 @@ def publish_lines(step: DaneStep, change: Change) -> list[str]:
             "dns.tlsa-mismatch; mailcert does not edit DNS)"
         )
     if step.stale:
-        moot = "" if step.keeps_key else " and reusing the key (--reuse-key) buys nothing"
         lines.append(
-            f"dane: stale — TLSA {', '.join(step.stale)} already matches no certificate the host serves, so "
-            f"this change breaks nothing there{moot}: replace the stale records with the new key's"
+            f"dane: stale — TLSA {', '.join(step.stale)} already matches no certificate the host serves: this "
+            "change breaks nothing there, and keeping the key (--reuse-key) buys nothing for it; replace the "
+            "stale records with the new key's"
         )
     return lines
 

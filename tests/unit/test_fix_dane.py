@@ -162,37 +162,28 @@ def test_stale_tlsa_does_not_block_and_keeping_the_key_buys_nothing(expired: Hos
     old = spki_of(new_key())  # DNS pins a key the host serves nowhere any more
     result = planned(expired, domain(pin(old), authenticated=signed))
     argv = issue_argv(result)
-    assert argv is not None and argv[:2] == ("certbot", "renew") and "--reuse-key" not in argv
+    # mailcert_reuse_key auto (SPEC): kept while TLSA records exist, so the record to publish is known now
+    assert argv is not None and argv[:2] == ("certbot", "renew") and argv.count("--reuse-key") == 1
     assert dane_lines(result, "waiting") == []
     (stale,) = dane_lines(result, "stale")
     assert f"TLSA _25._tcp.{MX} already matches no certificate" in stale
-    assert "reusing the key (--reuse-key) buys nothing" in stale
+    assert "keeping the key (--reuse-key) buys nothing for it" in stale
     (publish,) = dane_lines(result, "publish")
-    assert f"publish its `3 1 1` record at _25._tcp.{MX}" in publish
+    assert record_line(spki_of(expired.leaf.key)) in publish
     assert ("advisory" in publish) is not signed
 
 
-@pytest.mark.parametrize("signed", [True, False])
-def test_stale_tlsa_with_the_key_kept_by_the_inventory_lists_the_kept_keys_record(
-    expired: HostTree, signed: bool
-) -> None:
-    host = inventory_host(reuse_key=True)
-    report, _ = lint(expired, PKI, NAMES)
-    old = spki_of(new_key())
-    result = dane_safe(
-        plan(expired, PKI, host),
-        LocalRoot(expired.root),
-        host,
-        report,
-        [domain(pin(old), authenticated=signed)],
+def test_stale_tlsa_and_a_key_that_cannot_be_kept_says_where_to_publish_the_new_one(tmp_path: Path) -> None:
+    leaf = PKI.leaf(
+        NAMES, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=10), key="rsa1024"
     )
+    tree = HostTree(tmp_path, PKI, leaf)
+    result = planned(tree, domain(pin(spki_of(new_key())), authenticated=True))
     argv = issue_argv(result)
-    assert argv is not None and argv.count("--reuse-key") == 1
+    assert argv is not None and "--reuse-key" not in argv
     (publish,) = dane_lines(result, "publish")
-    assert record_line(spki_of(expired.leaf.key)) in publish
-    (stale,) = dane_lines(result, "stale")
-    assert "buys nothing" not in stale  # the key is kept on purpose here
-    assert dane_lines(result, "waiting") == []
+    assert f"publish its `3 1 1` record at _25._tcp.{MX}" in publish and "advisory" not in publish
+    assert dane_lines(result, "waiting") == [] and len(dane_lines(result, "stale")) == 1
 
 
 def test_stale_unsigned_tlsa_no_longer_blocks_adding_imap_and_pop(tmp_path: Path) -> None:
