@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from mailcert.dns.acme import LETSENCRYPT_CAA, NameDns, caa_refusal, look_up
 from mailcert.dns.resolver import DnsLookup, Outcome
+from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan_acme import SERVERS
 from mailcert.inventory.model import InventoryHost
+from mailcert.services.certbot import read_certbot
+
+Renewals = Mapping[str, tuple[tuple[str, ...], str | None]]  # lineage → (names, renewal authenticator)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class AcmeFacts:
     listening: frozenset[int] | None  # TCP ports listening on the host; None: not known
     ca_domain: str  # the CA's CAA issuer domain name (`letsencrypt.org`)
     resolver: str  # 'resolver 10.213.0.1:53', for messages
+    # `certbot renew --cert-name NAME` asks for the lineage's names with its renewal conf's authenticator
+    renewals: Renewals = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,9 @@ class Refusal:
     todo: str
 
 
-class HasPorts(Protocol):
+class GatheredFacts(HostFiles, Protocol):
+    """The gathered host: its files (certbot's lineages) and its listening ports."""
+
     @property
     def listening_ports(self) -> frozenset[int]: ...
 
@@ -61,12 +69,27 @@ def ca_domain(host: InventoryHost) -> str:
     return (urlsplit(host.acme_server).hostname or host.acme_server).lower()
 
 
-def requested_names(change: Change) -> list[str]:
-    """The `-d` names of a `certbot certonly` step (empty for any other step)."""
+def requested_names(change: Change, renewals: Renewals | None = None) -> list[str]:
+    """The `-d` names of a `certbot certonly` step; a `certbot renew --cert-name NAME` step's lineage names
+    (from `renewals`); empty for any other step."""
     argv = change.command.argv if change.command else ()
-    if change.kind is not ChangeKind.ISSUE or argv[:2] != ("certbot", "certonly"):
+    if change.kind is not ChangeKind.ISSUE:
         return []
-    return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "-d"]
+    if argv[:2] == ("certbot", "certonly"):
+        return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "-d"]
+    if argv[:2] == ("certbot", "renew") and "--cert-name" in argv[:-1]:
+        return list((renewals or {}).get(argv[argv.index("--cert-name") + 1], ((), None))[0])
+    return []
+
+
+def _challenge(argv: Sequence[str], renewals: Renewals) -> str:
+    """standalone, webroot, dns, or http (a web server plugin, or not known: no port check)."""
+    if argv[:2] != ("certbot", "renew"):
+        return challenge_of(argv)
+    authenticator = renewals.get(argv[argv.index("--cert-name") + 1], ((), None))[1] or ""
+    if authenticator in ("standalone", "webroot"):
+        return authenticator
+    return "dns" if authenticator.startswith("dns") else "http"
 
 
 def challenge_of(argv: Sequence[str]) -> str:
@@ -84,20 +107,28 @@ def preflight(plan: HostPlan, facts: AcmeFacts) -> HostPlan:
     changes = list(plan.changes)
     lines: list[str] = []
     for change in plan.changes:
-        names = requested_names(change)
+        names = requested_names(change, facts.renewals)
         if not names or change.command is None:
             continue
         argv = change.command.argv
-        challenge = challenge_of(argv)
+        challenge = _challenge(argv, facts.renewals)
+        renew = argv[:2] == ("certbot", "renew")
         refused = [r for r in (refusal(n, challenge, facts, argv) for n in names) if r is not None]
         lines += [unknown for n in names if (unknown := unchecked(n, challenge, facts)) is not None]
         if not refused:
             continue
         bad = {r.name for r in refused}
-        good = [n for n in names if n not in bad]
+        good = [] if renew else [n for n in names if n not in bad]  # `certbot renew` cannot leave one out
+        outcome = (
+            f"certbot is asked for {', '.join(good)} without it"
+            if good
+            else "the renewal is not run (certbot renew asks for every name of the lineage; issue it again "
+            "without this name)"
+            if renew
+            else "no certbot request is made"
+        )
         lines += [
-            f"acme: {r.name} cannot be validated by the CA ({facts.ca_domain}): {r.why} — {r.todo}; "
-            + (f"certbot is asked for {', '.join(good)} without it" if good else "no certbot request is made")
+            f"acme: {r.name} cannot be validated by the CA ({facts.ca_domain}): {r.why} — {r.todo}; {outcome}"
             for r in refused
         ]
         index = changes.index(change)
@@ -229,7 +260,7 @@ def host_addresses(host: InventoryHost, lookup: DnsLookup) -> frozenset[str]:
 def with_acme_preflight(
     plan: HostPlan,
     host: InventoryHost,
-    gathered: HasPorts | None,
+    gathered: GatheredFacts | None,
     resolver: str | None,
     lookup: DnsLookup | None = None,
 ) -> HostPlan:
@@ -239,7 +270,8 @@ def with_acme_preflight(
         "false", "no", "0", "off",
     ):  # fmt: skip
         return plan
-    names = [n for change in plan.changes for n in requested_names(change)]
+    renewals = renewals_of(gathered) if gathered is not None else {}
+    names = [n for change in plan.changes for n in requested_names(change, renewals)]
     if plan.error or not names:
         return plan
     if lookup is None:
@@ -252,5 +284,11 @@ def with_acme_preflight(
         listening=gathered.listening_ports if gathered is not None else None,
         ca_domain=ca_domain(host),
         resolver=lookup.label,
+        renewals=renewals,
     )
     return preflight(plan, facts)
+
+
+def renewals_of(files: HostFiles) -> Renewals:
+    """Each lineage's names and renewal authenticator, as `certbot renew` will use them."""
+    return {lineage.name: (lineage.names, lineage.authenticator) for lineage in read_certbot(files).lineages}

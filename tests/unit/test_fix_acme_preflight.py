@@ -222,3 +222,27 @@ def test_the_edge_looks_up_only_the_requested_names_through_the_given_resolver(e
 
     off = replace(inventory_host(), vars={"mailcert_acme_preflight": False})
     assert with_acme_preflight(expanding, off, None, None, lookup=Recorded({})) == expanding
+
+
+def test_a_renewal_whose_lineage_has_a_name_that_cannot_validate_is_not_run(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tests.lint_trees import LINEAGE
+    from tests.pki import NOW
+
+    leaf = PKI.leaf(NAMES, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=10))
+    tree = HostTree(tmp_path, PKI, leaf)
+    tree.edit(MASTER_CF, "  -o syslog_name=postfix/submission\n",
+              "  -o syslog_name=postfix/submission\n  -o smtpd_tls_wrappermode=yes\n")  # fmt: skip
+    before = plan(tree, PKI, inventory_host())
+    (renew,) = [c for c in before.changes if c.kind is ChangeKind.ISSUE]
+    assert renew.command is not None and renew.command.argv[:2] == ("certbot", "renew")
+    renewals = {LINEAGE: (tuple(NAMES), "standalone")}
+    result = preflight(before, replace(facts(NameDns(POP, (), Outcome.NXDOMAIN)), renewals=renewals))
+    assert certbot_d(result) is None and not [c for c in result.changes if c.kind is ChangeKind.ISSUE]
+    (line,) = acme_lines(result)
+    assert line.startswith(f"acme: {POP} cannot be validated") and "the renewal is not run" in line
+    assert master_cf_fixed(result)
+    # a renewal whose names all validate is left alone
+    assert preflight(before, replace(facts(), renewals=renewals)) == before
