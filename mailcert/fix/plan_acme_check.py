@@ -93,11 +93,12 @@ def _challenge(argv: Sequence[str], renewals: Renewals) -> str:
 
 
 def challenge_of(argv: Sequence[str]) -> str:
+    """standalone, webroot, dns (a `--dns-PLUGIN`), else http (a web server plugin: no port check)."""
     if "--standalone" in argv:
         return "standalone"
     if "--webroot" in argv:
         return "webroot"
-    return "dns"
+    return "dns" if any(word.startswith("--dns-") for word in argv) else "http"
 
 
 def preflight(plan: HostPlan, facts: AcmeFacts) -> HostPlan:

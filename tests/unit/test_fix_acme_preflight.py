@@ -246,3 +246,21 @@ def test_a_renewal_whose_lineage_has_a_name_that_cannot_validate_is_not_run(tmp_
     assert master_cf_fixed(result)
     # a renewal whose names all validate is left alone
     assert preflight(before, replace(facts(), renewals=renewals)) == before
+
+
+def test_dns_01_needs_the_zone_to_answer_not_an_address() -> None:
+    from mailcert.fix.model import Change, Command
+
+    argv = ("certbot", "certonly", "--cert-name", MAIL, "-d", MAIL, "-d", IMAP, "--dns-rfc2136")
+    issue = Change(
+        ChangeKind.ISSUE, f"issue certificate {MAIL} for {MAIL}, {IMAP} with certbot", command=Command(argv)
+    )
+    before = HostPlan("mx1", changes=(issue,))
+    elsewhere = NameDns(MAIL, ("198.51.100.7",), Outcome.OK)  # fine for DNS-01
+    servfail = NameDns(IMAP, (), Outcome.SERVFAIL, "SERVFAIL for imap.example.test A")
+    result = preflight(before, facts(elsewhere, servfail))
+    assert certbot_d(result) == [MAIL]
+    (line,) = acme_lines(result)
+    assert (
+        line.startswith(f"acme: {IMAP} cannot be validated") and "its zone does not answer (SERVFAIL" in line
+    )
