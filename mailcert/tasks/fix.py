@@ -23,6 +23,7 @@ from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply_report import before_after
 from mailcert.fix.model import HostPlan, Outcome
+from mailcert.fix.plan_acme_check import with_acme_preflight
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
@@ -151,7 +152,9 @@ def _plan(
             roles=roles_for(roles or audit.host.roles_dir),
             lint_options=_lint_options(audit.host, settings, stores),
         )
-        return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        plan = dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        # ACME pre-flight (issue 18.7): names that cannot validate are left out of certbot, said up front
+        return with_acme_preflight(plan, host, audit.gathered, settings.resolver)
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
 
