@@ -170,7 +170,12 @@ def refusal(name: str, challenge: str, facts: AcmeFacts, argv: Sequence[str]) ->
             return Refusal(name, f"it does not resolve ({said} from {facts.resolver})",
                            f"publish an A/AAAA record for {name} pointing at {where}, or remove it from "
                            "mailcert_hostnames")  # fmt: skip
-        if found.addresses and facts.host_addresses and not set(found.addresses) & facts.host_addresses:
+        if (
+            found.addresses
+            and facts.host_addresses
+            and not set(found.addresses) & facts.host_addresses
+            and not behind_nat(found.addresses, facts.host_addresses)
+        ):
             return Refusal(name, f"it resolves to {', '.join(found.addresses)}, not to this host ({where}): the "
                            "CA's HTTP-01 request goes to another server",
                            f"point {name} at {where}, or remove it from mailcert_hostnames (behind NAT, set "
@@ -206,10 +211,38 @@ def port_problem(challenge: str, facts: AcmeFacts, argv: Sequence[str]) -> tuple
     return None
 
 
+def behind_nat(addresses: Sequence[str], host: frozenset[str]) -> bool:
+    """The host is probed at a private address and the name resolves to a public one: a host behind NAT
+    or a load balancer, as many are. Whether that public address reaches this host cannot be told from
+    here, so the name is not refused for it (the plan says so)."""
+
+    def is_global(text: str) -> bool:
+        try:
+            return ipaddress.ip_address(text).is_global
+        except ValueError:
+            return False
+
+    return not any(is_global(a) for a in host) and any(is_global(a) for a in addresses)
+
+
 def unchecked(name: str, challenge: str, facts: AcmeFacts) -> str | None:
-    """A line when the address lookup failed (not knowing is no reason to leave the name out)."""
+    """A line when the address lookup failed, or when the name resolves to a public address while the
+    host is probed at a private one (not knowing is no reason to leave the name out)."""
     found = facts.names.get(name.lower().rstrip("."))
-    if found is None or challenge == "dns" or not found.address_outcome.failed or found.addresses:
+    if found is None or challenge == "dns":
+        return None
+    if (
+        found.addresses
+        and not set(found.addresses) & facts.host_addresses
+        and behind_nat(found.addresses, facts.host_addresses)
+    ):
+        return (
+            f"acme: {name} resolves to {', '.join(found.addresses)}, and this host is probed at "
+            f"{', '.join(sorted(facts.host_addresses))}: mailcert cannot tell whether the CA's HTTP-01 request "
+            "reaches this host (NAT?); certbot is asked for it (set mailcert_probe_address to the public "
+            "address to have it checked)"
+        )
+    if not found.address_outcome.failed or found.addresses:
         return None
     return (
         f"acme: {name} could not be checked before the request: {found.address_error}; certbot is asked "

@@ -4,6 +4,7 @@ asked for the other names; steps that do not need the new certificate (a master.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,25 @@ def test_dns_01_needs_the_zone_to_answer_not_an_address() -> None:
     assert (
         line.startswith(f"acme: {IMAP} cannot be validated") and "its zone does not answer (SERVFAIL" in line
     )
+
+
+def test_a_host_probed_at_a_private_address_whose_name_resolves_to_a_public_one_is_not_refused(
+    expanding: HostPlan,
+) -> None:
+    """Behind NAT: probed at 10.0.0.5, imap. resolves to a public address. Whether the CA reaches the host
+    there cannot be told, so the name stays in the request and the plan says so; a private address that
+    is not the host's is still refused (the CA would reach another machine of the same network)."""
+    private = AcmeFacts(
+        {**{n: at_host(n) for n in NAMES}, IMAP: NameDns(IMAP, ("8.8.4.4",), Outcome.OK)},
+        frozenset({"10.0.0.5"}),
+        frozenset({22, 25, 587}),
+        "letsencrypt.org",
+        "resolver 192.0.2.53:53",
+    )
+    result = preflight(expanding, private)
+    assert certbot_d(result) is not None and IMAP in (certbot_d(result) or [])
+    (line,) = [line for line in result.unfixable if line.startswith(f"acme: {IMAP}")]
+    assert "resolves to 8.8.4.4" in line and "certbot is asked for it" in line
+    elsewhere = NameDns(IMAP, ("10.0.0.9",), Outcome.OK)
+    refused = preflight(expanding, replace(private, names={**private.names, IMAP: elsewhere}))
+    assert IMAP not in (certbot_d(refused) or [])
