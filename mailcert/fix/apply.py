@@ -23,6 +23,7 @@ from mailcert.fix import apply_remote as remote
 from mailcert.fix import central
 from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
 from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
+from mailcert.fix.edit_recipe import HiddenLineError, recipe
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.inventory.model import InventoryHost
@@ -135,6 +136,10 @@ def apply_host(
     plan = replace(plan, run_id=run_id)
     if plan.empty and plan.error is not None:  # not planned (host unreachable in the audit): no connection
         return HostApplied(plan)
+    refused = hidden_line_edit(plan)
+    if refused is not None:  # before any connection: nothing of the plan is carried out
+        why = refused.line()
+        return HostApplied(_skip_all(plan, why), message=why)
     try:
         state_dir = state_dir_of(host)
         conn = connect(host)
@@ -165,6 +170,18 @@ def apply_host(
         lock.release()
         lock.conn.close()
         conn.close()
+
+
+def hidden_line_edit(plan: HostPlan) -> HiddenLineError | None:
+    """The plan error of an edit that would change or delete a line whose value the gather hid, or None."""
+    for change in plan.changes:
+        f = change.file
+        if change.kind is ChangeKind.EDIT and f is not None and f.before is not None:
+            try:
+                recipe(f.path, f.before, f.after)
+            except HiddenLineError as exc:
+                return HiddenLineError(exc.what, where=plan.host, todo=exc.todo)
+    return None
 
 
 def _earlier_runs(conn: StrictConnection, state_dir: str, run_id: str) -> list[remote.Leftover]:

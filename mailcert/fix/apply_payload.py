@@ -1,5 +1,8 @@
 """What the host-side switch receives: the plan's files, commands, validations and reloads, every value base64.
 
+A new file travels whole; an edit of an existing file travels as a line recipe with the digest of the text
+as read (mailcert/fix/edit_recipe.py): the host builds it from the real file, whose secrets mailcert never saw.
+
 Validations and reloads default per service (systemd when the host runs it and the unit is active, else the
 daemon's own command); a plan may name its own. Commands are shell text built with shlex, never by hand.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import base64
 
+from mailcert.fix.edit_recipe import digest, recipe
 from mailcert.fix.model import ChangeKind, HostPlan
 from mailcert.fix.remote import apply_script
 
@@ -115,9 +119,14 @@ def switch_payload(plan: HostPlan) -> str:
             f = change.file
             if "\n" in f.path or "\x00" in f.path or not f.path.startswith("/"):
                 raise ValueError(f"bad file path in the plan: {f.path!r}")
-            lines.append(
-                f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
-            )
+            if f.before is None:
+                lines.append(
+                    f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
+                )
+            else:  # built on the host from the real file: the redacted text never travels back
+                lines.append(
+                    f"edit {_b64(f.path)} {_b64(recipe(f.path, f.before, f.after))} {digest(f.before)}"
+                )
     for change in plan.changes:
         if change.kind is not ChangeKind.COMMAND or change.command is None:
             continue

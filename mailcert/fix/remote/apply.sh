@@ -13,7 +13,9 @@
 # Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log). A switch
 # removes this host's records beyond the newest KEEP_RUNS that need nobody any more (see prune_runs).
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
-#   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
+#   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-  (a new file, whole)
+#   edit B64PATH B64RECIPE SHA256: an existing file, changed line by line (see merge_edit); the config text
+#   mailcert read had secrets hidden, so the new file is built from the REAL lines here, never sent whole.
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
 #   api B64CMD B64UNDO: a command whose effect is outside the files (cPanel's API); run in order with the
 #   `run` lines, never re-run after a restore: once it succeeded, its B64UNDO runs then (last first).
@@ -191,6 +193,49 @@ real_path() { # the file a path names (a symlink's target is written, the link s
     if [ -L "$1" ]; then readlink -f "$1"; else printf '%s\n' "$1"; fi
 }
 
+# @mailcert-redact@
+redacted() { # redacted FILE: the text gather.sh sends for FILE (secrets hidden, PEM block lines blanked)
+    if grep -q -e '-----BEGIN ' -- "$1" 2>/dev/null; then strip_blocks "$1" | redact; else redact <"$1"; fi
+}
+
+# merge_edit N PATH B64RECIPE SHA256: build files/new.N from the backup files/N of PATH (its real bytes) and
+# the recipe: line 1 "f 1|0" (the new file ends with a newline or not), then per line of the new file
+# "k J" (real line J as it is, CR and all) or "n TEXT". Refused (MERGE_WHY) when the file, redacted as
+# gather.sh does, is not what mailcert read (sha256), or when a line the recipe drops was one the
+# redaction changed (a hidden value). Nothing is written to PATH here.
+merge_edit() {
+    MERGE_WHY=
+    b64d "$3" >"$RUNDIR/files/recipe.$1" || { MERGE_WHY="bad payload"; return 1; }
+    redacted "$RUNDIR/files/$1" >"$RUNDIR/files/red.$1" || { MERGE_WHY="cannot read it"; return 1; }
+    if [ "$(sha256sum <"$RUNDIR/files/red.$1" | cut -d' ' -f1)" != "$4" ]; then
+        MERGE_WHY="it changed since mailcert read it (or is not UTF-8 text): nothing was written; run mailcert fix again"
+        return 1
+    fi
+    merge_err=$(awk -v recipe="$RUNDIR/files/recipe.$1" -v red="$RUNDIR/files/red.$1" '
+        FILENAME == recipe { step[++steps] = $0; next }
+        FILENAME == red { hid[FNR] = $0; next }
+        { real[FNR] = $0; reals = FNR }
+        END {
+            for (i = 2; i <= steps; i++) {
+                line = substr(step[i], 3)
+                if (substr(step[i], 1, 2) == "k ") {
+                    j = line + 0
+                    if (j < 1 || j > reals) { print "the recipe names line " j ", which the file does not have" | "cat 1>&2"; exit 1 }
+                    kept[j] = 1
+                    line = real[j]
+                }
+                printf "%s%s", sep, line
+                sep = "\n"
+            }
+            if (step[1] == "f 1" && steps > 1) printf "\n"
+            for (j = 1; j <= reals; j++)
+                if (!(j in kept) && hid[j] != real[j]) { print "the edit drops line " j ", which holds a hidden value" | "cat 1>&2"; exit 1 }
+        }' "$RUNDIR/files/recipe.$1" "$RUNDIR/files/red.$1" "$RUNDIR/files/$1" 2>&1 >"$RUNDIR/files/new.$1") || {
+        MERGE_WHY=$(why_of "$merge_err")
+        return 1
+    }
+}
+
 same_warnings() { grep -i 'warning' "$1" 2>/dev/null | sed 's/[0-9][0-9]*/N/g'; }
 
 run_cmd() { # run_cmd B64CMD OUTFILE
@@ -213,18 +258,30 @@ apply_payload() {
     done
     n=0
     while read -r kind a _; do
-        [ "$kind" = file ] || continue
+        case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
         path=$(real_path "$(b64d "$a")")
         backup "$n" "$path" || { FAIL="cannot back up $path${BACKUP_WHY:+: $BACKUP_WHY}"; return 1; }
     done <"$RUNDIR/payload"
     sync
+    # Every edit is built and checked against the file as it is now before any file is written.
+    n=0
+    while read -r kind a b sum; do
+        case $kind in file | edit) ;; *) continue ;; esac
+        n=$((n + 1))
+        [ "$kind" = edit ] || continue
+        path=$(real_path "$(b64d "$a")")
+        [ -f "$RUNDIR/files/$n" ] || { FAIL="refusing to edit $path: it no longer exists"; return 1; }
+        merge_edit "$n" "$path" "$b" "$sum" || { FAIL="refusing to edit $path: $MERGE_WHY"; return 1; }
+    done <"$RUNDIR/payload"
     n=0
     while read -r kind a b mode owner group; do
-        [ "$kind" = file ] || continue
+        case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
         path=$(real_path "$(b64d "$a")")
-        b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
+        if [ "$kind" = file ]; then
+            b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
+        fi
         line=$(sed -n "${n}p" "$RUNDIR/manifest")
         # shellcheck disable=SC2086 # the manifest line is split into its words on purpose
         set -- $line
