@@ -147,7 +147,7 @@ def apply_host(
         return HostApplied(_skip_all(plan, exc.line()), message=exc.line())
     if plan.empty:
         try:
-            return HostApplied(plan, leftovers=tuple(_earlier_runs(conn, state_dir, run_id)))
+            return _nothing_to_do(plan, conn, state_dir, run_id)
         except MailcertError as exc:
             return HostApplied(plan, message=f"could not read earlier runs' status: {exc.line()}")
         finally:
@@ -155,13 +155,22 @@ def apply_host(
     lock = remote.HostLock(conn, state_dir, run_id)
     try:
         said = lock.acquire()
+        restored = [r for r in remote.recover(conn, state_dir, run_id) if r.state != "applied"]
         olds = _earlier_runs(conn, state_dir, run_id)
         note = (
             f"took over the lock of run {said.split()[1]}, which ended without releasing it"
             if said.startswith("taken-over")
             else None
         )
+        if restored:  # the plan was made from files that run had changed: it no longer fits the host
+            why = (
+                f"first restored unfinished run {restored[0].run_id} ({restored[0].state}: {restored[0].reason}); "
+                "this plan was made before that — run mailcert fix again"
+            )
+            return HostApplied(_skip_all(plan, why), message=why, leftovers=tuple(olds), lock_note=note)
         result = _apply_locked(host, plan, conn, lock, state_dir, before, recheck, connect, interruption)
+        if result.status is not None and result.status.state == "interrupted":
+            result = _recover_own(result, lock.conn, state_dir, run_id)
         remote.mark_reported(lock.conn, state_dir, run_id)  # we saw how it ended: not a leftover
         return replace(result, leftovers=tuple(olds), lock_note=note)
     except MailcertError as exc:
@@ -182,6 +191,40 @@ def hidden_line_edit(plan: HostPlan) -> HiddenLineError | None:
             except HiddenLineError as exc:
                 return HiddenLineError(exc.what, where=plan.host, todo=exc.todo)
     return None
+
+
+def _nothing_to_do(plan: HostPlan, conn: StrictConnection, state_dir: str, run_id: str) -> HostApplied:
+    """An empty plan: earlier runs' ends; a run whose worker died mid-switch is restored under the lock."""
+    if any(o.state == "interrupted" for o in remote.leftovers(conn, state_dir)):
+        lock = remote.HostLock(conn, state_dir, run_id)
+        try:
+            lock.acquire()
+            restored = [r for r in remote.recover(conn, state_dir, run_id) if r.state != "applied"]
+            olds = _earlier_runs(conn, state_dir, run_id)
+        finally:
+            lock.release()
+        message = (
+            f"restored unfinished run {restored[0].run_id}: {restored[0].reason} — run mailcert fix again to "
+            "plan from the restored files"
+            if restored
+            else None
+        )
+        return HostApplied(plan, leftovers=tuple(olds), message=message)
+    return HostApplied(plan, leftovers=tuple(_earlier_runs(conn, state_dir, run_id)))
+
+
+def _recover_own(result: HostApplied, conn: StrictConnection, state_dir: str, run_id: str) -> HostApplied:
+    """This run's host-side worker died mid-switch: restore what it did (or record it done) right away."""
+    mine = [r for r in remote.recover(conn, state_dir, run_id) if r.run_id == run_id]
+    if not mine:
+        return result
+    status = remote.SwitchStatus(mine[0].state, mine[0].reason)
+    outcome = {"applied": Outcome.APPLIED, "rolled-back": Outcome.ROLLED_BACK}.get(
+        status.state, Outcome.FAILED
+    )
+    return replace(
+        result, plan=_mark_switch(result.plan, outcome, status.reason), status=status, message=status.reason
+    )
 
 
 def _earlier_runs(conn: StrictConnection, state_dir: str, run_id: str) -> list[remote.Leftover]:

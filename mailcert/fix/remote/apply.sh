@@ -247,7 +247,22 @@ shown() { # shown B64CMD [B64LABEL]: the label when the payload gives one, else 
 }
 tail_of() { grep -v '^[[:space:]]*$' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-400; }
 
+# The worker's journal: RUN-DIR/phase names the step it is about to take (backing-up, writing.N, commands,
+# validating, reloading, done; restoring in a restore). A worker killed mid-switch (SIGKILL, power loss)
+# leaves status "running" and this word: the next `fix` or `fix --rollback` of the host (action `recover`)
+# restores the run, or records it applied when the phase says every step was done.
+journal() {
+    printf '%s\n' "$1" >"$RUNDIR/phase.tmp" 2>/dev/null && mv -f "$RUNDIR/phase.tmp" "$RUNDIR/phase"
+    # For the fault tests only: they create STATE/pause.PHASE (STATE is root's alone, mode 700, so nothing
+    # a host user or a host value controls can) to hold the worker here until they kill it.
+    if [ -e "$STATE/pause.$1" ]; then
+        : >"$RUNDIR/paused"
+        while [ -e "$STATE/pause.$1" ]; do sleep 0.1; done
+    fi
+}
+
 apply_payload() {
+    journal backing-up
     : >"$RUNDIR/manifest"
     mkdir -p "$RUNDIR/files" "$RUNDIR/out"
     n=0
@@ -292,12 +307,14 @@ apply_payload() {
             uid=${uid:-root} gid=${gid:-root} fmode=${fmode:-644}
         fi
         [ -d "$(dirname "$path")" ] || { FAIL="folder of $path does not exist"; return 1; }
+        journal "writing.$n"
         WROTE=1
         put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || {
             FAIL="cannot write $path${PUT_WHY:+: $PUT_WHY}"
             return 1
         }
     done <"$RUNDIR/payload"
+    journal commands
     while read -r kind a b _; do
         case $kind in run | api) ;; *) continue ;; esac
         [ "$kind" = run ] || WROTE=1 # an API call changes the host as a written file does
@@ -310,6 +327,7 @@ apply_payload() {
         }
         [ "$kind" = run ] || printf '%s\n' "$b" >>"$RUNDIR/api.done"
     done <"$RUNDIR/payload"
+    journal validating
     n=0
     while read -r kind a label _; do
         [ "$kind" = check ] || continue
@@ -325,7 +343,9 @@ apply_payload() {
             return 1
         fi
     done <"$RUNDIR/payload"
+    journal reloading
     reload_all || return 1
+    journal done
     return 0
 }
 
@@ -403,6 +423,7 @@ work() {
         fi
         ;;
     restore)
+        journal restoring
         WROTE=1
         undo "${2:-rolled back on request}"
         ;;
@@ -431,9 +452,13 @@ switch)
     wait_done
     ;;
 restore)
+    # Status words, never text to parse: not-found (no record of RUN for HOST here), or how the run ends.
     own_lock
-    [ -s "$RUNDIR/manifest" ] || [ -s "$RUNDIR/api.done" ] ||
-        die "run $RUN has no backup on this host (a switch keeps the newest $KEEP_RUNS run records)"
+    if [ ! -e "$RUNDIR/status" ]; then
+        printf 'not-found\nno record of run %s on this host: it changed nothing here, or it is older than the newest %s runs the host keeps\n' \
+            "$RUN" "$KEEP_RUNS"
+        exit 0
+    fi
     [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
     case $(status_of "$RUNDIR") in
     rolled-back)
@@ -441,6 +466,12 @@ restore)
         exit 0
         ;;
     esac
+    if [ ! -s "$RUNDIR/manifest" ] && [ ! -s "$RUNDIR/api.done" ] && ! grep -q '^run ' "$RUNDIR/payload" 2>/dev/null; then
+        # A run that wrote no file, called no API and rebuilt nothing (a reload only): nothing to put back.
+        set_status rolled-back "nothing to restore: run $RUN wrote no file on this host (${5:-rolled back on request})"
+        cat "$RUNDIR/status"
+        exit 0
+    fi
     start_worker restore "${5:-rolled back on request}"
     wait_done
     ;;
@@ -461,5 +492,41 @@ leftovers)
     done
     ;;
 reported) [ -d "$RUNDIR" ] && : >"$RUNDIR/reported" ;;
+recover)
+    # recover STATE RUN HOST, under RUN's lock: every earlier run of HOST whose worker died before it ended
+    # (no worker.done, no live worker; status running, or a restore under way) is restored here, in this
+    # process: files byte-identical, tables rebuilt, API calls undone, services reloaded. One that had done
+    # every step (phase done) is recorded applied. Prints "RUN@HOST STATE B64-REASON" per run handled.
+    own_lock
+    trap '' HUP INT TERM PIPE
+    ME=$RUN
+    for dir in "$STATE"/runs/*@"$HOSTKEY"/; do
+        dir=${dir%/}
+        { [ -d "$dir" ] && [ -e "$dir/status" ] && [ ! -e "$dir/worker.done" ]; } || continue
+        phase=$(cat "$dir/phase" 2>/dev/null) || phase=
+        [ "$(status_of "$dir")" = running ] || [ "$phase" = restoring ] || continue
+        alive "$(cat "$dir/worker.pid" 2>/dev/null)" && continue
+        RUNDIR=$dir
+        RUN=${dir##*/}
+        RUN=${RUN%@*}
+        printf '%s\n' "$$" >"$RUNDIR/worker.pid"
+        FAIL=
+        case $phase in
+        done) set_status applied "files written, validated and reloaded; the worker died before it recorded that (found by run $ME)" ;;
+        backing-up | '')
+            # nothing was written yet (a phase is recorded before the first write): compare, never reload
+            WROTE=
+            restore_files || true
+            undo "the host-side worker died while ${phase:-starting}: nothing had been written (found by run $ME)"
+            ;;
+        *)
+            WROTE=1
+            undo "the host-side worker died while $phase: restored by run $ME"
+            ;;
+        esac
+        : >"$RUNDIR/worker.done"
+        printf '%s %s %s\n' "$RUN@$HOSTKEY" "$(status_of "$RUNDIR")" "$(sed -n 2p "$RUNDIR/status" | base64 -w0)"
+    done
+    ;;
 *) die "unknown action $ACTION" ;;
 esac
