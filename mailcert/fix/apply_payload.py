@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 
 from mailcert.fix.edit_recipe import digest, recipe
-from mailcert.fix.model import ChangeKind, HostPlan
+from mailcert.fix.model import ChangeKind, Command, HostPlan
 from mailcert.fix.remote import apply_script
 
 # Fixed shell text (no values from the plan or the host reach it).
@@ -111,6 +111,21 @@ def _word(value: str | None) -> str:
     return value
 
 
+# Commands that change a file's owner or mode as root: the host checks each path they name as it checks a
+# file it writes (no symbolic link in it, every folder root's) before it runs them.
+OWNER_MODE_COMMANDS = frozenset({"chmod", "chown", "chgrp"})
+
+
+def guarded_paths(command: Command) -> tuple[str, ...]:
+    """The absolute paths a chmod/chown/chgrp command changes (none for any other command)."""
+    if not command.argv or command.argv[0] not in OWNER_MODE_COMMANDS:
+        return ()
+    for path in command.argv[1:]:
+        if "\n" in path or "\x00" in path:
+            raise ValueError(f"bad path in the plan: {path!r}")
+    return tuple(a for a in command.argv[1:] if a.startswith("/"))
+
+
 def switch_payload(plan: HostPlan) -> str:
     """The stdin of `apply.sh switch`: the program itself, the files, commands, validations, reloads."""
     lines = [f"script {_b64(apply_script())}"]
@@ -130,6 +145,7 @@ def switch_payload(plan: HostPlan) -> str:
     for change in plan.changes:
         if change.kind is not ChangeKind.COMMAND or change.command is None:
             continue
+        lines += [f"guard {_b64(path)}" for path in guarded_paths(change.command)]
         if change.undo is None:
             lines.append(f"run {_b64(change.command.shown())}")
         else:

@@ -17,6 +17,8 @@
 #   edit B64PATH B64RECIPE SHA256: an existing file, changed line by line (see merge_edit); the config text
 #   mailcert read had secrets hidden, so the new file is built from the REAL lines here, never sent whole.
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
+#   guard B64PATH: the next run/api line changes PATH as root (chmod, chown): refused like a file write
+#   when a link is in PATH or a folder of it is writable by anyone but root (see safe_target)
 #   api B64CMD B64UNDO: a command whose effect is outside the files (cPanel's API); run in order with the
 #   `run` lines, never re-run after a restore: once it succeeded, its B64UNDO runs then (last first).
 #   Commands see MAILCERT_RUN_DIR (the run's root-only record) for what their undo needs.
@@ -189,8 +191,36 @@ unchanged() { # unchanged BACKUP PATH UID GID MODE: PATH still holds the backup'
     [ -f "$2" ] && [ ! -L "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c '%u %g %a' "$2")" = "$3 $4 $5" ]
 }
 
-real_path() { # the file a path names (a symlink's target is written, the link stays)
-    if [ -L "$1" ]; then readlink -f "$1"; else printf '%s\n' "$1"; fi
+# A root write must not be redirectable by anyone else: the path is written as planned (no link in it is
+# followed: the planner resolves links it knows of), and every folder on the way is root's alone.
+safe_folder() { # safe_folder DIR NEXT: no one but root (and root's group) can replace NEXT in DIR
+    sf_uid=$(stat -c %u "$1") && sf_gid=$(stat -c %g "$1") && sf_mode=$(stat -c %a "$1") || {
+        SAFE_WHY="cannot read the owner of $1"
+        return 1
+    }
+    # a sticky folder (/tmp) lets no one else rename or remove an entry root owns
+    if [ $((0$sf_mode & 512)) -ne 0 ] && [ -e "$2" ] && [ "$(stat -c %u "$2")" = 0 ]; then return 0; fi
+    if [ "$sf_uid" != 0 ] || [ $((0$sf_mode & 2)) -ne 0 ] || { [ $((0$sf_mode & 16)) -ne 0 ] && [ "$sf_gid" != 0 ]; }; then
+        SAFE_WHY="the folder $1 can be written by a user other than root (owner $(stat -c %U "$1"), group $(stat -c %G "$1"), mode $sf_mode): a non-root user could redirect this root write — make the folder root's (chown root $1; chmod go-w $1) or change the file by hand"
+        return 1
+    fi
+}
+safe_target() { # safe_target PATH: no symbolic link in PATH, every folder of it root's; SAFE_WHY: why not
+    SAFE_WHY=
+    st_rest=${1#/}
+    st_dir=/
+    st_at=
+    while [ -n "$st_rest" ]; do
+        st_part=${st_rest%%/*}
+        st_at=$st_at/$st_part
+        if [ -d "$st_dir" ]; then safe_folder "$st_dir" "$st_at" || return 1; fi
+        if [ -L "$st_at" ]; then
+            SAFE_WHY="$st_at is a symbolic link (to $(readlink "$st_at")) that mailcert did not plan to write through — write the file it points to by hand, or point the configuration at the real file"
+            return 1
+        fi
+        st_dir=$st_at
+        case $st_rest in */*) st_rest=${st_rest#*/} ;; *) st_rest= ;; esac
+    done
 }
 
 # @mailcert-redact@
@@ -275,7 +305,8 @@ apply_payload() {
     while read -r kind a _; do
         case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
-        path=$(real_path "$(b64d "$a")")
+        path=$(b64d "$a")
+        safe_target "$path" || { FAIL="refusing to write $path: $SAFE_WHY"; return 1; }
         backup "$n" "$path" || { FAIL="cannot back up $path${BACKUP_WHY:+: $BACKUP_WHY}"; return 1; }
     done <"$RUNDIR/payload"
     sync
@@ -285,7 +316,7 @@ apply_payload() {
         case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
         [ "$kind" = edit ] || continue
-        path=$(real_path "$(b64d "$a")")
+        path=$(b64d "$a")
         [ -f "$RUNDIR/files/$n" ] || { FAIL="refusing to edit $path: it no longer exists"; return 1; }
         merge_edit "$n" "$path" "$b" "$sum" || { FAIL="refusing to edit $path: $MERGE_WHY"; return 1; }
     done <"$RUNDIR/payload"
@@ -293,7 +324,7 @@ apply_payload() {
     while read -r kind a b mode owner group; do
         case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
-        path=$(real_path "$(b64d "$a")")
+        path=$(b64d "$a")
         if [ "$kind" = file ]; then
             b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
         fi
@@ -316,6 +347,11 @@ apply_payload() {
     done <"$RUNDIR/payload"
     journal commands
     while read -r kind a b _; do
+        if [ "$kind" = guard ]; then # the next command changes this path as root (chmod, chown)
+            path=$(b64d "$a")
+            safe_target "$path" || { FAIL="refusing to change $path: $SAFE_WHY"; return 1; }
+            continue
+        fi
         case $kind in run | api) ;; *) continue ;; esac
         [ "$kind" = run ] || WROTE=1 # an API call changes the host as a written file does
         run_cmd "$a" "$RUNDIR/out/run" || {
@@ -365,6 +401,8 @@ restore_files() {
     bad=
     while read -r n how b uid gid fmode; do
         path=$(b64d "$b")
+        # a link or a folder swapped in since the switch: no root write through it, not even a restore
+        safe_target "$path" || { bad="$bad $path ($SAFE_WHY)"; continue; }
         if [ "$how" = present ]; then
             # A file the switch never replaced (the write failed: disk full) needs no write to restore it.
             unchanged "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" && continue
@@ -377,8 +415,14 @@ restore_files() {
 }
 
 rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built from the files match them
+    guarded=ok
     while read -r kind a label _; do
+        if [ "$kind" = guard ]; then
+            safe_target "$(b64d "$a")" || guarded=
+            continue
+        fi
         [ "$kind" = run ] || continue
+        [ -n "$guarded" ] || { guarded=ok; continue; }
         run_cmd "$a" "$RUNDIR/out/rerun" || FAIL="${FAIL:+$FAIL; }rebuilding with $(shown "$a" "$label") failed"
     done <"$RUNDIR/payload"
 }
