@@ -15,11 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.fix.apply import apply_host
 from mailcert.fix.apply_payload import switch_payload
 from mailcert.fix.edit_recipe import HiddenLineError, digest, lines_of, recipe
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
 from mailcert.fix.remote import apply_script
 from mailcert.gather import gather_script
+from mailcert.inventory.model import InventoryHost
+from mailcert.model import HostReport
+from mailcert.ssh import StrictConnection
+from tests.fix_trees import inventory_host
 
 SHELLS = ["dash", "bash"]
 
@@ -200,3 +205,28 @@ def test_a_recipe_that_drops_a_hidden_line_is_refused_on_the_host_too(shell: str
     )
     assert done.returncode != 0
     assert done.stderr.decode() == "the edit drops line 2, which holds a hidden value"
+
+
+def test_a_plan_editing_a_hidden_line_is_not_applied_and_no_host_is_contacted() -> None:
+    def connect(host: InventoryHost) -> StrictConnection:
+        raise AssertionError("a refused plan must not connect to the host")
+
+    before = "relayhost = [smtp.example.net]\nsmtp_sasl_password_maps = (hidden-by-mailcert)\n"
+    after = "relayhost = [smtp.example.net]\nsmtp_sasl_password_maps = hash:/etc/postfix/other\n"
+    plan = HostPlan(
+        "mx1",
+        (
+            Change(ChangeKind.EDIT, "e", file=FileChange("/etc/postfix/main.cf", before, after)),
+            Change(ChangeKind.RELOAD, "r", service="postfix"),
+        ),
+    )
+    applied = apply_host(
+        inventory_host(), plan, run_id="20261204T000000Z-abcdef", before=HostReport("mx1"), recheck=None,
+        connect=connect,
+    )  # fmt: skip
+    assert [c.outcome.value for c in applied.plan.changes] == ["skipped", "skipped"]
+    assert applied.message == (
+        "mx1: the edit of /etc/postfix/main.cf would change or delete line 2, whose value mailcert hid when it "
+        "read the file — make that change by hand, or move the setting to a line of its own"
+    )
+    assert not applied.changed
