@@ -55,6 +55,7 @@ def test_a_link_swapped_in_after_the_plan_and_a_users_folder_are_refused(lab: La
 
     try:
         owned = apply_host(host, plan, run_id=new_run_id(), before=before, recheck=None)
+        relay_after = (users / "relay.cf").read_text()
     finally:
         shutil.rmtree(users)
 
@@ -65,4 +66,4 @@ def test_a_link_swapped_in_after_the_plan_and_a_users_folder_are_refused(lab: La
         "other than root (owner nobody, group nogroup, mode 755)"
     )
     assert main_cf.read_text() == text  # nothing written, main.cf included
-    assert (users / "relay.cf").read_text() == "x = 1\n"
+    assert relay_after == "x = 1\n"

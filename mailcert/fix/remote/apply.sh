@@ -557,15 +557,15 @@ recover)
         FAIL=
         case $phase in
         done) set_status applied "files written, validated and reloaded; the worker died before it recorded that (found by run $ME)" ;;
-        backing-up | '')
+        backing-up)
             # nothing was written yet (a phase is recorded before the first write): compare, never reload
             WROTE=
             restore_files || true
-            undo "the host-side worker died while ${phase:-starting}: nothing had been written (found by run $ME)"
+            undo "the host-side worker died while backing-up: nothing had been written (found by run $ME)"
             ;;
-        *)
+        *) # no phase: died before its first step, or a run of a program without a journal: restore all
             WROTE=1
-            undo "the host-side worker died while $phase: restored by run $ME"
+            undo "the host-side worker died while ${phase:-switching}: restored by run $ME"
             ;;
         esac
         : >"$RUNDIR/worker.done"
