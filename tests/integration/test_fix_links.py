@@ -172,3 +172,17 @@ def test_a_restore_does_not_write_through_a_link_swapped_in_after_the_switch(
     assert status == "failed"
     assert f"could not restore: {main} ({main} is a symbolic link (to {victim})" in reason
     assert victim.read_text() == "v\n"
+
+
+def test_a_state_folder_not_owned_by_root_is_refused(tmp_path: Path) -> None:
+    """Run records hold the program the worker runs and the test-only pause files: no other user's folder."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, NOBODY, 0)
+    said = program(state, "hold", "R1")
+    assert said.returncode == 2
+    assert said.stderr.strip() == (
+        f"mailcert-apply: the state folder {state} is not root's own folder (owner nobody): make it root's, "
+        "or set mailcert_state_dir to one"
+    )
+    assert not (state / "lock").exists()

@@ -69,6 +69,9 @@ set_status() { # set_status STATE REASON — atomic
 
 hold() {
     { mkdir -p "$STATE" && chmod 700 "$STATE"; } || die "cannot create $STATE"
+    # Backups, payloads (the program the worker runs) and the test-only pause files live here: root's alone.
+    [ "$(stat -c %u "$STATE")" = 0 ] && [ ! -L "$STATE" ] ||
+        die "the state folder $STATE is not root's own folder (owner $(stat -c %U "$STATE")): make it root's, or set mailcert_state_dir to one"
     said=locked
     if ! mkdir "$LOCK" 2>/dev/null; then
         other=$(lock_pid run)
