@@ -10,7 +10,7 @@
 #   wait STATE RUN HOST         wait for RUN's worker; print the status
 #   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
 #   reported STATE RUN HOST     mark RUN as seen by a control side
-# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log). A switch
+# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, modes, status, worker.log). A switch
 # removes this host's records beyond the newest KEEP_RUNS that need nobody any more (see prune_runs).
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-  (a new file, whole)
@@ -353,6 +353,7 @@ apply_payload() {
         if [ "$kind" = guard ]; then # the next command changes this path as root (chmod, chown)
             path=$(b64d "$a")
             safe_target "$path" || { FAIL="refusing to change $path: $SAFE_WHY"; return 1; }
+            keep_owner_mode "$a" "$path" || { FAIL="cannot record the owner and mode of $path"; return 1; }
             continue
         fi
         case $kind in run | api) ;; *) continue ;; esac
@@ -399,6 +400,24 @@ reload_all() {
     done <"$RUNDIR/payload"
 }
 
+# Owner and mode of every path a chmod/chown changes (the `guard` lines), as they were before the first
+# change: RUN-DIR/modes, "B64PATH UID GID MODE" a line, written before the command runs.
+keep_owner_mode() { # keep_owner_mode B64PATH PATH
+    [ -e "$2" ] || return 0
+    ! grep -q "^$1 " "$RUNDIR/modes" 2>/dev/null || return 0
+    printf '%s %s\n' "$1" "$(stat -c '%u %g %a' "$2")" | cat >>"$RUNDIR/modes"
+}
+restore_owner_mode() { # put back what keep_owner_mode recorded (not through a link swapped in since)
+    [ -s "$RUNDIR/modes" ] || return 0
+    while read -r b uid gid fmode; do
+        path=$(b64d "$b")
+        [ -e "$path" ] || continue
+        safe_target "$path" || { FAIL="${FAIL:+$FAIL; }not restoring the mode of $path: $SAFE_WHY"; continue; }
+        chown "$uid:$gid" "$path" && chmod "$fmode" "$path" ||
+            FAIL="${FAIL:+$FAIL; }could not restore the owner and mode of $path"
+    done <"$RUNDIR/modes"
+}
+
 restore_files() {
     [ -s "$RUNDIR/manifest" ] || return 0
     bad=
@@ -418,14 +437,15 @@ restore_files() {
 }
 
 rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built from the files match them
-    guarded=ok
+    # A chmod/chown (after a `guard` line) is not run again: restore_owner_mode puts back what it changed.
+    guarded=
     while read -r kind a label _; do
         if [ "$kind" = guard ]; then
-            safe_target "$(b64d "$a")" || guarded=
+            guarded=1
             continue
         fi
         [ "$kind" = run ] || continue
-        [ -n "$guarded" ] || { guarded=ok; continue; }
+        [ -z "$guarded" ] || { guarded=; continue; }
         run_cmd "$a" "$RUNDIR/out/rerun" || FAIL="${FAIL:+$FAIL; }rebuilding with $(shown "$a" "$label") failed"
     done <"$RUNDIR/payload"
 }
@@ -445,6 +465,7 @@ undo() { # undo REASON: restore, rebuild, reload (when anything was written), re
     # Nothing written yet (a backup failed): nothing to restore, and a half-written manifest is not read.
     if [ -z "$WROTE" ] || restore_files; then
         FAIL=
+        restore_owner_mode
         [ -z "$WROTE" ] || undo_api
         [ -z "$WROTE" ] || rerun_commands
         [ -z "$WROTE" ] || reload_all || true
