@@ -54,7 +54,7 @@ def touched_services(plan: HostPlan) -> tuple[str, ...]:
         if change.kind is ChangeKind.RELOAD and change.service:
             found.append(change.service)
         elif change.file is not None:
-            service = service_of_path(change.file.path)
+            service = service_of_path(change.file.link or change.file.path)
             if service:
                 found.append(service)
     return tuple(dict.fromkeys(found))
@@ -139,6 +139,10 @@ def switch_payload(plan: HostPlan) -> str:
                     f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
                 )
             else:  # built on the host from the real file: the redacted text never travels back
+                if f.link is not None:  # the host refuses the edit when the link leads elsewhere now
+                    if "\n" in f.link or "\x00" in f.link or not f.link.startswith("/"):
+                        raise ValueError(f"bad link path in the plan: {f.link!r}")
+                    lines.append(f"link {_b64(f.link)} {_b64(f.path)}")
                 lines.append(
                     f"edit {_b64(f.path)} {_b64(recipe(f.path, f.before, f.after))} {digest(f.before)}"
                 )

@@ -186,3 +186,36 @@ def test_a_state_folder_not_owned_by_root_is_refused(tmp_path: Path) -> None:
         "or set mailcert_state_dir to one"
     )
     assert not (state / "lock").exists()
+
+
+def test_an_edit_the_planner_resolved_writes_the_target_and_is_refused_once_the_link_moved(
+    etc: Path, tmp_path: Path
+) -> None:
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    real = srv / "main.cf"
+    real.write_text("a = 1\n")
+    other = srv / "other.cf"
+    other.write_text("a = 1\n")
+    link = etc / "linked.cf"
+    link.symlink_to(real)
+
+    def plan() -> HostPlan:
+        change = FileChange(str(real), "a = 1\n", "a = 2\n", link=str(link))
+        return HostPlan("local", (Change(ChangeKind.EDIT, "e", file=change),))
+
+    assert switch(tmp_path / "state", "R1", plan())[0] == "applied"
+    assert real.read_text() == "a = 2\n"
+    assert link.is_symlink() and os.readlink(link) == str(real)
+
+    real.write_text("a = 1\n")
+    link.unlink()
+    link.symlink_to(other)  # config management moved the link after the plan was made
+    said = switch(tmp_path / "state", "R2", plan())
+    assert said[0] == "rolled-back"
+    assert said[1] == (
+        f"refusing to edit {real} through {link}: {link} now leads to {other}, not to the file mailcert "
+        "planned to edit — run mailcert fix again"
+    )
+    assert real.read_text() == "a = 1\n"
+    assert other.read_text() == "a = 1\n"

@@ -16,6 +16,8 @@
 #   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-  (a new file, whole)
 #   edit B64PATH B64RECIPE SHA256: an existing file, changed line by line (see merge_edit); the config text
 #   mailcert read had secrets hidden, so the new file is built from the REAL lines here, never sent whole.
+#   link B64LINK B64PATH: the configuration names the edited PATH through the symbolic link LINK (the
+#   planner resolved it); refused, nothing written, when LINK no longer leads to PATH
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
 #   guard B64PATH: the next run/api line changes PATH as root (chmod, chown): refused like a file write
 #   when a link is in PATH or a folder of it is writable by anyone but root (see safe_target)
@@ -304,6 +306,16 @@ apply_payload() {
         n=$((n + 1))
         run_cmd "$cmd" "$RUNDIR/out/before.$n" || true
     done
+    while read -r kind a b _; do
+        [ "$kind" = link ] || continue
+        link=$(b64d "$a")
+        path=$(b64d "$b")
+        now=$(readlink -f -- "$link" 2>/dev/null) || now=
+        [ "$now" = "$path" ] || {
+            FAIL="refusing to edit $path through $link: $link now leads to ${now:-nothing}, not to the file mailcert planned to edit — run mailcert fix again"
+            return 1
+        }
+    done <"$RUNDIR/payload"
     n=0
     while read -r kind a _; do
         case $kind in file | edit) ;; *) continue ;; esac
