@@ -78,6 +78,7 @@ class HostApplied:
     message: str | None = None
     leftovers: tuple[remote.Leftover, ...] = ()
     lock_note: str | None = None
+    recovered: tuple[remote.Leftover, ...] = ()  # earlier runs whose dead worker this run finished for it
 
     @property
     def changed(self) -> bool:
@@ -155,7 +156,8 @@ def apply_host(
     lock = remote.HostLock(conn, state_dir, run_id)
     try:
         said = lock.acquire()
-        restored = [r for r in remote.recover(conn, state_dir, run_id) if r.state != "applied"]
+        recovered = tuple(remote.recover(conn, state_dir, run_id))
+        restored = [r for r in recovered if r.state != "applied"]
         olds = _earlier_runs(conn, state_dir, run_id)
         note = (
             f"took over the lock of run {said.split()[1]}, which ended without releasing it"
@@ -167,12 +169,14 @@ def apply_host(
                 f"first restored unfinished run {restored[0].run_id} ({restored[0].state}: {restored[0].reason}); "
                 "this plan was made before that — run mailcert fix again"
             )
-            return HostApplied(_skip_all(plan, why), message=why, leftovers=tuple(olds), lock_note=note)
+            return HostApplied(
+                _skip_all(plan, why), message=why, leftovers=tuple(olds), lock_note=note, recovered=recovered
+            )
         result = _apply_locked(host, plan, conn, lock, state_dir, before, recheck, connect, interruption)
         if result.status is not None and result.status.state == "interrupted":
             result = _recover_own(result, lock.conn, state_dir, run_id)
         remote.mark_reported(lock.conn, state_dir, run_id)  # we saw how it ended: not a leftover
-        return replace(result, leftovers=tuple(olds), lock_note=note)
+        return replace(result, leftovers=tuple(olds), lock_note=note, recovered=recovered)
     except MailcertError as exc:
         return HostApplied(_fail_unfinished(plan, exc.line()), message=exc.line())
     finally:
@@ -199,7 +203,8 @@ def _nothing_to_do(plan: HostPlan, conn: StrictConnection, state_dir: str, run_i
         lock = remote.HostLock(conn, state_dir, run_id)
         try:
             lock.acquire()
-            restored = [r for r in remote.recover(conn, state_dir, run_id) if r.state != "applied"]
+            recovered = tuple(remote.recover(conn, state_dir, run_id))
+            restored = [r for r in recovered if r.state != "applied"]
             olds = _earlier_runs(conn, state_dir, run_id)
         finally:
             lock.release()
@@ -209,7 +214,7 @@ def _nothing_to_do(plan: HostPlan, conn: StrictConnection, state_dir: str, run_i
             if restored
             else None
         )
-        return HostApplied(plan, leftovers=tuple(olds), message=message)
+        return HostApplied(plan, leftovers=tuple(olds), message=message, recovered=recovered)
     return HostApplied(plan, leftovers=tuple(_earlier_runs(conn, state_dir, run_id)))
 
 
