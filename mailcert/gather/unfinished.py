@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.gather.host import GatheredHost
 from mailcert.inventory.model import InventoryHost
-from mailcert.model import Finding, Severity
+from mailcert.model import Finding, HostReport, Severity
 
 _RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9]+\Z")
 _PHASE = re.compile(r"[a-z0-9.-]{1,40}\Z")
@@ -68,3 +69,14 @@ def unfinished_finding(run: UnfinishedRun) -> Finding:
 
 def unfinished_findings(gathered: GatheredHost, host_name: str) -> list[Finding]:
     return [unfinished_finding(run) for run in unfinished_runs(gathered, host_name)]
+
+
+def without_finished(report: HostReport, run_ids: Iterable[str]) -> HostReport:
+    """The report without the host.fix-unfinished findings of runs since restored (or recorded applied)."""
+    gone = tuple(f"mailcert fix run {run_id} " for run_id in run_ids)
+    if not gone:
+        return report
+    kept = tuple(
+        f for f in report.findings if not (f.check == "host.fix-unfinished" and f.message.startswith(gone))
+    )
+    return replace(report, findings=kept)

@@ -27,6 +27,7 @@ from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
 from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
+from mailcert.gather.unfinished import without_finished
 from mailcert.inventory import InventoryHost
 from mailcert.lint import LintOptions
 from mailcert.model import HostReport, Report
@@ -204,7 +205,8 @@ def _apply_all(
 def _final(before: HostReport, result: HostApplied) -> HostReport:
     """The host as it is now: the re-check when the change was kept, else what the audit saw."""
     kept = any(c.outcome is Outcome.APPLIED for c in result.plan.changes)
-    return result.after if kept and result.after is not None else before
+    final = result.after if kept and result.after is not None else before
+    return without_finished(final, (r.run_id for r in result.recovered))  # this run restored them
 
 
 def _finish(

@@ -74,6 +74,8 @@ def test_an_unfinished_run_is_a_critical_finding_until_fix_restores_it(lab: Lab,
 
     fixed = mailcert("-I", inventory, "fix", "--limit", HOST, "-y", "--format", "json")
 
+    assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]  # its report: the run restored
+    assert findings(fixed.stdout, "host.fix-unfinished") == []
     assert "fix: nothing to do" not in fixed.stderr
     assert (
         f"fix: no change planned; finished earlier runs whose host-side worker had died on {HOST} ({run_id})"

@@ -12,9 +12,15 @@ import pytest
 
 from mailcert.catalogue import default_severity
 from mailcert.gather import GatheredHost, gather_argv
-from mailcert.gather.unfinished import UnfinishedRun, state_folder, unfinished_findings, unfinished_runs
+from mailcert.gather.unfinished import (
+    UnfinishedRun,
+    state_folder,
+    unfinished_findings,
+    unfinished_runs,
+    without_finished,
+)
 from mailcert.inventory.model import InventoryHost
-from mailcert.model import Severity
+from mailcert.model import HostReport, Severity
 
 STATE = "/var/lib/mailcert"
 DEAD = "20261207T180000Z-dead01"
@@ -125,3 +131,18 @@ def test_the_state_folder_is_the_inventorys_and_a_bad_one_is_not_read() -> None:
     with pytest.raises(ValueError):
         gather_argv("/", "/state\nrm -rf /")
     assert gather_argv("/", "/my state; x")[-1] == "/my state; x"  # one argument, never shell text
+
+
+def test_fixs_final_report_drops_only_the_findings_of_runs_it_restored() -> None:
+    gathered = GatheredHost.from_output(RECORDED, name="mx2")
+    other = "20261207T190000Z-later1"
+    findings = (
+        *unfinished_findings(gathered, "mx2"),
+        *unfinished_findings(
+            GatheredHost.from_output(RECORDED.replace("20261207T170000Z-other1", other), name="mx2"), "mx2"
+        ),
+    )
+    report = HostReport("mx2", findings=findings)
+    left = without_finished(report, ["20261207T170000Z-other1"])
+    assert [f.message.split()[3] for f in left.findings] == [other]
+    assert without_finished(report, []) == report
