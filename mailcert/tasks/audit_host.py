@@ -17,6 +17,7 @@ from mailcert.dns.discover import DomainDiscovery
 from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
+from mailcert.gather.unfinished import state_folder, unfinished_findings
 from mailcert.inventory.model import HOSTNAME_SERVICES, InventoryHost, Secret
 from mailcert.lint import HostModel, Hostnames, LintOptions, lint_host_model
 from mailcert.model import Endpoint, Finding, HostReport, ServedCert, Severity
@@ -89,7 +90,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     conn = StrictConnection(host, timeout=settings.connect_timeout)
     try:
         before = time.time()
-        gathered = gather_host(conn, root=settings.gather_root)
+        gathered = gather_host(conn, root=settings.gather_root, state_dir=state_folder(host))
         after = time.time()
     finally:
         conn.close()
@@ -105,6 +106,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     skew = clock_skew(gathered.clock, before, after)
     if skew is not None:
         findings.append(skew)
+    findings += unfinished_findings(gathered, host.name)  # a fix run whose host-side worker died
     endpoints = list(report.endpoints)
     if settings.probe and endpoints:
         endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings)
