@@ -83,8 +83,8 @@ class Case:
 def cases() -> list[Case]:
     """One host per case. MAILCERT_MATRIX_ONLY=LABEL,LABEL (e.g. `hand-edited,key-mismatch+stale`) runs only
     those, to look into a failure; unset (CI), every case runs."""
-    wanted = [(label, faults) for faults in PAIRS if (label := "+".join(faults))]
-    wanted += list(HAND_MADE.items())
+    wanted: list[tuple[str, tuple[str, ...]]] = [("+".join(pair), pair) for pair in PAIRS]
+    wanted += HAND_MADE.items()
     only = {w for w in os.environ.get("MAILCERT_MATRIX_ONLY", "").split(",") if w}
     chosen = [(label, faults) for label, faults in wanted if not only or label in only]
     return [Case(f"mx{i + 1}", label, faults) for i, (label, faults) in enumerate(chosen)]
@@ -268,7 +268,9 @@ def matrix(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) ->
         again = mailcert("-I", inventory, "fix", "--dry-run", "--forks", str(FORKS), "--format", "json")
         seconds["second dry run"] = time.monotonic() - mark
         seconds["total"] = time.monotonic() - start
-        dump = record_run(lab_dir.parent, before, after, fix, again)
+        dump = record_run(
+            Path(os.environ.get("MAILCERT_MATRIX_RECORD", lab_dir.parent)), before, after, fix, again
+        )
         print(f"\ncompound matrix, {len(CASES)} hosts, seconds: {seconds}; record: {dump}", file=sys.stderr)
         yield Matrix(
             lab, before, after, files_before, files_after, fix, _json(fix), again, _json(again),
@@ -284,7 +286,9 @@ def record_run(
     after: dict[str, dict[tuple[int, str], EndpointVerdict]],
     *runs: subprocess.CompletedProcess[str],
 ) -> Path:
-    """Both runs' output and every client verdict, kept beside the lab for looking into a failure."""
+    """Both runs' output and every client verdict, kept beside the lab (or in MAILCERT_MATRIX_RECORD) for
+    looking into a failure."""
+    folder.mkdir(parents=True, exist_ok=True)
     for number, done in enumerate(runs, start=1):
         (folder / f"fix-{number}.stdout").write_text(done.stdout)
         (folder / f"fix-{number}.stderr").write_text(done.stderr)
@@ -400,7 +404,11 @@ def test_secret_lines_are_byte_identical_and_never_shown(matrix: Matrix) -> None
     assert matrix.secret_lines, "the secret-settings host was not planted"
     for where, lines in matrix.secret_lines.items():
         host, path = where.split(":", 1)
+        now = matrix.lab.host(host).path(path).read_bytes()
         block = b"\n".join(lines)  # planted as one block of lines
-        assert block in matrix.lab.host(host).path(path).read_bytes(), f"{where}: secret lines changed"
+        near = [
+            line for line in now.split(b"\n") if any(line.split(b"=")[0] == s.split(b"=")[0] for s in lines)
+        ]
+        assert block in now, f"{where}: secret lines changed; the file now has {near}"
     for done in (matrix.fix, matrix.again):
         assert matrix.canary not in done.stdout + done.stderr
