@@ -145,7 +145,7 @@ def s_client_chain_length(address: str, port: int, servername: str) -> int:
 
 # -- what a client concludes about each (port, name): two independent TLS stacks ----------------------------
 MAIL_PORTS = (25, 587, 465, 143, 993, 110, 995)
-S_CLIENT_TIMEOUT = 15.0  # a STARTTLS client on an implicit-TLS port waits for a greeting that never comes
+S_CLIENT_TIMEOUT = 10.0  # a STARTTLS client on an implicit-TLS port waits for a greeting that never comes
 
 
 def python_verdict(address: str, port: int, servername: str, cafile: str) -> Verdict:
