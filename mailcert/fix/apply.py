@@ -23,6 +23,7 @@ from mailcert.fix import apply_remote as remote
 from mailcert.fix import central
 from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
 from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
+from mailcert.fix.endpoints import compared, regressions_line
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.inventory.model import InventoryHost
@@ -88,9 +89,18 @@ Recheck = Callable[[InventoryHost], HostReport]
 
 
 def got_worse(before: HostReport, after: HostReport) -> str | None:
-    """Why `after` is worse than `before` (a new critical finding, the host no longer checkable), or None."""
+    """Why `after` is worse than `before`, or None: the host no longer checkable, any (port, name) a client
+    judges worse than before (each one named), a new critical finding."""
     if after.error is not None:
         return f"the host could not be checked after the change: {after.error}"
+    regressions = regressions_line(compared(before, after))
+    new_finding = _new_critical(before, after)
+    if regressions and new_finding:
+        return f"{regressions}; {new_finding}"
+    return regressions or new_finding
+
+
+def _new_critical(before: HostReport, after: HostReport) -> str | None:
 
     def key(f: Finding) -> tuple[object, ...]:
         return (f.check, f.service, f.port, f.hostname)

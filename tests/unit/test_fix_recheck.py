@@ -1,0 +1,83 @@
+"""The re-check after a switch compares (port, name) by (port, name) with the audit: any client that judges
+its (port, name) worse than before makes `fix` restore, even when no new critical check ID appears."""
+
+from __future__ import annotations
+
+from mailcert.checks.verdict import client_view
+from mailcert.fix.apply import got_worse
+from mailcert.fix.endpoints import compared
+from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Severity
+from tests.pki import TestPKI
+
+PKI = TestPKI()
+GOOD = PKI.leaf(["imap.example.test", "pop.example.test"]).cert
+SNAKEOIL = PKI.leaf(["localhost"], self_signed=True).cert
+NAMES = ("imap.example.test", "pop.example.test")
+
+
+def self_signed(port: int | None) -> Finding:
+    return Finding(
+        "cert.self-signed",
+        Severity.CRITICAL,
+        "self-signed 'localhost'",
+        "use a CA's",
+        service="dovecot",
+        port=port,
+    )
+
+
+def report(served: dict[int, bool]) -> HostReport:
+    """Dovecot on the given ports, serving the good certificate (True) or the self-signed one (False); one
+    merged cert.self-signed finding (port None, as the probe's merge makes it for several ports)."""
+    endpoints = []
+    for port, good in served.items():
+        findings = [] if good else [self_signed(port)]
+        clients = tuple(client_view(n, findings, GOOD if good else SNAKEOIL) for n in NAMES)
+        endpoints.append(
+            Endpoint("dovecot", port, Mode.IMPLICIT, NAMES, ConfiguredCert(None, None), clients=clients)
+        )
+    bad = [p for p, good in served.items() if not good]
+    merged = [self_signed(bad[0] if len(bad) == 1 else None)] if bad else []
+    return HostReport("mx1", tuple(endpoints), tuple(merged))
+
+
+def test_one_more_port_failing_with_the_same_check_id_is_worse() -> None:
+    before = report({993: True, 995: False, 465: False})
+    after = report({993: False, 995: False, 465: False})
+    assert {(f.check, f.service, f.port) for f in after.findings} == {
+        (f.check, f.service, f.port) for f in before.findings
+    }  # no new critical check ID: the old comparison saw nothing
+    why = got_worse(before, after)
+    assert why == (
+        "worse for clients on 2 (port, name): "
+        "imap.example.test:993 ok → fails (cert.self-signed: self-signed 'localhost'); "
+        "pop.example.test:993 ok → fails (cert.self-signed: self-signed 'localhost')"
+    )
+
+
+def test_the_same_verdicts_after_are_not_worse() -> None:
+    before = report({993: True, 995: False})
+    assert got_worse(before, report({993: True, 995: False})) is None
+    assert got_worse(before, report({993: True, 995: True})) is None  # better is not worse
+
+
+def test_a_name_the_re_probe_did_not_reach_is_worse() -> None:
+    before = report({993: True, 995: True})
+    after = report({993: True})
+    why = got_worse(before, after)
+    assert why is not None and why.startswith("worse for clients on 2 (port, name): imap.example.test:995 ok")
+    assert "the re-probe did not reach imap.example.test on port 995 (implicit)" in why
+
+
+def test_compared_lists_every_probed_pair_with_both_views() -> None:
+    before = report({993: True, 995: False})
+    after = report({993: True, 995: True})
+    pairs = {
+        (c.port, c.hostname): (c.before.verdict.value, c.after.verdict.value) for c in compared(before, after)
+    }
+    assert pairs == {
+        (993, "imap.example.test"): ("ok", "ok"),
+        (993, "pop.example.test"): ("ok", "ok"),
+        (995, "imap.example.test"): ("fails", "ok"),
+        (995, "pop.example.test"): ("fails", "ok"),
+    }
