@@ -10,9 +10,7 @@ Key = tuple[str, int, Mode, str]  # service, port, mode, client name
 
 def client_views(report: HostReport) -> dict[Key, ClientView]:
     """Every (service, port, mode, name) the probe dialled, with what it got and its verdict."""
-    return {
-        (e.service, e.port, e.mode, view.hostname): view for e in report.endpoints for view in e.clients
-    }
+    return {(e.service, e.port, e.mode, view.hostname): view for e in report.endpoints for view in e.clients}
 
 
 def compared(before: HostReport, after: HostReport) -> tuple[EndpointChange, ...]:

@@ -115,6 +115,7 @@ class HostPlan:
     validations: tuple[Command, ...] = field(default=())  # run after writing, before reloading
     # Per (port, name): served now → what the plan expects after (fix: the re-probe's view once applied)
     endpoints: tuple[EndpointChange, ...] = ()
+    endpoints_from: str = "plan"  # "plan": expected; "re-probe": seen after the switch (kept or restored)
 
     @property
     def empty(self) -> bool:

@@ -22,10 +22,11 @@ from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply_report import before_after
+from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
-from mailcert.fix.render import plan_entries, render_markdown, render_text
+from mailcert.fix.render import plan_entries, render_json_with_endpoints, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost
 from mailcert.lint import LintOptions
@@ -108,7 +109,8 @@ def fix(
     for before, result, final in zip(befores, results, finals, strict=True):
         for line in before_after(before, result, final):
             print(line, file=say)
-    _finish(settings.now, finals, [r.plan for r in results], format, output)
+    seen = [_seen(before, result) for before, result in zip(befores, results, strict=True)]
+    _finish(settings.now, finals, seen, format, output)
     if interruption.is_set:
         print(f"fix: {interruption.why}; changed hosts were restored", file=sys.stderr)
         run_state().forced_code = 3
@@ -206,6 +208,18 @@ def _final(before: HostReport, result: HostApplied) -> HostReport:
     return result.after if kept and result.after is not None else before
 
 
+def _seen(before: HostReport, result: HostApplied) -> HostPlan:
+    """The applied plan with each (port, name) as the re-probe saw it (the plan's expectation when there was
+    no re-probe)."""
+    changes = compared(before, result.after) if result.after is not None else ()
+    if not changes:
+        return result.plan
+    restored = any(c.outcome is Outcome.ROLLED_BACK for c in result.plan.changes)
+    return replace(
+        result.plan, endpoints=changes, endpoints_from="re-probe, restored" if restored else "re-probe"
+    )
+
+
 def _finish(
     now: datetime, hosts: Sequence[HostReport], plans: Sequence[HostPlan], format: str, output: str | None
 ) -> None:
@@ -219,6 +233,8 @@ def _finish(
         format == "markdown"
     ):  # a pull-request comment: findings, then per host a step table, diffs collapsed
         emit(render(replace(report, plan=None), format) + "\n" + render_markdown(plans), output)
+    elif format == "json":  # SPEC's document, each host with `endpoints_after` (before → after per pair)
+        emit(render_json_with_endpoints(report, plans), output)
     else:
         emit(render(report, format, color=wants_color(output)), output)
     state = run_state()
