@@ -55,6 +55,10 @@ def keep_served(
     if not state.report.endpoints:
         return Held(list(changes), [], ())
     before = _before(state, options, ignored)
+    reloaded = {c.service for c in changes if c.kind is ChangeKind.RELOAD and c.service}
+    if not reloaded:  # nothing starts serving other files
+        unchanged = tuple(EndpointChange(k[0], k[1], k[2], v, v) for k, v in _ordered(before))
+        return Held(list(changes), [], unchanged)
     issued = certbot_folders(HostPlan(state.host.name, changes=tuple(changes)))
     after_report, after_model = lint_host_model(
         result_files(state.files, HostPlan(state.host.name, changes=tuple(changes))),
@@ -62,7 +66,6 @@ def keep_served(
         options=options,
     )
     configured = _configured(after_report, after_model.sources)
-    reloaded = {c.service for c in changes if c.kind is ChangeKind.RELOAD and c.service}
     expected: dict[Key, ClientView] = {}
     files: dict[Key, str] = {}
     for key, was in before.items():
@@ -89,17 +92,20 @@ def keep_served(
         for key in before:
             if key[0] == service:
                 expected[key] = before[key]  # not reloaded: it keeps serving what it serves
-    endpoints = tuple(
-        EndpointChange(key[0], key[1], key[2], before[key], expected[key])
-        for key in sorted(before, key=lambda k: ([*_ORDER, k[0]].index(k[0]), k[1], k[3]))
-    )
+    endpoints = tuple(EndpointChange(k[0], k[1], k[2], v, expected[k]) for k, v in _ordered(before))
     return Held(kept, list(dict.fromkeys(unfixable)), endpoints)
+
+
+def _ordered(views: dict[Key, ClientView]) -> list[tuple[Key, ClientView]]:
+    return sorted(views.items(), key=lambda kv: ([*_ORDER, kv[0][0]].index(kv[0][0]), kv[0][1], kv[0][3]))
 
 
 def _before(state: PlanState, options: LintOptions, ignored: frozenset[str]) -> dict[Key, ClientView]:
     """What each (port, name) is served now: the probe's view, else the files' (no probe ran)."""
     views: dict[Key, ClientView] = {}
-    unprobed = [e for e in state.report.endpoints if not e.clients]
+    probed = any(e.clients for e in state.report.endpoints)
+    # endpoints the probe did not dial when it ran (advertised only by DNS) are not judged at all
+    unprobed = [] if probed else list(state.report.endpoints)
     for endpoint in state.report.endpoints:
         for view in endpoint.clients:
             views[(endpoint.service, endpoint.port, endpoint.mode, view.hostname)] = view
