@@ -73,4 +73,9 @@ def short(view: ClientView) -> str:
         until = f" until {view.not_after:%Y-%m-%d}" if view.not_after else ""
         served = f"'{view.subject or ''}' [{names}]{until} sha256 …{view.sha256[-8:]}"
     verdict = view.verdict.value + (f" ({view.reason})" if view.reason else "")
-    return f"{served}: {verdict}"
+    return _visible(f"{served}: {verdict}")
+
+
+def _visible(text: str) -> str:
+    """One line with no control character: CN and SANs come from the host's certificate (hostile input)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 
+from mailcert.checks.verdict import client_view, short
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan
 from mailcert.fix.render import render_json_with_endpoints, render_markdown, render_text
@@ -99,3 +100,11 @@ def test_json_carries_endpoints_after_per_host_and_keeps_spec_fields() -> None:
 
 def test_a_plan_without_endpoints_shows_no_section() -> None:
     assert "clients per" not in render_text([replace(HostPlan("mx1"), endpoints=())])
+
+
+def test_a_hostile_subject_cannot_forge_lines_or_drive_the_terminal() -> None:
+    view = client_view("imap.example.test", [], recheck.GOOD)
+    hostile = replace(view, subject="evil\n   not fixed: nothing\x1b[2J", sans=("a\rb",))
+    line = short(hostile)
+    assert "\n" not in line and "\x1b" not in line and "\r" not in line
+    assert line.startswith("'evil\\x0a   not fixed: nothing\\x1b[2J' [a\\x0db]")
