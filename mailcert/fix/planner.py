@@ -7,7 +7,8 @@ validations run after writing and before reloading. Every finding no change remo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mailcert.errors import MailcertError
@@ -152,6 +153,16 @@ def _plan(
     changes = held.changes
     state.unfixable += held.unfixable
     roles = state.roles
+    return HostPlan(
+        host=state.host.name,
+        changes=tuple(changes),
+        unfixable=tuple(state.unfixable),
+        validations=_validations(changes, roles),
+        endpoints=held.endpoints,
+    )
+
+
+def _validations(changes: Sequence[Change], roles: RoleSet) -> tuple[Command, ...]:
     validations: list[Command] = []
     for change in changes:
         if change.service == "certbot" and change.file is not None:
@@ -160,11 +171,28 @@ def _plan(
             for argv in roles.role(change.service).validate:
                 if Command(argv) not in validations:
                     validations.append(Command(argv))
-    return HostPlan(
-        host=state.host.name,
-        changes=tuple(changes),
-        unfixable=tuple(state.unfixable),
-        validations=tuple(validations),
+    return tuple(validations)
+
+
+def still_no_worse(
+    plan: HostPlan, audit: HostAudit, host: InventoryHost, *, now: datetime, lint_options: LintOptions
+) -> HostPlan:
+    """The invariant again, on a plan a later stage trimmed (DANE holding a certbot step back keeps the
+    reloads): a reload whose service would now serve worse files is dropped, with why."""
+    if audit.gathered is None or audit.model is None or plan.error is not None or plan.empty:
+        return plan
+    try:
+        state = _state(
+            audit.gathered, audit.model, audit.report, host, now, audit.gathered.units, _default_roles()
+        )
+        held = keep_served(state, plan.changes, lint_options, frozenset())
+    except MailcertError as exc:
+        return HostPlan(host=plan.host, unfixable=plan.unfixable, error=exc.line())
+    return dataclasses.replace(
+        plan,
+        changes=tuple(held.changes),
+        unfixable=tuple(dict.fromkeys([*plan.unfixable, *held.unfixable])),
+        validations=_validations(held.changes, state.roles),
         endpoints=held.endpoints,
     )
 

@@ -25,7 +25,7 @@ from mailcert.fix.apply_report import before_after
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
-from mailcert.fix.planner import plan_host
+from mailcert.fix.planner import plan_host, still_no_worse
 from mailcert.fix.render import plan_entries, render_json_with_endpoints, render_markdown, render_text
 from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.inventory import InventoryHost
@@ -143,7 +143,11 @@ def _plan(
             install_certbot=install_certbot,
             lint_options=_lint_options(audit.host, settings, stores),
         )
-        return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        options = _lint_options(audit.host, settings, stores)
+        safe = dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        if safe.changes == plan.changes:
+            return safe
+        return still_no_worse(safe, audit, host, now=settings.now, lint_options=options)
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
 

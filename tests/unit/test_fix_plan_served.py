@@ -12,12 +12,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from mailcert.checks.certs import CheckOptions
 from mailcert.checks.verdict import client_view
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.planner import plan_from
+from mailcert.fix.planner import plan_from, still_no_worse
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
+from mailcert.lint import LintOptions
 from mailcert.model import Finding, HostReport, Severity, Verdict
+from mailcert.pki.trust import TrustStore
+from mailcert.tasks.audit_host import HostAudit
 from tests.fix_trees import inventory_host, lint
 from tests.lint_trees import LINEAGE, LIVE, NAMES, HostTree
 from tests.pki import NOW, TestPKI
@@ -147,3 +151,34 @@ def test_without_a_probe_the_files_now_are_the_before(tree: HostTree) -> None:
     assert [c.kind for c in result.changes] == [ChangeKind.RELOAD]
     assert len(result.endpoints) == PAIRS
     assert all(e.before.verdict is Verdict.OK and e.after == e.before for e in result.endpoints)
+
+
+class Gathered(LocalRoot):
+    """A local tree standing in for a gathered host (no systemd units)."""
+
+    @property
+    def units(self) -> dict[str, object]:
+        return {}
+
+
+def test_a_certbot_step_held_back_later_takes_the_reloads_with_it(tree: HostTree) -> None:
+    """DANE (plan_dane.dane_safe) may hold the re-issue back after planning; the reloads it leaves would
+    serve the replaced files: fix runs the invariant again and drops them, saying why."""
+    good = tree.leaf.cert
+    replace_through_live(tree)
+    report, model = lint(tree, PKI, NAMES)
+    report = probed(report, good, "postfix", "dovecot")
+    host = inventory_host()
+    planned = plan_from(LocalRoot(tree.root), model, report, host, now=NOW)  # type: ignore[arg-type]
+    assert [c.kind for c in planned.changes] == [ChangeKind.ISSUE, ChangeKind.RELOAD, ChangeKind.RELOAD]
+    trimmed = replace(planned, changes=planned.changes[1:])  # as DANE holds the certbot step back
+    audit = HostAudit(host, report, Gathered(tree.root), model)  # type: ignore[arg-type]
+    options = LintOptions(CheckOptions(now=NOW, trust=TrustStore.of([PKI.root.cert])), hostnames=NAMES)
+
+    result = still_no_worse(trimmed, audit, host, now=NOW, lint_options=options)
+
+    assert result.changes == () and result.validations == ()
+    held = [line.split(":")[0] for line in result.unfixable if " not reloaded — " in line]
+    assert held == ["postfix", "dovecot"]
+    assert all(e.after == e.before for e in result.endpoints)
+    assert still_no_worse(planned, audit, host, now=NOW, lint_options=options).changes == planned.changes
