@@ -4,8 +4,10 @@ its (port, name) worse than before makes `fix` restore, even when no new critica
 from __future__ import annotations
 
 from mailcert.checks.verdict import client_view
-from mailcert.fix.apply import got_worse
+from mailcert.fix.apply import HostApplied, got_worse
+from mailcert.fix.apply_report import before_after
 from mailcert.fix.endpoints import compared
+from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Severity
 from tests.pki import TestPKI
 
@@ -81,3 +83,14 @@ def test_compared_lists_every_probed_pair_with_both_views() -> None:
         (995, "imap.example.test"): ("fails", "ok"),
         (995, "pop.example.test"): ("fails", "ok"),
     }
+
+
+def test_after_apply_fix_counts_the_pairs_the_re_probe_saw() -> None:
+    before = report({993: True, 995: False})
+    after = report({993: False, 995: True})
+    change = Change(ChangeKind.RELOAD, "reload dovecot", service="dovecot", outcome=Outcome.ROLLED_BACK)
+    applied = HostApplied(HostPlan("mx1", (change,)), after=after)
+    lines = before_after(before, applied, before)
+    assert lines[-1] == (
+        "mx1: clients on 4 (port, name), as the re-probe saw them: 2 better, 0 same verdict, 2 worse (restored)"
+    )
