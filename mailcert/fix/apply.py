@@ -251,8 +251,30 @@ def _apply_locked(
         return _undo(host, plan, conn, state_dir, interruption.why, after=after)
     worse = got_worse(before, after) if after is not None else None
     if worse is not None:
-        return _undo(host, plan, conn, state_dir, worse, after=after)
+        return _undo_worse(host, plan, conn, state_dir, worse, after)
     return HostApplied(_mark_switch(plan, Outcome.APPLIED, None), status, after=after)
+
+
+def _undo_worse(
+    host: InventoryHost,
+    plan: HostPlan,
+    conn: StrictConnection,
+    state_dir: str,
+    worse: str,
+    after: HostReport | None,
+) -> HostApplied:
+    """Restore after a re-check found the host worse. A switch that wrote no file (reloads only) has nothing
+    to restore: the services now serve files changed outside mailcert, which only a person can put right."""
+    try:
+        return _undo(host, plan, conn, state_dir, worse, after=after)
+    except MailcertError as exc:
+        if "has no backup on this host" not in exc.what:
+            raise
+    why = (
+        f"{worse}; nothing to restore: this run changed no file, its reloads made the services serve files "
+        "changed outside mailcert — put good certificates in place and reload them by hand"
+    )
+    return HostApplied(_mark_switch(plan, Outcome.FAILED, why), after=after, message=why)
 
 
 def _undo(
