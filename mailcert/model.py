@@ -78,7 +78,9 @@ class Verdict(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return {Verdict.OK: 0, Verdict.WARNING: 1, Verdict.FAILS: 2}[self]
+        """How a client treats it: it accepts `ok` and `warning` alike (a certificate that expires in 10
+        days verifies today), and refuses `fails`. Only a higher rank is worse for a client."""
+        return 1 if self is Verdict.FAILS else 0
 
 
 @dataclass(frozen=True)

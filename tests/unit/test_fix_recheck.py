@@ -94,3 +94,16 @@ def test_after_apply_fix_counts_the_pairs_the_re_probe_saw() -> None:
     assert lines[-1] == (
         "mx1: clients on 4 (port, name), as the re-probe saw them: 2 better, 0 same verdict, 2 worse (restored)"
     )
+
+
+def test_a_certificate_that_expires_soon_but_verifies_is_not_worse_for_a_client() -> None:
+    """A fresh certificate from a CA that issues short-lived ones (within warn_days) is `warning`
+    (cert.expiring), and a client accepts it as it accepted the one before: not a regression."""
+    before = report({993: True})
+    expiring = Finding("cert.expiring", Severity.WARNING, "expires in 10 days", "renew", service="dovecot")
+    views = tuple(client_view(n, [expiring], GOOD) for n in NAMES)
+    after = HostReport(
+        "mx1", (Endpoint("dovecot", 993, Mode.IMPLICIT, NAMES, ConfiguredCert(None, None), clients=views),)
+    )
+    assert {c.after.verdict.value for c in compared(before, after)} == {"warning"}
+    assert got_worse(before, after) is None
