@@ -18,10 +18,18 @@ def compared(before: HostReport, after: HostReport) -> tuple[EndpointChange, ...
     was, now = client_views(before), client_views(after)
     if not was or not now:
         return ()
+    # a plan that puts a port in its right mode (587 STARTTLS, not implicit) changes the key, not the pair
+    by_port = {(k[0], k[1], k[3]): v for k, v in now.items()}
     changes = []
     for key, view in was.items():
-        seen = now.get(key) or ClientView(
-            key[3], Verdict.FAILS, f"the re-probe did not reach {key[3]} on port {key[1]} ({key[2].value})"
+        seen = (
+            now.get(key)
+            or by_port.get((key[0], key[1], key[3]))
+            or ClientView(
+                key[3],
+                Verdict.FAILS,
+                f"the re-probe did not reach {key[3]} on port {key[1]} ({key[2].value})",
+            )
         )
         changes.append(EndpointChange(key[0], key[1], key[2], view, seen))
     return tuple(changes)

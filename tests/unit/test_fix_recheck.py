@@ -3,6 +3,8 @@ its (port, name) worse than before makes `fix` restore, even when no new critica
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mailcert.checks.verdict import client_view
 from mailcert.fix.apply import HostApplied, got_worse
 from mailcert.fix.apply_report import before_after
@@ -107,3 +109,14 @@ def test_a_certificate_that_expires_soon_but_verifies_is_not_worse_for_a_client(
     )
     assert {c.after.verdict.value for c in compared(before, after)} == {"warning"}
     assert got_worse(before, after) is None
+
+
+def test_a_port_put_in_its_right_mode_is_the_same_pair() -> None:
+    """wrong-mode-587: the audit dialled 587 as configured (implicit TLS); the plan makes it STARTTLS. The
+    re-probe's pair (587, starttls) is the audit's (587, implicit): compared, not missing."""
+    good = tuple(client_view(n, [], GOOD) for n in NAMES)
+    endpoint = Endpoint("postfix", 587, Mode.IMPLICIT, NAMES, ConfiguredCert(None, None), clients=good)
+    before = HostReport("mx1", (endpoint,))
+    after = HostReport("mx1", (replace(endpoint, mode=Mode.STARTTLS),))
+    assert got_worse(before, after) is None
+    assert [(c.mode, c.after.verdict.value) for c in compared(before, after)] == [(Mode.IMPLICIT, "ok")] * 2
