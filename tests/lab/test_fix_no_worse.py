@@ -197,4 +197,4 @@ def test_a_switch_that_makes_pairs_worse_without_a_new_check_id_is_restored(lab:
 
     assert [c.outcome for c in alone.plan.changes] == [Outcome.FAILED]
     assert alone.message is not None and alone.message.startswith("worse for clients on 16 (port, name): ")
-    assert "; nothing to restore: this run changed no file" in alone.message
+    assert "; nothing to restore: the switch wrote no file" in alone.message
