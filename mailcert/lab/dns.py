@@ -43,6 +43,9 @@ class LabMailDomain:
     web_address: str  # where autoconfig., autodiscover., mta-sts. and the domain itself point
     served_spki: bytes  # SubjectPublicKeyInfo (DER) of the key the mail server serves
     faults: frozenset[str] = field(default_factory=frozenset)
+    # more names served by the mail server: a cPanel host's account domains and their mail. names, which
+    # its clients use and its certificates cover (the CA's validation and fix's ACME pre-flight look them up)
+    more_names: tuple[str, ...] = ()
 
     def name(self, prefix: str) -> str:
         return f"{prefix}.{self.domain}"
@@ -71,6 +74,7 @@ def zone_for(domain: LabMailDomain, *, old_spki: bytes = b"") -> ZoneRecords:
     """The records a domain publishes; `tlsa-old-key` pins `old_spki` (a key no longer served) instead."""
     d = domain
     hosts = [(d.name(p), d.mail_address) for p in ("mail", "smtp", "imap", "pop")]
+    hosts += [(name, d.mail_address) for name in d.more_names]
     hosts += [(d.name(p), d.web_address) for p in ("autoconfig", "autodiscover", "mta-sts")]
     hosts.append((d.domain, d.web_address))
     submission = 465 if "srv-465-starttls" in d.faults else 587
@@ -205,15 +209,24 @@ def planted_dns_faults(lab_dir: Path) -> dict[str, list[str]]:
 
 def lab_domains(state: LabState) -> list[LabMailDomain]:
     """Each lab host's mail domain as the lab DNS publishes it: the host's key and its planted DNS faults."""
+    from mailcert.lab.kinds.cpanel import account_domains, mail_names
     from mailcert.lab.network import GATEWAY
 
     faults = planted_dns_faults(state.dir)
     domains = []
     for h in state.hosts.values():
         host = LabHost(h.name, h.kind, h.address, state.dir)
+        more: tuple[str, ...] = ()
+        if h.kind == "cpanel":
+            more = (*(d for ds in account_domains(host).values() for d in ds), *mail_names(host))
         domains.append(
             LabMailDomain(
-                host.domain, host.address, str(GATEWAY), host_spki(host), frozenset(faults.get(h.name, ()))
+                host.domain,
+                host.address,
+                str(GATEWAY),
+                host_spki(host),
+                frozenset(faults.get(h.name, ())),
+                more,
             )
         )
     return domains
