@@ -23,6 +23,7 @@ from mailcert.fix import apply_remote as remote
 from mailcert.fix import central
 from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
 from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
+from mailcert.fix.edit_recipe import HiddenLineError, recipe
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.inventory.model import InventoryHost
@@ -77,6 +78,7 @@ class HostApplied:
     message: str | None = None
     leftovers: tuple[remote.Leftover, ...] = ()
     lock_note: str | None = None
+    recovered: tuple[remote.Leftover, ...] = ()  # earlier runs whose dead worker this run finished for it
 
     @property
     def changed(self) -> bool:
@@ -135,6 +137,10 @@ def apply_host(
     plan = replace(plan, run_id=run_id)
     if plan.empty and plan.error is not None:  # not planned (host unreachable in the audit): no connection
         return HostApplied(plan)
+    refused = hidden_line_edit(plan)
+    if refused is not None:  # before any connection: nothing of the plan is carried out
+        why = refused.line()
+        return HostApplied(_skip_all(plan, why), message=why)
     try:
         state_dir = state_dir_of(host)
         conn = connect(host)
@@ -142,7 +148,7 @@ def apply_host(
         return HostApplied(_skip_all(plan, exc.line()), message=exc.line())
     if plan.empty:
         try:
-            return HostApplied(plan, leftovers=tuple(_earlier_runs(conn, state_dir, run_id)))
+            return _nothing_to_do(plan, conn, state_dir, run_id)
         except MailcertError as exc:
             return HostApplied(plan, message=f"could not read earlier runs' status: {exc.line()}")
         finally:
@@ -150,21 +156,80 @@ def apply_host(
     lock = remote.HostLock(conn, state_dir, run_id)
     try:
         said = lock.acquire()
+        recovered = tuple(remote.recover(conn, state_dir, run_id))
+        restored = [r for r in recovered if r.state != "applied"]
         olds = _earlier_runs(conn, state_dir, run_id)
         note = (
             f"took over the lock of run {said.split()[1]}, which ended without releasing it"
             if said.startswith("taken-over")
             else None
         )
+        if restored:  # the plan was made from files that run had changed: it no longer fits the host
+            why = (
+                f"first restored unfinished run {restored[0].run_id} ({restored[0].state}: {restored[0].reason}); "
+                "this plan was made before that — run mailcert fix again"
+            )
+            return HostApplied(
+                _skip_all(plan, why), message=why, leftovers=tuple(olds), lock_note=note, recovered=recovered
+            )
         result = _apply_locked(host, plan, conn, lock, state_dir, before, recheck, connect, interruption)
+        if result.status is not None and result.status.state == "interrupted":
+            result = _recover_own(result, lock.conn, state_dir, run_id)
         remote.mark_reported(lock.conn, state_dir, run_id)  # we saw how it ended: not a leftover
-        return replace(result, leftovers=tuple(olds), lock_note=note)
+        return replace(result, leftovers=tuple(olds), lock_note=note, recovered=recovered)
     except MailcertError as exc:
         return HostApplied(_fail_unfinished(plan, exc.line()), message=exc.line())
     finally:
         lock.release()
         lock.conn.close()
         conn.close()
+
+
+def hidden_line_edit(plan: HostPlan) -> HiddenLineError | None:
+    """The plan error of an edit that would change or delete a line whose value the gather hid, or None."""
+    for change in plan.changes:
+        f = change.file
+        if change.kind is ChangeKind.EDIT and f is not None and f.before is not None:
+            try:
+                recipe(f.path, f.before, f.after)
+            except HiddenLineError as exc:
+                return HiddenLineError(exc.what, where=plan.host, todo=exc.todo)
+    return None
+
+
+def _nothing_to_do(plan: HostPlan, conn: StrictConnection, state_dir: str, run_id: str) -> HostApplied:
+    """An empty plan: earlier runs' ends; a run whose worker died mid-switch is restored under the lock."""
+    if any(o.state == "interrupted" for o in remote.leftovers(conn, state_dir)):
+        lock = remote.HostLock(conn, state_dir, run_id)
+        try:
+            lock.acquire()
+            recovered = tuple(remote.recover(conn, state_dir, run_id))
+            restored = [r for r in recovered if r.state != "applied"]
+            olds = _earlier_runs(conn, state_dir, run_id)
+        finally:
+            lock.release()
+        message = (
+            f"restored unfinished run {restored[0].run_id}: {restored[0].reason} — run mailcert fix again to "
+            "plan from the restored files"
+            if restored
+            else None
+        )
+        return HostApplied(plan, leftovers=tuple(olds), message=message, recovered=recovered)
+    return HostApplied(plan, leftovers=tuple(_earlier_runs(conn, state_dir, run_id)))
+
+
+def _recover_own(result: HostApplied, conn: StrictConnection, state_dir: str, run_id: str) -> HostApplied:
+    """This run's host-side worker died mid-switch: restore what it did (or record it done) right away."""
+    mine = [r for r in remote.recover(conn, state_dir, run_id) if r.run_id == run_id]
+    if not mine:
+        return result
+    status = remote.SwitchStatus(mine[0].state, mine[0].reason)
+    outcome = {"applied": Outcome.APPLIED, "rolled-back": Outcome.ROLLED_BACK}.get(
+        status.state, Outcome.FAILED
+    )
+    return replace(
+        result, plan=_mark_switch(result.plan, outcome, status.reason), status=status, message=status.reason
+    )
 
 
 def _earlier_runs(conn: StrictConnection, state_dir: str, run_id: str) -> list[remote.Leftover]:

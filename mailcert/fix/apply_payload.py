@@ -1,5 +1,8 @@
 """What the host-side switch receives: the plan's files, commands, validations and reloads, every value base64.
 
+A new file travels whole; an edit of an existing file travels as a line recipe with the digest of the text
+as read (mailcert/fix/edit_recipe.py): the host builds it from the real file, whose secrets mailcert never saw.
+
 Validations and reloads default per service (systemd when the host runs it and the unit is active, else the
 daemon's own command); a plan may name its own. Commands are shell text built with shlex, never by hand.
 """
@@ -8,7 +11,8 @@ from __future__ import annotations
 
 import base64
 
-from mailcert.fix.model import ChangeKind, HostPlan
+from mailcert.fix.edit_recipe import digest, recipe
+from mailcert.fix.model import ChangeKind, Command, HostPlan
 from mailcert.fix.remote import apply_script
 
 # Fixed shell text (no values from the plan or the host reach it).
@@ -50,7 +54,7 @@ def touched_services(plan: HostPlan) -> tuple[str, ...]:
         if change.kind is ChangeKind.RELOAD and change.service:
             found.append(change.service)
         elif change.file is not None:
-            service = service_of_path(change.file.path)
+            service = service_of_path(change.file.link or change.file.path)
             if service:
                 found.append(service)
     return tuple(dict.fromkeys(found))
@@ -107,6 +111,21 @@ def _word(value: str | None) -> str:
     return value
 
 
+# Commands that change a file's owner or mode as root: the host checks each path they name as it checks a
+# file it writes (no symbolic link in it, every folder root's) before it runs them.
+OWNER_MODE_COMMANDS = frozenset({"chmod", "chown", "chgrp"})
+
+
+def guarded_paths(command: Command) -> tuple[str, ...]:
+    """The absolute paths a chmod/chown/chgrp command changes (none for any other command)."""
+    if not command.argv or command.argv[0] not in OWNER_MODE_COMMANDS:
+        return ()
+    for path in command.argv[1:]:
+        if "\n" in path or "\x00" in path:
+            raise ValueError(f"bad path in the plan: {path!r}")
+    return tuple(a for a in command.argv[1:] if a.startswith("/"))
+
+
 def switch_payload(plan: HostPlan) -> str:
     """The stdin of `apply.sh switch`: the program itself, the files, commands, validations, reloads."""
     lines = [f"script {_b64(apply_script())}"]
@@ -115,12 +134,22 @@ def switch_payload(plan: HostPlan) -> str:
             f = change.file
             if "\n" in f.path or "\x00" in f.path or not f.path.startswith("/"):
                 raise ValueError(f"bad file path in the plan: {f.path!r}")
-            lines.append(
-                f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
-            )
+            if f.before is None:
+                lines.append(
+                    f"file {_b64(f.path)} {_b64(f.after)} {_mode(f.mode)} {_word(f.owner)} {_word(f.group)}"
+                )
+            else:  # built on the host from the real file: the redacted text never travels back
+                if f.link is not None:  # the host refuses the edit when the link leads elsewhere now
+                    if "\n" in f.link or "\x00" in f.link or not f.link.startswith("/"):
+                        raise ValueError(f"bad link path in the plan: {f.link!r}")
+                    lines.append(f"link {_b64(f.link)} {_b64(f.path)}")
+                lines.append(
+                    f"edit {_b64(f.path)} {_b64(recipe(f.path, f.before, f.after))} {digest(f.before)}"
+                )
     for change in plan.changes:
         if change.kind is not ChangeKind.COMMAND or change.command is None:
             continue
+        lines += [f"guard {_b64(path)}" for path in guarded_paths(change.command)]
         if change.undo is None:
             lines.append(f"run {_b64(change.command.shown())}")
         else:

@@ -173,14 +173,28 @@ def restore(conn: StrictConnection, state_dir: str, run_id: str, why: str) -> Sw
 def leftovers(conn: StrictConnection, state_dir: str) -> list[Leftover]:
     """This host's runs whose end no control side saw (records of other inventory names are theirs)."""
     output = run_as_root(conn, apply_argv("leftovers", state_dir), timeout=60)
+    return _runs_said(output.stdout, conn.name)
+
+
+def _runs_said(text: str, host: str) -> list[Leftover]:
+    """ "RUN@HOST STATE B64-REASON" lines (leftovers, recover) of inventory host `host`."""
     found = []
-    for line in output.stdout.splitlines():
+    for line in text.splitlines():
         words = line.split()
-        run_id, _, host = words[0].rpartition("@") if words else ("", "", "")
-        if len(words) >= 2 and host == conn.name:
+        run_id, _, name = words[0].rpartition("@") if words else ("", "", "")
+        if len(words) >= 2 and name == host:
             reason = base64.b64decode(words[2]).decode(errors="replace") if len(words) > 2 else ""
             found.append(Leftover(run_id, words[1], reason.strip()))
     return found
+
+
+def recover(conn: StrictConnection, state_dir: str, run_id: str) -> list[Leftover]:
+    """Under run `run_id`'s lock: restore (or, every step done, record applied) each earlier run of this host
+    whose host-side worker died before it ended; what was done per run."""
+    output = run_as_root(conn, apply_argv("recover", state_dir, run_id, conn.name))
+    if output.exit_status != 0:
+        raise _program_error(output, conn.name, "restoring an unfinished run")
+    return _runs_said(output.stdout, conn.name)
 
 
 def mark_reported(conn: StrictConnection, state_dir: str, run_id: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mailcert.fix.apply import HostApplied
 from mailcert.model import HostReport
 
@@ -24,10 +26,37 @@ def before_after(before: HostReport, applied: HostApplied, final: HostReport) ->
     if applied.lock_note:
         lines.append(f"{before.name}: {applied.lock_note}")
     if applied.plan.empty:
-        lines.append(f"{before.name}: {_summary(before)}: nothing to do")
+        lines.append(f"{before.name}: {_summary(before)}: {applied.message or 'nothing to do'}")
         return lines
     outcomes = sorted({c.outcome.value for c in applied.plan.changes})
     verdict = "/".join(outcomes)
     why = f" — {applied.message}" if applied.message else ""
     lines.append(f"{before.name}: {_summary(before)} → {_summary(final)}: {verdict}{why}")
     return lines
+
+
+def nothing_to_do_line(results: Sequence[HostApplied]) -> str:
+    """`fix`'s opening line when no host had anything planned: unless it restored an earlier unfinished run."""
+    restored = [f"{r.plan.host} ({', '.join(o.run_id for o in r.recovered)})" for r in results if r.recovered]
+    if not restored:
+        return "fix: nothing to do"
+    return (
+        f"fix: no change planned; finished earlier runs whose host-side worker had died on {'; '.join(restored)}"
+        " — see below"
+    )
+
+
+def recovered_entries(results: Sequence[HostApplied]) -> list[dict[str, object]]:
+    """JSON plan entries of kind "recovered": per host, each earlier run this fix found unfinished (its
+    worker dead) and restored (outcome "rolled-back") or recorded applied, with the reason."""
+    return [
+        {
+            "host": r.plan.host,
+            "kind": "recovered",
+            "run_id": o.run_id,
+            "outcome": o.state,
+            "description": o.reason,
+        }
+        for r in results
+        for o in r.recovered
+    ]

@@ -40,6 +40,9 @@ class FileChange:
     mode: int | None = None  # for new files; existing files keep their owner and mode
     owner: str | None = None
     group: str | None = None
+    # An edit of a file the configuration names through a symbolic link: `path` is where the link led when
+    # the plan was made (the file written), `link` the name the configuration uses (checked, never written).
+    link: str | None = None
 
     @property
     def diff(self) -> str:

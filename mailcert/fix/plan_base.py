@@ -157,13 +157,17 @@ class PlanState:
                 continue
             removes = [f for e in edits for f in e.removes]
             service = self.edit_service[path]
+            # A config named through a link is written where the link leads now; the host checks it still does.
+            real = self.files.stat(path).resolved or path
+            link = f" ({path} is a link to {real}; the edit writes there)" if real != path else ""
             changes.append(
                 Change(
                     kind=ChangeKind.EDIT,
                     description=f"{path}: "
-                    + _joined([e.description for e in sorted(edits, key=lambda e: e.anchor)]),
+                    + _joined([e.description for e in sorted(edits, key=lambda e: e.anchor)])
+                    + link,
                     removes=tuple(dict.fromkeys(label(f) for f in removes)),
-                    file=FileChange(path=path, before=before, after=after),
+                    file=FileChange(path=real, before=before, after=after, link=path if link else None),
                     service=service,
                 )
             )

@@ -99,6 +99,8 @@ def result_files(files: HostFiles, plan: HostPlan) -> ResultFiles:
     for change in plan.changes:
         if change.file is not None and change.kind in (ChangeKind.EDIT, ChangeKind.CREATE):
             written[change.file.path] = (change.file.after, change.file.mode)
+            if change.file.link:  # the configuration reads the edited file by the link's name
+                written[change.file.link] = (change.file.after, change.file.mode)
         elif change.kind is ChangeKind.COMMAND and change.command and change.command.argv[:1] == ("chmod",):
             argv = change.command.argv
             try:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix import apply_remote as remote
 from mailcert.fix.apply import Connect, state_dir_of
-from mailcert.fix.remote import kept_runs
 from mailcert.inventory.model import InventoryHost
 from mailcert.ssh import StrictConnection
 
@@ -35,6 +34,10 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def _recovered_note(recovered: list[remote.Leftover]) -> str:
+    return "".join(f"; unfinished run {r.run_id} found and {r.state}: {r.reason}" for r in recovered)
+
+
 def rollback_host(host: InventoryHost, run_id: str, *, connect: Connect = StrictConnection) -> HostRollback:
     """Restore what `run_id` changed on `host`; never raises for a host-side problem."""
     try:
@@ -45,17 +48,15 @@ def rollback_host(host: InventoryHost, run_id: str, *, connect: Connect = Strict
     lock = remote.HostLock(conn, state_dir, run_id)
     try:
         lock.acquire()
+        # An earlier run whose host-side worker died mid-switch is restored first (this one, too).
+        recovered = [r for r in remote.recover(conn, state_dir, run_id) if r.run_id != run_id]
+        for earlier in recovered:  # said here: not again as a leftover by the next fix
+            remote.mark_reported(conn, state_dir, earlier.run_id)
         status = remote.restore(conn, state_dir, run_id, f"rolled back by `mailcert fix --rollback {run_id}`")
-        remote.mark_reported(conn, state_dir, run_id)
-        return HostRollback(host.name, status.state, status.reason)
+        if status.state != "not-found":  # the program's status word, never its text
+            remote.mark_reported(conn, state_dir, run_id)
+        return HostRollback(host.name, status.state, status.reason + _recovered_note(recovered))
     except MailcertError as exc:
-        if "has no backup on this host" in exc.what:
-            return HostRollback(
-                host.name,
-                "not-found",
-                f"no record of run {run_id} on this host: it changed nothing here, or it is older than the "
-                f"newest {kept_runs()} runs the host keeps",
-            )
         return HostRollback(host.name, "error", exc.line())
     finally:
         lock.release()

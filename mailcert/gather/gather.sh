@@ -71,6 +71,8 @@ meta node "$(uname -n 2>/dev/null)"
 meta uid "$(id -u 2>/dev/null)"
 meta openssl "$(openssl version 2>/dev/null)"
 
+# >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/remote) and
+# runs it over the real file before an edit: what it compares with the text sent here cannot drift.
 # Secrets in config text (database passwords, API tokens, Exim `hide` options other than tls_*) are blanked
 # here, keeping lines. `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
@@ -82,6 +84,24 @@ redact() {
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' "$@"
 }
+# The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
+strip_blocks() {
+    awk '
+    {
+        if (inblk) {
+            if (index($0, "-----END ") > 0) inblk = 0
+            print ""
+            next
+        }
+        if (match($0, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
+            inblk = (index(substr($0, RSTART + RLENGTH), "-----END ") == 0)
+            print ""
+            next
+        }
+        print
+    }' "$1"
+}
+# <<< mailcert-redact
 # The configuration text sent is also kept in $T/text, to look for file names in it. Each file's sed writes
 # its own copy with `w` (one process fewer per file than `| tee -a`); collect_text appends them to $T/text.
 # next_copy runs outside the pipeline, so the count is not lost in a subshell.
@@ -138,24 +158,6 @@ pem_stream() {
     }
     END { if (inblk) print "%BROKEN " label }
     ' "$1"
-}
-
-# The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
-strip_blocks() {
-    awk '
-    {
-        if (inblk) {
-            if (index($0, "-----END ") > 0) inblk = 0
-            print ""
-            next
-        }
-        if (match($0, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
-            inblk = (index(substr($0, RSTART + RLENGTH), "-----END ") == 0)
-            print ""
-            next
-        }
-        print
-    }' "$1"
 }
 
 # How a file without PEM blocks looks, without sending its bytes; sets NP_WHY. (Few processes: this runs for

@@ -15,6 +15,24 @@ def gather_script() -> str:
     return resources.files("mailcert.gather").joinpath("gather.sh").read_text(encoding="utf-8")
 
 
+REDACT_BEGIN = "# >>> mailcert-redact"
+REDACT_END = "# <<< mailcert-redact"
+
+
+@cache
+def redaction_block() -> str:
+    """gather.sh's redaction functions (`redact`, `strip_blocks`), verbatim: apply.sh runs the same rule over
+    the real file before it applies an edit made to the redacted text."""
+    script = gather_script()
+    start = script.find(REDACT_BEGIN)
+    end = script.find(REDACT_END, start)
+    if start < 0 or end < 0:
+        raise RuntimeError(
+            "gather.sh has no mailcert-redact block"
+        )  # a packaging bug, caught by the unit tests
+    return script[start : end + len(REDACT_END)] + "\n"
+
+
 def gather_argv(root: str = "/") -> list[str]:
     """`sh -c SCRIPT mailcert-gather ROOT` as an argument list (for sudo, or joined for an SSH exec)."""
     if not root.startswith("/") or "\x00" in root or "\n" in root:

@@ -21,7 +21,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
-from mailcert.fix.apply_report import before_after
+from mailcert.fix.apply_report import before_after, nothing_to_do_line, recovered_entries
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.planner import plan_host
@@ -104,18 +104,19 @@ def fix(
         _finish(settings.now, befores, plans, format, output)
         return
     run_id = new_run_id()
-    if all(p.empty for p in plans):
-        print("fix: nothing to do", file=say)
-    else:
+    nothing_planned = all(p.empty for p in plans)
+    if not nothing_planned:
         _confirm(yes, plans)
         print(f"fix: run {run_id} (undo later with `mailcert fix --rollback {run_id}`)", file=say, flush=True)
     interruption = Interruption()
     results = _apply_all(audits, plans, run_id, settings, bool(at), workers, interruption, say)
+    if nothing_planned:  # said after the hosts were seen: an unfinished earlier run may have been restored
+        print(nothing_to_do_line(results), file=say)
     finals = [_final(audit.report, result) for audit, result in zip(audits, results, strict=True)]
     for before, result, final in zip(befores, results, finals, strict=True):
         for line in before_after(before, result, final):
             print(line, file=say)
-    _finish(settings.now, finals, [r.plan for r in results], format, output)
+    _finish(settings.now, finals, [r.plan for r in results], format, output, recovered_entries(results))
     if interruption.is_set:
         print(f"fix: {interruption.why}; changed hosts were restored", file=sys.stderr)
         run_state().forced_code = 3
@@ -217,10 +218,18 @@ def _final(before: HostReport, result: HostApplied) -> HostReport:
 
 
 def _finish(
-    now: datetime, hosts: Sequence[HostReport], plans: Sequence[HostPlan], format: str, output: str | None
+    now: datetime,
+    hosts: Sequence[HostReport],
+    plans: Sequence[HostPlan],
+    format: str,
+    output: str | None,
+    recovered: Sequence[dict[str, object]] = (),
 ) -> None:
     report = Report(
-        generated_at=datetime.now(UTC), evaluated_at=now, hosts=tuple(hosts), plan=tuple(plan_entries(plans))
+        generated_at=datetime.now(UTC),
+        evaluated_at=now,
+        hosts=tuple(hosts),
+        plan=(*plan_entries(plans), *recovered),
     )
     if format == "text":  # the plan as people read it: numbered steps, what each removes, diffs, commands
         text = render(replace(report, plan=None), format, color=wants_color(output))

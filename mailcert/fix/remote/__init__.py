@@ -6,14 +6,20 @@ import re
 from functools import cache
 from importlib import resources
 
+from mailcert.gather.program import redaction_block
+
 PROGRAM_NAME = "mailcert-apply"
 DEFAULT_STATE_DIR = "/var/lib/mailcert"
+REDACT_SLOT = "# @mailcert-redact@\n"
 
 
 @cache
 def apply_script() -> str:
-    """The POSIX sh program, as shipped in the package."""
-    return resources.files("mailcert.fix.remote").joinpath("apply.sh").read_text(encoding="utf-8")
+    """The POSIX sh program, as shipped in the package, with gather.sh's redaction rule put in its place."""
+    text = resources.files("mailcert.fix.remote").joinpath("apply.sh").read_text(encoding="utf-8")
+    if REDACT_SLOT not in text:
+        raise RuntimeError("apply.sh has no place for the redaction rule")  # a packaging bug
+    return text.replace(REDACT_SLOT, redaction_block(), 1)
 
 
 @cache

@@ -10,11 +10,17 @@
 #   wait STATE RUN HOST         wait for RUN's worker; print the status
 #   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
 #   reported STATE RUN HOST     mark RUN as seen by a control side
-# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, status, worker.log). A switch
+# Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, modes, status, worker.log). A switch
 # removes this host's records beyond the newest KEEP_RUNS that need nobody any more (see prune_runs).
 # Payload lines (every value base64, so no value can break a line or reach a shell unquoted):
-#   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-
+#   script B64 (this program)  file B64PATH B64CONTENT MODE|- OWNER|- GROUP|-  (a new file, whole)
+#   edit B64PATH B64RECIPE SHA256: an existing file, changed line by line (see merge_edit); the config text
+#   mailcert read had secrets hidden, so the new file is built from the REAL lines here, never sent whole.
+#   link B64LINK B64PATH: the configuration names the edited PATH through the symbolic link LINK (the
+#   planner resolved it); refused, nothing written, when LINK no longer leads to PATH
 #   run B64CMD [B64LABEL]   check B64CMD [B64LABEL]   reload B64CMD [B64LABEL]
+#   guard B64PATH: the next run/api line changes PATH as root (chmod, chown): refused like a file write
+#   when a link is in PATH or a folder of it is writable by anyone but root (see safe_target)
 #   api B64CMD B64UNDO: a command whose effect is outside the files (cPanel's API); run in order with the
 #   `run` lines, never re-run after a restore: once it succeeded, its B64UNDO runs then (last first).
 #   Commands see MAILCERT_RUN_DIR (the run's root-only record) for what their undo needs.
@@ -65,6 +71,9 @@ set_status() { # set_status STATE REASON — atomic
 
 hold() {
     { mkdir -p "$STATE" && chmod 700 "$STATE"; } || die "cannot create $STATE"
+    # Backups, payloads (the program the worker runs) and the test-only pause files live here: root's alone.
+    [ "$(stat -c %u "$STATE")" = 0 ] && [ ! -L "$STATE" ] ||
+        die "the state folder $STATE is not root's own folder (owner $(stat -c %U "$STATE")): make it root's, or set mailcert_state_dir to one"
     said=locked
     if ! mkdir "$LOCK" 2>/dev/null; then
         other=$(lock_pid run)
@@ -187,8 +196,79 @@ unchanged() { # unchanged BACKUP PATH UID GID MODE: PATH still holds the backup'
     [ -f "$2" ] && [ ! -L "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c '%u %g %a' "$2")" = "$3 $4 $5" ]
 }
 
-real_path() { # the file a path names (a symlink's target is written, the link stays)
-    if [ -L "$1" ]; then readlink -f "$1"; else printf '%s\n' "$1"; fi
+# A root write must not be redirectable by anyone else: the path is written as planned (no link in it is
+# followed: the planner resolves links it knows of), and every folder on the way is root's alone.
+safe_folder() { # safe_folder DIR NEXT: no one but root (and root's group) can replace NEXT in DIR
+    sf_uid=$(stat -c %u "$1") && sf_gid=$(stat -c %g "$1") && sf_mode=$(stat -c %a "$1") || {
+        SAFE_WHY="cannot read the owner of $1"
+        return 1
+    }
+    # a sticky folder (/tmp) lets no one else rename or remove an entry root owns
+    if [ $((0$sf_mode & 512)) -ne 0 ] && [ -e "$2" ] && [ "$(stat -c %u "$2")" = 0 ]; then return 0; fi
+    if [ "$sf_uid" != 0 ] || [ $((0$sf_mode & 2)) -ne 0 ] || { [ $((0$sf_mode & 16)) -ne 0 ] && [ "$sf_gid" != 0 ]; }; then
+        SAFE_WHY="the folder $1 can be written by a user other than root (owner $(stat -c %U "$1"), group $(stat -c %G "$1"), mode $sf_mode): a non-root user could redirect this root write — make the folder root's (chown root $1; chmod go-w $1) or change the file by hand"
+        return 1
+    fi
+}
+safe_target() { # safe_target PATH: no symbolic link in PATH, every folder of it root's; SAFE_WHY: why not
+    SAFE_WHY=
+    st_rest=${1#/}
+    st_dir=/
+    st_at=
+    while [ -n "$st_rest" ]; do
+        st_part=${st_rest%%/*}
+        st_at=$st_at/$st_part
+        if [ -d "$st_dir" ]; then safe_folder "$st_dir" "$st_at" || return 1; fi
+        if [ -L "$st_at" ]; then
+            SAFE_WHY="$st_at is a symbolic link (to $(readlink "$st_at")) that mailcert did not plan to write through — write the file it points to by hand, or point the configuration at the real file"
+            return 1
+        fi
+        st_dir=$st_at
+        case $st_rest in */*) st_rest=${st_rest#*/} ;; *) st_rest= ;; esac
+    done
+}
+
+# @mailcert-redact@
+redacted() { # redacted FILE: the text gather.sh sends for FILE (secrets hidden, PEM block lines blanked)
+    if grep -q -e '-----BEGIN ' -- "$1" 2>/dev/null; then strip_blocks "$1" | redact; else redact <"$1"; fi
+}
+
+# merge_edit N PATH B64RECIPE SHA256: build files/new.N from the backup files/N of PATH (its real bytes) and
+# the recipe: line 1 "f 1|0" (the new file ends with a newline or not), then per line of the new file
+# "k J" (real line J as it is, CR and all) or "n TEXT". Refused (MERGE_WHY) when the file, redacted as
+# gather.sh does, is not what mailcert read (sha256), or when a line the recipe drops was one the
+# redaction changed (a hidden value). Nothing is written to PATH here.
+merge_edit() {
+    MERGE_WHY=
+    b64d "$3" >"$RUNDIR/files/recipe.$1" || { MERGE_WHY="bad payload"; return 1; }
+    redacted "$RUNDIR/files/$1" >"$RUNDIR/files/red.$1" || { MERGE_WHY="cannot read it"; return 1; }
+    if [ "$(sha256sum <"$RUNDIR/files/red.$1" | cut -d' ' -f1)" != "$4" ]; then
+        MERGE_WHY="it changed since mailcert read it (or is not UTF-8 text): nothing was written; run mailcert fix again"
+        return 1
+    fi
+    merge_err=$(awk -v recipe="$RUNDIR/files/recipe.$1" -v red="$RUNDIR/files/red.$1" '
+        FILENAME == recipe { step[++steps] = $0; next }
+        FILENAME == red { hid[FNR] = $0; next }
+        { real[FNR] = $0; reals = FNR }
+        END {
+            for (i = 2; i <= steps; i++) {
+                line = substr(step[i], 3)
+                if (substr(step[i], 1, 2) == "k ") {
+                    j = line + 0
+                    if (j < 1 || j > reals) { print "the recipe names line " j ", which the file does not have" | "cat 1>&2"; exit 1 }
+                    kept[j] = 1
+                    line = real[j]
+                }
+                printf "%s%s", sep, line
+                sep = "\n"
+            }
+            if (step[1] == "f 1" && steps > 1) printf "\n"
+            for (j = 1; j <= reals; j++)
+                if (!(j in kept) && hid[j] != real[j]) { print "the edit drops line " j ", which holds a hidden value" | "cat 1>&2"; exit 1 }
+        }' "$RUNDIR/files/recipe.$1" "$RUNDIR/files/red.$1" "$RUNDIR/files/$1" 2>&1 >"$RUNDIR/files/new.$1") || {
+        MERGE_WHY=$(why_of "$merge_err")
+        return 1
+    }
 }
 
 same_warnings() { grep -i 'warning' "$1" 2>/dev/null | sed 's/[0-9][0-9]*/N/g'; }
@@ -202,7 +282,22 @@ shown() { # shown B64CMD [B64LABEL]: the label when the payload gives one, else 
 }
 tail_of() { grep -v '^[[:space:]]*$' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-400; }
 
+# The worker's journal: RUN-DIR/phase names the step it is about to take (backing-up, writing.N, commands,
+# validating, reloading, done; restoring in a restore). A worker killed mid-switch (SIGKILL, power loss)
+# leaves status "running" and this word: the next `fix` or `fix --rollback` of the host (action `recover`)
+# restores the run, or records it applied when the phase says every step was done.
+journal() {
+    printf '%s\n' "$1" >"$RUNDIR/phase.tmp" 2>/dev/null && mv -f "$RUNDIR/phase.tmp" "$RUNDIR/phase"
+    # For the fault tests only: they create STATE/pause.PHASE (STATE is root's alone, mode 700, so nothing
+    # a host user or a host value controls can) to hold the worker here until they kill it.
+    if [ -e "$STATE/pause.$1" ]; then
+        : >"$RUNDIR/paused"
+        while [ -e "$STATE/pause.$1" ]; do sleep 0.1; done
+    fi
+}
+
 apply_payload() {
+    journal backing-up
     : >"$RUNDIR/manifest"
     mkdir -p "$RUNDIR/files" "$RUNDIR/out"
     n=0
@@ -211,20 +306,43 @@ apply_payload() {
         n=$((n + 1))
         run_cmd "$cmd" "$RUNDIR/out/before.$n" || true
     done
+    while read -r kind a b _; do
+        [ "$kind" = link ] || continue
+        link=$(b64d "$a")
+        path=$(b64d "$b")
+        now=$(readlink -f -- "$link" 2>/dev/null) || now=
+        [ "$now" = "$path" ] || {
+            FAIL="refusing to edit $path through $link: $link now leads to ${now:-nothing}, not to the file mailcert planned to edit — run mailcert fix again"
+            return 1
+        }
+    done <"$RUNDIR/payload"
     n=0
     while read -r kind a _; do
-        [ "$kind" = file ] || continue
+        case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
-        path=$(real_path "$(b64d "$a")")
+        path=$(b64d "$a")
+        safe_target "$path" || { FAIL="refusing to write $path: $SAFE_WHY"; return 1; }
         backup "$n" "$path" || { FAIL="cannot back up $path${BACKUP_WHY:+: $BACKUP_WHY}"; return 1; }
     done <"$RUNDIR/payload"
     sync
+    # Every edit is built and checked against the file as it is now before any file is written.
+    n=0
+    while read -r kind a b sum; do
+        case $kind in file | edit) ;; *) continue ;; esac
+        n=$((n + 1))
+        [ "$kind" = edit ] || continue
+        path=$(b64d "$a")
+        [ -f "$RUNDIR/files/$n" ] || { FAIL="refusing to edit $path: it no longer exists"; return 1; }
+        merge_edit "$n" "$path" "$b" "$sum" || { FAIL="refusing to edit $path: $MERGE_WHY"; return 1; }
+    done <"$RUNDIR/payload"
     n=0
     while read -r kind a b mode owner group; do
-        [ "$kind" = file ] || continue
+        case $kind in file | edit) ;; *) continue ;; esac
         n=$((n + 1))
-        path=$(real_path "$(b64d "$a")")
-        b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
+        path=$(b64d "$a")
+        if [ "$kind" = file ]; then
+            b64d "$b" >"$RUNDIR/files/new.$n" || { FAIL="bad payload for $path"; return 1; }
+        fi
         line=$(sed -n "${n}p" "$RUNDIR/manifest")
         # shellcheck disable=SC2086 # the manifest line is split into its words on purpose
         set -- $line
@@ -235,13 +353,21 @@ apply_payload() {
             uid=${uid:-root} gid=${gid:-root} fmode=${fmode:-644}
         fi
         [ -d "$(dirname "$path")" ] || { FAIL="folder of $path does not exist"; return 1; }
+        journal "writing.$n"
         WROTE=1
         put "$RUNDIR/files/new.$n" "$path" "$uid" "$gid" "$fmode" || {
             FAIL="cannot write $path${PUT_WHY:+: $PUT_WHY}"
             return 1
         }
     done <"$RUNDIR/payload"
+    journal commands
     while read -r kind a b _; do
+        if [ "$kind" = guard ]; then # the next command changes this path as root (chmod, chown)
+            path=$(b64d "$a")
+            safe_target "$path" || { FAIL="refusing to change $path: $SAFE_WHY"; return 1; }
+            keep_owner_mode "$a" "$path" || { FAIL="cannot record the owner and mode of $path"; return 1; }
+            continue
+        fi
         case $kind in run | api) ;; *) continue ;; esac
         [ "$kind" = run ] || WROTE=1 # an API call changes the host as a written file does
         run_cmd "$a" "$RUNDIR/out/run" || {
@@ -253,6 +379,7 @@ apply_payload() {
         }
         [ "$kind" = run ] || printf '%s\n' "$b" >>"$RUNDIR/api.done"
     done <"$RUNDIR/payload"
+    journal validating
     n=0
     while read -r kind a label _; do
         [ "$kind" = check ] || continue
@@ -268,7 +395,9 @@ apply_payload() {
             return 1
         fi
     done <"$RUNDIR/payload"
+    journal reloading
     reload_all || return 1
+    journal done
     return 0
 }
 
@@ -283,11 +412,31 @@ reload_all() {
     done <"$RUNDIR/payload"
 }
 
+# Owner and mode of every path a chmod/chown changes (the `guard` lines), as they were before the first
+# change: RUN-DIR/modes, "B64PATH UID GID MODE" a line, written before the command runs.
+keep_owner_mode() { # keep_owner_mode B64PATH PATH
+    [ -e "$2" ] || return 0
+    ! grep -q "^$1 " "$RUNDIR/modes" 2>/dev/null || return 0
+    printf '%s %s\n' "$1" "$(stat -c '%u %g %a' "$2")" | cat >>"$RUNDIR/modes"
+}
+restore_owner_mode() { # put back what keep_owner_mode recorded (not through a link swapped in since)
+    [ -s "$RUNDIR/modes" ] || return 0
+    while read -r b uid gid fmode; do
+        path=$(b64d "$b")
+        [ -e "$path" ] || continue
+        safe_target "$path" || { FAIL="${FAIL:+$FAIL; }not restoring the mode of $path: $SAFE_WHY"; continue; }
+        chown "$uid:$gid" "$path" && chmod "$fmode" "$path" ||
+            FAIL="${FAIL:+$FAIL; }could not restore the owner and mode of $path"
+    done <"$RUNDIR/modes"
+}
+
 restore_files() {
     [ -s "$RUNDIR/manifest" ] || return 0
     bad=
     while read -r n how b uid gid fmode; do
         path=$(b64d "$b")
+        # a link or a folder swapped in since the switch: no root write through it, not even a restore
+        safe_target "$path" || { bad="$bad $path ($SAFE_WHY)"; continue; }
         if [ "$how" = present ]; then
             # A file the switch never replaced (the write failed: disk full) needs no write to restore it.
             unchanged "$RUNDIR/files/$n" "$path" "$uid" "$gid" "$fmode" && continue
@@ -300,8 +449,15 @@ restore_files() {
 }
 
 rerun_commands() { # after a restore: `postmap -F` etc. again, so tables built from the files match them
+    # A chmod/chown (after a `guard` line) is not run again: restore_owner_mode puts back what it changed.
+    guarded=
     while read -r kind a label _; do
+        if [ "$kind" = guard ]; then
+            guarded=1
+            continue
+        fi
         [ "$kind" = run ] || continue
+        [ -z "$guarded" ] || { guarded=; continue; }
         run_cmd "$a" "$RUNDIR/out/rerun" || FAIL="${FAIL:+$FAIL; }rebuilding with $(shown "$a" "$label") failed"
     done <"$RUNDIR/payload"
 }
@@ -321,6 +477,7 @@ undo() { # undo REASON: restore, rebuild, reload (when anything was written), re
     # Nothing written yet (a backup failed): nothing to restore, and a half-written manifest is not read.
     if [ -z "$WROTE" ] || restore_files; then
         FAIL=
+        restore_owner_mode
         [ -z "$WROTE" ] || undo_api
         [ -z "$WROTE" ] || rerun_commands
         [ -z "$WROTE" ] || reload_all || true
@@ -346,6 +503,7 @@ work() {
         fi
         ;;
     restore)
+        journal restoring
         WROTE=1
         undo "${2:-rolled back on request}"
         ;;
@@ -374,9 +532,13 @@ switch)
     wait_done
     ;;
 restore)
+    # Status words, never text to parse: not-found (no record of RUN for HOST here), or how the run ends.
     own_lock
-    [ -s "$RUNDIR/manifest" ] || [ -s "$RUNDIR/api.done" ] ||
-        die "run $RUN has no backup on this host (a switch keeps the newest $KEEP_RUNS run records)"
+    if [ ! -e "$RUNDIR/status" ]; then
+        printf 'not-found\nno record of run %s on this host: it changed nothing here, or it is older than the newest %s runs the host keeps\n' \
+            "$RUN" "$KEEP_RUNS"
+        exit 0
+    fi
     [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
     case $(status_of "$RUNDIR") in
     rolled-back)
@@ -384,6 +546,12 @@ restore)
         exit 0
         ;;
     esac
+    if [ ! -s "$RUNDIR/manifest" ] && [ ! -s "$RUNDIR/api.done" ] && ! grep -q '^run ' "$RUNDIR/payload" 2>/dev/null; then
+        # A run that wrote no file, called no API and rebuilt nothing (a reload only): nothing to put back.
+        set_status rolled-back "nothing to restore: run $RUN wrote no file on this host (${5:-rolled back on request})"
+        cat "$RUNDIR/status"
+        exit 0
+    fi
     start_worker restore "${5:-rolled back on request}"
     wait_done
     ;;
@@ -404,5 +572,41 @@ leftovers)
     done
     ;;
 reported) [ -d "$RUNDIR" ] && : >"$RUNDIR/reported" ;;
+recover)
+    # recover STATE RUN HOST, under RUN's lock: every earlier run of HOST whose worker died before it ended
+    # (no worker.done, no live worker; status running, or a restore under way) is restored here, in this
+    # process: files byte-identical, tables rebuilt, API calls undone, services reloaded. One that had done
+    # every step (phase done) is recorded applied. Prints "RUN@HOST STATE B64-REASON" per run handled.
+    own_lock
+    trap '' HUP INT TERM PIPE
+    ME=$RUN
+    for dir in "$STATE"/runs/*@"$HOSTKEY"/; do
+        dir=${dir%/}
+        { [ -d "$dir" ] && [ -e "$dir/status" ] && [ ! -e "$dir/worker.done" ]; } || continue
+        phase=$(cat "$dir/phase" 2>/dev/null) || phase=
+        [ "$(status_of "$dir")" = running ] || [ "$phase" = restoring ] || continue
+        alive "$(cat "$dir/worker.pid" 2>/dev/null)" && continue
+        RUNDIR=$dir
+        RUN=${dir##*/}
+        RUN=${RUN%@*}
+        printf '%s\n' "$$" >"$RUNDIR/worker.pid"
+        FAIL=
+        case $phase in
+        done) set_status applied "files written, validated and reloaded; the worker died before it recorded that (found by run $ME)" ;;
+        backing-up)
+            # nothing was written yet (a phase is recorded before the first write): compare, never reload
+            WROTE=
+            restore_files || true
+            undo "the host-side worker died while backing-up: nothing had been written (found by run $ME)"
+            ;;
+        *) # no phase: died before its first step, or a run of a program without a journal: restore all
+            WROTE=1
+            undo "the host-side worker died while ${phase:-switching}: restored by run $ME"
+            ;;
+        esac
+        : >"$RUNDIR/worker.done"
+        printf '%s %s %s\n' "$RUN@$HOSTKEY" "$(status_of "$RUNDIR")" "$(sed -n 2p "$RUNDIR/status" | base64 -w0)"
+    done
+    ;;
 *) die "unknown action $ACTION" ;;
 esac
