@@ -73,16 +73,39 @@ meta openssl "$(openssl version 2>/dev/null)"
 
 # >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/remote) and
 # runs it over the real file before an edit: what it compares with the text sent here cannot drift.
-# Secrets in config text (database passwords, API tokens, Exim `hide` options other than tls_*) are blanked
-# here, keeping lines. `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
+# Secrets in config text are blanked here, keeping lines and keys (the rules, in this order; mirrored for
+# messages by mailcert/redaction.py, tests/unit/test_redaction_rules.py keeps the two equal):
+#  - a `hide tls_...` Exim line is kept whole (the audit needs it);
+#  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential or
+#    api_key/api-key/apikey, an Exim `hide` option, Dovecot `connect =`, an Exim `*_servers` list,
+#    `server_condition` or `client_send` (authenticators): the value;
+#  - inside any value: from `pass...=`, `secret...=`, `token...=`, `pw=`/`pwd=` to the end of the line;
+#  - the password of a URL (`scheme://user:PASSWORD@host`) and a crypt hash (`$6$salt$hash`, `$y$...`).
+# `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
     set -- -e :out ${1:+-e} ${1:+"$1"}
+    rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
+    rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
     sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+        -e "s/$rd_key[Pp][Aa][Ss][Ss]$rd_val" \
+        -e "s/$rd_key[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
+        -e "s/$rd_key[Tt][Oo][Kk][Ee][Nn]$rd_val" \
+        -e "s/$rd_key[Pp][Ww]$rd_val" \
+        -e "s/$rd_key[Hh][Mm][Aa][Cc]$rd_val" \
+        -e "s/$rd_key[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
+        -e "s/$rd_key[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' "$@"
+        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*[A-Za-z0-9_]*_servers[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*server_condition[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*client_send[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/\([Pp][Aa][Ss][Ss][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/\([Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/\([Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/\([^A-Za-z0-9_][Pp][Ww][Dd]\{0,1\}[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's#\(://[^:/@[:space:]]*:\)[^@[:space:]]*@#\1(hidden-by-mailcert)@#g' \
+        -e 's/\$[0-9][a-z]\{0,1\}\$[./A-Za-z0-9]\{2,\}[^[:space:]:]*/(hidden-by-mailcert)/g' \
+        -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' "$@"
 }
 # The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
 strip_blocks() {
