@@ -26,6 +26,13 @@ def _key_rule(word: str) -> re.Pattern[str]:
 
 _WHOLE_VALUE = (
     *(_key_rule(word) for word in _KEY_WORDS),
+    *(
+        re.compile(
+            rf"^({_SPACE}*(export{_SPACE}+)?[A-Za-z0-9_.-]*(?i:{word})[A-Za-z0-9_.-]*){_SPACE}+[^{{ \t\n\r\f\v=:][^{{]*$",
+            re.DOTALL,
+        )
+        for word in (*_VALUE_WORDS, "pw")
+    ),
     re.compile(rf"^({_SPACE}*connect{_SPACE}*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*hide{_SPACE}[^=]*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*[A-Za-z0-9_]*_servers{_SPACE}*=).*$", re.DOTALL),
@@ -58,8 +65,19 @@ def holds_secret(line: str) -> bool:
     return PLACEHOLDER in line or redact_line(line) != line
 
 
+WITHHELD = "this line (not shown: it matches a secret rule)"
+
+
+def may_quote(text: str) -> bool:
+    """True when a message may repeat `text`: no secret rule covers it and it is no private key line."""
+    return not holds_secret(text) and "PRIVATE KEY" not in text
+
+
 def quoted_line(text: str, *, limit: int = 200) -> str:
-    """A config line for a message, in backticks, or where it is when it may hold a secret (never its bytes)."""
-    if holds_secret(text) or "PRIVATE KEY" in text:
-        return "this line (not shown: it matches a secret rule)"
-    return f"`{text[:limit]}`"
+    """A config line for a message, in backticks, or WITHHELD when it may hold a secret (never its bytes)."""
+    return f"`{text[:limit]}`" if may_quote(text) else WITHHELD
+
+
+def repr_or_withheld(text: str, *, limit: int = 120) -> str:
+    """`text` as Python's repr (how Postfix findings quote a line), or WITHHELD."""
+    return repr(text[:limit]) if may_quote(text) else WITHHELD

@@ -78,7 +78,8 @@ meta openssl "$(openssl version 2>/dev/null)"
 #  - a `hide tls_...` Exim line is kept whole (the audit needs it);
 #  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential or
 #    api_key/api-key/apikey, an Exim `hide` option, Dovecot `connect =`, an Exim `*_servers` list,
-#    `server_condition` or `client_send` (authenticators): the value;
+#    `server_condition` or `client_send` (authenticators): the value; a key holding pass, secret, token or pw
+#    written without `=` (`ssl_key_password x`): the rest, unless it holds a `{` (a section such as `passdb {`);
 #  - inside any value: from `pass...=`, `secret...=`, `token...=`, `pw=`/`pwd=` to the end of the line;
 #  - the password of a URL (`scheme://user:PASSWORD@host`) and a crypt hash (`$6$salt$hash`, `$y$...`).
 # `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
@@ -86,6 +87,7 @@ redact() {
     set -- -e :out ${1:+-e} ${1:+"$1"}
     rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
     rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
+    rd_word='[A-Za-z0-9_.-]*\)[[:space:]]\{1,\}[^{[:space:]=:][^{]*$/\1 (hidden-by-mailcert)/'
     sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
         -e "s/$rd_key[Pp][Aa][Ss][Ss]$rd_val" \
         -e "s/$rd_key[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
@@ -94,6 +96,10 @@ redact() {
         -e "s/$rd_key[Hh][Mm][Aa][Cc]$rd_val" \
         -e "s/$rd_key[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
         -e "s/$rd_key[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
+        -e "s/$rd_key[Pp][Aa][Ss][Ss]$rd_word" \
+        -e "s/$rd_key[Ss][Ee][Cc][Rr][Ee][Tt]$rd_word" \
+        -e "s/$rd_key[Tt][Oo][Kk][Ee][Nn]$rd_word" \
+        -e "s/$rd_key[Pp][Ww]$rd_word" \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*[A-Za-z0-9_]*_servers[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \

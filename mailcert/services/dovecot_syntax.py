@@ -17,6 +17,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from mailcert.facts import HostFiles
+from mailcert.redaction import WITHHELD, quoted_line
 
 MAX_FILES = 2000
 MAX_DEPTH = 40
@@ -102,10 +103,10 @@ def strip_comment(text: str) -> tuple[str, bool]:
 
 
 def quote_line(text: str) -> str:
-    """A config line for a message; one that may hold a password or key is not repeated."""
-    if "password" in text.lower() or "PRIVATE" in text:
-        return "this line (not shown: it may hold a secret)"
-    return f"`{text[:200]}`"
+    """A config line for a message; one a secret rule covers (mailcert/redaction.py) is not repeated."""
+    if "PRIVATE" in text:
+        return WITHHELD
+    return quoted_line(text)
 
 
 def _split_key(text: str) -> tuple[str, str]:

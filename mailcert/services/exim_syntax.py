@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
 from mailcert.model import Finding
+from mailcert.redaction import WITHHELD, may_quote
 from mailcert.services import exim_options
 from mailcert.services.exim_option_line import OptionLineError, option_name, option_value
 from mailcert.services.model import Location
@@ -250,7 +251,8 @@ class _Reader:
         rest = line[len(name) :].lstrip()
         if not rest.startswith("="):
             # readconf.c logs "malformed macro definition" and exim exits.
-            raise self.fatal(f"malformed macro definition: {line}", where, "write NAME = value")
+            shown = line if may_quote(line) else WITHHELD
+            raise self.fatal(f"malformed macro definition: {shown}", where, "write NAME = value")
         redefine = rest.startswith("==")
         value = rest[2 if redefine else 1 :].lstrip()
         for index, (existing, _) in enumerate(self.user):
