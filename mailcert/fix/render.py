@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailcert.fix.model import Change, HostPlan
+from mailcert.report.markdown_escape import md_code, md_fence, md_text
 
 _MAX_DIFF = 200_000
 
@@ -91,7 +92,7 @@ def render_markdown(plans: Sequence[HostPlan]) -> str:
             for number, change in enumerate(plan.changes, start=1):
                 what = _md(change.description)
                 if change.command is not None:
-                    what += f"<br>`{_md(change.command.shown())}`"
+                    what += f"<br>{md_code(change.command.shown())}"
                 out.append(f"| {number} | {change.kind.value} | {what} | {_md(', '.join(change.removes))} |")
             out.append("")
             diffs = [c for c in plan.changes if c.file is not None]
@@ -104,13 +105,10 @@ def render_markdown(plans: Sequence[HostPlan]) -> str:
                 ]
                 for change in diffs:
                     assert change.file is not None
-                    fence = "````" if "```" in change.file.diff else "```"
                     out += [
-                        f"`{change.file.path}`",
+                        md_code(change.file.path),
                         "",
-                        f"{fence}diff",
-                        change.file.diff.rstrip("\n"),
-                        fence,
+                        *md_fence(change.file.diff.rstrip("\n"), "diff"),
                         "",
                     ]
                 out += ["</details>", ""]
@@ -132,4 +130,4 @@ def _summary(plan: HostPlan) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    return md_text(text)
