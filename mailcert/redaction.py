@@ -15,7 +15,6 @@ PLACEHOLDER = "(hidden-by-mailcert)"
 _KEEP = re.compile(r"^[ \t\n\r\f\v]*hide[ \t\n\r\f\v]+tls_")
 _SPACE = r"[ \t\n\r\f\v]"
 _KEY_WORDS = ("pass", "secret", "token", "pw", "hmac", "credential", "api[_-]?key")
-_VALUE_WORDS = ("pass", "secret", "token")
 
 
 def _key_rule(word: str) -> re.Pattern[str]:
@@ -31,15 +30,14 @@ _WHOLE_VALUE = (
             rf"^({_SPACE}*(export{_SPACE}+)?[A-Za-z0-9_.-]*(?i:{word})[A-Za-z0-9_.-]*){_SPACE}+[^{{ \t\n\r\f\v=:][^{{]*$",
             re.DOTALL,
         )
-        for word in (*_VALUE_WORDS, "pw")
+        for word in _KEY_WORDS
     ),
     re.compile(rf"^({_SPACE}*connect{_SPACE}*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*hide{_SPACE}[^=]*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*[A-Za-z0-9_]*_servers{_SPACE}*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*server_condition{_SPACE}*=).*$", re.DOTALL),
     re.compile(rf"^({_SPACE}*client_send{_SPACE}*=).*$", re.DOTALL),
-    *(re.compile(rf"((?i:{word})[A-Za-z0-9_]*{_SPACE}*=).*$", re.DOTALL) for word in _VALUE_WORDS),
-    re.compile(rf"([^A-Za-z0-9_](?i:pwd?){_SPACE}*=).*$", re.DOTALL),
+    *(re.compile(rf"((?i:{word})[A-Za-z0-9_.-]*{_SPACE}*=).*$", re.DOTALL) for word in _KEY_WORDS),
 )
 _URL_PASSWORD = re.compile(r"(://[^:/@ \t\n\r\f\v]*:)[^@ \t\n\r\f\v]*@")
 _CRYPT_HASHES = (
@@ -58,6 +56,12 @@ def redact_line(line: str) -> str:
     for crypt in _CRYPT_HASHES:
         line = crypt.sub(PLACEHOLDER, line)
     return line
+
+
+def redact_text(text: str) -> str:
+    """A whole file as gather.sh sends it: every line through the rule, the lines kept (`lint ROOT` reads a
+    copied tree through this, so it sees what `audit` sees and no finding can repeat a secret)."""
+    return "\n".join(redact_line(line) for line in text.split("\n"))
 
 
 def holds_secret(line: str) -> bool:
@@ -81,3 +85,12 @@ def quoted_line(text: str, *, limit: int = 200) -> str:
 def repr_or_withheld(text: str, *, limit: int = 120) -> str:
     """`text` as Python's repr (how Postfix findings quote a line), or WITHHELD."""
     return repr(text[:limit]) if may_quote(text) else WITHHELD
+
+
+def repr_of_value(name: str, value: str) -> str:
+    """A setting's value as Python's repr, or WITHHELD_VALUE when `name = value` matches a secret rule (the
+    key alone can make a value secret: `password = x`)."""
+    return repr(value) if may_quote(f"{name} = {value}") and may_quote(value) else WITHHELD_VALUE
+
+
+WITHHELD_VALUE = "a value not shown (it matches a secret rule)"

@@ -78,37 +78,46 @@ meta openssl "$(openssl version 2>/dev/null)"
 #  - a `hide tls_...` Exim line is kept whole (the audit needs it);
 #  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential or
 #    api_key/api-key/apikey, an Exim `hide` option, Dovecot `connect =`, an Exim `*_servers` list,
-#    `server_condition` or `client_send` (authenticators): the value; a key holding pass, secret, token or pw
+#    `server_condition` or `client_send` (authenticators): the value; any of these keys
 #    written without `=` (`ssl_key_password x`): the rest, unless it holds a `{` (a section such as `passdb {`);
-#  - inside any value: from `pass...=`, `secret...=`, `token...=`, `pw=`/`pwd=` to the end of the line;
+#  - inside any value: from a word holding one of these key words and `=` (`bind_pw=`, `password=`) to the
+#    end of the line;
 #  - the password of a URL (`scheme://user:PASSWORD@host`) and a crypt hash (`$6$salt$hash`, `$y$...`).
 # `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
     set -- -e :out ${1:+-e} ${1:+"$1"}
     rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
     rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
+    rd_in='[A-Za-z0-9_.-]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/'
     rd_word='[A-Za-z0-9_.-]*\)[[:space:]]\{1,\}[^{[:space:]=:][^{]*$/\1 (hidden-by-mailcert)/'
+    # shellcheck disable=SC2016 # a literal $ in crypt hashes ($6$...), not an expansion
     sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
-        -e "s/$rd_key[Pp][Aa][Ss][Ss]$rd_val" \
-        -e "s/$rd_key[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
-        -e "s/$rd_key[Tt][Oo][Kk][Ee][Nn]$rd_val" \
-        -e "s/$rd_key[Pp][Ww]$rd_val" \
-        -e "s/$rd_key[Hh][Mm][Aa][Cc]$rd_val" \
-        -e "s/$rd_key[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
-        -e "s/$rd_key[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
-        -e "s/$rd_key[Pp][Aa][Ss][Ss]$rd_word" \
-        -e "s/$rd_key[Ss][Ee][Cc][Rr][Ee][Tt]$rd_word" \
-        -e "s/$rd_key[Tt][Oo][Kk][Ee][Nn]$rd_word" \
-        -e "s/$rd_key[Pp][Ww]$rd_word" \
+        -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_val" \
+        -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
+        -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_val" \
+        -e "s/${rd_key}[Pp][Ww]$rd_val" \
+        -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_val" \
+        -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
+        -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
+        -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_word" \
+        -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_word" \
+        -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_word" \
+        -e "s/${rd_key}[Pp][Ww]$rd_word" \
+        -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_word" \
+        -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_word" \
+        -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_word" \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*[A-Za-z0-9_]*_servers[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*server_condition[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*client_send[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/\([Pp][Aa][Ss][Ss][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/\([Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/\([Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/\([^A-Za-z0-9_][Pp][Ww][Dd]\{0,1\}[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e "s/\([Pp][Aa][Ss][Ss]$rd_in" \
+        -e "s/\([Ss][Ee][Cc][Rr][Ee][Tt]$rd_in" \
+        -e "s/\([Tt][Oo][Kk][Ee][Nn]$rd_in" \
+        -e "s/\([Pp][Ww]$rd_in" \
+        -e "s/\([Hh][Mm][Aa][Cc]$rd_in" \
+        -e "s/\([Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_in" \
+        -e "s/\([Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_in" \
         -e 's#\(://[^:/@[:space:]]*:\)[^@[:space:]]*@#\1(hidden-by-mailcert)@#g' \
         -e 's/\$[0-9][a-z]\{0,1\}\$[./A-Za-z0-9]\{2,\}[^[:space:]:]*/(hidden-by-mailcert)/g' \
         -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' "$@"

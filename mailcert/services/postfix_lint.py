@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from mailcert.model import Finding, Severity
-from mailcert.redaction import repr_or_withheld
+from mailcert.redaction import repr_of_value, repr_or_withheld
 from mailcert.services.model import Location
 from mailcert.services.postfix_config import PostfixConfig
 from mailcert.services.postfix_listeners import finding
@@ -103,7 +103,7 @@ def _override_comments(config: PostfixConfig) -> list[Finding]:
                     finding(
                         "config.syntax",
                         f"-o {override.name} of {entry.key} contains {match.group(1)!r}: the value is the whole "
-                        f"text {override.value!r}, comment included",
+                        f"text {repr_of_value(override.name, override.value)}, comment included",
                         f"write `-o {{ {override.name} = {intended} }}` and put the comment on a line of its own",
                         Location(config.master_path, override.line),
                     )
@@ -128,7 +128,7 @@ def _glued(config: PostfixConfig, definition: Definition) -> list[Finding]:
                 "config.syntax",
                 f"line {piece.line} starts with whitespace, so Postfix reads it as a continuation of "
                 f"{definition.name} (line {definition.line}): {name} is not set, and {definition.name} "
-                f"becomes {' '.join(_shown_value(config, definition).split())!r}",
+                f"becomes {repr_of_value(definition.name, ' '.join(_shown_value(config, definition).split()))}",
                 f"remove the indentation at the start of line {piece.line}",
                 Location(config.main_path, piece.line),
             )
