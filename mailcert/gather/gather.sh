@@ -416,17 +416,32 @@ walk() { # walk HOSTDIR [find options]
 # Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
 include_pass() {
     cp "$T/textfiles" "$T/inc.scan"
+    IP_DOVECOT=0
+    IP_EXIM=0
     for _ in 1 2 3 4; do # includes of includes, a few levels deep
         # One awk for all files of this pass: what sed -n would print for these three substitutions, in
         # turn on the same line (`s/^\s*!include(_try)?\s+//p`, `s/^\s*\.include(_if_exists)?\s+//p` and
         # `s/^[^#]*=\s*<\s*([^/\s"][^\s"]*).*$/\1/p`), trailing space and one pair of quotes taken off,
         # relative names joined to the including file's folder.
         awk -v R="$R" '
+        # "." and ".." resolved in the text, as posixpath.normpath does (the folder limit below sees the result)
+        function norm(p,    n, parts, out, i, k, r) {
+            n = split(p, parts, "/")
+            k = 0
+            for (i = 1; i <= n; i++) {
+                if (parts[i] == "" || parts[i] == ".") continue
+                if (parts[i] == "..") { if (k > 0) k--; continue }
+                out[++k] = parts[i]
+            }
+            r = ""
+            for (i = 1; i <= k; i++) r = r "/" out[i]
+            return r == "" ? "/" : r
+        }
         function put(t, dir) {
             sub(/[[:space:]]+$/, "", t)
             if (t ~ /^".*"$/) t = substr(t, 2, length(t) - 2)
-            if (t ~ /^\//) print t
-            else if (t != "") print dir "/" t
+            if (t ~ /^\//) print norm(t)
+            else if (t != "") print norm(dir "/" t)
         }
         function value(line,    last, i, rest) {
             last = index(line, "#") ? index(line, "#") - 1 : length(line) # "=" comes before any "#"
@@ -464,6 +479,20 @@ include_pass() {
         done <"$T/inc.targets"
         while IFS= read -r ip_p; do
             case $TEXTFILES in *"$NL$ip_p$NL"*) continue ;; esac
+            # Only inside the service's own folders, at most 200 files each (mailcert/services/include_scope.py
+            # has the same limits; the parsers report what is left out): an include of /etc/shadow sends nothing.
+            case $ip_p in
+            */../* | */..) continue ;;
+            /etc/dovecot/* | /usr/local/etc/dovecot/* | /usr/share/dovecot/*)
+                IP_DOVECOT=$((IP_DOVECOT + 1))
+                [ "$IP_DOVECOT" -le 200 ] || continue
+                ;;
+            /etc/exim4/* | /etc/exim/* | /etc/exim.* | /usr/local/etc/exim/* | /usr/exim/*)
+                IP_EXIM=$((IP_EXIM + 1))
+                [ "$IP_EXIM" -le 200 ] || continue
+                ;;
+            *) continue ;;
+            esac
             visit "$ip_p" config
             [ "$ST_TYPE" = f ] && printf '%s\n' "$ip_p" >>"$T/inc.scan"
         done <"$T/inc.paths"

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from mailcert.facts import HostFiles
 from mailcert.redaction import WITHHELD, quoted_line
+from mailcert.services.include_scope import MAX_INCLUDED_FILES, outside_folders, outside_message
 
-MAX_FILES = 2000
+MAX_FILES = MAX_INCLUDED_FILES
 MAX_DEPTH = 40
 MAX_TOTAL_CHARS = 64 * 1024 * 1024
 _BLANKS = " \t\r"
@@ -296,6 +297,10 @@ class _Reader:
             return
         full = pattern if pattern.startswith("/") else posixpath.join(posixpath.dirname(path), pattern)
         full = posixpath.normpath(full)
+        if outside_folders("dovecot", full):
+            message, fix = outside_message("dovecot", "!include", full)
+            self.result.problems.append(Problem(path, number, message, fix, warning=True, refused=False))
+            return
         if any(ch in full for ch in "*?["):
             matches = self.files.glob(full)
         elif self.files.exists(full):

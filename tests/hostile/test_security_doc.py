@@ -75,5 +75,4 @@ def test_the_gaps_of_issue_19_are_proven_or_listed_as_not_yet() -> None:
     proven = " ".join(row[2] for row in rows)
     assert "tests/unit/test_redaction_rules.py::" in proven  # redaction by one rule set
     assert "tests/hostile/test_fix_render_values.py::" in proven  # Markdown fences and code spans
-    not_yet = [row[1] for row in rows if "**not yet**" in row[1]]
-    assert any("include" in text for text in not_yet)  # include limits: not built yet
+    assert "tests/unit/test_include_scope.py::" in proven  # include limits on both paths
