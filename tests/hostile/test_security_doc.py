@@ -18,6 +18,7 @@ BOUNDARY_FILES = (
     "tests/hostile/test_fix_render_values.py",
     "tests/hostile/test_roles_folder.py",
     "tests/hostile/test_secret_lines_in_findings.py",
+    "tests/hostile/test_secrets_gathered.py",
     "tests/unit/test_include_scope.py",
     "tests/unit/test_redaction_rules.py",
     "tests/hostile/test_text_spoofing.py",
