@@ -156,9 +156,18 @@ def test_every_tls_setting_fix_edits_stays_editable() -> None:
 
     for entry in resources.files("mailcert.fix").iterdir():
         if entry.name.endswith(".py"):
-            found = re.findall(r"\"((?:smtpd?_tls|tls|ssl)_[a-z_A-Z]+|ssl|local_name)\"", entry.read_text())
+            found = re.findall(
+                r"\"((?:smtpd?_tls|tls|ssl)_[a-z_A-Z]+|ssl|local_name|MAIN_TLS_[A-Z_]+|[a-z]+_hook)\"",
+                entry.read_text(),
+            )
             names.update(found)
-    assert {"smtpd_tls_chain_files", "ssl_cert", "tls_certificate", "tls_privatekey"} <= names
+    assert {
+        "smtpd_tls_chain_files",
+        "ssl_cert",
+        "tls_certificate",
+        "tls_privatekey",
+        "MAIN_TLS_PRIVATEKEY",
+    } <= names
     lines = [f"{name} = /etc/ssl/mail.example.org/{name}.pem" for name in sorted(names)]
     assert sh_redact("dash", lines) == lines
     assert not any(holds_secret(line) for line in lines)
