@@ -92,6 +92,11 @@ CHECKS: dict[str, Check] = {
             "/etc/dovecot/sni.conf is older than /var/cpanel/ssl/domain_tls or lacks a local_name for an entry",
         ),
         Check("host.clock-skew", _W, "the host clock differs from the control machine by more than 60 s"),
+        Check(
+            "host.fix-unfinished",
+            _C,
+            "a `mailcert fix` run's host-side worker died before it recorded how the switch ended",
+        ),
         Check("host.unreachable", _U, "SSH connection, authentication, host key or sudo failed"),
     )
 }

@@ -69,6 +69,33 @@ class ServedCert:
     tls_version: str
 
 
+class Verdict(enum.StrEnum):
+    """How a client judges what one (port, name) serves: chain to a trusted root, names, validity, key."""
+
+    OK = "ok"
+    WARNING = "warning"  # verifies, with a warning (expires soon, weak signature)
+    FAILS = "fails"  # the client refuses it, or the port does not answer
+
+    @property
+    def rank(self) -> int:
+        """How a client treats it: it accepts `ok` and `warning` alike (a certificate that expires in 10
+        days verifies today), and refuses `fails`. Only a higher rank is worse for a client."""
+        return 1 if self is Verdict.FAILS else 0
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """What a client dialing `hostname` on an endpoint gets (the leaf, in short) and its verdict on it."""
+
+    hostname: str
+    verdict: Verdict
+    reason: str | None = None  # the first problem, in its finding's words (check: message)
+    subject: str | None = None  # the leaf's CN
+    sha256: str | None = None
+    not_after: datetime | None = None
+    sans: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Endpoint:
     service: str
@@ -83,6 +110,9 @@ class Endpoint:
     # The certificate is one the server picks by SNI (an SNI map entry, Dovecot local_name, an Exim
     # ${tls_in_sni} expansion), not the listener's default: only a name that selects it can reach it.
     by_sni: bool = False
+    # Per client name, what the probe saw and how a client judged it (empty when not probed); `fix` compares
+    # these before and after a change, (port, name) by (port, name).
+    clients: tuple[ClientView, ...] = ()
 
 
 @dataclass(frozen=True)

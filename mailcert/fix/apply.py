@@ -24,6 +24,7 @@ from mailcert.fix import central
 from mailcert.fix.acme import CertbotError, InstallError, run_certbot, run_install
 from mailcert.fix.apply_payload import BEFORE_SWITCH, switch_payload, switches_anything
 from mailcert.fix.edit_recipe import HiddenLineError, recipe
+from mailcert.fix.endpoints import compared, regressions_line
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.inventory.model import InventoryHost
@@ -90,9 +91,18 @@ Recheck = Callable[[InventoryHost], HostReport]
 
 
 def got_worse(before: HostReport, after: HostReport) -> str | None:
-    """Why `after` is worse than `before` (a new critical finding, the host no longer checkable), or None."""
+    """Why `after` is worse than `before`, or None: the host no longer checkable, any (port, name) a client
+    judges worse than before (each one named), a new critical finding."""
     if after.error is not None:
         return f"the host could not be checked after the change: {after.error}"
+    regressions = regressions_line(compared(before, after))
+    new_finding = _new_critical(before, after)
+    if regressions and new_finding:
+        return f"{regressions}; {new_finding}"
+    return regressions or new_finding
+
+
+def _new_critical(before: HostReport, after: HostReport) -> str | None:
 
     def key(f: Finding) -> tuple[object, ...]:
         return (f.check, f.service, f.port, f.hostname)
@@ -306,8 +316,28 @@ def _apply_locked(
         return _undo(host, plan, conn, state_dir, interruption.why, after=after)
     worse = got_worse(before, after) if after is not None else None
     if worse is not None:
-        return _undo(host, plan, conn, state_dir, worse, after=after)
+        return _undo_worse(host, plan, conn, state_dir, worse, after)
     return HostApplied(_mark_switch(plan, Outcome.APPLIED, None), status, after=after)
+
+
+def _undo_worse(
+    host: InventoryHost,
+    plan: HostPlan,
+    conn: StrictConnection,
+    state_dir: str,
+    worse: str,
+    after: HostReport | None,
+) -> HostApplied:
+    """Restore after a re-check found the host worse. A switch that only reloaded has nothing to restore (the
+    host would say "rolled back", which is not true for the clients): the services now serve files changed
+    outside mailcert, which only a person can put right. The planner's invariant is there to prevent this."""
+    if any(c.kind is not ChangeKind.RELOAD for c in plan.changes if c.kind not in BEFORE_SWITCH):
+        return _undo(host, plan, conn, state_dir, worse, after=after)
+    why = (
+        f"{worse}; nothing to restore: the switch wrote no file, its reloads made the services serve files "
+        "changed outside mailcert — put good certificates in place and reload them by hand"
+    )
+    return HostApplied(_mark_switch(plan, Outcome.FAILED, why), after=after, message=why)
 
 
 def _undo(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailcert.fix.apply import HostApplied
+from mailcert.fix.endpoints import compared
+from mailcert.fix.model import Outcome
 from mailcert.model import HostReport
 
 
@@ -32,6 +34,15 @@ def before_after(before: HostReport, applied: HostApplied, final: HostReport) ->
     verdict = "/".join(outcomes)
     why = f" — {applied.message}" if applied.message else ""
     lines.append(f"{before.name}: {_summary(before)} → {_summary(final)}: {verdict}{why}")
+    pairs = compared(before, applied.after) if applied.after is not None else ()
+    if pairs:
+        better = sum(p.after.verdict.rank < p.before.verdict.rank for p in pairs)
+        worse = sum(p.worse for p in pairs)
+        lines.append(
+            f"{before.name}: clients on {len(pairs)} (port, name), as the re-probe saw them: {better} better, "
+            f"{len(pairs) - better - worse} same verdict, {worse} worse"
+            + (" (restored)" if any(c.outcome is Outcome.ROLLED_BACK for c in applied.plan.changes) else "")
+        )
     return lines
 
 

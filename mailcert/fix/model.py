@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mailcert.model import ClientView, Mode
+
 
 class ChangeKind(enum.StrEnum):
     INSTALL = "install"  # install certbot with the host's package manager (--install-certbot; runs first)
@@ -85,6 +87,26 @@ class Change:
 
 
 @dataclass(frozen=True)
+class EndpointChange:
+    """One (port, name) a client uses: what it was served before and what it gets after (expected by the
+    plan, or seen by the re-probe), each with the client's verdict."""
+
+    service: str
+    port: int
+    mode: Mode
+    before: ClientView
+    after: ClientView
+
+    @property
+    def hostname(self) -> str:
+        return self.before.hostname
+
+    @property
+    def worse(self) -> bool:
+        return self.after.verdict.rank > self.before.verdict.rank
+
+
+@dataclass(frozen=True)
 class HostPlan:
     """Everything `fix` would do on one host, in order. Empty `changes` = nothing to do (idempotence)."""
 
@@ -94,6 +116,9 @@ class HostPlan:
     run_id: str | None = None
     error: str | None = None
     validations: tuple[Command, ...] = field(default=())  # run after writing, before reloading
+    # Per (port, name): served now → what the plan expects after (fix: the re-probe's view once applied)
+    endpoints: tuple[EndpointChange, ...] = ()
+    endpoints_from: str = "plan"  # "plan": expected; "re-probe": seen after the switch (kept or restored)
 
     @property
     def empty(self) -> bool:

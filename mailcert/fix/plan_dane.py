@@ -9,15 +9,16 @@ step gains `--reuse-key`, or is withheld with the records to publish first). Pur
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from mailcert.dns.discover import DomainDiscovery, TlsaSet
 from mailcert.dns.rollover import names_from_dns
-from mailcert.dns.tlsa import next_tlsa_record, tlsa_owner
+from mailcert.dns.tlsa import next_tlsa_record, tlsa_matches, tlsa_owner
 from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.inventory.model import InventoryHost
@@ -30,19 +31,27 @@ REUSE_KEY = "--reuse-key"
 
 @dataclass(frozen=True)
 class DaneStep:
-    """What DANE asks of one certbot step: keep the key, or wait for records (`publish`) to be visible."""
+    """What DANE asks of one certbot step: keep the key, wait for records (`publish`) to be visible, or go
+    ahead and have the admin publish records after (advisory TLSA, or records that match nothing today)."""
 
     owners: tuple[str, ...]  # the TLSA owners of the host's endpoints (`_25._tcp.mail.example.com`)
     key_spki: (
         bytes | None
     )  # the key the new certificate will carry (the lineage's own, kept); None: a new one
-    publish: tuple[str, ...]  # records still to publish before the switch (empty: switch now, key kept)
+    publish: tuple[str, ...]  # `3 1 1` records for that key not yet published (empty: none needed)
     why_new_key: str | None = None  # the key cannot be kept (missing, unreadable, too weak)
     validated: bool = False  # every TLSA answer came DNSSEC-validated (AD): DANE senders enforce it today
+    blocking: tuple[str, ...] = ()  # validated owners whose record matching today would stop matching
+    stale: tuple[str, ...] = ()  # owners whose records match nothing the host serves today
+    later: tuple[str, ...] = ()  # owners needing a record for a key made by certbot (unknown until then)
 
     @property
     def waiting(self) -> bool:
-        return bool(self.publish) or self.key_spki is None
+        return bool(self.blocking)
+
+    @property
+    def keeps_key(self) -> bool:
+        return self.key_spki is not None
 
 
 def host_tlsa(
@@ -81,15 +90,79 @@ def weak_key(spki: bytes) -> str | None:
     return None
 
 
-def dane_step(tlsa: Sequence[TlsaSet], key_spki: bytes | None, why_not: str | None) -> DaneStep:
-    """Keep `key_spki` (the lineage's key) when every endpoint's TLSA pins it; else the records to publish."""
+Chain = Sequence[x509.Certificate]
+
+
+def dane_step(
+    tlsa: Sequence[TlsaSet],
+    key_spki: bytes | None,
+    why_not: str | None,
+    today: Mapping[int, Sequence[Chain]] | None = None,
+) -> DaneStep:
+    """DANE's verdict on one certbot step that would switch the host to a certificate with `key_spki`.
+
+    Wait only when a record that matches today (`today`: the chains the host serves, by port; None: assume
+    every RRset matches) would stop matching AND its answer is DNSSEC-validated: only then do DANE senders
+    defer mail. Otherwise go ahead and list the records to publish. The key is kept (`--reuse-key`) when it
+    can be (mailcert_reuse_key auto: TLSA records exist); for records that match nothing today keeping it
+    buys nothing, which the plan says (`stale`)."""
     owners = tuple(dict.fromkeys(tlsa_owner(t.hostname, t.port) for t in tlsa))
     validated = bool(tlsa) and all(t.authenticated for t in tlsa)
-    if key_spki is None or why_not:
-        return DaneStep(owners, None, (), why_not or "the lineage has no readable key", validated)
-    missing = [t for t in tlsa if not pins_spki(t, key_spki)]
-    publish = tuple(dict.fromkeys(next_tlsa_record(t.hostname, t.port, key_spki) for t in missing))
-    return DaneStep(owners, key_spki, publish, None, validated)
+    keepable = key_spki if key_spki is not None and not why_not else None
+    matching = [t for t in tlsa if matches_today(t, today)]
+    # mailcert_reuse_key auto (SPEC): the key is kept while the endpoints have TLSA records, so the `3 1 1`
+    # record to publish can be named now; only a key that cannot be kept leaves certbot to make a new one.
+    new_spki = keepable
+    why_new = None if new_spki is not None else why_not or "the lineage has no readable key"
+    breaking = [t for t in tlsa if new_spki is None or not pins_spki(t, new_spki)]
+    blocking = [t for t in breaking if t in matching and t.authenticated]
+    publish = (
+        () if new_spki is None else tuple(next_tlsa_record(t.hostname, t.port, new_spki) for t in breaking)
+    )
+    return DaneStep(
+        owners,
+        new_spki,
+        tuple(dict.fromkeys(publish)),
+        why_new,
+        validated,
+        blocking=_owners(blocking),
+        stale=_owners(t for t in tlsa if t not in matching),
+        later=_owners(breaking) if new_spki is None else (),
+    )
+
+
+def matches_today(tlsa: TlsaSet, today: Mapping[int, Sequence[Chain]] | None) -> bool:
+    """A record of the RRset matches a chain the host serves on its port (any port's when none is known)."""
+    if today is None:
+        return True
+    chains = today.get(tlsa.port) or [c for chains in today.values() for c in chains]
+    if not chains:
+        return True  # nothing known about what is served: assume the records are in use
+    return any(tlsa_matches(r, chain) for r in tlsa.records for chain in chains)
+
+
+def _owners(sets: Iterable[TlsaSet]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(tlsa_owner(t.hostname, t.port) for t in sets))
+
+
+def served_chains(files: HostFiles, report: HostReport) -> dict[int, list[Chain]]:
+    """The chains the host's endpoints are configured with today, by port (what their TLSA must match)."""
+    found: dict[int, list[Chain]] = {}
+    for endpoint in report.endpoints:
+        path = endpoint.configured.cert_file
+        if not path:
+            continue
+        chain = [c for c in (_load(der) for der in files.pem_file(path).certificates) if c is not None]
+        if chain and chain not in found.setdefault(endpoint.port, []):
+            found[endpoint.port].append(chain)
+    return found
+
+
+def _load(der: bytes) -> x509.Certificate | None:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
 
 
 def _cert_name(argv: Sequence[str]) -> str | None:
@@ -129,9 +202,10 @@ def _keep_dane(
     report: HostReport,
     discoveries: Sequence[DomainDiscovery],
 ) -> HostPlan:
-    """The plan with every certbot step DANE-safe: `--reuse-key` while the TLSA records of the host's endpoints
-    pin the lineage's key; withheld (listed in `unfixable` with the records to publish first) when the new
-    certificate's key is not yet pinned everywhere. mailcert_reuse_key: false turns this off."""
+    """The plan with every certbot step DANE-safe: `--reuse-key` while the host's endpoints have TLSA records;
+    withheld (listed in `unfixable` with the records to publish first) only when a DNSSEC-validated record
+    that matches today would stop matching; otherwise the records to publish are listed (`dane_step`).
+    mailcert_reuse_key: false turns this off."""
     if plan.error or files is None or host.reuse_key is False:
         return plan
     names = [*host.hostnames, *(n for e in report.endpoints for n in e.hostnames if not e.advertised_by)]
@@ -139,26 +213,36 @@ def _keep_dane(
     tlsa = host_tlsa(discoveries, names, addresses)
     if not tlsa:
         return plan
+    today = served_chains(files, report)
     changes: list[Change] = []
     waiting: list[tuple[Change, DaneStep, str]] = []
+    notes: list[str] = []
     for change in plan.changes:
         argv = change.command.argv if change.command else ()
         name = _cert_name(argv) if change.kind is ChangeKind.ISSUE and argv[:1] == ("certbot",) else None
         if name is None or change.command is None:
             changes.append(change)
             continue
-        step = dane_step(tlsa, *_key_of(files, name))
+        step = dane_step(tlsa, *_key_of(files, name), today)
         if step.waiting:
             waiting.append((change, step, name))
             continue
+        notes += publish_lines(step, change)
+        if not step.keeps_key:
+            changes.append(change)
+            continue
         keep = argv if REUSE_KEY in argv else (*argv, REUSE_KEY)
+        pinning = [o for o in step.owners if o not in step.stale]
         changes.append(
             replace(
                 change,
                 command=Command(keep, change.command.env),
-                description=f"{change.description} (key kept: TLSA {', '.join(step.owners)} pins it)",
+                description=f"{change.description} (key kept: TLSA {', '.join(pinning)} pins it)"
+                if pinning
+                else change.description,
             )
         )
+    plan = replace(plan, unfixable=tuple(dict.fromkeys((*plan.unfixable, *notes))))
     if not waiting:
         return replace(plan, changes=tuple(changes))
     unfixable = list(plan.unfixable)
@@ -206,25 +290,51 @@ def on_changed_endpoints(plan: HostPlan) -> HostPlan:
 
 def waiting_line(step: DaneStep, change: Change, removes: str) -> str:
     """The unfixable-for-now entry: what to publish, and that the next `fix` switches once it is visible."""
-    enforced = (
-        "DNSSEC-validated: DANE senders would defer mail"
-        if step.validated
-        else "not DNSSEC-validated today (advisory), but it breaks delivery the moment the zone is signed"
-    )
+    enforced = "DNSSEC-validated: DANE senders would defer mail"
     assert change.command is not None
     command = change.command.shown()
+    blocking = ", ".join(step.blocking)
     if step.key_spki is None:
         return (
-            f"dane: waiting — {removes}: TLSA {', '.join(step.owners)} pins the current key and the new certificate "
+            f"dane: waiting — {removes}: TLSA {blocking} pins the current key and the new certificate "
             f"needs a new key ({step.why_new_key}); make the new key first, publish its `3 1 1` record next to "
             f"the old one ({enforced}), then renew with it (certbot --reuse-key); not run: {command}"
         )
     return (
-        f"dane: waiting — {removes}: publish first, next to the current records: "
+        f"dane: waiting — {removes}: TLSA {blocking} matches the served certificate today; publish first, next "
+        "to the current records: "
         + "; ".join(f"`{r}`" for r in step.publish)
         + f" ({enforced}); run `mailcert fix` again once DNS answers with them (wait the TTL): the certificate "
         f"is then switched, keeping this key; not run yet: {command} --reuse-key"
     )
+
+
+def publish_lines(step: DaneStep, change: Change) -> list[str]:
+    """What the admin publishes when the certbot step goes ahead: the `3 1 1` records for the kept key, or
+    (certbot makes a new key) a record for it once issued; and that stale records make keeping the key moot."""
+    lines: list[str] = []
+    advisory = (
+        "" if step.validated else " (not DNSSEC-validated: advisory today, enforced once the zone is signed)"
+    )
+    if step.publish:
+        lines.append(
+            f"dane: publish — after `{change.description}`, TLSA must pin the kept key{advisory}: publish "
+            + "; ".join(f"`{r}`" for r in step.publish)
+            + " (mailcert does not edit DNS)"
+        )
+    elif step.later:
+        lines.append(
+            f"dane: publish — `{change.description}` makes a new key ({step.why_new_key}); once it is issued, "
+            f"publish its `3 1 1` record at {', '.join(step.later)}{advisory} (`mailcert audit` prints it in "
+            "dns.tlsa-mismatch; mailcert does not edit DNS)"
+        )
+    if step.stale:
+        lines.append(
+            f"dane: stale — TLSA {', '.join(step.stale)} already matches no certificate the host serves: this "
+            "change breaks nothing there, and keeping the key (--reuse-key) buys nothing for it; replace the "
+            "stale records with the new key's"
+        )
+    return lines
 
 
 def with_dns_names(

@@ -8,6 +8,7 @@ from functools import partial
 
 from mailcert.fix import edit_dovecot
 from mailcert.fix.plan_base import PlanState, SourceUse
+from mailcert.fix.plan_reload import reload_when_files_are_sound
 from mailcert.model import Finding
 
 IMPLICIT_PORTS = (993, 995)
@@ -102,6 +103,7 @@ def fix_config(state: PlanState) -> None:
             _missing_lt(state, finding)
         elif finding.check == "config.tls-disabled":
             _ssl_no(state, finding)
+    reload_when_files_are_sound(state, "dovecot")
 
 
 def _missing_lt(state: PlanState, finding: Finding) -> None:

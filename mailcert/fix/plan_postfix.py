@@ -10,6 +10,7 @@ from mailcert.errors import MailcertError
 from mailcert.fix import edit_postfix, values
 from mailcert.fix.model import Change, ChangeKind, Command
 from mailcert.fix.plan_base import PlanState, SourceUse
+from mailcert.fix.plan_reload import reload_when_files_are_sound
 from mailcert.model import Finding
 from mailcert.services.postfix_syntax import logical_lines, split_nameval
 
@@ -114,6 +115,7 @@ def fix_config(state: PlanState, uses: list[SourceUse]) -> set[int]:
             repaired |= _misread_line(state, finding, uses)
         elif finding.check == "config.mode-mismatch" and finding.port is not None:
             _mode(state, finding)
+    reload_when_files_are_sound(state, "postfix")
     return repaired
 
 

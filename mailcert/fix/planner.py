@@ -7,7 +7,8 @@ validations run after writing and before reloading. Every finding no change remo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mailcert.errors import MailcertError
@@ -19,6 +20,7 @@ from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
 from mailcert.fix.plan_exim import fix_config as fix_exim
 from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
 from mailcert.fix.plan_postfix import fix_config as fix_postfix
+from mailcert.fix.plan_served import keep_served
 from mailcert.fix.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.roles import RoleSet, load_roles
 from mailcert.inventory.model import InventoryHost
@@ -88,14 +90,13 @@ def plan_from(
     The result is linted before the plan is returned (`lint_options`: the audit's; default: the inventory's
     names and thresholds, no trusted roots, so chain and trust findings are not judged): a plan whose result has a new critical config/cert/key
     finding comes back refused, without changes, its `error` naming the finding."""
+    options = lint_options or default_lint_options(host, now)
+    ignored = TRUST_DEPENDENT if lint_options is None else frozenset()
     try:
-        planned = _plan(
-            files, model, report, host, now, units or {}, roles or _default_roles(), install_certbot
-        )
-        if lint_options is None:
-            why = refusal(files, planned, options=default_lint_options(host, now), ignored=TRUST_DEPENDENT)
-        else:
-            why = refusal(files, planned, options=lint_options)
+        state = _state(files, model, report, host, now, units or {}, roles or _default_roles())
+        state.install_certbot = install_certbot
+        planned = _plan(state, units or {}, options, ignored)
+        why = refusal(files, planned, options=options, ignored=ignored)
         if why is None:
             return planned
         return HostPlan(host=host.name, unfixable=planned.unfixable, error=why)
@@ -114,13 +115,17 @@ def _default_roles() -> RoleSet:
     return _roles_cache
 
 
-def _plan(
+def _state(
     files: HostFiles, model: HostModel, report: HostReport, host: InventoryHost, now: datetime,
-    units: Mapping[str, object], roles: RoleSet, install_certbot: bool,
-) -> HostPlan:  # fmt: skip
+    units: Mapping[str, object], roles: RoleSet,
+) -> PlanState:  # fmt: skip
     systemd = bool(units) or files.is_dir("/run/systemd/system")
-    state = PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
-    state.install_certbot = install_certbot
+    return PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
+
+
+def _plan(
+    state: PlanState, units: Mapping[str, object], options: LintOptions, ignored: frozenset[str]
+) -> HostPlan:
     from mailcert.fix import plan_cpanel  # cPanel's files change only through cPanel's API
 
     if plan_cpanel.is_cpanel(state):
@@ -144,6 +149,20 @@ def _plan(
     for finding in state.problems():
         if finding not in state.covered:
             state.unfixable.append(f"{label(finding)}: not changed automatically — {finding.fix}")
+    held = keep_served(state, changes, options, ignored)  # no reload makes a (port, name) worse
+    changes = held.changes
+    state.unfixable += held.unfixable
+    roles = state.roles
+    return HostPlan(
+        host=state.host.name,
+        changes=tuple(changes),
+        unfixable=tuple(state.unfixable),
+        validations=_validations(changes, roles),
+        endpoints=held.endpoints,
+    )
+
+
+def _validations(changes: Sequence[Change], roles: RoleSet) -> tuple[Command, ...]:
     validations: list[Command] = []
     for change in changes:
         if change.service == "certbot" and change.file is not None:
@@ -152,11 +171,41 @@ def _plan(
             for argv in roles.role(change.service).validate:
                 if Command(argv) not in validations:
                     validations.append(Command(argv))
-    return HostPlan(
-        host=host.name,
-        changes=tuple(changes),
-        unfixable=tuple(state.unfixable),
-        validations=tuple(validations),
+    return tuple(validations)
+
+
+def still_no_worse(
+    plan: HostPlan,
+    audit: HostAudit,
+    host: InventoryHost,
+    *,
+    now: datetime,
+    lint_options: LintOptions,
+    roles: RoleSet | None = None,
+) -> HostPlan:
+    """The invariant again, on a plan a later stage trimmed (DANE holding a certbot step back keeps the
+    reloads): a reload whose service would now serve worse files is dropped, with why."""
+    if audit.gathered is None or audit.model is None or plan.error is not None or plan.empty:
+        return plan
+    try:
+        state = _state(
+            audit.gathered,
+            audit.model,
+            audit.report,
+            host,
+            now,
+            audit.gathered.units,
+            roles or _default_roles(),
+        )
+        held = keep_served(state, plan.changes, lint_options, frozenset())
+    except MailcertError as exc:
+        return HostPlan(host=plan.host, unfixable=plan.unfixable, error=exc.line())
+    return dataclasses.replace(
+        plan,
+        changes=tuple(held.changes),
+        unfixable=tuple(dict.fromkeys([*plan.unfixable, *held.unfixable])),
+        validations=_validations(held.changes, state.roles),
+        endpoints=held.endpoints,
     )
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailcert.fix.model import Change, HostPlan
+from mailcert.fix.render_endpoints import json_entries, markdown_rows, text_lines
+from mailcert.model import Report
+from mailcert.report.json import plan_value, readable_json, report_to_dict
 from mailcert.report.markdown_escape import md_code, md_fence, md_text
 
 _MAX_DIFF = 200_000
@@ -53,6 +56,20 @@ def _entry(plan: HostPlan, change: Change) -> dict[str, object]:
     return entry
 
 
+def render_json_with_endpoints(report: Report, plans: Sequence[HostPlan]) -> str:
+    """SPEC's JSON document; each host planned also carries `endpoints_after` (contract-additions)."""
+    document = report_to_dict(report)
+    by_host = {plan.host: plan for plan in plans}
+    hosts = document["hosts"]
+    assert isinstance(hosts, list)
+    for host in hosts:
+        assert isinstance(host, dict)
+        plan = by_host.get(str(host["name"]))
+        if plan is not None:
+            host["endpoints_after"] = plan_value(json_entries(plan), f"{host['name']}.endpoints_after")
+    return readable_json(document) + "\n"
+
+
 def render_text(plans: Sequence[HostPlan]) -> str:
     """The plan as the terminal shows it before asking: per host, each step, its diff or command."""
     out: list[str] = []
@@ -75,6 +92,7 @@ def render_text(plans: Sequence[HostPlan]) -> str:
             out.append("   checked before reloading: " + "; ".join(c.shown() for c in plan.validations))
         for reason in plan.unfixable:
             out.append(f"   not fixed: {reason}")
+        out += text_lines(plan)
         out.append("")
     return "\n".join(out)
 
@@ -116,6 +134,7 @@ def render_markdown(plans: Sequence[HostPlan]) -> str:
             out.append("Not fixed automatically:")
             out += [f"- {_md(reason)}" for reason in plan.unfixable]
             out.append("")
+        out += markdown_rows(plan, _md)
     return "\n".join(out)
 
 

@@ -2,11 +2,12 @@
 # Read-only. POSIX sh + coreutils + openssl (Debian, RHEL-likes, cPanel's Alma).
 # Private keys never leave this host: a key block is piped into `openssl pkey -pubout` here and only the
 # public key is printed; certificate files are sent as their CERTIFICATE blocks only.
-# Usage: sh -c "$THIS_SCRIPT" mailcert-gather [ROOT]   (ROOT: where the host's / is; default /)
+# Usage: sh -c "$THIS_SCRIPT" mailcert-gather [ROOT [STATE]]   (ROOT: where the host's / is; default /;
+#   STATE: mailcert fix's state folder on the host, read for unfinished runs only)
 #
 # Format: "%MAILCERT-GATHER 1", then records: "%R KIND k=v ..." (values without spaces), "%P NAME" (a path or
 # name, raw, never holding a newline), base64 body lines, "%E"; last line "%END".
-# Kinds: meta, path, text, pem, nopem, toolarge, unreadable, cmd, cmderr, proc, proc-net.
+# Kinds: meta, path, text, pem, nopem, toolarge, unreadable, cmd, cmderr, proc, proc-net, unfinished.
 set -u
 exec </dev/null
 umask 077
@@ -15,6 +16,7 @@ export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}
 export PATH
 ROOT=${1:-/}
+STATE=${2:-}
 case $ROOT in
 /) R= ;;
 */) R=${ROOT%/} ;;
@@ -635,4 +637,24 @@ meta clk_tck "$(getconf CLK_TCK 2>/dev/null)"
 for n in tcp tcp6; do
     if [ -r "/proc/net/$n" ]; then rec proc-net "$n" </proc/net/$n; fi
 done
+# `mailcert fix` runs whose host-side worker died before it recorded how the switch ended (status running,
+# or a restore under way; no worker.done; no live worker): one "unfinished" record each, named RUN@HOST,
+# with the step it died in. Nothing else of the state folder is read (its records hold backups and keys).
+if [ -n "$STATE" ] && [ -d "$R$STATE/runs" ]; then
+    for uf_dir in "$R$STATE"/runs/*@*/; do
+        uf_dir=${uf_dir%/}
+        { [ -d "$uf_dir" ] && [ -f "$uf_dir/status" ] && [ ! -e "$uf_dir/worker.done" ]; } || continue
+        uf_phase=$(head -c 40 "$uf_dir/phase" 2>/dev/null | head -n 1 | tr -cd 'a-z0-9.-')
+        [ "$(head -n 1 "$uf_dir/status")" = running ] || [ "$uf_phase" = restoring ] || continue
+        uf_pid=$(head -c 20 "$uf_dir/worker.pid" 2>/dev/null | tr -cd '0-9')
+        if [ -n "$uf_pid" ] && [ -r "/proc/$uf_pid/cmdline" ] &&
+            tr '\0' ' ' <"/proc/$uf_pid/cmdline" | grep -q mailcert-apply; then
+            continue # still working
+        fi
+        uf_name=${uf_dir##*/}
+        case $uf_name in *"
+"*) continue ;; esac
+        rec0 unfinished "$uf_name" "phase=${uf_phase:-none}"
+    done
+fi
 printf '%%END\n'

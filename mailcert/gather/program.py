@@ -33,13 +33,18 @@ def redaction_block() -> str:
     return script[start : end + len(REDACT_END)] + "\n"
 
 
-def gather_argv(root: str = "/") -> list[str]:
-    """`sh -c SCRIPT mailcert-gather ROOT` as an argument list (for sudo, or joined for an SSH exec)."""
+def gather_argv(root: str = "/", state_dir: str | None = None) -> list[str]:
+    """`sh -c SCRIPT mailcert-gather ROOT [STATE]` as an argument list (for sudo, or joined for an SSH exec).
+    STATE, `fix`'s state folder on the host, is read for runs whose worker died (records "unfinished")."""
     if not root.startswith("/") or "\x00" in root or "\n" in root:
         raise ValueError(f"gather root must be an absolute path, got {root!r}")
-    return ["sh", "-c", gather_script(), SCRIPT_NAME, root]
+    if state_dir is None:
+        return ["sh", "-c", gather_script(), SCRIPT_NAME, root]
+    if not state_dir.startswith("/") or "\x00" in state_dir or "\n" in state_dir:
+        raise ValueError(f"state folder must be an absolute path, got {state_dir!r}")
+    return ["sh", "-c", gather_script(), SCRIPT_NAME, root, state_dir]
 
 
-def gather_command(root: str = "/") -> str:
+def gather_command(root: str = "/", state_dir: str | None = None) -> str:
     """The gather program as one shell command line, every word quoted."""
-    return shlex.join(gather_argv(root))
+    return shlex.join(gather_argv(root, state_dir))

@@ -9,11 +9,14 @@ from mailcert.gather.program import gather_argv
 from mailcert.ssh import COMMAND_TIMEOUT, StrictConnection, sudo_error
 
 
-def gather_host(conn: StrictConnection, *, root: str = "/", timeout: int = COMMAND_TIMEOUT) -> GatheredHost:
-    """Run the gather program on the host (through sudo when the inventory says become) and parse it."""
+def gather_host(
+    conn: StrictConnection, *, root: str = "/", timeout: int = COMMAND_TIMEOUT, state_dir: str | None = None
+) -> GatheredHost:
+    """Run the gather program on the host (through sudo when the inventory says become) and parse it;
+    `state_dir`: fix's state folder, looked at for runs whose host-side worker died."""
     host = conn.inventory_host
     assert host is not None
-    output = conn.execute_as_root(gather_argv(root), timeout=timeout)
+    output = conn.execute_as_root(gather_argv(root, state_dir), timeout=timeout)
     if HEADER not in output.stdout:
         refused = sudo_error(output, host)
         if refused is not None:

@@ -17,9 +17,10 @@ from mailcert.dns.discover import DomainDiscovery
 from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
+from mailcert.gather.unfinished import state_folder, unfinished_findings
 from mailcert.inventory.model import HOSTNAME_SERVICES, InventoryHost, Secret
 from mailcert.lint import HostModel, Hostnames, LintOptions, lint_host_model
-from mailcert.model import Endpoint, Finding, HostReport, ServedCert, Severity
+from mailcert.model import ClientView, Endpoint, Finding, HostReport, ServedCert, Severity
 from mailcert.pki.trust import TrustStore
 from mailcert.ssh import DEFAULT_TIMEOUT, StrictConnection
 
@@ -89,7 +90,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     conn = StrictConnection(host, timeout=settings.connect_timeout)
     try:
         before = time.time()
-        gathered = gather_host(conn, root=settings.gather_root)
+        gathered = gather_host(conn, root=settings.gather_root, state_dir=state_folder(host))
         after = time.time()
     finally:
         conn.close()
@@ -105,6 +106,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     skew = clock_skew(gathered.clock, before, after)
     if skew is not None:
         findings.append(skew)
+    findings += unfinished_findings(gathered, host.name)  # a fix run whose host-side worker died
     endpoints = list(report.endpoints)
     if settings.probe and endpoints:
         endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings)
@@ -169,7 +171,8 @@ def probe_endpoints(
     host: InventoryHost, endpoints: Sequence[Endpoint], checks: CheckOptions, lint_findings: Sequence[Finding]
 ) -> tuple[list[Endpoint], list[Finding]]:
     """Probe every advertised hostname on every TLS port of the host, as a client would."""
-    from mailcert.checks.served import check_consistency, check_probe, served_cert
+    from mailcert.checks.served import check_consistency, check_probe, served_cert, served_chain
+    from mailcert.checks.verdict import client_view
     from mailcert.probe import probe_all, target_for
 
     address = host.probe_address or host.address
@@ -189,19 +192,26 @@ def probe_endpoints(
     unnamed = {index for index, endpoint in enumerate(endpoints) if not endpoint.hostnames}
     results = probe_all(targets, per_host=2, workers=2)  # one host: 2 connections at a time, as `probe` does
     served: dict[int, ServedCert] = {}
+    clients: dict[int, list[ClientView]] = {}
     reported = {(f.check, f.port) for f in lint_findings}
     findings: list[Finding] = []
     for index, result in zip(owners, results, strict=True):
         endpoint = endpoints[index]
         cert = served_cert(result)
         same_leaf = cert is not None and cert.sha256 == endpoint.configured.sha256
-        for finding in check_probe(
+        probed = check_probe(
             result,
             checks,
             configured_sha256=endpoint.configured.sha256,
             configured_not_after=endpoint.configured.not_after,
             service=endpoint.service,
-        ):
+        )
+        if index not in unnamed:  # what this client name got, and its verdict (fix compares them)
+            leaf = served_chain(result)[0][:1]
+            clients.setdefault(index, []).append(
+                client_view(result.hostname, probed, leaf[0] if leaf else None)
+            )
+        for finding in probed:
             # The served leaf is the configured one: its cert.* faults are already reported from the files.
             duplicate = (finding.check, finding.port) in reported or (finding.check, None) in reported
             if index in unnamed and finding.check == "cert.name-mismatch":
@@ -212,7 +222,8 @@ def probe_endpoints(
             served[index] = cert
     findings += check_consistency(results)
     updated = [
-        replace(endpoint, served=served.get(i, endpoint.served)) for i, endpoint in enumerate(endpoints)
+        replace(endpoint, served=served.get(i, endpoint.served), clients=tuple(clients.get(i, ())))
+        for i, endpoint in enumerate(endpoints)
     ]
     return updated, merge_endpoint_findings(_unique(findings))
 

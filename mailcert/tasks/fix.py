@@ -22,12 +22,15 @@ from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply import HostApplied, Interruption, new_run_id
 from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply_report import before_after, nothing_to_do_line, recovered_entries
+from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan, Outcome
+from mailcert.fix.plan_acme_check import with_acme_preflight
 from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
-from mailcert.fix.planner import plan_host
-from mailcert.fix.render import plan_entries, render_markdown, render_text
+from mailcert.fix.planner import plan_host, still_no_worse
+from mailcert.fix.render import plan_entries, render_json_with_endpoints, render_markdown, render_text
 from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
 from mailcert.fix.rollback import check_run_id, rollback_host
+from mailcert.gather.unfinished import without_finished
 from mailcert.inventory import InventoryHost
 from mailcert.lint import LintOptions
 from mailcert.model import HostReport, Report
@@ -116,7 +119,8 @@ def fix(
     for before, result, final in zip(befores, results, finals, strict=True):
         for line in before_after(before, result, final):
             print(line, file=say)
-    _finish(settings.now, finals, [r.plan for r in results], format, output, recovered_entries(results))
+    seen = [_seen(before, result) for before, result in zip(befores, results, strict=True)]
+    _finish(settings.now, finals, seen, format, output, recovered_entries(results))
     if interruption.is_set:
         print(f"fix: {interruption.why}; changed hosts were restored", file=sys.stderr)
         run_state().forced_code = 3
@@ -144,15 +148,24 @@ def _plan(
     try:
         # mailcert_domains: names DNS gives the host (mailcert_hostnames_from_dns), DANE-safe certbot steps
         host = with_dns_names(audit.host, audit.discoveries, config_names(audit.model))
+        options = _lint_options(audit.host, settings, stores)
+        role_set = roles_for(roles or audit.host.roles_dir)
         plan = plan_host(
             audit,
             host,
             now=settings.now,
             install_certbot=install_certbot,
-            roles=roles_for(roles or audit.host.roles_dir),
-            lint_options=_lint_options(audit.host, settings, stores),
+            roles=role_set,
+            lint_options=options,
         )
-        return dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        safe = dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
+        # ACME pre-flight (issue 18.7): names that cannot validate are left out of certbot, said up front
+        checked = with_acme_preflight(safe, host, audit.gathered, settings.resolver)
+        if checked.changes == plan.changes:
+            return checked
+        # DANE or the pre-flight held a certbot step back: the reloads that counted on its certificate are
+        # judged again, so none of them makes a (port, name) worse (issue 18.1)
+        return still_no_worse(checked, audit, host, now=settings.now, lint_options=options, roles=role_set)
     except MailcertError as exc:
         return HostPlan(audit.host.name, error=exc.line())
 
@@ -214,7 +227,20 @@ def _apply_all(
 def _final(before: HostReport, result: HostApplied) -> HostReport:
     """The host as it is now: the re-check when the change was kept, else what the audit saw."""
     kept = any(c.outcome is Outcome.APPLIED for c in result.plan.changes)
-    return result.after if kept and result.after is not None else before
+    final = result.after if kept and result.after is not None else before
+    return without_finished(final, (r.run_id for r in result.recovered))  # this run restored them
+
+
+def _seen(before: HostReport, result: HostApplied) -> HostPlan:
+    """The applied plan with each (port, name) as the re-probe saw it (the plan's expectation when there was
+    no re-probe)."""
+    changes = compared(before, result.after) if result.after is not None else ()
+    if not changes:
+        return result.plan
+    restored = any(c.outcome is Outcome.ROLLED_BACK for c in result.plan.changes)
+    return replace(
+        result.plan, endpoints=changes, endpoints_from="re-probe, restored" if restored else "re-probe"
+    )
 
 
 def _finish(
@@ -238,6 +264,8 @@ def _finish(
         format == "markdown"
     ):  # a pull-request comment: findings, then per host a step table, diffs collapsed
         emit(render(replace(report, plan=None), format) + "\n" + render_markdown(plans), output)
+    elif format == "json":  # SPEC's document, each host with `endpoints_after` (before → after per pair)
+        emit(render_json_with_endpoints(report, plans), output)
     else:
         emit(render(report, format, color=wants_color(output)), output)
     state = run_state()

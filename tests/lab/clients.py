@@ -8,6 +8,8 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -139,3 +141,89 @@ def s_client_chain_length(address: str, port: int, servername: str) -> int:
         argv += ["-starttls", PROTOCOL[port]]
     done = subprocess.run(argv, input="", capture_output=True, text=True, timeout=20, check=False)
     return done.stdout.count("-----BEGIN CERTIFICATE-----")
+
+
+# -- what a client concludes about each (port, name): two independent TLS stacks ----------------------------
+MAIL_PORTS = (25, 587, 465, 143, 993, 110, 995)
+S_CLIENT_TIMEOUT = 10.0  # a STARTTLS client on an implicit-TLS port waits for a greeting that never comes
+
+
+def python_verdict(address: str, port: int, servername: str, cafile: str) -> Verdict:
+    """Python's ssl (a strict client trusting only `cafile`): any failure is a verdict, never an exception."""
+    try:
+        with tls_connect(address, port, servername, verifying(cafile)):
+            return Verdict(True, "ok")
+    except ssl.SSLCertVerificationError as exc:
+        return Verdict(False, str(exc.verify_message))
+    except StartTLSRefusedError as exc:
+        return Verdict(False, f"STARTTLS refused: {exc}")
+    except (OSError, ssl.SSLError, ConnectionError) as exc:
+        return Verdict(False, f"{type(exc).__name__}: {exc}")
+
+
+def openssl_verdict(address: str, port: int, servername: str, cafile: str) -> Verdict:
+    """`openssl s_client` with the protocol's -starttls, verifying the chain and the name against `cafile`."""
+    _guard(address)
+    argv = [
+        "openssl", "s_client", "-connect", f"{address}:{port}", "-servername", servername,
+        "-verify_hostname", servername, "-verify_return_error", "-CAfile", cafile,
+    ]  # fmt: skip
+    if port not in IMPLICIT:
+        argv += ["-starttls", PROTOCOL[port]]
+    try:
+        done = subprocess.run(
+            argv, input="", capture_output=True, text=True, timeout=S_CLIENT_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Verdict(False, f"no answer within {S_CLIENT_TIMEOUT:.0f} s")
+    if done.returncode == 0 and "Verify return code: 0 (ok)" in done.stdout:
+        return Verdict(True, "ok")
+    errors = [line for line in done.stderr.splitlines() if "verify error" in line or "error" in line.lower()]
+    return Verdict(False, (errors or done.stderr.splitlines() or [f"exit {done.returncode}"])[0].strip())
+
+
+@dataclass(frozen=True)
+class EndpointVerdict:
+    """Both stacks' verdict on one (port, name)."""
+
+    python: Verdict
+    openssl: Verdict
+
+    @property
+    def verified(self) -> bool:
+        return self.python.ok and self.openssl.ok
+
+    def worse_than(self, before: EndpointVerdict) -> list[str]:
+        """What a client verified before and no longer does (one line per stack that regressed)."""
+        lost = []
+        if before.python.ok and not self.python.ok:
+            lost.append(f"python ssl: {self.python.reason}")
+        if before.openssl.ok and not self.openssl.ok:
+            lost.append(f"openssl s_client: {self.openssl.reason}")
+        return lost
+
+
+def endpoint_verdict(address: str, port: int, servername: str, cafile: str) -> EndpointVerdict:
+    return EndpointVerdict(
+        python_verdict(address, port, servername, cafile), openssl_verdict(address, port, servername, cafile)
+    )
+
+
+def host_verdicts(
+    address: str, names: Sequence[str], cafile: str, ports: Sequence[int] = MAIL_PORTS
+) -> dict[tuple[int, str], EndpointVerdict]:
+    """Every (port, name) a mail client uses on one host, as both stacks see it."""
+    return {(port, name): endpoint_verdict(address, port, name, cafile) for port in ports for name in names}
+
+
+def fleet_verdicts(
+    hosts: Mapping[str, tuple[str, Sequence[str]]], cafile: str, *, workers: int = 12
+) -> dict[str, dict[tuple[int, str], EndpointVerdict]]:
+    """host_verdicts for many hosts at once: {host: (address, names)} → {host: {(port, name): verdict}}."""
+    jobs = [(host, port, name) for host, (_, names) in hosts.items() for port in MAIL_PORTS for name in names]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = pool.map(lambda job: endpoint_verdict(hosts[job[0]][0], job[1], job[2], cafile), jobs)
+        result: dict[str, dict[tuple[int, str], EndpointVerdict]] = {host: {} for host in hosts}
+        for (host, port, name), verdict in zip(jobs, found, strict=True):
+            result[host][(port, name)] = verdict
+    return result

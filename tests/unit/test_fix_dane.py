@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mailcert.dns.discover import Advertised, DomainDiscovery, TlsaSet
@@ -78,17 +79,6 @@ def test_tlsa_pinning_the_key_makes_the_renewal_keep_it(expired: HostTree) -> No
     assert not any(line.startswith("dane:") for line in result.unfixable)
 
 
-def test_key_change_prints_the_record_and_withholds_the_switch(expired: HostTree) -> None:
-    old = spki_of(new_key())  # DNS pins a key the lineage no longer has
-    result = planned(expired, domain(pin(old), authenticated=True))
-    assert issue_argv(result) is None  # certbot does not run: the new certificate would break DANE
-    (waiting,) = [line for line in result.unfixable if line.startswith("dane: waiting")]
-    expected = hashlib.sha256(spki_of(expired.leaf.key)).hexdigest()
-    assert f"`_25._tcp.{MX}. IN TLSA 3 1 1 {expected}`" in waiting
-    assert "DNSSEC-validated: DANE senders would defer mail" in waiting
-    assert "cert.expired" in waiting and "run `mailcert fix` again once DNS answers" in waiting
-
-
 def test_once_the_new_record_is_visible_the_switch_happens_keeping_the_key(expired: HostTree) -> None:
     old = spki_of(new_key())
     result = planned(expired, domain(pin(old), pin(spki_of(expired.leaf.key))))
@@ -97,15 +87,114 @@ def test_once_the_new_record_is_visible_the_switch_happens_keeping_the_key(expir
     assert not any(line.startswith("dane:") for line in result.unfixable)
 
 
-def test_a_weak_key_cannot_be_kept_and_the_switch_waits(tmp_path: Path) -> None:
+# -- the decision table: a TLSA record matching today (or not) x DNSSEC-validated (or not) x key kept (or not).
+# Wait only when a validated record that matches the served certificate today would stop matching.
+
+
+def cert_pin(leaf: x509.Certificate) -> TlsaRecord:
+    """`3 0 1`: SHA-256 over the whole leaf (DER) — any new certificate breaks it, even with the key kept."""
+    return TlsaRecord(3, 0, 1, hashlib.sha256(leaf.public_bytes(Encoding.DER)).digest())
+
+
+def record_line(spki: bytes, owner: str = f"_25._tcp.{MX}") -> str:
+    return f"`{owner}. IN TLSA 3 1 1 {hashlib.sha256(spki).hexdigest()}`"
+
+
+def dane_lines(result: HostPlan, kind: str) -> list[str]:
+    return [line for line in result.unfixable if line.startswith(f"dane: {kind}")]
+
+
+@pytest.fixture
+def weak(tmp_path: Path) -> HostTree:
+    """An expired lineage whose RSA-1024 key cannot be kept: its renewal makes a new key."""
+    leaf = PKI.leaf(
+        NAMES, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=10), key="rsa1024"
+    )
+    return HostTree(tmp_path, PKI, leaf)
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_matching_tlsa_and_the_key_kept_renews_keeping_it(expired: HostTree, signed: bool) -> None:
+    result = planned(expired, domain(pin(spki_of(expired.leaf.key)), authenticated=signed))
+    argv = issue_argv(result)
+    assert argv is not None and argv[-1] == "--reuse-key"
+    assert dane_lines(result, "") == []  # nothing to publish, nothing to wait for
+
+
+def test_matching_validated_whole_certificate_pin_waits_with_the_key_record(expired: HostTree) -> None:
+    # `3 0 1` of the served leaf is validated and in use: a renewal (same key) would break it
+    result = planned(expired, domain(cert_pin(expired.leaf.cert), authenticated=True))
+    assert issue_argv(result) is None
+    (waiting,) = dane_lines(result, "waiting")
+    assert record_line(spki_of(expired.leaf.key)) in waiting
+    assert f"TLSA _25._tcp.{MX} matches the served certificate today" in waiting
+    assert "DNSSEC-validated: DANE senders would defer mail" in waiting and "cert.expired" in waiting
+
+
+def test_matching_unsigned_whole_certificate_pin_goes_ahead_and_lists_the_record(expired: HostTree) -> None:
+    result = planned(expired, domain(cert_pin(expired.leaf.cert)))
+    argv = issue_argv(result)
+    assert argv is not None and argv[:2] == ("certbot", "renew")
+    assert dane_lines(result, "waiting") == []
+    (publish,) = dane_lines(result, "publish")
+    assert record_line(spki_of(expired.leaf.key)) in publish and "advisory today" in publish
+
+
+def test_matching_validated_tlsa_and_a_new_key_waits(weak: HostTree) -> None:
+    result = planned(weak, domain(pin(spki_of(weak.leaf.key)), authenticated=True))
+    assert issue_argv(result) is None
+    (waiting,) = dane_lines(result, "waiting")
+    assert "RSA 1024 bits (too weak)" in waiting and "DNSSEC-validated" in waiting
+
+
+def test_matching_unsigned_tlsa_and_a_new_key_goes_ahead_saying_what_to_publish_after(weak: HostTree) -> None:
+    result = planned(weak, domain(pin(spki_of(weak.leaf.key))))
+    argv = issue_argv(result)
+    assert argv is not None and "--reuse-key" not in argv  # certbot makes the new key
+    (publish,) = dane_lines(result, "publish")
+    assert "makes a new key (it is RSA 1024 bits (too weak))" in publish
+    assert f"at _25._tcp.{MX} (not DNSSEC-validated: advisory today" in publish
+    assert dane_lines(result, "waiting") == []
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_stale_tlsa_does_not_block_and_keeping_the_key_buys_nothing(expired: HostTree, signed: bool) -> None:
+    old = spki_of(new_key())  # DNS pins a key the host serves nowhere any more
+    result = planned(expired, domain(pin(old), authenticated=signed))
+    argv = issue_argv(result)
+    # mailcert_reuse_key auto (SPEC): kept while TLSA records exist, so the record to publish is known now
+    assert argv is not None and argv[:2] == ("certbot", "renew") and argv.count("--reuse-key") == 1
+    assert dane_lines(result, "waiting") == []
+    (stale,) = dane_lines(result, "stale")
+    assert f"TLSA _25._tcp.{MX} already matches no certificate" in stale
+    assert "keeping the key (--reuse-key) buys nothing for it" in stale
+    (publish,) = dane_lines(result, "publish")
+    assert record_line(spki_of(expired.leaf.key)) in publish
+    assert ("advisory" in publish) is not signed
+
+
+def test_stale_tlsa_and_a_key_that_cannot_be_kept_says_where_to_publish_the_new_one(tmp_path: Path) -> None:
     leaf = PKI.leaf(
         NAMES, not_before=NOW - timedelta(days=100), not_after=NOW - timedelta(days=10), key="rsa1024"
     )
     tree = HostTree(tmp_path, PKI, leaf)
-    result = planned(tree, domain(pin(spki_of(leaf.key))))
-    assert issue_argv(result) is None
-    (waiting,) = [line for line in result.unfixable if line.startswith("dane: waiting")]
-    assert "RSA 1024 bits (too weak)" in waiting and "advisory" in waiting
+    result = planned(tree, domain(pin(spki_of(new_key())), authenticated=True))
+    argv = issue_argv(result)
+    assert argv is not None and "--reuse-key" not in argv
+    (publish,) = dane_lines(result, "publish")
+    assert f"publish its `3 1 1` record at _25._tcp.{MX}" in publish and "advisory" not in publish
+    assert dane_lines(result, "waiting") == [] and len(dane_lines(result, "stale")) == 1
+
+
+def test_stale_unsigned_tlsa_no_longer_blocks_adding_imap_and_pop(tmp_path: Path) -> None:
+    """Issue 18 (6): the certificate lacks imap./pop., DNS pins a key no longer served, the zone is unsigned:
+    the expansion goes ahead (iPhones and Outlook stop failing) and the plan says what to publish."""
+    tree = HostTree(tmp_path, PKI, PKI.leaf(NAMES[:2]))
+    result = planned(tree, domain(pin(spki_of(new_key()))))
+    argv = issue_argv(result)
+    assert argv is not None and "--expand" in argv
+    assert [argv[i + 1] for i, word in enumerate(argv) if word == "-d"] == NAMES
+    assert dane_lines(result, "waiting") == [] and len(dane_lines(result, "stale")) == 1
 
 
 def test_mailcert_reuse_key_false_leaves_the_plan_alone(expired: HostTree) -> None:

@@ -78,6 +78,40 @@ def test_crlf_file_stays_crlf() -> None:
     assert out == text.replace("/etc/ssl/old.key", "/k.pem")
 
 
+def test_a_few_crlf_lines_edited_by_hand_keep_their_endings_and_the_right_line_changes() -> None:
+    # found by the lab's compound matrix (tests/lab/test_fix_compound.py, hand-edited): with any CRLF in the
+    # file, lines were split at CRLF only, so the parser's line numbers (LF) pointed past the end: IndexError
+    text = (
+        "# TLS\n"
+        "# set by hand (ticket 4711)\r\n"
+        "#\tdo not touch\r\n"
+        "smtpd_tls_cert_file   =   /etc/letsencrypt/live/mx/cert.pem\n"
+        "smtpd_tls_key_file = /etc/letsencrypt/live/mx/privkey.pem\n"
+    )
+    out = set_main_cf(text, "smtpd_tls_cert_file", "/etc/letsencrypt/live/mx/fullchain.pem")
+    assert out == (
+        "# TLS\n"
+        "# set by hand (ticket 4711)\r\n"
+        "#\tdo not touch\r\n"
+        "smtpd_tls_cert_file = /etc/letsencrypt/live/mx/fullchain.pem\n"
+        "smtpd_tls_key_file = /etc/letsencrypt/live/mx/privkey.pem\n"
+    )
+
+
+def test_a_crlf_line_set_by_the_editor_keeps_its_crlf_and_an_appended_line_gets_lf() -> None:
+    text = "# local\r\nssl_cert =  /etc/letsencrypt/live/mx/fullchain.pem\r\nssl_key = </k.pem\n"
+    out = set_setting(text, 2, "ssl_cert", "</etc/letsencrypt/live/mx/fullchain.pem")
+    assert out == "# local\r\nssl_cert = </etc/letsencrypt/live/mx/fullchain.pem\r\nssl_key = </k.pem\n"
+    assert append_setting(text, "ssl_min_protocol", "TLSv1.2").endswith(
+        "ssl_key = </k.pem\nssl_min_protocol = TLSv1.2\n"
+    )
+
+
+def test_a_file_without_final_newline_is_written_back_without_one() -> None:
+    text = "# a\r\nsmtpd_tls_key_file = /old.pem"
+    assert set_main_cf(text, "smtpd_tls_key_file", "/k.pem") == "# a\r\nsmtpd_tls_key_file = /k.pem"
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from mailcert.fix.model import ChangeKind, HostPlan
+from mailcert.fix.plan_base import PlanState
+from mailcert.fix.plan_reload import reload_when_files_are_sound
 from mailcert.fix.planner import plan_from
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Severity
@@ -195,11 +198,12 @@ def test_what_the_probe_saw_is_removed_by_the_reload_that_serves_the_fixed_files
     scenarios.dovecot_missing_lt(tree)
     handshake = probed("tls.handshake-failed", "dovecot", 993)
     result = plan_with_probe(tree, handshake, probed("tls.handshake-failed", "postfix", 465))
-    reload = result.changes[-1]
-    assert reload.kind is ChangeKind.RELOAD and reload.service == "dovecot"
-    assert reload.removes == ("tls.handshake-failed dovecot:993",)
-    # postfix is not reloaded by this plan: its handshake failure stays, with the finding's own fix
-    assert result.unfixable == ("tls.handshake-failed postfix:465: not changed automatically — fix it",)
+    reloads = {c.service: c.removes for c in result.changes if c.kind is ChangeKind.RELOAD}
+    assert reloads["dovecot"] == ("tls.handshake-failed dovecot:993",)
+    # Postfix's files are sound (lint finds nothing in them): a reload serves them, so it gets one too
+    # (test_daemons_whose_tls_broke_on_files_that_are_sound_now_are_reloaded)
+    assert reloads["postfix"] == ("tls.handshake-failed postfix:465",)
+    assert result.unfixable == ()
 
 
 def test_a_config_changed_since_the_audit_is_a_plan_error_not_a_traceback(tree: HostTree) -> None:
@@ -268,3 +272,59 @@ def test_postfix_sni_entry_repointed_key_first(tree: HostTree, table_type: str) 
         # ("unsupported dictionary type: texthash does not support bulk-mode creation", checked by hand)
         assert problems(lint(tree, PKI, NAMES)[0]) <= {("renewal.no-reload-hook", None)}
         assert plan(tree, PKI).changes == ()
+
+
+def _probed_anywhere(check: str, service: str) -> Finding:
+    return Finding(check, Severity.CRITICAL, f"{check} seen", "read the log", service=service)
+
+
+def test_daemons_whose_tls_broke_on_files_that_are_sound_now_are_reloaded(tree: HostTree) -> None:
+    # found by tests/lab/test_fix_compound.py (key-mismatch+stale): the daemons loaded a mismatched key, then
+    # certbot put a sound lineage in place without a reload; lint finds nothing, Postfix still answers 454 and
+    # Dovecot's handshake fails, and fix said "nothing to do"
+    starttls = _probed_anywhere("tls.starttls-unavailable", "postfix")
+    smtps = probed("tls.handshake-failed", "postfix", 465)
+    imaps = _probed_anywhere("tls.handshake-failed", "dovecot")
+    result = plan_with_probe(tree, starttls, smtps, imaps)
+    assert [(c.kind, c.service, c.removes) for c in result.changes] == [
+        (
+            ChangeKind.RELOAD,
+            "postfix",
+            ("tls.starttls-unavailable postfix", "tls.handshake-failed postfix:465"),
+        ),
+        (ChangeKind.RELOAD, "dovecot", ("tls.handshake-failed dovecot",)),
+    ]
+    assert result.unfixable == ()
+
+
+class _Planned:
+    """What reload_when_files_are_sound reads and writes of a plan: the problems, what is covered, reloads."""
+
+    def __init__(self, *findings: Finding) -> None:
+        self.findings = list(findings)
+        self.covered: set[Finding] = set()
+        self.reload: dict[str, list[Finding]] = {}
+
+    def problems(self) -> list[Finding]:
+        return self.findings
+
+    def reload_service(self, service: str, removes: list[Finding]) -> None:
+        self.covered.update(removes)
+        self.reload.setdefault(service, []).extend(removes)
+
+
+def test_no_reload_for_a_broken_handshake_while_the_service_files_still_have_a_problem() -> None:
+    starttls = _probed_anywhere("tls.starttls-unavailable", "postfix")
+    in_file = Finding(
+        "key.mismatch", Severity.CRITICAL, "key does not match", "fix the key", service="postfix",
+        file="/etc/ssl/private/mail.key",
+    )  # fmt: skip
+    on_dovecot = _probed_anywhere("tls.handshake-failed", "dovecot")
+    planned = _Planned(starttls, in_file, on_dovecot)
+    reload_when_files_are_sound(cast(PlanState, planned), "postfix")
+    reload_when_files_are_sound(cast(PlanState, planned), "dovecot")
+    assert planned.reload == {"dovecot": [on_dovecot]}  # Postfix would load the mismatched key again
+    covered = _Planned(on_dovecot)
+    covered.covered.add(on_dovecot)  # already removed by another change of the plan
+    reload_when_files_are_sound(cast(PlanState, covered), "dovecot")
+    assert covered.reload == {}

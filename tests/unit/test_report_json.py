@@ -12,6 +12,7 @@ import pytest
 
 from mailcert.errors import MailcertError
 from mailcert.model import (
+    ClientView,
     ConfiguredCert,
     Endpoint,
     Finding,
@@ -234,7 +235,10 @@ def test_model_fields_are_all_mapped_deliberately() -> None:
         "served",
         "advertised_by",
         "by_sni",  # reviewed: not in the JSON (how the probe picks names, no secret)
+        "clients",  # reviewed: not in the audit JSON; fix's hosts[].endpoints_after shows it (below)
     }
+    # per (port, name): the served leaf's CN, SANs, expiry, sha256 and the client's verdict — no secret
+    assert names(ClientView) == {"hostname", "verdict", "reason", "subject", "sha256", "not_after", "sans"}
     assert names(Finding) == {
         "check",
         "severity",

@@ -397,7 +397,7 @@ apply_payload() {
     done <"$RUNDIR/payload"
     journal reloading
     reload_all || return 1
-    journal done
+    journal "done"
     return 0
 }
 
