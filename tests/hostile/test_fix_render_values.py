@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from mailcert.fix.model import Change as PlanChange
 from mailcert.fix.model import ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.render import plan_entries, render_markdown
+from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.model import HostReport, Report
 from mailcert.report import render
 from mailcert.report.wording import printable
@@ -107,3 +107,16 @@ def test_json_and_sarif_carry_the_hostile_values_exactly() -> None:
     sarif = render(report, "sarif")
     assert not RAW_CONTROL.search(sarif)
     jsonschema.validate(json.loads(sarif), sarif_schema())
+
+
+def test_the_text_plan_shows_hostile_values_on_their_own_lines_without_terminal_controls() -> None:
+    """`fix` prints its plan to the terminal before asking: a newline in a host name, a description or an
+    unfixable reason cannot start a forged line, and ESC/OSC/BEL from a diff reach the terminal as text."""
+    plan = _hostile_plan()
+    text = render_text([plan])
+    assert not RAW_CONTROL.search(text)
+    lines = text.split("\n")
+    assert not any(line.startswith(("## forged", "- [x]")) for line in lines)
+    assert lines[0] == "== mx`1` | <b>x</b>\\n## forged: 2 steps"
+    assert "   not fixed: needs DNS ``` change\\n- [x](javascript:1)" in lines
+    assert "     +\\x1b[2J\\x1b]0;title\\x07" in lines
