@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from mailcert.errors import UsageError
 from mailcert.facts import FileFacts, TextFile
 from mailcert.pem import MAX_PEM_BYTES, scan_pem
+from mailcert.redaction import redact_text
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _MAX_LINKS = 40
@@ -136,7 +137,8 @@ class LocalRoot:
         facts, data = self._read_bytes(path, MAX_CONFIG_BYTES)
         if data is None:
             return TextFile(path=path, text=None, error=facts.error or "no such file", mtime=facts.mtime)
-        return TextFile(path=path, text=decode_config(data), mtime=facts.mtime)
+        # secrets blanked as gather.sh blanks them on a host: `lint ROOT` sees what `audit` sees
+        return TextFile(path=path, text=redact_text(decode_config(data)), mtime=facts.mtime)
 
     def glob(self, pattern: str) -> list[str]:
         """Shell-glob matching one path component at a time (a `*` never crosses `/`; dotfiles need a dot)."""

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from mailcert.fix.model import Change, HostPlan
 from mailcert.fix.render_endpoints import json_entries, markdown_rows, text_lines
 from mailcert.model import Report
+from mailcert.quoting import shown
 from mailcert.report.json import plan_value, readable_json, report_to_dict
+from mailcert.report.markdown_escape import md_code, md_fence, md_text
 
 _MAX_DIFF = 200_000
 
@@ -70,27 +72,31 @@ def render_json_with_endpoints(report: Report, plans: Sequence[HostPlan]) -> str
 
 
 def render_text(plans: Sequence[HostPlan]) -> str:
-    """The plan as the terminal shows it before asking: per host, each step, its diff or command."""
+    """The plan as the terminal shows it before asking: per host, each step, its diff or command. Every value
+    from a host goes through `shown` (one line each; a diff line by line), so a newline or a terminal control
+    in a config or a certificate cannot forge a line of the plan or drive the terminal."""
     out: list[str] = []
     for plan in plans:
-        out.append(f"== {plan.host}: {_summary(plan)}")
+        out.append(f"== {shown(plan.host)}: {_summary(plan)}")
         if plan.error:
-            out.append(f"   error: {plan.error}")
+            out.append(f"   error: {shown(plan.error)}")
         for number, change in enumerate(plan.changes, start=1):
             outcome = "" if change.outcome.value == "planned" else f" [{change.outcome.value}]"
-            out.append(f"{number:>3}. {change.kind.value}: {change.description}{outcome}")
+            out.append(f"{number:>3}. {change.kind.value}: {shown(change.description)}{outcome}")
             if change.removes:
-                out.append(f"     removes: {', '.join(change.removes)}")
+                out.append(f"     removes: {shown(', '.join(change.removes))}")
             if change.command is not None:
-                out.append(f"     $ {change.command.shown()}")
+                out.append(f"     $ {shown(change.command.shown())}")
             if change.file is not None:
-                out += ["     " + line for line in change.file.diff.rstrip("\n").split("\n")]
+                out += ["     " + shown(line) for line in change.file.diff.rstrip("\n").split("\n")]
             if change.error:
-                out.append(f"     error: {change.error}")
+                out.append(f"     error: {shown(change.error)}")
         if plan.validations:
-            out.append("   checked before reloading: " + "; ".join(c.shown() for c in plan.validations))
+            out.append(
+                "   checked before reloading: " + shown("; ".join(c.shown() for c in plan.validations))
+            )
         for reason in plan.unfixable:
-            out.append(f"   not fixed: {reason}")
+            out.append(f"   not fixed: {shown(reason)}")
         out += text_lines(plan)
         out.append("")
     return "\n".join(out)
@@ -109,7 +115,7 @@ def render_markdown(plans: Sequence[HostPlan]) -> str:
             for number, change in enumerate(plan.changes, start=1):
                 what = _md(change.description)
                 if change.command is not None:
-                    what += f"<br>`{_md(change.command.shown())}`"
+                    what += f"<br>{md_code(change.command.shown())}"
                 out.append(f"| {number} | {change.kind.value} | {what} | {_md(', '.join(change.removes))} |")
             out.append("")
             diffs = [c for c in plan.changes if c.file is not None]
@@ -122,13 +128,10 @@ def render_markdown(plans: Sequence[HostPlan]) -> str:
                 ]
                 for change in diffs:
                     assert change.file is not None
-                    fence = "````" if "```" in change.file.diff else "```"
                     out += [
-                        f"`{change.file.path}`",
+                        md_code(change.file.path),
                         "",
-                        f"{fence}diff",
-                        change.file.diff.rstrip("\n"),
-                        fence,
+                        *md_fence(change.file.diff.rstrip("\n"), "diff"),
                         "",
                     ]
                 out += ["</details>", ""]
@@ -151,4 +154,4 @@ def _summary(plan: HostPlan) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    return md_text(text)

@@ -75,16 +75,54 @@ meta openssl "$(openssl version 2>/dev/null)"
 
 # >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/remote) and
 # runs it over the real file before an edit: what it compares with the text sent here cannot drift.
-# Secrets in config text (database passwords, API tokens, Exim `hide` options other than tls_*) are blanked
-# here, keeping lines. `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
+# Secrets in config text are blanked here, keeping lines and keys (the rules, in this order; mirrored for
+# messages by mailcert/redaction.py, tests/unit/test_redaction_rules.py keeps the two equal):
+#  - a `hide tls_...` Exim line is kept whole (the audit needs it);
+#  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential or
+#    api_key/api-key/apikey, an Exim `hide` option, Dovecot `connect =`, an Exim `*_servers` list,
+#    `server_condition` or `client_send` (authenticators): the value; any of these keys
+#    written without `=` (`ssl_key_password x`): the rest, unless it holds a `{` (a section such as `passdb {`);
+#  - inside any value: from a word holding one of these key words and `=` (`bind_pw=`, `password=`) to the
+#    end of the line;
+#  - the password of a URL (`scheme://user:PASSWORD@host`) and a crypt hash (`$6$salt$hash`, `$y$...`).
+# `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
     set -- -e :out ${1:+-e} ${1:+"$1"}
+    rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
+    rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
+    rd_in='[A-Za-z0-9_.-]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/'
+    rd_word='[A-Za-z0-9_.-]*\)[[:space:]]\{1,\}[^{[:space:]=:][^{]*$/\1 (hidden-by-mailcert)/'
+    # shellcheck disable=SC2016 # a literal $ in crypt hashes ($6$...), not an expansion
     sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Pp][Aa][Ss][Ss][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Ss][Ee][Cc][Rr][Ee][Tt][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*[Tt][Oo][Kk][Ee][Nn][A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/' \
+        -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_val" \
+        -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
+        -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_val" \
+        -e "s/${rd_key}[Pp][Ww]$rd_val" \
+        -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_val" \
+        -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
+        -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
+        -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_word" \
+        -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_word" \
+        -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_word" \
+        -e "s/${rd_key}[Pp][Ww]$rd_word" \
+        -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_word" \
+        -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_word" \
+        -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_word" \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
-        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' "$@"
+        -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*[A-Za-z0-9_]*_servers[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*server_condition[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e 's/^\([[:space:]]*client_send[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
+        -e "s/\([Pp][Aa][Ss][Ss]$rd_in" \
+        -e "s/\([Ss][Ee][Cc][Rr][Ee][Tt]$rd_in" \
+        -e "s/\([Tt][Oo][Kk][Ee][Nn]$rd_in" \
+        -e "s/\([Pp][Ww]$rd_in" \
+        -e "s/\([Hh][Mm][Aa][Cc]$rd_in" \
+        -e "s/\([Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_in" \
+        -e "s/\([Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_in" \
+        -e 's#\(://[^:/@[:space:]]*:\)[^@[:space:]]*@#\1(hidden-by-mailcert)@#g' \
+        -e 's/\$[0-9][a-z]\{0,1\}\$[./A-Za-z0-9]\{2,\}[^[:space:]:]*/(hidden-by-mailcert)/g' \
+        -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' "$@"
 }
 # The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
 strip_blocks() {
@@ -380,17 +418,32 @@ walk() { # walk HOSTDIR [find options]
 # Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
 include_pass() {
     cp "$T/textfiles" "$T/inc.scan"
+    IP_DOVECOT=0
+    IP_EXIM=0
     for _ in 1 2 3 4; do # includes of includes, a few levels deep
         # One awk for all files of this pass: what sed -n would print for these three substitutions, in
         # turn on the same line (`s/^\s*!include(_try)?\s+//p`, `s/^\s*\.include(_if_exists)?\s+//p` and
         # `s/^[^#]*=\s*<\s*([^/\s"][^\s"]*).*$/\1/p`), trailing space and one pair of quotes taken off,
         # relative names joined to the including file's folder.
         awk -v R="$R" '
+        # "." and ".." resolved in the text, as posixpath.normpath does (the folder limit below sees the result)
+        function norm(p,    n, parts, out, i, k, r) {
+            n = split(p, parts, "/")
+            k = 0
+            for (i = 1; i <= n; i++) {
+                if (parts[i] == "" || parts[i] == ".") continue
+                if (parts[i] == "..") { if (k > 0) k--; continue }
+                out[++k] = parts[i]
+            }
+            r = ""
+            for (i = 1; i <= k; i++) r = r "/" out[i]
+            return r == "" ? "/" : r
+        }
         function put(t, dir) {
             sub(/[[:space:]]+$/, "", t)
             if (t ~ /^".*"$/) t = substr(t, 2, length(t) - 2)
-            if (t ~ /^\//) print t
-            else if (t != "") print dir "/" t
+            if (t ~ /^\//) print norm(t)
+            else if (t != "") print norm(dir "/" t)
         }
         function value(line,    last, i, rest) {
             last = index(line, "#") ? index(line, "#") - 1 : length(line) # "=" comes before any "#"
@@ -428,6 +481,20 @@ include_pass() {
         done <"$T/inc.targets"
         while IFS= read -r ip_p; do
             case $TEXTFILES in *"$NL$ip_p$NL"*) continue ;; esac
+            # Only inside the service's own folders, at most 200 files each (mailcert/services/include_scope.py
+            # has the same limits; the parsers report what is left out): an include of /etc/shadow sends nothing.
+            case $ip_p in
+            */../* | */..) continue ;;
+            /etc/dovecot/* | /usr/local/etc/dovecot/* | /usr/share/dovecot/*)
+                IP_DOVECOT=$((IP_DOVECOT + 1))
+                [ "$IP_DOVECOT" -le 200 ] || continue
+                ;;
+            /etc/exim4/* | /etc/exim/* | /etc/exim.* | /usr/local/etc/exim/* | /usr/exim/*)
+                IP_EXIM=$((IP_EXIM + 1))
+                [ "$IP_EXIM" -le 200 ] || continue
+                ;;
+            *) continue ;;
+            esac
             visit "$ip_p" config
             [ "$ST_TYPE" = f ] && printf '%s\n' "$ip_p" >>"$T/inc.scan"
         done <"$T/inc.paths"

@@ -6,43 +6,18 @@ link or inject HTML into the comment.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from mailcert.model import Finding, HostReport, Report
+from mailcert.report.markdown_escape import md_code, md_fence, md_text
 from mailcert.report.wording import (
     SEVERITY_ORDER,
     counts_phrase,
     grouped_findings,
     iso_utc,
-    printable,
     where,
 )
 from mailcert.symptoms import symptoms_for
-
-_BACKSLASH_ESCAPED = re.compile(r"([\\`*_\[\]|~])")
-
-
-def md_text(text: str) -> str:
-    """Plain text safe inside a Markdown paragraph or table cell (one line; HTML and markup neutralised)."""
-    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _BACKSLASH_ESCAPED.sub(r"\\\1", text)
-    return "<br>".join(line.strip() for line in text.splitlines()) if "\n" in text else text
-
-
-def md_code(text: str) -> str:
-    """An inline code span that survives backticks and `|` in the value (GFM tables split on `|`)."""
-    text = " ".join(printable(text).split()).replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _fenced(body: str, info: str) -> list[str]:
-    longest = max((len(run) for run in re.findall(r"`{3,}", body)), default=2)
-    fence = "`" * (longest + 1)
-    return [f"{fence}{info}", *printable(body).splitlines(), fence]
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -112,9 +87,9 @@ def _plan(plan: Sequence[dict[str, object]]) -> list[str]:
         if change.get("description"):
             lines += [f"  {md_text(str(change['description']))}", ""]
         if change.get("command"):
-            lines += [*(f"  {line}" for line in _fenced(str(change["command"]), "sh")), ""]
+            lines += [*(f"  {line}" for line in md_fence(str(change["command"]), "sh")), ""]
         if change.get("diff"):
-            lines += [*(f"  {line}" for line in _fenced(str(change["diff"]), "diff")), ""]
+            lines += [*(f"  {line}" for line in md_fence(str(change["diff"]), "diff")), ""]
     return lines
 
 

@@ -17,8 +17,10 @@ import posixpath
 from dataclasses import dataclass, field
 
 from mailcert.facts import HostFiles
+from mailcert.redaction import WITHHELD, quoted_line
+from mailcert.services.include_scope import MAX_INCLUDED_FILES, outside_folders, outside_message
 
-MAX_FILES = 2000
+MAX_FILES = MAX_INCLUDED_FILES
 MAX_DEPTH = 40
 MAX_TOTAL_CHARS = 64 * 1024 * 1024
 _BLANKS = " \t\r"
@@ -102,10 +104,10 @@ def strip_comment(text: str) -> tuple[str, bool]:
 
 
 def quote_line(text: str) -> str:
-    """A config line for a message; one that may hold a password or key is not repeated."""
-    if "password" in text.lower() or "PRIVATE" in text:
-        return "this line (not shown: it may hold a secret)"
-    return f"`{text[:200]}`"
+    """A config line for a message; one a secret rule covers (mailcert/redaction.py) is not repeated."""
+    if "PRIVATE" in text:
+        return WITHHELD
+    return quoted_line(text)
 
 
 def _split_key(text: str) -> tuple[str, str]:
@@ -295,6 +297,10 @@ class _Reader:
             return
         full = pattern if pattern.startswith("/") else posixpath.join(posixpath.dirname(path), pattern)
         full = posixpath.normpath(full)
+        if outside_folders("dovecot", full):
+            message, fix = outside_message("dovecot", "!include", full)
+            self.result.problems.append(Problem(path, number, message, fix, warning=True, refused=False))
+            return
         if any(ch in full for ch in "*?["):
             matches = self.files.glob(full)
         elif self.files.exists(full):

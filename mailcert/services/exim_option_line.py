@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mailcert.redaction import WITHHELD, may_quote
 from mailcert.services import exim_options
 
 _NAME = re.compile(r"[A-Za-z0-9_]*")
@@ -39,7 +40,8 @@ class OptionHead:
 def option_name(text: str, hidden: bool) -> OptionHead:
     """Read the option name (and `hide`) of a line; unknown names are fatal for exim."""
     if not text[:1].isalpha():
-        raise OptionLineError(f"option setting expected: {text}", "fix the line")
+        shown = text if may_quote(text) else WITHHELD
+        raise OptionLineError(f"option setting expected: {shown}", "fix the line")
     name = _NAME.match(text).group()  # type: ignore[union-attr]
     rest = text[len(name) :].lstrip()
     if name == "hide":  # "hide" then a tab, or "hide  name": readconf_handle_option reads one more word
@@ -74,7 +76,10 @@ def _boolean(head: OptionHead) -> str:
     if not rest:
         return "false" if head.negated else "true"
     if head.negated or not rest.startswith("="):
-        raise OptionLineError(f"extra characters follow boolean option {name}: {rest}", "remove them")
+        raise OptionLineError(
+            f"extra characters follow boolean option {name}: {rest if may_quote(rest) else WITHHELD}",
+            "remove them",
+        )
     value = rest[1:].strip()
     word = _NAME.match(value).group()  # type: ignore[union-attr]
     if value[len(word) :].strip():

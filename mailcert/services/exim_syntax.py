@@ -10,15 +10,18 @@ section) or an option setting. What exim refuses to start with becomes a config.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
-from mailcert.model import Finding
+from mailcert.model import Finding, Severity
+from mailcert.redaction import WITHHELD, may_quote
 from mailcert.services import exim_options
 from mailcert.services.exim_option_line import OptionLineError, option_name, option_value
+from mailcert.services.include_scope import MAX_INCLUDED_FILES, outside_folders, outside_message
 from mailcert.services.model import Location
 
 _MAX_INCLUDE_DEPTH = 20
@@ -191,6 +194,20 @@ class _Reader:
                 location,
                 "make sure included files do not include each other",
             )
+        path = posixpath.normpath(path)  # as gather.sh's include pass names the file it sends
+        if outside_folders("exim", path):
+            message, fix = outside_message("exim", ".include_if_exists" if if_exists else ".include", path)
+            self.result.findings.append(replace(_syntax(message, location, fix), severity=Severity.WARNING))
+            return iter(()), directory
+        if len(self.result.files_read) > MAX_INCLUDED_FILES:
+            self.result.findings.append(
+                _syntax(
+                    f"more than {MAX_INCLUDED_FILES} included configuration files; {path} and the rest were not read",
+                    location,
+                    "check the .include lines",
+                )
+            )
+            return iter(()), directory
         if if_exists and not self.files.exists(path):
             return iter(()), directory
         text = self.files.read_config(path)
@@ -250,7 +267,8 @@ class _Reader:
         rest = line[len(name) :].lstrip()
         if not rest.startswith("="):
             # readconf.c logs "malformed macro definition" and exim exits.
-            raise self.fatal(f"malformed macro definition: {line}", where, "write NAME = value")
+            shown = line if may_quote(line) else WITHHELD
+            raise self.fatal(f"malformed macro definition: {shown}", where, "write NAME = value")
         redefine = rest.startswith("==")
         value = rest[2 if redefine else 1 :].lstrip()
         for index, (existing, _) in enumerate(self.user):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from mailcert.model import Finding, Severity
+from mailcert.redaction import repr_of_value, repr_or_withheld
 from mailcert.services.model import Location
 from mailcert.services.postfix_config import PostfixConfig
 from mailcert.services.postfix_listeners import finding
@@ -57,7 +58,7 @@ def _problems(path: str, problems: tuple[Problem, ...]) -> list[Finding]:
     return [
         finding(
             "config.syntax",
-            f"line {p.line} {_PROBLEM_TEXT[p.kind]}: {p.detail[:120]!r}",
+            f"line {p.line} {_PROBLEM_TEXT[p.kind]}: {repr_or_withheld(p.detail)}",
             "remove the leading whitespace"
             if p.kind == "leading-whitespace"
             else "write it as `name = value`"
@@ -102,7 +103,7 @@ def _override_comments(config: PostfixConfig) -> list[Finding]:
                     finding(
                         "config.syntax",
                         f"-o {override.name} of {entry.key} contains {match.group(1)!r}: the value is the whole "
-                        f"text {override.value!r}, comment included",
+                        f"text {repr_of_value(override.name, override.value)}, comment included",
                         f"write `-o {{ {override.name} = {intended} }}` and put the comment on a line of its own",
                         Location(config.master_path, override.line),
                     )
@@ -127,7 +128,7 @@ def _glued(config: PostfixConfig, definition: Definition) -> list[Finding]:
                 "config.syntax",
                 f"line {piece.line} starts with whitespace, so Postfix reads it as a continuation of "
                 f"{definition.name} (line {definition.line}): {name} is not set, and {definition.name} "
-                f"becomes {' '.join(_shown_value(config, definition).split())!r}",
+                f"becomes {repr_of_value(definition.name, ' '.join(_shown_value(config, definition).split()))}",
                 f"remove the indentation at the start of line {piece.line}",
                 Location(config.main_path, piece.line),
             )
@@ -226,12 +227,12 @@ def _master_cf(config: PostfixConfig) -> list[Finding]:
             findings.append(
                 finding(
                     "config.syntax",
-                    f"{entry.key} has the argument {text!r} where an option is expected: {why}smtpd stops reading "
+                    f"{entry.key} has the argument {repr_or_withheld(text)} where an option is expected: {why}smtpd stops reading "
                     f"options at the first argument that is not one, so every -o after it is ignored (and with "
                     f"more than one such argument smtpd refuses to start)",
                     "move the comment to a line of its own starting with '#'"
                     if comment
-                    else f"remove {text!r} or write it as an -o name=value option",
+                    else f"remove {repr_or_withheld(text)} or write it as an -o name=value option",
                     Location(config.master_path, line),
                 )
             )

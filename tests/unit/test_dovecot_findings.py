@@ -257,5 +257,7 @@ def test_secrets_never_reach_findings(tmp_path: Path) -> None:
         "ssl_key_password x-third-secret\n",
     )
     text = " ".join(f"{f.message} {f.fix}" for f in service.findings)
-    assert len(service.findings) == 2
+    # lint ROOT reads the tree as gather.sh sends it (mailcert/redaction.py): both values arrive as
+    # "(hidden-by-mailcert)", so, as in an audit over SSH, only the syntax error on line 4 remains
+    assert [(f.check, f.line) for f in service.findings] == [("config.syntax", 4)]
     assert not any(word in text for word in ("first-secret", "second-secret", "third-secret"))

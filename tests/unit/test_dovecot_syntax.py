@@ -86,7 +86,7 @@ REFUSED = [
     ("ssl_verify_client_cert = true\n", 1),
     ("}\nssl_cert = x\n", 1),
     ("protocol imap {\nssl_cert = x\n", 1),  # Missing '}' (section started at line 1)
-    ("!include /nonexist.conf\n", 1),
+    ("!include /etc/dovecot/nonexist.conf\n", 1),
     ("!include conf.d/*.nomatch\n", 1),  # 2.3: a glob that matches nothing is fatal too
     ('!include "conf.d/10-a.conf"\n', 1),  # quotes are part of the path
     ("!include dovecot.conf\n", 1),  # Recursive include file
