@@ -187,10 +187,13 @@ def issue_leaf(
     )
 
 
-def self_signed(names: Sequence[str], key: PrivateKey, now: dt.datetime) -> x509.Certificate:
-    """What `openssl req -x509 -newkey rsa:2048 -subj /CN=NAME -addext subjectAltName=...` makes."""
+def self_signed(
+    names: Sequence[str], key: PrivateKey, now: dt.datetime, *, with_san: bool = True
+) -> x509.Certificate:
+    """What `openssl req -x509 -newkey rsa:2048 -subj /CN=NAME -addext subjectAltName=...` makes; without
+    the subjectAltName (`with_san=False`) as an old `openssl req -x509 -subj /CN=NAME` makes it."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -199,7 +202,8 @@ def self_signed(names: Sequence[str], key: PrivateKey, now: dt.datetime) -> x509
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_san(names), critical=False)
         .add_extension(_ski(key), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if with_san:
+        builder = builder.add_extension(_san(names), critical=False)
+    return builder.sign(key, hashes.SHA256())

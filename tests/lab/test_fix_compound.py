@@ -29,10 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from mailcert.lab import lifecycle, pebble
 from mailcert.lab.certs import HostPKI
@@ -40,7 +37,7 @@ from mailcert.lab.faults import FaultSite, fault_named
 from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
 from mailcert.lab.layout import LabHost, now_utc
-from mailcert.lab.pki import LabCA, cert_pem, key_pem
+from mailcert.lab.pki import LabCA, cert_pem, key_pem, self_signed
 from tests.lab.clients import EndpointVerdict, fleet_verdicts
 from tests.lab.fixture import Lab, LabManager, own_lab
 from tests.lab.test_fix_apply import fix_inventory
@@ -132,18 +129,7 @@ def watched_files(host: LabHost) -> dict[str, str]:
 # -- hand-made faults ---------------------------------------------------------------------------------------
 def no_san_self_signed(name: str) -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = now_utc()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now.replace(year=now.year - 1))
-        .not_valid_after(now.replace(year=now.year + 1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed([name], key, now_utc(), with_san=False)
     return cert_pem(cert), key_pem(key)
 
 

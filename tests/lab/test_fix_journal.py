@@ -19,6 +19,7 @@ from mailcert.fix import apply_remote as remote
 from mailcert.fix.apply import HostApplied, apply_host, new_run_id
 from mailcert.fix.apply_payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
+from mailcert.inventory.model import InventoryHost
 from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.ssh import StrictConnection
@@ -73,6 +74,27 @@ def pause_at(lab: Lab, phase: str) -> None:
         ("done", Outcome.APPLIED),  # every step done: completed, not undone
     ],
 )
+def killed_with_its_control_side(lab: Lab, host: InventoryHost, plan: HostPlan, phase: str) -> str:
+    """Switch `plan`, SIGKILL the worker at `phase`, and drop the control side without recovering anything
+    (as a killed `mailcert fix` would): the run's status stays "running". Returns the run id."""
+    pause_at(lab, phase)
+    run_id = new_run_id()
+    conn = StrictConnection(host)
+    lock = remote.HostLock(conn, STATE_DIR, run_id)
+    lock.acquire()
+    said: list[remote.SwitchStatus] = []
+    switching = threading.Thread(
+        target=lambda: said.append(remote.switch(conn, STATE_DIR, run_id, switch_payload(plan)))
+    )
+    switching.start()
+    kill_at(lab, phase, run_id)
+    switching.join(WAIT)
+    lock.release()
+    conn.close()
+    assert said[0].state == "interrupted"
+    return run_id
+
+
 def test_a_killed_worker_ends_fully_restored_or_fully_applied(
     lab: Lab, tmp_path: Path, phase: str, ends: Outcome
 ) -> None:
@@ -120,21 +142,7 @@ def test_a_run_killed_with_its_control_side_is_restored_by_the_next_fix(lab: Lab
     host = inventory_host(lab, tmp_path)
     plan = two_service_plan(lab)
     shot = snapshot(lab, HOST, [MAIN_CF, SSL_CONF])
-    pause_at(lab, "validating")
-    run_id = new_run_id()
-    conn = StrictConnection(host)
-    lock = remote.HostLock(conn, STATE_DIR, run_id)
-    lock.acquire()
-    said: list[remote.SwitchStatus] = []
-    switching = threading.Thread(
-        target=lambda: said.append(remote.switch(conn, STATE_DIR, run_id, switch_payload(plan)))
-    )
-    switching.start()
-    kill_at(lab, "validating", run_id)
-    switching.join(WAIT)
-    lock.release()
-    conn.close()  # this control side is gone without recovering anything
-    assert said[0].state == "interrupted"
+    run_id = killed_with_its_control_side(lab, host, plan, "validating")
     rundir = lab.host(HOST).path(f"{STATE_DIR}/runs/{run_id}@{HOST}")
     assert (rundir / "status").read_text().startswith("running\n")
     assert snapshot(lab, HOST, [MAIN_CF]) != {MAIN_CF: shot[MAIN_CF]}  # main.cf was left changed

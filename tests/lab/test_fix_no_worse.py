@@ -14,15 +14,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from mailcert.fix.apply import apply_host, new_run_id
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.pki import self_signed
 from mailcert.model import HostReport, Severity
 from tests.lab.clients import IMPLICIT, PROTOCOL, verify
 from tests.lab.fixture import Lab
@@ -47,18 +46,7 @@ def replace_through_live(lab: Lab, name: str) -> None:
     live = f"/etc/letsencrypt/live/{host.lineage}"
     key = serialization.load_pem_private_key(host.path(f"{live}/privkey.pem").read_bytes(), None)
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host.fqdn)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed([host.fqdn], key, dt.datetime.now(dt.UTC), with_san=False)
     pem = cert.public_bytes(serialization.Encoding.PEM)
     for file in ("cert.pem", "fullchain.pem"):
         assert host.path(f"{live}/{file}").is_symlink()

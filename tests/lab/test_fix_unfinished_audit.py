@@ -7,21 +7,16 @@ run and says so (not "nothing to do"), JSON naming the run; the next audit is cl
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
-from mailcert.fix import apply_remote as remote
-from mailcert.fix.apply import new_run_id
-from mailcert.fix.apply_payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
 from mailcert.lab.kinds.postfix import MAIN_CF
-from mailcert.ssh import StrictConnection
 from tests.lab.fixture import Lab
-from tests.lab.test_fix_apply import HOST, STATE_DIR, fix_inventory, inventory_host, snapshot
+from tests.lab.test_fix_apply import HOST, fix_inventory, inventory_host, snapshot
 from tests.lab.test_fix_cli import last_json, mailcert
-from tests.lab.test_fix_journal import WAIT, kill_at, pause_at
+from tests.lab.test_fix_journal import killed_with_its_control_side
 
 pytestmark = pytest.mark.lab
 
@@ -44,21 +39,7 @@ def test_an_unfinished_run_is_a_critical_finding_until_fix_restores_it(lab: Lab,
             Change(ChangeKind.RELOAD, "reload", service="postfix"),
         ),
     )
-    pause_at(lab, "validating")
-    run_id = new_run_id()
-    conn = StrictConnection(host)
-    lock = remote.HostLock(conn, STATE_DIR, run_id)
-    lock.acquire()
-    said: list[remote.SwitchStatus] = []
-    switching = threading.Thread(
-        target=lambda: said.append(remote.switch(conn, STATE_DIR, run_id, switch_payload(plan)))
-    )
-    switching.start()
-    kill_at(lab, "validating", run_id)
-    switching.join(WAIT)
-    lock.release()
-    conn.close()  # the control side is gone too: nobody restored the run
-    assert said[0].state == "interrupted"
+    run_id = killed_with_its_control_side(lab, host, plan, "validating")  # nobody restored the run
     assert lab.host(HOST).path(MAIN_CF).read_text().endswith("# a note\n")
 
     audited = mailcert("-I", inventory, "audit", "--limit", HOST, "--format", "json")
