@@ -550,9 +550,12 @@ cmdrec() { # cmdrec NAME COMMAND ARGS...
     fi
     $TO "$@" >"$T/out" 2>"$T/err"
     cr_rc=$?
-    rec cmd "$cr_name" "rc=$cr_rc" <"$T/out"
-    [ -s "$T/err" ] && head -c 4096 "$T/err" | rec cmderr "$cr_name"
-    redact <"$T/out" >>"$T/text"
+    # Through the same rule as every file: `postconf -n` prints smtp_sasl_password_maps = static:user:PW
+    # as the file holds it (it was sent raw, so the secret reached the control machine inside the record).
+    redact <"$T/out" >"$T/out.r"
+    rec cmd "$cr_name" "rc=$cr_rc" <"$T/out.r"
+    [ -s "$T/err" ] && head -c 4096 "$T/err" | redact | rec cmderr "$cr_name"
+    cat "$T/out.r" >>"$T/text"
 }
 if [ -f "$R/etc/postfix/main.cf" ]; then
     set --

@@ -97,6 +97,12 @@ def test_no_secret_of_any_file_kind_leaves_the_host(tmp_path: Path) -> None:
     gathered = GatheredHost.from_output(done.stdout, name="mx-secrets")
     sent = "\n".join(gathered.read_config(path).text or "" for path in PLANTED)  # decoded as audit reads it
     assert [s for s in secrets if s in sent] == []
+    # The daemons' own tools print the configuration too (postconf -n prints the static: map as written):
+    # their records reach the control machine as well.
+    assert "postconf-n" in gathered.commands  # postfix is installed: the command really ran on the tree
+    said = "\n".join(out.stdout + out.stderr for out in gathered.commands.values())
+    assert "smtp_sasl_password_maps = (hidden-by-mailcert)" in said
+    assert [s for s in secrets if s in said] == []
     for path in PLANTED:  # each file was gathered as text, so the test above saw its lines
         if path == "/etc/dovecot/users":  # a passwd-file is no configuration file: not sent at all
             assert gathered.read_config(path).text is None
