@@ -22,6 +22,7 @@ from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.lab.pebble import ACME_PORT
 from mailcert.model import HostReport
+from mailcert.redaction import redact_text
 from mailcert.tasks.audit_host import AuditSettings, audit_host
 from tests.lab.fixture import Lab
 
@@ -69,8 +70,18 @@ def checks(report: HostReport) -> set[str]:
     return {f.check for f in report.findings}
 
 
+def as_gathered(text: str) -> str:
+    """A host file's text as `audit` receives it (secret-looking values hidden, also in comments such as
+    Debian's `#ssl_key_password =`): what the planners edit and what the host checks an edit's digest
+    against, so a plan built from the file's raw text would be refused as "changed since it was read"."""
+    return redact_text(text)
+
+
 def edit(path: str, before: str, after: str) -> Change:
-    return Change(ChangeKind.EDIT, f"edit {path}", file=FileChange(path, before, after))
+    """An edit of `path` as a planner makes it: on the gathered text (`before` and `after` are raw)."""
+    return Change(
+        ChangeKind.EDIT, f"edit {path}", file=FileChange(path, as_gathered(before), as_gathered(after))
+    )
 
 
 def reload(service: str) -> Change:

@@ -24,7 +24,15 @@ from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.ssh import StrictConnection
 from tests.lab.fixture import Lab
-from tests.lab.test_fix_apply import HOST, STATE_DIR, fix_inventory, inventory_host, recheck, snapshot
+from tests.lab.test_fix_apply import (
+    HOST,
+    STATE_DIR,
+    as_gathered,
+    fix_inventory,
+    inventory_host,
+    recheck,
+    snapshot,
+)
 
 STARTED = "/run/mailcert-test-started"
 GO = "/run/mailcert-test-go"
@@ -39,7 +47,11 @@ def blocking_plan(text: str) -> HostPlan:
     return HostPlan(
         HOST,
         (
-            Change(ChangeKind.EDIT, "mark main.cf", file=FileChange(MAIN_CF, text, text + MARK + "\n")),
+            Change(
+                ChangeKind.EDIT,
+                "mark main.cf",
+                file=FileChange(MAIN_CF, as_gathered(text), as_gathered(text) + MARK + "\n"),
+            ),
             Change(ChangeKind.RELOAD, "reload postfix", service="postfix"),
         ),
         validations=(Command(("sh", "-c", hold)),),
@@ -191,7 +203,11 @@ def test_a_second_concurrent_run_refuses_with_the_lock_message(lab: Lab, tmp_pat
         plan = HostPlan(
             HOST,
             (
-                Change(ChangeKind.EDIT, "x", file=FileChange(MAIN_CF, text, text + "# second\n")),
+                Change(
+                    ChangeKind.EDIT,
+                    "x",
+                    file=FileChange(MAIN_CF, as_gathered(text), as_gathered(text) + "# second\n"),
+                ),
                 Change(ChangeKind.RELOAD, "reload postfix", service="postfix"),
             ),
         )

@@ -24,7 +24,7 @@ from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.ssh import StrictConnection
 from tests.lab.fixture import Lab
-from tests.lab.test_fix_apply import HOST, STATE_DIR, inventory_host, recheck, snapshot
+from tests.lab.test_fix_apply import HOST, STATE_DIR, as_gathered, inventory_host, recheck, snapshot
 
 WAIT = 180
 
@@ -39,8 +39,18 @@ def two_service_plan(lab: Lab) -> HostPlan:
     return HostPlan(
         HOST,
         (
-            Change(ChangeKind.EDIT, "main", file=FileChange(MAIN_CF, main, fixed_main), service="postfix"),
-            Change(ChangeKind.EDIT, "ssl", file=FileChange(SSL_CONF, ssl, fixed_ssl), service="dovecot"),
+            Change(
+                ChangeKind.EDIT,
+                "main",
+                file=FileChange(MAIN_CF, as_gathered(main), as_gathered(fixed_main)),
+                service="postfix",
+            ),
+            Change(
+                ChangeKind.EDIT,
+                "ssl",
+                file=FileChange(SSL_CONF, as_gathered(ssl), as_gathered(fixed_ssl)),
+                service="dovecot",
+            ),
             Change(ChangeKind.RELOAD, "reload postfix", service="postfix"),
             Change(ChangeKind.RELOAD, "reload dovecot", service="dovecot"),
         ),

@@ -24,6 +24,7 @@ from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.model import HostReport
 from mailcert.tasks.audit_host import AuditSettings, audit_host
 from tests.lab.fixture import LabManager, one_host_lab
+from tests.lab.test_fix_apply import as_gathered
 
 pytestmark = pytest.mark.lab
 HOST = "mx1"
@@ -76,7 +77,12 @@ def test_a_killed_exim_worker_ends_fully_restored_or_fully_applied(
         plan = HostPlan(
             HOST,
             (
-                Change(ChangeKind.EDIT, "exim", file=FileChange(EXIM_CONF, text, fixed), service="exim"),
+                Change(
+                    ChangeKind.EDIT,
+                    "exim",
+                    file=FileChange(EXIM_CONF, as_gathered(text), as_gathered(fixed)),
+                    service="exim",
+                ),
                 Change(ChangeKind.RELOAD, "reload exim", service="exim"),
             ),
         )

@@ -11,7 +11,7 @@ from mailcert.fix.apply import apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.lab.kinds.postfix import MAIN_CF
 from tests.lab.fixture import Lab
-from tests.lab.test_fix_apply import HOST, inventory_host, recheck
+from tests.lab.test_fix_apply import HOST, as_gathered, inventory_host, recheck
 
 NOBODY = 65534
 
@@ -29,7 +29,11 @@ def test_a_link_swapped_in_after_the_plan_and_a_users_folder_are_refused(lab: La
     plan = HostPlan(
         HOST,
         (
-            Change(ChangeKind.EDIT, "main", file=FileChange(MAIN_CF, text, text + "# mailcert\n")),
+            Change(
+                ChangeKind.EDIT,
+                "main",
+                file=FileChange(MAIN_CF, as_gathered(text), as_gathered(text) + "# mailcert\n"),
+            ),
             Change(
                 ChangeKind.EDIT, "relay", file=FileChange("/etc/postfix/users/relay.cf", "x = 1\n", "x = 2\n")
             ),

@@ -14,7 +14,7 @@ import pytest
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
 from mailcert.lab.kinds.postfix import MAIN_CF
 from tests.lab.fixture import Lab
-from tests.lab.test_fix_apply import HOST, fix_inventory, inventory_host, snapshot
+from tests.lab.test_fix_apply import HOST, as_gathered, fix_inventory, inventory_host, snapshot
 from tests.lab.test_fix_cli import last_json, mailcert
 from tests.lab.test_fix_journal import killed_with_its_control_side
 
@@ -35,7 +35,11 @@ def test_an_unfinished_run_is_a_critical_finding_until_fix_restores_it(lab: Lab,
     plan = HostPlan(  # a change no finding asks for: after the restore nothing is left to plan
         HOST,
         (
-            Change(ChangeKind.EDIT, "note", file=FileChange(MAIN_CF, text, text + "# a note\n")),
+            Change(
+                ChangeKind.EDIT,
+                "note",
+                file=FileChange(MAIN_CF, as_gathered(text), as_gathered(text) + "# a note\n"),
+            ),
             Change(ChangeKind.RELOAD, "reload", service="postfix"),
         ),
     )
