@@ -75,15 +75,6 @@ def pause_at(lab: Lab, phase: str) -> None:
     (state / f"pause.{phase}").touch()
 
 
-@pytest.mark.parametrize(
-    ("phase", "ends"),
-    [
-        ("writing.2", Outcome.ROLLED_BACK),  # main.cf written, 10-ssl.conf not yet
-        ("validating", Outcome.ROLLED_BACK),
-        ("reloading", Outcome.ROLLED_BACK),
-        ("done", Outcome.APPLIED),  # every step done: completed, not undone
-    ],
-)
 def killed_with_its_control_side(lab: Lab, host: InventoryHost, plan: HostPlan, phase: str) -> str:
     """Switch `plan`, SIGKILL the worker at `phase`, and drop the control side without recovering anything
     (as a killed `mailcert fix` would): the run's status stays "running". Returns the run id."""
@@ -105,6 +96,15 @@ def killed_with_its_control_side(lab: Lab, host: InventoryHost, plan: HostPlan, 
     return run_id
 
 
+@pytest.mark.parametrize(
+    ("phase", "ends"),
+    [
+        ("writing.2", Outcome.ROLLED_BACK),  # main.cf written, 10-ssl.conf not yet
+        ("validating", Outcome.ROLLED_BACK),
+        ("reloading", Outcome.ROLLED_BACK),
+        ("done", Outcome.APPLIED),  # every step done: completed, not undone
+    ],
+)
 def test_a_killed_worker_ends_fully_restored_or_fully_applied(
     lab: Lab, tmp_path: Path, phase: str, ends: Outcome
 ) -> None:
