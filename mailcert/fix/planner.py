@@ -20,6 +20,7 @@ from mailcert.fix.plan_dovecot import fix_config as fix_dovecot
 from mailcert.fix.plan_exim import fix_config as fix_exim
 from mailcert.fix.plan_hooks import plan_hook, plan_key_permissions, plan_stale
 from mailcert.fix.plan_postfix import fix_config as fix_postfix
+from mailcert.fix.plan_reload import BROKEN_ON_THE_WIRE
 from mailcert.fix.plan_served import keep_served
 from mailcert.fix.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.roles import RoleSet, load_roles
@@ -210,7 +211,7 @@ def still_no_worse(
 
 
 # What a client saw on the wire that reloading the service fixes once its files are right.
-_SEEN_ON_THE_WIRE = CERT_CHECKS | {"tls.handshake-failed", "tls.starttls-unavailable"}
+_SEEN_ON_THE_WIRE = CERT_CHECKS | BROKEN_ON_THE_WIRE
 
 
 def _served_by_reload(state: PlanState) -> None:
