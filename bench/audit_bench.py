@@ -43,7 +43,7 @@ import sys
 from datetime import UTC, datetime
 from pyinstrument import Profiler
 from mailcert.inventory import load_inventory
-from mailcert.tasks.audit_host import AuditSettings, audit_host
+from mailcert.audit.host import AuditSettings, audit_host
 hosts = list(load_inventory(sys.argv[1]).select(None))[: int(sys.argv[2])]
 settings = AuditSettings(now=datetime.now(UTC))
 profiler = Profiler(interval=0.002)

@@ -9,13 +9,13 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from mailcert.audit.lint import LintOptions, lint_host_model
 from mailcert.checks.certs import CheckOptions
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.planner import plan_from
+from mailcert.fix.plan.planner import plan_from
 from mailcert.fix.roles import RoleSet
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
-from mailcert.lint import LintOptions, lint_host_model
 from mailcert.model import HostReport, Severity
 from mailcert.pki.trust import TrustStore
 from tests.lint_trees import NAMES, HostTree

@@ -1,6 +1,6 @@
 """Renewal checks: will a certbot renewal happen, and reach the services that use its certificates?
 
-Inputs are certbot's state (mailcert.services.certbot.read_certbot) and which service setting points at
+Inputs are certbot's state (mailcert.services.certbot.parser.read_certbot) and which service setting points at
 which certificate path (CertUse, see cert_uses()). Checks: renewal.unmanaged-path,
 renewal.lineage-superseded, renewal.not-configured, renewal.no-reload-hook, renewal.overdue.
 """
@@ -21,8 +21,8 @@ from mailcert.checks.renewal_runs import (
 from mailcert.checks.renewal_uses import CertUse, cert_uses, lineage_uses
 from mailcert.facts import HostFiles
 from mailcert.model import Finding
-from mailcert.services.certbot import DEFAULT_CONFIG_DIR, read_certbot
-from mailcert.services.certbot_model import CertbotState
+from mailcert.services.certbot.model import CertbotState
+from mailcert.services.certbot.parser import DEFAULT_CONFIG_DIR, read_certbot
 from mailcert.services.model import ServiceConfig
 
 __all__ = ["SELF_RELOADING", "CertUse", "cert_uses", "check_renewal", "renewal_findings", "renewal_window"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mailcert.quoting import shell_command
-from mailcert.services.certbot_model import CertbotState, Hook, Lineage
+from mailcert.services.certbot.model import CertbotState, Hook, Lineage
 
 if TYPE_CHECKING:
     from mailcert.checks.renewal_uses import CertUse

@@ -8,8 +8,8 @@ from mailcert.checks.renewal_fixes import reload_command, repoint_fix
 from mailcert.checks.renewal_uses import CertUse, copied_from, finding, grouped, lineage_of, where
 from mailcert.model import Finding
 from mailcert.quoting import shell_command
-from mailcert.services.certbot import lineage_file_role, when
-from mailcert.services.certbot_model import CertbotState, Lineage
+from mailcert.services.certbot.model import CertbotState, Lineage
+from mailcert.services.certbot.parser import lineage_file_role, when
 
 # -- renewal.unmanaged-path ---------------------------------------------------------------------------------
 

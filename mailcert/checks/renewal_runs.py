@@ -10,9 +10,9 @@ from mailcert.checks.renewal_fixes import hook_fix
 from mailcert.checks.renewal_uses import CertUse, finding, where
 from mailcert.model import Finding
 from mailcert.quoting import shell_command
-from mailcert.services.certbot import when
-from mailcert.services.certbot_hooks import POSTMAP_F
-from mailcert.services.certbot_model import CertbotState, HookStage, Lineage
+from mailcert.services.certbot.hooks import POSTMAP_F
+from mailcert.services.certbot.model import CertbotState, HookStage, Lineage
+from mailcert.services.certbot.parser import when
 
 # Exim reads certificate files per connection, or (4.95+) reloads its preloaded ones when their
 # directory changes (reference §3.2), so a certbot renewal reaches it without a reload.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from mailcert.catalogue import default_severity
 from mailcert.facts import HostFiles
 from mailcert.model import Finding
-from mailcert.services.certbot_model import CertbotState, Lineage
+from mailcert.services.certbot.model import CertbotState, Lineage
 from mailcert.services.model import Location, ServiceConfig
 
 

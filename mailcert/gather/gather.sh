@@ -73,7 +73,7 @@ meta node "$(uname -n 2>/dev/null)"
 meta uid "$(id -u 2>/dev/null)"
 meta openssl "$(openssl version 2>/dev/null)"
 
-# >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/remote) and
+# >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/worker) and
 # runs it over the real file before an edit: what it compares with the text sent here cannot drift.
 # Secrets in config text are blanked here, keeping lines and keys (the rules, in this order; mirrored for
 # messages by mailcert/redaction.py, tests/unit/test_redaction_rules.py keeps the two equal):

@@ -8,9 +8,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from mailcert.fix.remote import DEFAULT_STATE_DIR
 from mailcert.gather.host import GatheredHost
-from mailcert.inventory.model import InventoryHost
+from mailcert.inventory.model import DEFAULT_STATE_DIR, InventoryHost
 from mailcert.model import Finding, HostReport, Severity
 
 _RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9]+\Z")

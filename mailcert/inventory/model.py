@@ -47,6 +47,9 @@ class Secret:
 
 
 DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # as much as one host's gathered facts may be
+DEFAULT_STATE_DIR = (
+    "/var/lib/mailcert"  # mailcert_state_dir: the host folder of fix's lock, journal and backups
+)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import jinja2
 
 from mailcert.errors import MailcertError
 from mailcert.model import HostReport, Report
-from mailcert.report.wording import (
+from mailcert.symptoms import symptoms_for
+from mailcert.wording import (
     SEVERITY_ORDER,
     counts_phrase,
     day_utc,
@@ -27,7 +28,6 @@ from mailcert.report.wording import (
     status_counts,
     where,
 )
-from mailcert.symptoms import symptoms_for
 
 TEMPLATE = "report.html.j2"
 DEFAULT_WARN_DAYS = 21

@@ -15,8 +15,8 @@ from pathlib import PurePath
 
 from mailcert.errors import MailcertError
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Report, ServedCert
-from mailcert.report.wording import iso_utc
 from mailcert.symptoms import symptoms_for
+from mailcert.wording import iso_utc
 
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
 JSONObject = dict[str, JSONValue]

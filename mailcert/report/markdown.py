@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 from mailcert.model import Finding, HostReport, Report
 from mailcert.report.markdown_escape import md_code, md_fence, md_text
-from mailcert.report.wording import (
+from mailcert.symptoms import symptoms_for
+from mailcert.wording import (
     SEVERITY_ORDER,
     counts_phrase,
     grouped_findings,
     iso_utc,
     where,
 )
-from mailcert.symptoms import symptoms_for
 
 
 def _row(cells: Sequence[str]) -> str:

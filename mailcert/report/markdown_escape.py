@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mailcert.report.wording import printable
+from mailcert.wording import printable
 
 _BACKSLASH_ESCAPED = re.compile(r"([\\`*_\[\]|~])")
 

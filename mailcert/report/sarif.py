@@ -14,8 +14,8 @@ from mailcert import __version__
 from mailcert.catalogue import CHECKS
 from mailcert.model import Finding, HostReport, Report, Severity
 from mailcert.report.json import JSONObject, JSONValue, readable_json
-from mailcert.report.wording import iso_utc
 from mailcert.symptoms import symptoms_for
+from mailcert.wording import iso_utc
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 ROOT_BASE_ID = "ROOT"

@@ -12,7 +12,8 @@ import textwrap
 from collections.abc import Sequence
 
 from mailcert.model import Endpoint, Finding, HostReport, Report, Severity, Status
-from mailcert.report.wording import (
+from mailcert.symptoms import symptoms_for
+from mailcert.wording import (
     counts_phrase,
     day_utc,
     grouped_findings,
@@ -21,7 +22,6 @@ from mailcert.report.wording import (
     printable,
     sha256_prefix,
 )
-from mailcert.symptoms import symptoms_for
 
 WIDTH = 100
 

@@ -21,8 +21,8 @@ class Role:
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
-        Role("postfix", ("/etc/postfix/main.cf",), "mailcert.services.postfix:parse_postfix"),
-        Role("dovecot", ("/etc/dovecot/dovecot.conf",), "mailcert.services.dovecot:parse_dovecot"),
+        Role("postfix", ("/etc/postfix/main.cf",), "mailcert.services.postfix.parser:parse_postfix"),
+        Role("dovecot", ("/etc/dovecot/dovecot.conf",), "mailcert.services.dovecot.parser:parse_dovecot"),
         Role(
             "exim",
             (
@@ -31,9 +31,9 @@ ROLES: dict[str, Role] = {
                 "/etc/exim4/conf.d",
                 "/etc/exim.conf",
             ),
-            "mailcert.services.exim:parse_exim",
+            "mailcert.services.exim.parser:parse_exim",
         ),
-        Role("cpanel", ("/usr/local/cpanel/version",), "mailcert.services.cpanel:parse_cpanel"),
+        Role("cpanel", ("/usr/local/cpanel/version",), "mailcert.services.cpanel.parser:parse_cpanel"),
     )
 }
 

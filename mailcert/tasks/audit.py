@@ -17,11 +17,11 @@ from typing import TextIO
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.audit.host import AuditSettings, HostAudit, audit_host
 from mailcert.dns.resolver import parse_resolver
 from mailcert.inventory import InventoryHost
 from mailcert.model import Report, Status
 from mailcert.report import check_format, render
-from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,

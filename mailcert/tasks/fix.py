@@ -17,27 +17,27 @@ from typing import TextIO
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.audit.host import AuditSettings, HostAudit, audit_host, hostnames_of
+from mailcert.audit.lint import LintOptions
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError, UsageError
-from mailcert.fix.apply import HostApplied, Interruption, new_run_id
-from mailcert.fix.apply_fleet import HostWork, apply_fleet, printer
-from mailcert.fix.apply_report import before_after, nothing_to_do_line, recovered_entries
+from mailcert.fix.apply.fleet import HostWork, apply_fleet, printer
+from mailcert.fix.apply.host import HostApplied, Interruption, new_run_id
+from mailcert.fix.apply.rollback import check_run_id, rollback_host
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan, Outcome
-from mailcert.fix.plan_acme_check import with_acme_preflight
-from mailcert.fix.plan_dane import config_names, dane_safe, with_dns_names
-from mailcert.fix.planner import plan_host, still_no_worse
-from mailcert.fix.render import plan_entries, render_json_with_endpoints, render_markdown, render_text
+from mailcert.fix.plan.acme_check import with_acme_preflight
+from mailcert.fix.plan.dane import config_names, dane_safe, with_dns_names
+from mailcert.fix.plan.planner import plan_host, still_no_worse
 from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
-from mailcert.fix.rollback import check_run_id, rollback_host
 from mailcert.gather.unfinished import without_finished
 from mailcert.inventory import InventoryHost
-from mailcert.lint import LintOptions
 from mailcert.model import HostReport, Report
 from mailcert.pki.trust import TrustStore
 from mailcert.report import check_format, render
+from mailcert.report.fix_applied import before_after, nothing_to_do_line, recovered_entries
+from mailcert.report.fix_plan import plan_entries, render_json_with_endpoints, render_markdown, render_text
 from mailcert.tasks.audit import last_audit, run_audit
-from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host, hostnames_of
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,

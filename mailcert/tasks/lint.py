@@ -8,8 +8,8 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
 from mailcert.report import check_format, render
 from mailcert.services.registry import check_role_names

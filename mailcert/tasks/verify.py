@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.audit.host import AuditSettings, HostAudit
 from mailcert.errors import MailcertError, UsageError
 from mailcert.model import Finding, Report, Severity
 from mailcert.report.json import render_json
 from mailcert.report.prometheus import write_prometheus
-from mailcert.services.certbot import read_certbot
+from mailcert.services.certbot.parser import read_certbot
 from mailcert.ssh import StrictConnection, sudo_error
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings, HostAudit
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,

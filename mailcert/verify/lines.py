@@ -7,7 +7,7 @@ what is wrong and what to do. Info findings are not problems.
 from __future__ import annotations
 
 from mailcert.model import Finding, Report, Severity
-from mailcert.report.wording import SEVERITY_ORDER, printable
+from mailcert.wording import SEVERITY_ORDER, printable
 
 
 def _one_line(text: str) -> str:

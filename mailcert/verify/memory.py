@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from mailcert.model import Finding, HostReport, Report, Severity
-from mailcert.report.wording import day_utc, sha256_prefix
 from mailcert.verify.state import RENEWAL_WINDOW, EndpointMemory, VerifyState, endpoint_key
+from mailcert.wording import day_utc, sha256_prefix
 
 GRACE = timedelta(days=3)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailcert.model import Endpoint, Report, Severity
-from mailcert.report.wording import severity_counts
+from mailcert.wording import severity_counts
 
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
 

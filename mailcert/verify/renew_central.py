@@ -14,18 +14,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from mailcert.audit.host import AuditSettings, HostAudit, audit_host
 from mailcert.errors import MailcertError
-from mailcert.fix.apply import apply_host, new_run_id
-from mailcert.fix.central import REUSE_KEY
-from mailcert.fix.central_plan import central_target
+from mailcert.fix.acme.central import REUSE_KEY
+from mailcert.fix.apply.host import apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan, Outcome
-from mailcert.fix.plan_acme import Target
-from mailcert.fix.plan_base import PlanState
-from mailcert.fix.plan_dane import host_tlsa, pins_spki
+from mailcert.fix.plan.acme import Target
+from mailcert.fix.plan.base import PlanState
+from mailcert.fix.plan.central import central_target
+from mailcert.fix.plan.dane import host_tlsa, pins_spki
 from mailcert.fix.roles import roles_for
 from mailcert.model import Finding, HostReport, Severity
-from mailcert.services.certbot import read_certbot
-from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
+from mailcert.services.certbot.parser import read_certbot
 
 
 @dataclass(frozen=True)

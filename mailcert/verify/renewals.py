@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mailcert.facts import HostFiles
-from mailcert.services.certbot import DEFAULT_CONFIG_DIR, read_certbot
-from mailcert.services.certbot_model import Lineage
+from mailcert.services.certbot.model import Lineage
+from mailcert.services.certbot.parser import DEFAULT_CONFIG_DIR, read_certbot
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from mailcert.errors import MailcertError, UsageError
 from mailcert.model import Endpoint, Report
-from mailcert.report.wording import iso_utc
+from mailcert.wording import iso_utc
 
 SCHEMA = "mailcert-verify-state/1"
 RENEWAL_WINDOW = timedelta(days=30)  # certbot's default renew_before_expiry

@@ -13,20 +13,20 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError
 from mailcert.explain import explain, no_match_reason, render_text
 from mailcert.gather.host import GatheredHost, pem_blocks
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory import load_inventory
-from mailcert.lint import LintOptions, lint_host
 from mailcert.pem import scan_pem
 from mailcert.pki import certinfo
 from mailcert.pki.chain import build_path, order_problems
 from mailcert.pki.names import covers, name_matches
 from mailcert.pki.trust import TrustStore, load_bundle
-from mailcert.services.certbot import read_certbot
-from mailcert.services.certbot_conf import ConfSyntaxError, parse_renewal_conf
+from mailcert.services.certbot.conf import ConfSyntaxError, parse_renewal_conf
+from mailcert.services.certbot.parser import read_certbot
 from tests.fuzz.strategies import HOSTILE_WORDS, content, junk_bytes, no_hang, text_of, tmp_root, write
 from tests.pki import NOW, TestPKI
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
 from mailcert.pki.trust import TrustStore
 from mailcert.report import FORMATS, render

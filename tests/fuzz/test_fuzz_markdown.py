@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.render import render_markdown
+from mailcert.report.fix_plan import render_markdown
 from mailcert.report.markdown_escape import md_code, md_fence
-from mailcert.report.wording import printable
+from mailcert.wording import printable
 from tests.hostile.markdown_read import code_spans, fenced_blocks
 from tests.hostile.reports import RAW_CONTROL, markdown_tables_intact
 

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from mailcert.errors import MailcertError
 from mailcert.hostfs import LocalRoot, decode_config
-from mailcert.services.dovecot import parse_dovecot
-from mailcert.services.exim import parse_exim, parse_exim_text
+from mailcert.services.dovecot.parser import parse_dovecot
+from mailcert.services.exim.parser import parse_exim, parse_exim_text
 from mailcert.services.model import ServiceConfig
-from mailcert.services.postfix import parse_postfix, service_config
-from mailcert.services.postfix_config import PostfixConfig
+from mailcert.services.postfix.config import PostfixConfig
+from mailcert.services.postfix.parser import parse_postfix, service_config
 from tests.fuzz.strategies import content, no_hang, text_of, tmp_root, to_bytes, write
 
 POSTFIX_MAIN = [

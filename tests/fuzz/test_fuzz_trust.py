@@ -23,7 +23,7 @@ import paramiko
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailcert.fix.central_names import granted
+from mailcert.fix.plan.central_names import granted
 from mailcert.known_hosts import parse_known_hosts
 from mailcert.quoting import shown
 from tests.fix_trees import inventory_host

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import InventoryError
 from mailcert.explain import explain
 from mailcert.gather.host import pem_blocks
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory import load_inventory
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
 from mailcert.pem import scan_pem
 from mailcert.pki.trust import TrustStore
 from mailcert.report import render
-from mailcert.services.dovecot import parse_dovecot
+from mailcert.services.dovecot.parser import parse_dovecot
 from tests.fuzz.strategies import no_hang
 from tests.pki import NOW, TestPKI
 

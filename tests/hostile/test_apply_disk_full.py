@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply_payload import switch_payload
-from mailcert.fix.apply_remote import PAYLOAD_MARK
+from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
-from mailcert.fix.remote import apply_argv
+from mailcert.fix.remote import PAYLOAD_MARK
+from mailcert.fix.worker import apply_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs; CI runs tests as root")
 

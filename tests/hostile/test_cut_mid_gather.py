@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings
 from mailcert.model import Status
 from mailcert.pki.trust import TrustStore
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings
 from tests.integration import sshd_fixture
 from tests.integration.sshd_fixture import Sshd
 from tests.integration.test_ssh_gather import plant

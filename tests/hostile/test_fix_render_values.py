@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from mailcert.fix.model import Change as PlanChange
 from mailcert.fix.model import ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.render import plan_entries, render_markdown, render_text
 from mailcert.model import HostReport, Report
 from mailcert.report import render
-from mailcert.report.wording import printable
+from mailcert.report.fix_plan import plan_entries, render_markdown, render_text
+from mailcert.wording import printable
 from tests.hostile.markdown_read import code_spans, fenced_blocks
 from tests.hostile.reports import RAW_CONTROL, markdown_tables_intact, sarif_schema
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
 from mailcert.pki.trust import TrustStore
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings
 from tests.fuzz.hostile_certs import hostile_certificates
 from tests.hostile.reports import check_all_formats
 from tests.integration import sshd_fixture

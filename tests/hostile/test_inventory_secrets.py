@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings
 from mailcert.cli import build_program
 from mailcert.inventory import load_inventory
 from mailcert.inventory.model import Secret
 from mailcert.pki.trust import TrustStore
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings
 from tests.integration import sshd_fixture
 from tests.integration.sshd_fixture import Sshd, free_port
 from tests.integration.test_ssh_gather import plant

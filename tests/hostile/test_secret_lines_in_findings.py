@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Finding, Report
 from mailcert.pki.trust import TrustStore
 from tests.hostile.reports import check_all_formats

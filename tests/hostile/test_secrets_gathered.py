@@ -8,10 +8,10 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.gather import GatheredHost
 from mailcert.gather.program import gather_argv
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Report
 from mailcert.pki.trust import TrustStore
 from tests.hostile.reports import check_all_formats

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.pki.trust import TrustStore
 from mailcert.quoting import shown
 from mailcert.report import render

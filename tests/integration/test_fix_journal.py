@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply_payload import switch_payload
+from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.remote import apply_argv
+from mailcert.fix.worker import apply_argv
 from tests.integration.test_fix_remote import facts, hold, program, release
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the apply program runs as root on hosts")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply_payload import switch_payload
+from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
 from tests.integration.test_fix_remote import facts, hold, program, release
 

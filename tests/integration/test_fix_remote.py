@@ -1,4 +1,4 @@
-"""The host-side apply program (mailcert/fix/remote/apply.sh) run for real as root on this machine, on
+"""The host-side apply program (mailcert/fix/worker/apply.sh) run for real as root on this machine, on
 files in a temporary folder: lock, backup, atomic write keeping owner and mode, validation baseline,
 restore byte-identical, leftovers; and certbot's real failure text turned into one line."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.acme import certbot_argv, certbot_reason
-from mailcert.fix.apply_payload import switch_payload
+from mailcert.fix.acme.host import certbot_argv, certbot_reason
+from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.remote import apply_argv
+from mailcert.fix.worker import apply_argv
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings, clock_skew
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.cli import build_program
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import Secret
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Status
 from mailcert.pki.trust import TrustStore
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings, clock_skew
 from mailcert.tasks.state import run_state
 from tests.integration import sshd_fixture
 from tests.integration.sshd_fixture import Sshd, free_port, keygen, public_line

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.gather.document import parse_document
 from mailcert.gather.host import GatheredHost
@@ -21,7 +22,6 @@ from mailcert.gather.program import gather_argv
 from mailcert.gather.remote import gather_host
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import Secret
-from mailcert.lint import LintOptions, lint_host
 from mailcert.pki.trust import TrustStore
 from mailcert.ssh import StrictConnection
 from tests.integration import sshd_fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings
 from mailcert.cli import build_program
 from mailcert.errors import HostError
 from mailcert.model import Status
 from mailcert.ssh import StrictConnection
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings
 from mailcert.tasks.state import run_state
 from tests.integration import sshd_fixture
 from tests.integration.sshd_fixture import Sshd, fingerprint, keygen, public_line

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.host import AuditSettings
 from mailcert.errors import HostError
 from mailcert.model import Status
 from mailcert.ssh import StrictConnection
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings
 from tests.integration import sshd_fixture
 from tests.integration.sshd_fixture import SSHD, Sshd, _wait_listening, free_port, public_line
 from tests.integration.test_ssh_gather import plant

@@ -24,15 +24,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mailcert.fix import apply_remote
-from mailcert.fix.apply import HostApplied, apply_host, new_run_id
+from mailcert.audit.host import AuditSettings, HostAudit, audit_host
+from mailcert.fix import remote as apply_remote
+from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
+from mailcert.fix.apply.rollback import rollback_host
 from mailcert.fix.model import ChangeKind, Outcome
-from mailcert.fix.rollback import rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.model import HostReport
 from mailcert.ssh import RemoteOutput
-from mailcert.tasks.audit_host import AuditSettings, HostAudit, audit_host
 from mailcert.tasks.fix import _plan
 from tests.lab.central import CentralACME
 from tests.lab.fixture import Lab

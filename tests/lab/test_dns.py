@@ -17,15 +17,15 @@ import dns.message
 import dns.rcode
 import pytest
 
+from mailcert.audit.domains import audit_domains
+from mailcert.audit.host import AuditSettings, audit_host
 from mailcert.checks.certs import CheckOptions
-from mailcert.dns.audit import audit_domains
 from mailcert.dns.resolver import Resolver, parse_resolver
 from mailcert.inventory import load_inventory
 from mailcert.lab.dns import LabMailDomain, host_spki, lab_resolver, publish
 from mailcert.lab.network import GATEWAY
 from mailcert.model import Finding, Severity, Status
 from mailcert.pki.trust import TrustStore
-from mailcert.tasks.audit_host import AuditSettings, audit_host
 from tests.lab.fixture import Lab
 
 pytestmark = pytest.mark.lab

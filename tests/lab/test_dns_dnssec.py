@@ -24,7 +24,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.checks.dns import check_discovery
 from mailcert.dns.discover import discover_domain
 from mailcert.dns.resolver import Outcome, Resolver, parse_resolver
-from mailcert.fix.plan_dane import dane_step
+from mailcert.fix.plan.dane import dane_step
 from mailcert.lab.procs import start_when_ready, stop_started
 from mailcert.model import Mode, Severity
 from mailcert.pki.trust import TrustStore

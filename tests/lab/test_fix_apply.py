@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply import HostApplied, apply_host, new_run_id
+from mailcert.audit.host import AuditSettings, audit_host
+from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
+from mailcert.fix.apply.rollback import rollback_host
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan, Outcome
-from mailcert.fix.rollback import rollback_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.lab.pebble import ACME_PORT
 from mailcert.model import HostReport
 from mailcert.redaction import redact_text
-from mailcert.tasks.audit_host import AuditSettings, audit_host
 from tests.lab.fixture import Lab
 
 # /var/lib is the machine's own in the lab (not per host); /etc is each host's own.
@@ -260,7 +260,7 @@ def test_rollback_of_a_run_later_restores_byte_identical(lab: Lab, tmp_path: Pat
 @pytest.mark.parametrize("bad", ["../etc", "a b", ""])
 def test_rollback_refuses_a_malformed_run_id(bad: str) -> None:
     from mailcert.errors import UsageError
-    from mailcert.fix.rollback import check_run_id
+    from mailcert.fix.apply.rollback import check_run_id
 
     with pytest.raises(UsageError):
         check_run_id(bad)

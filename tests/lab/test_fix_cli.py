@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mailcert.fix.apply_remote import HostLock
+from mailcert.fix.remote import HostLock
 from mailcert.inventory import load_inventory
 from mailcert.ssh import StrictConnection
 from tests.lab.fixture import Lab

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply import HostApplied, apply_host, new_run_id
-from mailcert.fix.apply_remote import HostLock
+from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan, Outcome
+from mailcert.fix.remote import HostLock
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.ssh import StrictConnection
@@ -72,7 +72,7 @@ def _wait_for(path: Path, what: str) -> None:
 
 DRIVER = """
 import json, sys
-from mailcert.fix.apply_fleet import HostWork, apply_fleet
+from mailcert.fix.apply.fleet import HostWork, apply_fleet
 from mailcert.inventory import load_inventory
 from mailcert.model import HostReport
 from tests.lab.test_fix_apply import recheck

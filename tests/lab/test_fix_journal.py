@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix import apply_remote as remote
-from mailcert.fix.apply import HostApplied, apply_host, new_run_id
-from mailcert.fix.apply_payload import switch_payload
+from mailcert.fix import remote
+from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
+from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.inventory.model import InventoryHost
 from mailcert.lab.kinds.dovecot import SSL_CONF

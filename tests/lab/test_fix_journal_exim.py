@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply import HostApplied, apply_host, new_run_id
+from mailcert.audit.host import AuditSettings, audit_host
+from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab import lifecycle
 from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.model import HostReport
-from mailcert.tasks.audit_host import AuditSettings, audit_host
 from tests.lab.fixture import LabManager, one_host_lab
 from tests.lab.test_fix_apply import as_gathered
 

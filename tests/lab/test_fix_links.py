@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from mailcert.fix.apply import apply_host, new_run_id
+from mailcert.fix.apply.host import apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.lab.kinds.postfix import MAIN_CF
 from tests.lab.fixture import Lab

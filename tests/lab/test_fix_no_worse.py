@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mailcert.fix.apply import apply_host, new_run_id
+from mailcert.fix.apply.host import apply_host, new_run_id
 from mailcert.fix.model import HostPlan, Outcome
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.dovecot import SSL_CONF

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mailcert.fix.apply import apply_host, new_run_id
+from mailcert.fix.apply.host import apply_host, new_run_id
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF

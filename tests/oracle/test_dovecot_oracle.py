@@ -21,9 +21,9 @@ import pytest
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Mode
 from mailcert.redaction import redact_line, redact_text
-from mailcert.services.dovecot import enabled_protocols, parse_dovecot
-from mailcert.services.dovecot_config import LOGIN_SERVICES, DovecotConfig, load_dovecot_config
-from mailcert.services.dovecot_filters import FilterConflictError
+from mailcert.services.dovecot.config import LOGIN_SERVICES, DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.filters import FilterConflictError
+from mailcert.services.dovecot.parser import enabled_protocols, parse_dovecot
 
 pytestmark = pytest.mark.oracle
 

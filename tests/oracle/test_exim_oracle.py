@@ -23,8 +23,8 @@ import pytest
 
 from mailcert.hostfs import LocalRoot
 from mailcert.redaction import redact_text
-from mailcert.services.exim import EximConfig, load_exim_config, parse_exim_text, service_config
-from mailcert.services.exim_debian import debian_config
+from mailcert.services.exim.debian import debian_config
+from mailcert.services.exim.parser import EximConfig, load_exim_config, parse_exim_text, service_config
 
 EXIM_ROOT = Path(os.environ.get("MAILCERT_EXIM_ROOT", "/opt/mailcert/exim"))
 EXIM = EXIM_ROOT / "usr/sbin/exim4"

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from mailcert.hostfs import LocalRoot
-from mailcert.services.postfix_config import PostfixConfig, file_list
-from mailcert.services.postfix_expand import MacroError
-from mailcert.services.postfix_params import DEFAULTS
-from mailcert.services.postfix_sni import read_sni_maps
+from mailcert.services.postfix.config import PostfixConfig, file_list
+from mailcert.services.postfix.expand import MacroError
+from mailcert.services.postfix.params import DEFAULTS
+from mailcert.services.postfix.sni import read_sni_maps
 
 pytestmark = pytest.mark.oracle
 

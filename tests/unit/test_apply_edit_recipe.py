@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply import apply_host
-from mailcert.fix.apply_payload import switch_payload
-from mailcert.fix.edit_recipe import HiddenLineError, digest, lines_of, recipe
+from mailcert.fix.apply.host import apply_host
+from mailcert.fix.apply.payload import switch_payload
+from mailcert.fix.edit.recipe import HiddenLineError, digest, lines_of, recipe
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
-from mailcert.fix.remote import apply_script
+from mailcert.fix.worker import apply_script
 from mailcert.gather import gather_script
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from mailcert.audit.host import probe_endpoints
 from mailcert.checks.certs import CheckOptions
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import ConfiguredCert, Endpoint, Mode
 from mailcert.pki.trust import TrustStore
 from mailcert.probe import ProbeTarget
 from mailcert.probe.result import Observed, ProbeResult
-from mailcert.tasks.audit_host import probe_endpoints
 from tests.pki import NOW, TestPKI
 
 PKI = TestPKI()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+from mailcert.audit.host import AuditSettings, hostnames_of, unreachable
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import Severity, Status
 from mailcert.tasks.audit import run_audit
-from mailcert.tasks.audit_host import AuditSettings, hostnames_of, unreachable
 
 
 def test_inventory_hostnames_reach_lint_in_its_form() -> None:

@@ -6,10 +6,10 @@ from bench.audit_bench import AuditRow, LabRow, render
 
 PROFILE = """
 100.0% <module>  <string>:1
-`- 100.0% audit_host  mailcert/tasks/audit_host.py:56
+`- 100.0% audit_host  mailcert/audit/host.py:56
    |- 86.1% gather_host  mailcert/gather/remote.py:12
    |  `- 14.8% StrictConnection._load_known_hosts  mailcert/ssh.py:120
-   `- 9.0% probe_endpoints  mailcert/tasks/audit_host.py:168
+   `- 9.0% probe_endpoints  mailcert/audit/host.py:168
 """
 
 

@@ -11,11 +11,11 @@ from typing import ClassVar
 
 import pytest
 
-from mailcert.fix.central_names import granted
+from mailcert.audit.host import AuditSettings, HostAudit
 from mailcert.fix.model import ChangeKind, HostPlan
+from mailcert.fix.plan.central_names import granted
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
-from mailcert.tasks.audit_host import AuditSettings, HostAudit
 from mailcert.verify.renew_central import due_plan
 from tests.fix_trees import inventory_host, lint, plan, without_letsencrypt
 from tests.lint_trees import HostTree

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.central import CentralError, _credentials, reason
+from mailcert.fix.acme.central import CentralError, _credentials, reason
 from mailcert.fix.model import ChangeKind
 from tests.fix_trees import inventory_host, plan, without_letsencrypt
 from tests.lint_trees import NAMES, HostTree

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailcert.services.certbot import lineage_file_role, read_certbot
-from mailcert.services.certbot_conf import ConfSyntaxError, parse_renewal_conf
-from mailcert.services.certbot_hooks import POSTMAP_F, reload_actions
-from mailcert.services.certbot_model import HookStage
+from mailcert.services.certbot.conf import ConfSyntaxError, parse_renewal_conf
+from mailcert.services.certbot.hooks import POSTMAP_F, reload_actions
+from mailcert.services.certbot.model import HookStage
+from mailcert.services.certbot.parser import lineage_file_role, read_certbot
 from tests.data.certbot.tree import LE, RECORDED, CertbotTree, days
 from tests.pki import END, START, TestPKI
 

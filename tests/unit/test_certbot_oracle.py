@@ -19,7 +19,7 @@ import pytest
 
 from mailcert.checks.renewal import CertUse, check_renewal
 from mailcert.hostfs import LocalRoot
-from mailcert.services.certbot import read_certbot
+from mailcert.services.certbot.parser import read_certbot
 from tests.pki import TestPKI, cert_pem
 
 pytestmark = [
@@ -110,7 +110,9 @@ def certbot_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
             "--standalone",
             f"--http-01-port={http}",
             "--http-01-address=127.0.0.1",
-            *(f"-d{name}" for name in NAMES),
+            *(
+                word for name in NAMES for word in ("-d", name)
+            ),  # certbot 5.8 + ConfigArgParse 1.10 fail on -dNAME
         ]
         _run([*issue, f"--cert-name={NAME}", f"--deploy-hook={DEPLOY_HOOK}"], env)
         hook = config_dir / "renewal-hooks/deploy/50-dovecot"

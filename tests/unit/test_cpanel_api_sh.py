@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.plan_cpanel import STEP, UNDO, WHMAPI1
+from mailcert.fix.plan.cpanel import STEP, UNDO, WHMAPI1
 from tests.pki import TestPKI, cert_pem, key_pem
 from tests.unit.test_cpanel_plan import plan
 from tests.unit.test_cpanel_role import HOSTNAME, CpanelTree

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host_model
 from mailcert.checks.certs import CheckOptions
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.planner import plan_from
+from mailcert.fix.plan.planner import plan_from
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host_model
 from mailcert.pki.trust import TrustStore
 from tests.fix_trees import inventory_host
 from tests.pki import NOW

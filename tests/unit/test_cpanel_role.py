@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host, lint_host_model
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
 from mailcert.lab.cpanel_sim import store
 from mailcert.lab.kinds.cpanel import dovecot_conf, exim_conf
 from mailcert.lab.layout import LabHost
-from mailcert.lint import LintOptions, lint_host, lint_host_model
 from mailcert.model import Finding, HostReport, Severity
 from mailcert.pki.trust import TrustStore
 from mailcert.probe import ProbeTarget
-from mailcert.services.cpanel import load_cpanel
+from mailcert.services.cpanel.parser import load_cpanel
 from mailcert.services.registry import detect_roles
 from tests.pki import NOW, TestPKI, cert_pem, key_pem
 
@@ -201,7 +201,7 @@ def test_an_sni_certificate_no_client_name_selects_is_not_probed_by_address(
     # Exim's expansion also has an entry for alpha itself, which no client name selects. Probed by address
     # it would answer with the service certificate, which the audit called tls.stale (the cPanel lab's
     # false positive). Lint still checks its files; the probe leaves it out.
-    from mailcert.tasks.audit_host import probe_endpoints
+    from mailcert.audit.host import probe_endpoints
     from tests.fix_trees import inventory_host
 
     names = [HOSTNAME, f"mail.{ALPHA}", f"mail.{BETA}"]

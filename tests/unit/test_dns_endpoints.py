@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mailcert.audit.dns_endpoints import with_dns_endpoints
 from mailcert.dns.discover import Advertised, DomainDiscovery
-from mailcert.dns.endpoints import with_dns_endpoints
 from mailcert.model import ConfiguredCert, Endpoint, Mode
 from mailcert.probe.result import Observed, ProbeResult
 from mailcert.report.json import endpoint_to_dict

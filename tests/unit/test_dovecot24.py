@@ -8,8 +8,8 @@ from pathlib import Path
 
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Severity
-from mailcert.services.dovecot import parse_dovecot
-from mailcert.services.dovecot_config import DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.services.model import ServiceConfig
 
 CONF = "/etc/dovecot/dovecot.conf"

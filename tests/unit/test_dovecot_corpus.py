@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Mode
-from mailcert.services.dovecot import parse_dovecot
-from mailcert.services.dovecot_config import load_dovecot_config
+from mailcert.services.dovecot.config import load_dovecot_config
+from mailcert.services.dovecot.parser import parse_dovecot
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dovecot"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mailcert.hostfs import LocalRoot
-from mailcert.services.dovecot_config import DovecotConfig, load_dovecot_config
-from mailcert.services.dovecot_filters import FilterConflictError, wildcard_match
+from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.filters import FilterConflictError, wildcard_match
 
 
 def config_of(tmp_path: Path, text: str) -> DovecotConfig:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Mode, Severity
-from mailcert.services.dovecot import parse_dovecot
+from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.services.model import PemLayout, ServiceConfig
 
 CONF = "/etc/dovecot/dovecot.conf"

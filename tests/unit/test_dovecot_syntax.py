@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailcert.hostfs import LocalRoot
-from mailcert.services.dovecot import parse_dovecot
-from mailcert.services.dovecot_config import DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
+from mailcert.services.dovecot.parser import parse_dovecot
 
 
 def config_of(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> DovecotConfig:

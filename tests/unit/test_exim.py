@@ -14,7 +14,7 @@ import pytest
 
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Mode
-from mailcert.services.exim import load_exim_config, parse_exim
+from mailcert.services.exim.parser import load_exim_config, parse_exim
 from mailcert.services.model import PemLayout, ServiceConfig
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "exim"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mailcert.hostfs import LocalRoot
-from mailcert.services.exim_debian import listener_options
-from mailcert.services.exim_expand import CannotEvaluateError, expand, mentions_sni
+from mailcert.services.exim.debian import listener_options
+from mailcert.services.exim.expand import CannotEvaluateError, expand, mentions_sni
 
 CPANEL = (
     "${if and {{gt{$tls_in_sni}{}} {!match{$tls_in_sni}{/}}}"

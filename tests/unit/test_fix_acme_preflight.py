@@ -12,7 +12,7 @@ import pytest
 from mailcert.dns.acme import CaaRecord, NameDns, caa_refusal, look_up, parse_caa
 from mailcert.dns.resolver import DnsAnswer, Outcome
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.plan_acme_check import AcmeFacts, ca_domain, preflight, with_acme_preflight
+from mailcert.fix.plan.acme_check import AcmeFacts, ca_domain, preflight, with_acme_preflight
 from tests.fix_trees import inventory_host, plan
 from tests.lint_trees import NAMES, HostTree
 from tests.unit import test_lint_scenarios as scenarios

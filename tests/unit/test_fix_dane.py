@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mailcert.dns.discover import Advertised, DomainDiscovery, TlsaSet
 from mailcert.dns.records import TlsaRecord
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.plan_dane import dane_safe, with_dns_names
+from mailcert.fix.plan.dane import dane_safe, with_dns_names
 from mailcert.hostfs import LocalRoot
 from mailcert.model import HostReport, Mode
 from tests.fix_trees import inventory_host, lint, plan
@@ -230,7 +230,7 @@ def test_hostnames_from_dns_makes_the_plan_expand_the_certificate(tmp_path: Path
     host = replace(inventory_host(), vars={"mailcert_hostnames_from_dns": "true"})
     host = with_dns_names(host, [replace(domain(), advertised=(srv,), tlsa=())])
     report, model = lint(tree, PKI, list(host.hostnames))
-    from mailcert.fix.planner import plan_from
+    from mailcert.fix.plan.planner import plan_from
 
     result = plan_from(LocalRoot(tree.root), model, report, host, now=NOW)  # type: ignore[arg-type]
     argv = issue_argv(result)
@@ -240,7 +240,7 @@ def test_hostnames_from_dns_makes_the_plan_expand_the_certificate(tmp_path: Path
 
 def test_dns_findings_on_an_endpoint_the_plan_changes_are_not_called_dns_only() -> None:
     from mailcert.fix.model import Change
-    from mailcert.fix.plan_dane import on_changed_endpoints
+    from mailcert.fix.plan.dane import on_changed_endpoints
 
     fix_587 = Change(ChangeKind.EDIT, "remove wrappermode from 587", ("config.mode-mismatch postfix:587",))
     expand = Change(ChangeKind.ISSUE, "expand", ("cert.name-mismatch dovecot",))  # no port: all of Dovecot's

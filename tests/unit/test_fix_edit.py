@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 
 from mailcert.errors import MailcertError
 from mailcert.fix import values
-from mailcert.fix.edit_dovecot import append_setting, set_block_setting, set_setting
-from mailcert.fix.edit_exim import set_option
-from mailcert.fix.edit_postfix import (
+from mailcert.fix.edit.dovecot import append_setting, set_block_setting, set_setting
+from mailcert.fix.edit.exim import set_option
+from mailcert.fix.edit.postfix import (
     dedent,
     move_trailing_comment,
     remove_master_option,
     set_main_cf,
     set_master_option,
 )
-from mailcert.services.postfix_syntax import parse_main_cf
+from mailcert.services.postfix.syntax import parse_main_cf
 
 MAIN = """\
 # TLS for the MX

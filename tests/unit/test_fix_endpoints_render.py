@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes
 from mailcert.checks.verdict import client_view, short
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan
-from mailcert.fix.render import render_json_with_endpoints, render_markdown, render_text
 from mailcert.model import HostReport, Report
+from mailcert.report.fix_plan import render_json_with_endpoints, render_markdown, render_text
 from tests.lint_trees import HostTree
 from tests.pki import NOW
 from tests.unit import test_fix_plan_served as served

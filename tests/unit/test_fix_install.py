@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.acme import install_argv, install_reason
+from mailcert.fix.acme.host import install_argv, install_reason
 from mailcert.fix.model import ChangeKind, Command, HostPlan
-from mailcert.fix.plan_install import package_manager, system_name
-from mailcert.fix.planner import plan_from
+from mailcert.fix.plan.install import package_manager, system_name
+from mailcert.fix.plan.planner import plan_from
 from mailcert.gather import gather_argv
 from mailcert.gather.host import GatheredHost
 from mailcert.hostfs import LocalRoot
-from mailcert.services.certbot_schedule import find_certbot
+from mailcert.services.certbot.schedule import find_certbot
 from tests.fix_trees import inventory_host, lint, without_letsencrypt
 from tests.lint_trees import NAMES, HostTree
 from tests.unit import test_lint_scenarios as scenarios

@@ -13,7 +13,7 @@ import pytest
 
 from mailcert.fix.model import ChangeKind
 from mailcert.fix.roles import default_paths, load_roles
-from mailcert.services.certbot_hooks import POSTMAP_F, reload_actions
+from mailcert.services.certbot.hooks import POSTMAP_F, reload_actions
 from tests.fix_trees import plan
 from tests.lint_trees import HostTree
 from tests.unit import test_lint_scenarios as scenarios

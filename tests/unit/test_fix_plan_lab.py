@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host_model
 from mailcert.checks.certs import CheckOptions
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.planner import plan_from
+from mailcert.fix.plan.planner import plan_from
 from mailcert.hostfs import LocalRoot
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.faults import FAULTS, FaultSite
 from mailcert.lab.kinds import dovecot, postfix
 from mailcert.lab.layout import LabHost, write_deploy_hook
 from mailcert.lab.pki import make_ca
-from mailcert.lint import LintOptions, lint_host_model
 from mailcert.model import Severity
 from mailcert.pki.trust import TrustStore
 from tests.fix_trees import inventory_host

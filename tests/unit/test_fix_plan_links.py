@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.apply_payload import switch_payload, validations
+from mailcert.fix.apply.payload import switch_payload, validations
 from mailcert.fix.model import ChangeKind
 from tests.fix_trees import apply_locally, plan
 from tests.lint_trees import HostTree

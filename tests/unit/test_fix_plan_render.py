@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailcert.fix.model import HostPlan
-from mailcert.fix.render import plan_entries, render_markdown, render_text
+from mailcert.report.fix_plan import plan_entries, render_markdown, render_text
 from tests.fix_trees import plan
 from tests.lint_trees import LIVE, HostTree
 from tests.unit import test_lint_scenarios as scenarios

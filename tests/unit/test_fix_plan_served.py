@@ -12,16 +12,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from mailcert.audit.host import HostAudit
+from mailcert.audit.lint import LintOptions
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.verdict import client_view
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.planner import plan_from, still_no_worse
+from mailcert.fix.plan.planner import plan_from, still_no_worse
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
-from mailcert.lint import LintOptions
 from mailcert.model import Finding, HostReport, Severity, Verdict
 from mailcert.pki.trust import TrustStore
-from mailcert.tasks.audit_host import HostAudit
 from tests.fix_trees import inventory_host, lint
 from tests.lint_trees import LINEAGE, LIVE, NAMES, HostTree
 from tests.pki import NOW, TestPKI

@@ -10,9 +10,9 @@ from typing import cast
 import pytest
 
 from mailcert.fix.model import ChangeKind, HostPlan
-from mailcert.fix.plan_base import PlanState
-from mailcert.fix.plan_reload import reload_when_files_are_sound
-from mailcert.fix.planner import plan_from
+from mailcert.fix.plan.base import PlanState
+from mailcert.fix.plan.planner import plan_from
+from mailcert.fix.plan.reload import reload_when_files_are_sound
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Severity
 from tests.fix_trees import apply_locally, inventory_host, lint, plan, problems, read
@@ -133,10 +133,10 @@ def test_plan_host_on_gathered_facts_equals_the_local_plan(tree: HostTree, plant
     """`fix` plans from what the gather program sent over SSH: the same plan as from the tree itself."""
     import subprocess
 
-    from mailcert.fix.planner import plan_host
+    from mailcert.audit.host import HostAudit
+    from mailcert.audit.lint import LintOptions, lint_host_model
+    from mailcert.fix.plan.planner import plan_host
     from mailcert.gather import GatheredHost, gather_argv
-    from mailcert.lint import LintOptions, lint_host_model
-    from mailcert.tasks.audit_host import HostAudit
 
     plant(tree)  # type: ignore[operator]
     output = subprocess.run(
@@ -157,8 +157,8 @@ def test_plan_host_on_gathered_facts_equals_the_local_plan(tree: HostTree, plant
 
 
 def test_host_not_gathered_plans_nothing_and_says_why() -> None:
-    from mailcert.fix.planner import plan_host
-    from mailcert.tasks.audit_host import HostAudit, unreachable
+    from mailcert.audit.host import HostAudit, unreachable
+    from mailcert.fix.plan.planner import plan_host
 
     host = inventory_host()
     result = plan_host(HostAudit(host, unreachable("mx1", "connection refused")), host, now=scenarios.NOW)

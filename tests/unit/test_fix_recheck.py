@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailcert.checks.verdict import client_view
-from mailcert.fix.apply import HostApplied, got_worse
-from mailcert.fix.apply_report import before_after
+from mailcert.fix.apply.host import HostApplied, got_worse
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Severity
+from mailcert.report.fix_applied import before_after
 from tests.pki import TestPKI
 
 PKI = TestPKI()

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from mailcert.fix.apply import HostApplied
-from mailcert.fix.apply_remote import Leftover
-from mailcert.fix.apply_report import before_after, nothing_to_do_line, recovered_entries
+from mailcert.fix.apply.host import HostApplied
 from mailcert.fix.model import HostPlan
+from mailcert.fix.remote import Leftover
 from mailcert.model import Finding, HostReport, Severity
+from mailcert.report.fix_applied import before_after, nothing_to_do_line, recovered_entries
 
 RUN = "20261207T180000Z-abc123"
 WHY = "the host-side worker died while validating: restored by run 20261207T181500Z-def456"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions
 from mailcert.checks.certs import CheckOptions
-from mailcert.fix.apply import apply_host
+from mailcert.fix.apply.host import apply_host
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.planner import plan_from
-from mailcert.fix.result_lint import new_errors, refusal, result_files
+from mailcert.fix.plan.planner import plan_from
+from mailcert.fix.plan.result_lint import new_errors, refusal, result_files
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
-from mailcert.lint import LintOptions
 from mailcert.model import HostReport
 from mailcert.pki.trust import TrustStore
 from mailcert.ssh import StrictConnection

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
 from mailcert.gather import GatheredHost, gather_argv
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.pki.trust import TrustStore
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.gather import GatheredHost
 from mailcert.gather.program import gather_argv
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import Finding
 from mailcert.pki.trust import TrustStore
 from tests.pki import NOW

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
-from mailcert.lint import LintOptions, lint_host
 from mailcert.model import HostReport, Severity, Status
 from mailcert.pki.trust import TrustStore
 from tests.lint_trees import LINEAGE, LIVE, NAMES, HostTree

@@ -13,7 +13,7 @@ from mailcert.errors import MailcertError
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Mode, Severity
 from mailcert.services.model import PemLayout, ServiceConfig
-from mailcert.services.postfix import parse_postfix
+from mailcert.services.postfix.parser import parse_postfix
 
 LE = "/etc/letsencrypt/live/mail.example.com"
 TLS = f"smtpd_tls_cert_file = {LE}/fullchain.pem\nsmtpd_tls_key_file = {LE}/privkey.pem\n"

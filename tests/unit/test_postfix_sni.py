@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mailcert.hostfs import LocalRoot
 from mailcert.services.model import PemLayout, ServiceConfig
-from mailcert.services.postfix import parse_postfix
+from mailcert.services.postfix.parser import parse_postfix
 
 BASE = 1_700_000_000
 MAIN_CF = (

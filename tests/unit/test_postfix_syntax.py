@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailcert.facts import FileFacts, TextFile
-from mailcert.services.postfix import service_config
-from mailcert.services.postfix_config import PostfixConfig
-from mailcert.services.postfix_expand import MacroError, expand
-from mailcert.services.postfix_syntax import parse_main_cf, parse_master_cf, split_nameval
+from mailcert.services.postfix.config import PostfixConfig
+from mailcert.services.postfix.expand import MacroError, expand
+from mailcert.services.postfix.parser import service_config
+from mailcert.services.postfix.syntax import parse_main_cf, parse_master_cf, split_nameval
 
 
 def test_continuations_comments_and_blank_lines() -> None:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from mailcert.checks.renewal import CertUse, cert_uses, check_renewal, renewal_findings
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Mode, Severity
-from mailcert.services.certbot import read_certbot
+from mailcert.services.certbot.parser import read_certbot
 from mailcert.services.model import CertSource, Listener, Location, ServiceConfig, SniCert
 from mailcert.services.registry import detect_roles, parser_for
 from tests.data.certbot.tree import LE, CertbotTree, days

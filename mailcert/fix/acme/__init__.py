@@ -1,0 +1,1 @@
+"""Certificates through ACME: certbot on the mail host, or centrally on the control machine."""

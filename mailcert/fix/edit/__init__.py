@@ -1,0 +1,1 @@
+"""Pure editors of configuration text: one setting changed where the parser found it, everything else kept."""

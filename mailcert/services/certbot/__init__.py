@@ -1,0 +1,1 @@
+"""certbot: renewal configurations, hooks and schedules."""

@@ -1,0 +1,1 @@
+"""cPanel: service certificates, Domain TLS and sni.conf, through cPanel's own files."""

@@ -1,0 +1,347 @@
+"""Logical lines → filters, service sections and the problems Dovecot would have with them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mailcert.services.dovecot import settings as known
+from mailcert.services.dovecot.filters import FILTER_KINDS, Filter, Setting, parse_network
+from mailcert.services.dovecot.syntax import ConfLine, LineKind, Problem, quote_line
+from mailcert.services.model import Location
+
+_SET_VARIABLE = re.compile(r"\$SET:([A-Za-z0-9_]+)")
+
+
+@dataclass
+class Built:
+    filters: list[Filter]
+    sections: dict[tuple[str, ...], dict[str, Setting]] = field(default_factory=dict)
+    section_locations: dict[tuple[str, ...], Location] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    overrides: list[tuple[Setting, Setting, str, bool]] = field(default_factory=list)
+
+
+@dataclass
+class _Frame:
+    filter: Filter
+    section: tuple[str, ...]
+    begin: ConfLine
+
+
+class _Builder:
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.root = Filter()
+        self.invalid = Filter(labels=("(invalid block)",))  # settings of a refused block go nowhere
+        self.out = Built(filters=[self.root])
+        self.by_identity: dict[tuple[str | None, ...], Filter] = {}
+        self.stack: list[_Frame] = []
+        self.seen_in_filter: dict[str, Setting] = {}
+        self.first_setting = True
+        self.modelled = known.modelled(version)
+        self.defaults = known.defaults(version)
+
+    def problem(self, line: ConfLine, message: str, fix: str, *, warning: bool = False) -> None:
+        self.out.problems.append(
+            Problem(line.file, line.line, message, fix, warning=warning, refused=not warning)
+        )
+
+    # -- sections ---------------------------------------------------------------------------------
+    def begin(self, line: ConfLine) -> None:
+        frame = self.stack[-1] if self.stack else None
+        flt = frame.filter if frame else self.root
+        section = frame.section if frame else ()
+        if line.key in FILTER_KINDS and not section:
+            self.stack.append(_Frame(self._nested(flt, line), (), line))
+            return
+        path = (*section, f"{line.key} {line.value}".strip())
+        if flt.is_root:
+            self.out.section_locations.setdefault(path, Location(line.file, line.line))
+        self.stack.append(_Frame(flt, path, line))
+
+    def _nested(self, parent: Filter, line: ConfLine) -> Filter:
+        kind, argument = line.key, line.value
+        if parent is self.invalid:
+            return self.invalid
+        kinds = [label.split(" ", 1)[0] for label in parent.labels]
+        if kind == "protocol" and "protocol" in kinds:
+            self.problem(
+                line, "Nested protocol { protocol { .. } } block not allowed", "use one protocol block"
+            )
+            return self.invalid
+        for outer in kinds:
+            if FILTER_KINDS.index(outer) > FILTER_KINDS.index(kind):
+                self.problem(
+                    line,
+                    f"{outer} {{ {kind} {{ .. }} }} not allowed (use {kind} {{ {outer} {{ .. }} }} instead)",
+                    f"nest the blocks in the order local → local_name → remote → protocol: {kind} outside, {outer} inside",
+                )
+                return self.invalid
+        flt = Filter(
+            local=parent.local,
+            remote=parent.remote,
+            local_name=parent.local_name,
+            protocol=parent.protocol,
+            unresolved=parent.unresolved,
+            location=Location(line.file, line.line),
+            labels=(*parent.labels, f"{kind} {argument}".strip()),
+        )
+        if kind in ("local", "remote"):
+            try:
+                network = parse_network(argument)
+            except ValueError:
+                self.problem(
+                    line,
+                    f"Invalid network mask in {quote_line(line.text)}",
+                    "write an address or address/bits",
+                )
+                return self.invalid
+            flt.unresolved = flt.unresolved or network is None
+            if kind == "local":
+                flt.local = network
+            else:
+                flt.remote = network
+        elif kind == "local_name":
+            flt.local_name = argument
+        else:
+            flt.protocol = argument
+        identity = (
+            str(flt.local) if flt.local else None,
+            str(flt.remote) if flt.remote else None,
+            flt.local_name,
+            flt.protocol,
+            "|".join(flt.labels) if flt.unresolved else None,
+        )
+        existing = self.by_identity.get(identity)
+        if existing is not None:
+            return existing
+        flt.order = len(self.out.filters)
+        self.out.filters.append(flt)
+        self.by_identity[identity] = flt
+        return flt
+
+    def end(self, line: ConfLine) -> None:
+        if not self.stack:
+            self.problem(line, "Unexpected '}': no section is open here", "remove the extra '}'")
+        else:
+            self.stack.pop()
+
+    # -- settings ---------------------------------------------------------------------------------
+    def setting(self, line: ConfLine) -> None:
+        frame = self.stack[-1] if self.stack else None
+        flt = frame.filter if frame else self.root
+        location = Location(line.file, line.line)
+        setting = Setting(line.key, line.value, location, line.file_ref, line.quoted, line.heredoc, line.text)
+        if frame is not None and frame.section:
+            self._section_setting(flt, frame.section, setting, line)
+            return
+        if not self._version_rules(line) or flt is self.invalid:
+            return
+        renamed = self._renamed(line, setting)
+        if renamed is None:
+            return
+        setting = renamed
+        if not self._valid(line, setting):
+            return
+        self_reference = f"${setting.key}" in setting.value.split()
+        if "$" in setting.value and not setting.quoted and not setting.file_ref:
+            setting.value = self._expand(flt, setting)
+            if setting.value.startswith("<"):  # `ssl_cert = $ssl_cert` copies a "<file" value
+                setting.value, setting.file_ref = setting.value[1:], True
+        key = setting.key
+        if key in self.modelled:
+            earlier = flt.settings.get(key)
+            if earlier is not None and not self_reference:
+                self.out.overrides.append((earlier, setting, flt.describe(), False))
+            if self.version == "2.3" and flt.is_root and key in self.seen_in_filter:
+                self.out.overrides.append((self.seen_in_filter[key], setting, "global", True))
+        if not flt.is_root:
+            self.seen_in_filter.setdefault(key, setting)
+        flt.settings[key] = setting
+
+    def _section_setting(
+        self, flt: Filter, section: tuple[str, ...], setting: Setting, line: ConfLine
+    ) -> None:
+        inner = [part.split(" ", 1)[0] for part in section[1:] if part.split(" ", 1)[0] in FILTER_KINDS]
+        if inner:
+            outer = section[0].split(" ", 1)[0]
+            self.problem(
+                line,
+                f"Unknown setting: {outer} {{ {setting.key} — a {inner[0]} filter cannot stand inside a {outer} section",
+                f"move the {inner[0]} block out of the {outer} section",
+            )
+            return
+        if not flt.is_root:
+            return
+        listener = (
+            len(section) == 2
+            and section[0].startswith("service ")
+            and section[1].startswith("inet_listener ")
+        )
+        if listener and setting.key in ("port", "ssl"):
+            if setting.key == "port":
+                if not (setting.value.isascii() and setting.value.isdigit()) or int(setting.value) > 65535:
+                    self.problem(
+                        line, f"Invalid port number {setting.value}", "give a port between 0 and 65535"
+                    )
+                    return
+                setting.value = str(int(setting.value))
+            else:
+                flag = known.parse_bool(setting.value)
+                if flag is None:
+                    self.problem(
+                        line,
+                        f"Invalid boolean value: {setting.value} (use yes or no)",
+                        "write ssl = yes or ssl = no",
+                    )
+                    return
+                setting.value = "yes" if flag else "no"
+            store = self.out.sections.setdefault(section, {})
+            if setting.key in store:
+                self.out.overrides.append((store[setting.key], setting, " { ".join(section) + " }", False))
+        self.out.sections.setdefault(section, {})[setting.key] = setting
+
+    def _version_rules(self, line: ConfLine) -> bool:
+        first, self.first_setting = self.first_setting, False
+        if self.version == "2.4" and first and line.key != "dovecot_config_version":
+            self.problem(
+                line,
+                "Dovecot 2.4 requires dovecot_config_version as the first setting; without it the 2.3-style "
+                "configuration is refused and Dovecot does not start",
+                "convert the configuration to 2.4 (see the 2.3-to-2.4 upgrade notes) and start dovecot.conf with "
+                "`dovecot_config_version = 2.4.0` and `dovecot_storage_version = 2.4.0`",
+            )
+        if self.version == "2.3" and line.key == "dovecot_config_version":
+            self.problem(
+                line,
+                "Unknown setting: dovecot_config_version — this is a Dovecot 2.4 configuration but Dovecot 2.3 reads it",
+                "install Dovecot 2.4, or use a 2.3 configuration",
+            )
+            return False
+        return True
+
+    def _renamed(self, line: ConfLine, setting: Setting) -> Setting | None:
+        key = setting.key
+        if self.version == "2.3":
+            if key in known.OBSOLETE_23:
+                converted = known.min_protocol_from_ssl_protocols(setting.value)
+                reads = f" (Dovecot reads it as ssl_min_protocol = {converted})" if converted else ""
+                self.problem(
+                    line,
+                    f"Obsolete setting {key} {known.OBSOLETE_23[key]}{reads if key == 'ssl_protocols' else ''}",
+                    f"replace {quote_line(line.text)} with `ssl_min_protocol = TLSv1.2`"
+                    if key == "ssl_protocols"
+                    else f"remove {key}",
+                    warning=True,
+                )
+                if key != "ssl_protocols" or converted is None:
+                    return None
+                return Setting("ssl_min_protocol", converted, setting.location, text=setting.text)
+            if known.is_tls_name(key) and key not in known.DEFAULTS_23:
+                self._unknown(line, key)
+                return None
+            return setting
+        if key in known.RENAMED_24:
+            new = known.RENAMED_24[key]
+            self.problem(
+                line,
+                f"Unknown setting: {key} — Dovecot 2.4 renamed it to {new.split()[0]}; Dovecot does not start",
+                f"replace the {key} line with `{_fix_24(new, setting)}`",
+            )
+            if " " in new or new not in known.DEFAULTS_24:
+                return None
+            # the fix above already gives the plain path a 2.4 *_file setting takes
+            plain = setting.file_ref and new.endswith("_file")
+            setting = Setting(
+                new,
+                setting.value,
+                setting.location,
+                setting.file_ref and not plain,
+                setting.quoted,
+                setting.heredoc,
+                setting.text,
+            )
+            key = new
+        elif known.is_tls_name(key) and key not in known.DEFAULTS_24 and known.suggest(key, "2.4"):
+            self._unknown(line, key)
+            return None
+        if key.endswith("_file") and setting.file_ref and not setting.heredoc:
+            self.problem(
+                line,
+                f"{key} takes a file path in Dovecot 2.4: with '<' the file's contents would be taken as the path",
+                f"remove the '<': {key} = {setting.value}",
+            )
+            setting.file_ref = False
+        return setting
+
+    def _unknown(self, line: ConfLine, key: str) -> None:
+        close = known.suggest(key, self.version)
+        hint = f" (did you mean {close}?)" if close else ""
+        self.problem(
+            line,
+            f"Unknown setting: {key}{hint} — Dovecot refuses to start",
+            f"rename it to {close}" if close else f"remove {key} or correct its name",
+        )
+
+    def _valid(self, line: ConfLine, setting: Setting) -> bool:
+        if setting.key == "ssl" and setting.value not in known.SSL_VALUES:
+            self.problem(
+                line, f"Invalid value for ssl: {setting.value}", "use ssl = yes, ssl = required or ssl = no"
+            )
+            return False
+        if setting.key in known.BOOLEAN_SETTINGS:
+            flag = known.parse_bool(setting.value)
+            if flag is None:
+                self.problem(
+                    line,
+                    f"Invalid boolean value: {setting.value} (use yes or no)",
+                    f"write {setting.key} = yes or no",
+                )
+                return False
+            setting.value = "yes" if flag else "no"
+        return True
+
+    def _expand(self, flt: Filter, setting: Setting) -> str:
+        if self.version == "2.4":
+            return _SET_VARIABLE.sub(lambda m: self._current(flt, m.group(1)), setting.value)
+        parent = self.stack[-2].filter if len(self.stack) >= 2 else self.root
+        if flt.is_root:
+            parent = self.root
+        words = setting.value.split()
+        own = f"${setting.key}"
+        return " ".join(self._current(parent, setting.key) if w == own else w for w in words)
+
+    def _current(self, flt: Filter, key: str) -> str:
+        for scope in (flt, self.root):
+            if key in scope.settings:
+                return scope.settings[key].shown
+        return self.defaults.get(key, "")
+
+
+def _fix_24(new: str, setting: Setting) -> str:
+    if " " in new:
+        return new
+    if "password" in new or setting.heredoc:
+        return f"{new} = …"
+    if new.endswith("_file"):
+        return f"{new} = {setting.value}"
+    return f"{new} = {setting.shown}"
+
+
+def build(lines: list[ConfLine], version: str) -> Built:
+    builder = _Builder(version)
+    for line in lines:
+        if line.kind is LineKind.BEGIN:
+            builder.begin(line)
+        elif line.kind is LineKind.END:
+            builder.end(line)
+        else:
+            builder.setting(line)
+    for frame in builder.stack:
+        builder.problem(
+            frame.begin,
+            f"Missing '}}' (section {quote_line(frame.begin.text)} is never closed) — Dovecot refuses to start",
+            "add the closing '}'",
+        )
+    return builder.out

@@ -1,0 +1,1 @@
+"""Postfix: main.cf and master.cf, as postconf reads them."""
