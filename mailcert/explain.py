@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailcert.catalogue import CHECKS
@@ -446,11 +445,6 @@ def _best_generic(query: str) -> str | None:
     stems = _stems(folded)
     score, phrasing = max((_coverage(p, stems, folded), p) for p in GENERIC_PHRASINGS)
     return phrasing if score >= _MIN_SCORE else None
-
-
-def known_phrasings() -> Iterable[str]:
-    """Every client phrasing explain recognises (the symptoms table plus the generic dialog texts)."""
-    return [*_OWNERS, *GENERIC_PHRASINGS]
 
 
 def render_text(explanation: Explanation) -> str:

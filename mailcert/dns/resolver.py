@@ -160,14 +160,6 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def rdtype_known(rdtype: str) -> bool:
-    try:
-        dns.rdatatype.from_text(rdtype)
-    except dns.rdatatype.UnknownRdatatype:
-        return False
-    return True
-
-
 def absolute(name: str) -> str:
     """A lower-case name without the trailing dot, as the rest of mailcert writes hostnames."""
     return dns.name.from_text(name).to_text(omit_final_dot=True).lower() if name.strip(".") else ""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from mailcert.dns.discover import DomainDiscovery, TlsaSet
-from mailcert.dns.tlsa import next_tlsa_record, spki_der, tlsa_owner, tlsa_pins_certificate, tlsa_pins_key
+from mailcert.dns.tlsa import next_tlsa_record, tlsa_owner, tlsa_pins_certificate, tlsa_pins_key
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,6 @@ def rollover_records(pins: DanePins, next_key_spki: bytes) -> list[str]:
         port_label, _, rest = owner.partition("._tcp.")
         records.append(next_tlsa_record(rest, int(port_label.lstrip("_")), next_key_spki))
     return records
-
-
-def current_record_for(leaf: x509.Certificate, host: str, port: int) -> str:
-    """The `3 1 1` record for the key `leaf` carries (what `postfix tls output-server-tlsa` prints)."""
-    return next_tlsa_record(host, port, spki_der(leaf))
 
 
 def names_from_dns(discoveries: Sequence[DomainDiscovery]) -> list[str]:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mailcert.lab import LabError
 from mailcert.lab.layout import LAB_DOMAIN, LabHost, now_utc
-from mailcert.lab.procs import RecordedProcess, start_when_ready, stop_started, terminate
+from mailcert.lab.procs import RecordedProcess, terminate
 from mailcert.lab.state import LabState
 
 DNS_FAULTS = ("tlsa-old-key", "srv-465-starttls")
@@ -121,33 +121,6 @@ def dnsmasq_args(
             f"--dns-rr={owner},52,{bytes([u, s, m]).hex()}{data.hex()}" for owner, u, s, m, data in zone.tlsa
         ]
     return args
-
-
-@dataclass
-class LabDns:
-    """A running dnsmasq for the lab domains; `restart` with new zones applies planted faults."""
-
-    listen: str
-    port: int
-    workdir: Path
-    process: RecordedProcess | None = None
-
-    @property
-    def resolver(self) -> str:
-        """The value for --resolver / mailcert_resolver."""
-        return f"{self.listen}:{self.port}"
-
-    def start(self, zones: Sequence[ZoneRecords], domains: Sequence[str]) -> None:
-        self.stop()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = dnsmasq_args(zones, domains, self.listen, self.port, self.workdir)
-        self.process, self._popen = start_when_ready(
-            argv, lambda: _answers_dns(self.listen, self.port), f"dnsmasq on {self.listen}:{self.port}"
-        )
-
-    def stop(self) -> None:
-        stop_started(self.process, getattr(self, "_popen", None))
-        self.process = None
 
 
 def _answers_dns(listen: str, port: int) -> bool:

@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import pwd
 import shutil
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,10 +339,6 @@ def prune_letsencrypt(host: LabHost) -> None:
                 shutil.rmtree(path)
         elif relative not in keep:
             path.unlink()
-
-
-def mode_of(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def now_utc() -> dt.datetime:

@@ -9,14 +9,11 @@ site serves a certificate for another name).
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mailcert.lab.dns import LabMailDomain
 from mailcert.lab.pki import LabCA, cert_pem, issue_leaf, key_pem, new_key
-from mailcert.lab.procs import RecordedProcess, start_when_ready, stop_started
 
 WEB_FAULTS = ("autoconfig-ssl-587", "mta-sts-mx-mismatch", "autodiscover-wrong-cert")
 
@@ -136,32 +133,3 @@ def write_site(
     )  # fmt: skip
     (workdir / "tmp").mkdir(exist_ok=True)
     return conf
-
-
-@dataclass
-class LabWeb:
-    """A running nginx for the lab domains' HTTPS sites; `start` again to apply changed faults."""
-
-    listen: str
-    workdir: Path
-    process: RecordedProcess | None = None
-
-    def start(self, domains: Sequence[LabMailDomain], ca: LabCA, now: dt.datetime) -> None:
-        self.stop()
-        conf = write_site(domains, ca, self.workdir, self.listen, now)
-        argv = ["nginx", "-c", str(conf), "-p", str(self.workdir)]
-        self.process, self._popen = start_when_ready(
-            argv, lambda: _accepts(self.listen, 443), f"nginx on {self.listen}:443"
-        )
-
-    def stop(self) -> None:
-        stop_started(self.process, getattr(self, "_popen", None))
-        self.process = None
-
-
-def _accepts(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

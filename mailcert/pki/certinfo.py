@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,10 +25,6 @@ def spki_der(cert: x509.Certificate) -> bytes:
     return cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def spki_sha256_hex(spki: bytes) -> str:
-    return hashlib.sha256(spki).hexdigest()
 
 
 def common_name(name: x509.Name) -> str:
@@ -107,13 +102,6 @@ def _legacy_signature_ok(cert: x509.Certificate, issuer: x509.Certificate) -> bo
     except Exception:  # noqa: BLE001 — any failure means "not signed by this issuer"
         return False
     return True
-
-
-def is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
 
 
 def key_info(cert: x509.Certificate) -> KeyInfo:

@@ -77,9 +77,6 @@ class TrustStore:
         """Trusted roots that signed `cert`."""
         return [root for root in self._by_subject.get(cert.issuer, []) if signed_by(cert, root)]
 
-    def has_subject(self, name: x509.Name) -> bool:
-        return name in self._by_subject
-
     def contains(self, cert: x509.Certificate) -> bool:
         """`cert` itself is an anchor (same subject and key), as when a self-signed cert is pinned."""
         key = spki_der(cert)

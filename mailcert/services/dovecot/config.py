@@ -63,10 +63,6 @@ class DovecotConfig:
         """Settings set somewhere that apply to this lookup; raises FilterConflictError like Dovecot 2.3."""
         return self._merged(query)[0]
 
-    def origins(self, query: Query) -> dict[str, Filter]:
-        """The filter each effective setting of a lookup comes from."""
-        return self._merged(query)[1]
-
     def candidates(self, query: Query) -> list[Filter]:
         """Filters that may match a lookup (a superset, in config order)."""
         if self._index is None:
