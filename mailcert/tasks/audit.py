@@ -8,19 +8,18 @@ with its reason; the others go on. `mailcert audit fix` hands the results to `fi
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TextIO
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.host import AuditSettings, HostAudit, audit_host
+from mailcert.audit.fleet import audit_fleet
+from mailcert.audit.host import AuditSettings, HostAudit
 from mailcert.dns.resolver import parse_resolver
 from mailcert.inventory import InventoryHost
-from mailcert.model import Report, Status
+from mailcert.model import Report
 from mailcert.report import check_format, render
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
@@ -28,7 +27,6 @@ from mailcert.tasks.fleet import (
     TIMEOUT_HELP,
     FleetTask,
     fleet_hosts,
-    is_tty,
     positive_whole,
     prompted_sudo_password,
 )
@@ -90,13 +88,8 @@ def run_audit(
     forks: int = DEFAULT_FORKS,
     progress: TextIO | None = None,
 ) -> list[HostAudit]:
-    """Every host's audit, in inventory order, at most `forks` at a time (each host costs the same however
-    large the fleet). Progress goes to `progress` only when it is a terminal."""
-    meter = _Progress(len(hosts), progress if progress is not None and is_tty(progress) else None)
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        futures = [pool.submit(_one, host, settings, meter) for host in hosts]
-        results = [future.result() for future in futures]
-    meter.finish()
+    """audit_fleet, remembered for the next task of this run (`mailcert audit fix`)."""
+    results = audit_fleet(hosts, settings, forks=forks, progress=progress)
     _LAST[:] = results
     return results
 
@@ -104,37 +97,3 @@ def run_audit(
 def last_audit() -> list[HostAudit]:
     """The hosts of the latest audit in this process (for `mailcert audit fix`)."""
     return list(_LAST)
-
-
-def _one(host: InventoryHost, settings: AuditSettings, meter: _Progress) -> HostAudit:
-    result = audit_host(host, settings)
-    meter.done(failed=result.report.status is Status.UNKNOWN)
-    return result
-
-
-class _Progress:
-    """`audit: 7/30 hosts done, 1 failed` on one terminal line, redrawn; nothing when not a terminal."""
-
-    def __init__(self, total: int, stream: TextIO | None) -> None:
-        self.total, self.stream = total, stream
-        self.finished = self.failed = 0
-        self.lock = threading.Lock()
-        self._draw()
-
-    def done(self, *, failed: bool) -> None:
-        with self.lock:
-            self.finished += 1
-            self.failed += int(failed)
-            self._draw()
-
-    def finish(self) -> None:
-        if self.stream is not None:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def _draw(self) -> None:
-        if self.stream is None:
-            return
-        failed = f", {self.failed} failed" if self.failed else ""
-        self.stream.write(f"\r\x1b[Kaudit: {self.finished}/{self.total} hosts done{failed}")
-        self.stream.flush()

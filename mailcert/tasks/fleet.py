@@ -3,16 +3,17 @@ whole-number options, the prompted sudo password, and whether a stream is a term
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import Any
 
 from invoke.context import Context
 from invoke.tasks import Task
 
+from mailcert.audit.fleet import DEFAULT_FORKS as DEFAULT_FORKS
+from mailcert.audit.fleet import is_tty as is_tty
 from mailcert.errors import UsageError
 from mailcert.inventory import InventoryHost, Secret, load_inventory
 
 DEFAULT_INVENTORY = "inventory"
-DEFAULT_FORKS = 10
 
 FLEET_HELP = {
     "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
@@ -51,13 +52,6 @@ def prompted_sudo_password(c: Context) -> Secret | None:
     sudo = c.config.get("sudo") if hasattr(c, "config") else None
     password = sudo.get("password") if sudo is not None else None
     return Secret(password) if isinstance(password, str) and password else None
-
-
-def is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def fleet_hosts(c: Context, inventory: str | None, limit: str | None) -> list[InventoryHost]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailcert.audit.outside import host_report
 from mailcert.checks.certs import CheckOptions
 from mailcert.errors import UsageError
 from mailcert.model import Mode
@@ -11,7 +12,6 @@ from mailcert.pki.trust import TrustStore
 from mailcert.probe import STANDARD_PORTS, Observed, ProbeResult, Timeouts, probe_endpoint, target_for
 from mailcert.probe.targets import TargetOptions, expand_targets, parse_target
 from mailcert.tasks import variadic_argv
-from mailcert.tasks.probe import host_report
 from tests.pki import NOW
 
 
