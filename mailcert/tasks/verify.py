@@ -9,21 +9,17 @@ textfile, `--state FILE` remembers what this run saw so the next can tell how lo
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.host import AuditSettings, HostAudit
-from mailcert.errors import MailcertError, UsageError
-from mailcert.model import Finding, Report, Severity
+from mailcert.audit.host import AuditSettings
+from mailcert.errors import UsageError
+from mailcert.model import Report
 from mailcert.report.json import render_json
 from mailcert.report.prometheus import write_prometheus
-from mailcert.services.certbot.parser import read_certbot
-from mailcert.ssh import StrictConnection, sudo_error
 from mailcert.tasks.audit import run_audit
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
@@ -36,12 +32,11 @@ from mailcert.tasks.fleet import (
 )
 from mailcert.tasks.options import emit, parse_at
 from mailcert.tasks.state import run_state
-from mailcert.verify import Thresholds, load_state, memory_findings, observe, save_state, with_findings
+from mailcert.verify import load_state, memory_findings, observe, save_state, with_findings
+from mailcert.verify.fleet import dry_run_all, renewals_of, thresholds_of
 from mailcert.verify.lines import render_problems
 from mailcert.verify.nagios import render_nagios
 from mailcert.verify.renew_central import renew_all, with_reports
-from mailcert.verify.renew_dry_run import DRY_RUN_TIMEOUT, RENEW_DRY_RUN, dry_run_findings
-from mailcert.verify.renewals import LineageRenewal, last_renewals
 
 VERIFY_FORMATS = ("text", "nagios", "json")
 
@@ -124,56 +119,4 @@ def verify(
     run_state().record("verify", report)
 
 
-def thresholds_of(results: Sequence[HostAudit]) -> dict[str, Thresholds]:
-    return {r.host.name: Thresholds(r.host.warn_days, r.host.crit_days) for r in results}
-
-
-def renewals_of(results: Sequence[HostAudit]) -> dict[str, list[LineageRenewal]]:
-    """Each checked host's certbot lineages and when they were last renewed."""
-    return {r.host.name: last_renewals(r.gathered) for r in results if r.gathered is not None}
-
-
-def _dry_run_one(result: HostAudit, settings: AuditSettings) -> list[Finding]:
-    conn = StrictConnection(result.host, timeout=settings.connect_timeout)
-    try:
-        return _checked_dry_run(conn, result)
-    except MailcertError as exc:
-        return [_dry_run_error(exc.line())]
-    finally:
-        conn.close()
-
-
-def _checked_dry_run(conn: StrictConnection, result: HostAudit) -> list[Finding]:
-    output = conn.execute_as_root(RENEW_DRY_RUN, timeout=DRY_RUN_TIMEOUT)
-    refused = sudo_error(output, result.host)
-    if refused is not None:
-        return [_dry_run_error(refused.line())]
-    return dry_run_findings(output)
-
-
-def _dry_run_error(reason: str) -> Finding:
-    return Finding(
-        check="renewal.not-configured",
-        severity=Severity.UNKNOWN,
-        message=f"could not run `certbot renew --dry-run`: {reason}",
-        fix="fix the connection or sudo problem, then run `mailcert verify --renew-dry-run` again",
-    )
-
-
-def dry_run_all(
-    results: Sequence[HostAudit], settings: AuditSettings, forks: int
-) -> dict[str, list[Finding]]:
-    """`certbot renew --dry-run` on every checked host that has certbot lineages, `forks` at a time."""
-    eligible = [
-        r
-        for r in results
-        if r.gathered is not None and r.report.error is None and read_certbot(r.gathered).lineages
-    ]
-    if not eligible:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(eligible)))) as pool:
-        found = list(pool.map(lambda r: _dry_run_one(r, settings), eligible))
-    return {r.host.name: f for r, f in zip(eligible, found, strict=True) if f}
-
-
-__all__ = ["dry_run_all", "renewals_of", "thresholds_of", "verify"]
+__all__ = ["verify"]
