@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport, Severity
 from mailcert.pki.trust import TrustStore
+from tests.inventory_hosts import host_from_vars
 from tests.lint_trees import NAMES, HostTree
 from tests.pki import NOW, TestPKI
 
@@ -25,9 +27,15 @@ EMAIL = "postmaster@example.test"
 
 
 def inventory_host(names: list[str] | None = None, **kwargs: object) -> InventoryHost:
+    """Host mx1 at 127.0.0.1 with `names`; `vars=` (what the inventory writes) goes through the loader's
+    build_host, the other keywords set InventoryHost fields."""
+    variables = kwargs.pop("vars", None)
     settings: dict[str, object] = {"acme_email": EMAIL}
     settings.update(kwargs)
-    return InventoryHost(name="mx1", address="127.0.0.1", hostnames=tuple(names or NAMES), **settings)  # type: ignore[arg-type]
+    base = (
+        InventoryHost(name="mx1", address="127.0.0.1") if variables is None else host_from_vars(variables)  # type: ignore[arg-type]
+    )
+    return replace(base, hostnames=tuple(names or NAMES), **settings)  # type: ignore[arg-type]
 
 
 def lint(tree: HostTree, pki: TestPKI, names: list[str], at: datetime = NOW) -> tuple[HostReport, object]:

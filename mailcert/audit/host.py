@@ -116,7 +116,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         from mailcert.audit.dns_endpoints import with_dns_endpoints
         from mailcert.audit.domains import check_domains
 
-        resolver = settings.resolver or (str(host.vars.get("mailcert_resolver") or "") or None)
+        resolver = settings.resolver or host.resolver
         probed = [(name, e.port) for e in endpoints for name in e.hostnames]
         dns = check_domains(host.domains, checks, resolver=resolver, probed=probed)
         findings += dns.findings

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from mailcert.gather.host import GatheredHost
-from mailcert.inventory.model import DEFAULT_STATE_DIR, InventoryHost
+from mailcert.inventory.model import InventoryHost
 from mailcert.model import Finding, HostReport, Severity
 
 _RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9]+\Z")
@@ -19,10 +19,7 @@ _PHASE = re.compile(r"[a-z0-9.-]{1,40}\Z")
 def state_folder(host: InventoryHost) -> str | None:
     """`mailcert_state_dir` (default /var/lib/mailcert) for the gather to look in; None when the value is not
     an absolute path (`fix` refuses it with its own message; the audit does not fail over it)."""
-    value = host.vars.get("mailcert_state_dir", DEFAULT_STATE_DIR)
-    if not isinstance(value, str) or not value.startswith("/") or "\n" in value or "\x00" in value:
-        return None
-    return value.rstrip("/") or "/"
+    return host.fix.state_dir if isinstance(host.fix.state_dir, str) else None
 
 
 @dataclass(frozen=True)

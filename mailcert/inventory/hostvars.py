@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcert.errors import InventoryError
+from mailcert.inventory.fixvars import fix_settings
 from mailcert.inventory.model import (
     DEFAULT_MAX_OUTPUT_BYTES,
     HOSTNAME_SERVICES,
@@ -33,7 +34,9 @@ _FALSE = {"no", "false", "off", "0", "n", "f"}
 _ACME_MODES = ("host", "central")
 
 
-class _Vars:
+class VarReader:
+    """One host's merged variables, read as typed values; a bad one raises InventoryError at its file and line."""
+
     def __init__(self, host: str, merged: Mapping[str, Var]) -> None:
         self.host = host
         self.merged = merged
@@ -90,6 +93,16 @@ class _Vars:
             return None
         raise self.fail(var, name, "yes or no")
 
+    def flag(self, name: str, default: bool) -> bool:
+        """A yes/no variable without an `auto`: anything but a boolean is an error, never a silent default."""
+        var = self.get(name)
+        if var is None:
+            return default
+        value = self.boolean(name)
+        if value is None:
+            raise self.fail(var, name, "yes or no (true/false)")
+        return value
+
     def names(self, name: str) -> tuple[str, ...]:
         var = self.get(name)
         if var is None:
@@ -97,7 +110,7 @@ class _Vars:
         return _name_list(self, var, name)
 
 
-def _name_list(vars_: _Vars, var: Var, name: str, value: Any = None) -> tuple[str, ...]:
+def _name_list(vars_: VarReader, var: Var, name: str, value: Any = None) -> tuple[str, ...]:
     value = var.value if value is None else value
     if isinstance(value, str):
         value = [part for part in re.split(r"[,\s]+", value) if part]
@@ -110,7 +123,7 @@ def build_host(
     name: str, merged: Mapping[str, Var], groups: tuple[str, ...], where: Where, base: Path
 ) -> InventoryHost:
     """The typed host for `name` from its variables after precedence."""
-    v = _Vars(name, merged)
+    v = VarReader(name, merged)
     address = v.text(*_ALIASES["address"]) or name
     password = v.text(*_ALIASES["password"], secret=True)
     become_password = v.text(*_ALIASES["become_password"], secret=True)
@@ -124,6 +137,7 @@ def build_host(
             where=str(var.where),
         )
     hostnames, service_hostnames = _hostnames(v)
+    written = (*hostnames, *(n for names in service_hostnames.values() for n in names))
     return InventoryHost(
         name=name,
         address=address,
@@ -155,6 +169,9 @@ def build_host(
         max_output_bytes=v.integer(
             "mailcert_max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, 1024 * 1024, 4 * 1024**3
         ),
+        resolver=v.text("mailcert_resolver") or None,
+        inventory_hostnames=tuple(dict.fromkeys(written)),
+        fix=fix_settings(v),
         groups=groups,
         source=where,
         vars={k: (Secret(str(var.value)) if k in SECRET_VARS else var.value) for k, var in merged.items()},
@@ -169,7 +186,7 @@ def _path(text: str | None, base: Path) -> str | None:
     return str(expanded if expanded.is_absolute() else base / expanded)
 
 
-def _roles(v: _Vars) -> tuple[str, ...] | None:
+def _roles(v: VarReader) -> tuple[str, ...] | None:
     var = v.get("mailcert_roles")
     if var is None:
         return None
@@ -184,7 +201,7 @@ def _roles(v: _Vars) -> tuple[str, ...] | None:
     return roles
 
 
-def _hostnames(v: _Vars) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+def _hostnames(v: VarReader) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     var = v.get("mailcert_hostnames")
     if var is None:
         return (), {}
@@ -202,7 +219,7 @@ def _hostnames(v: _Vars) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     return (), per_service
 
 
-def _challenge(v: _Vars) -> str:
+def _challenge(v: VarReader) -> str:
     value = v.text("mailcert_acme_challenge") or "standalone"
     if value in ("standalone", "webroot") or (value.startswith("dns-") and len(value) > 4):
         return value
@@ -211,7 +228,7 @@ def _challenge(v: _Vars) -> str:
     raise v.fail(var, "mailcert_acme_challenge", "standalone, webroot or dns-<certbot plugin>")
 
 
-def _choice(v: _Vars, name: str, choices: tuple[str, ...], default: str) -> str:
+def _choice(v: VarReader, name: str, choices: tuple[str, ...], default: str) -> str:
     value = v.text(name) or default
     if value not in choices:
         var = v.get(name)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailcert.errors import InventoryError
+
 SERVICE_ROLES = ("postfix", "dovecot", "exim", "cpanel")
 HOSTNAME_SERVICES = ("smtp", "submission", "imap", "pop3")
 
@@ -50,6 +52,48 @@ DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # as much as one host's gathered f
 DEFAULT_STATE_DIR = (
     "/var/lib/mailcert"  # mailcert_state_dir: the host folder of fix's lock, journal and backups
 )
+DEFAULT_CENTRAL_CERT_DIR = "/etc/mailcert/live"
+DEFAULT_RENEW_BEFORE_DAYS = 30
+DEFAULT_PROPAGATION_SECONDS = 60
+# Inventory variables that would hold a DNS update secret inline: central mode refuses them, never reads them.
+INLINE_SECRETS = (
+    "mailcert_acme_dns_secret",
+    "mailcert_tsig_secret",
+    "mailcert_tsig_key",
+    "dns_rfc2136_secret",
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A value the stage that uses it refuses, while the others read on without it (the audit does not fail
+    over a bad `mailcert_state_dir`; `fix` does)."""
+
+    what: str
+    where: Where
+
+    def error(self) -> InventoryError:
+        return InventoryError(self.what, where=str(self.where), todo="fix the inventory")
+
+
+@dataclass(frozen=True)
+class FixSettings:
+    """The inventory variables of `fix` and `verify --renew` beyond SPEC's (docs/contract-additions.md §2)."""
+
+    hostnames_from_dns: bool = False  # mailcert_hostnames_from_dns
+    acme_preflight: bool = True  # mailcert_acme_preflight
+    acme_caa_domain: str | None = None  # mailcert_acme_caa_domain, lower case, no trailing dot
+    cert_name: str | None = None  # mailcert_cert_name
+    state_dir: str | Refusal = DEFAULT_STATE_DIR  # mailcert_state_dir: absolute, on the host
+    central_cert_dir: str = DEFAULT_CENTRAL_CERT_DIR  # mailcert_central_cert_dir: absolute, on the host
+    central_state_dir: str | None = None  # mailcert_central_state_dir: absolute, on the control machine
+    acme_dns_credentials: str | None = field(default=None, repr=False)  # a credentials file's path
+    acme_dns_credentials_env: str | None = None  # the name of an environment variable holding that text
+    acme_dns_propagation_seconds: int = DEFAULT_PROPAGATION_SECONDS
+    renew_before_days: int = DEFAULT_RENEW_BEFORE_DAYS  # mailcert_renew_before_days
+    inline_secret: str | None = (
+        None  # the first of INLINE_SECRETS the inventory sets (refused by central mode)
+    )
 
 
 @dataclass(frozen=True)
@@ -59,8 +103,10 @@ class InventoryHost:
     `user` None means "the local user name" (as ssh does). `hostnames` are the names every TLS service must
     cover (mailcert_hostnames as a list); `service_hostnames` holds the per-service form
     (`smtp`, `submission`, `imap`, `pop3` → names). `roles` None means "detect from the files present".
-    `vars` holds every variable after precedence (passwords wrapped in Secret) for consumers with
-    needs beyond these fields.
+    `inventory_hostnames` is every name mailcert_hostnames writes (both forms), kept as written when later
+    stages extend `hostnames` (from DNS or the configuration). `fix` holds the variables only fix reads.
+    `vars` holds every variable after precedence (passwords wrapped in Secret) for the inventory's own
+    tests; nothing outside mailcert.inventory reads it (tests/unit/test_host_contract.py).
     """
 
     name: str
@@ -93,6 +139,9 @@ class InventoryHost:
     max_output_bytes: int = (
         DEFAULT_MAX_OUTPUT_BYTES  # mailcert_max_output_bytes: what one SSH command may print
     )
+    resolver: str | None = None  # mailcert_resolver: ADDR[:PORT] for mailcert_domains lookups
+    inventory_hostnames: tuple[str, ...] = ()
+    fix: FixSettings = field(default_factory=FixSettings)
     groups: tuple[str, ...] = ()
     source: Where | None = None
     vars: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -18,6 +18,7 @@ from mailcert.hostfs import LocalRoot
 from mailcert.inventory.model import InventoryHost
 from mailcert.verify.renew_central import due_plan
 from tests.fix_trees import inventory_host, lint, plan, without_letsencrypt
+from tests.inventory_hosts import host_from_vars
 from tests.lint_trees import HostTree
 from tests.pki import NOW
 from tests.unit import test_lint_scenarios as scenarios
@@ -107,12 +108,13 @@ def test_an_explicit_allowed_pattern_grants_the_name(hostile: HostTree, tmp_path
     ],
 )
 def test_what_the_inventory_grants(name: str, allowed: bool) -> None:
-    host = InventoryHost(
-        name="mx1",
+    host = host_from_vars(
+        {
+            "mailcert_domains": ["example.org"],
+            "mailcert_acme_allowed_names": ["*.example.net"],
+            "mailcert_hostnames": {"imap": ["mail.example.com"], "smtp": "smtp.example.com"},
+        },
         address="192.0.2.1",
-        domains=("example.org",),
-        acme_allowed_names=("*.example.net",),
-        vars={"mailcert_hostnames": {"imap": ["mail.example.com"], "smtp": "smtp.example.com"}},
     )
     assert granted(name, host) is allowed
 

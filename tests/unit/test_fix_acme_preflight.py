@@ -207,9 +207,10 @@ def test_ca_domain_is_letsencrypt_org_or_the_inventorys_or_the_servers_host() ->
     assert ca_domain(inventory_host(acme_server="letsencrypt-staging")) == "letsencrypt.org"
     custom = inventory_host(acme_server="https://acme.example.net:14000/dir")
     assert ca_domain(custom) == "acme.example.net"
-    from dataclasses import replace
 
-    named = replace(custom, vars={"mailcert_acme_caa_domain": "pki.example.net"})
+    named = inventory_host(
+        acme_server=custom.acme_server, vars={"mailcert_acme_caa_domain": "PKI.example.net."}
+    )
     assert ca_domain(named) == "pki.example.net"
 
 
@@ -219,9 +220,8 @@ def test_the_edge_looks_up_only_the_requested_names_through_the_given_resolver(e
     result = with_acme_preflight(expanding, inventory_host(), None, None, lookup=dns)
     assert certbot_d(result) == [MAIL, SMTP, POP]  # imap. is NXDOMAIN there
     assert {name for name, rdtype in dns.asked if rdtype == "A"} == set(NAMES)
-    from dataclasses import replace
 
-    off = replace(inventory_host(), vars={"mailcert_acme_preflight": False})
+    off = inventory_host(vars={"mailcert_acme_preflight": False})
     assert with_acme_preflight(expanding, off, None, None, lookup=Recorded({})) == expanding
 
 

@@ -212,7 +212,7 @@ def test_hostnames_from_dns_adds_the_names_dns_puts_at_the_host() -> None:
     found = replace(domain(), advertised=(srv, elsewhere))
     host = inventory_host(NAMES)
     assert with_dns_names(host, [found]) is host  # not asked for
-    asked = replace(host, vars={"mailcert_hostnames_from_dns": True})
+    asked = replace(host, fix=replace(host.fix, hostnames_from_dns=True))
     assert with_dns_names(asked, [found]).hostnames == (*NAMES, "mx.example.test")
     # names from the configuration are kept when the inventory lists none
     bare = replace(asked, hostnames=())
@@ -227,7 +227,7 @@ def test_hostnames_from_dns_makes_the_plan_expand_the_certificate(tmp_path: Path
     srv = Advertised(
         "mx.example.test", 25, "smtp", Mode.STARTTLS, "MX of example.test", "mx", address="127.0.0.1"
     )
-    host = replace(inventory_host(), vars={"mailcert_hostnames_from_dns": "true"})
+    host = inventory_host(vars={"mailcert_hostnames_from_dns": "true"})
     host = with_dns_names(host, [replace(domain(), advertised=(srv,), tlsa=())])
     report, model = lint(tree, PKI, list(host.hostnames))
     from mailcert.fix.plan.planner import plan_from

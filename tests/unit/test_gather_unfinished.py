@@ -21,6 +21,7 @@ from mailcert.gather.unfinished import (
 )
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport, Severity
+from tests.inventory_hosts import host_from_vars
 
 STATE = "/var/lib/mailcert"
 DEAD = "20261207T180000Z-dead01"
@@ -120,14 +121,9 @@ def test_the_gather_reports_only_runs_whose_worker_died_and_none_of_their_files(
 def test_the_state_folder_is_the_inventorys_and_a_bad_one_is_not_read() -> None:
     host = InventoryHost(name="mx1", address="127.0.0.1")
     assert state_folder(host) == STATE
-    assert (
-        state_folder(InventoryHost(name="mx1", address="127.0.0.1", vars={"mailcert_state_dir": "/srv/mc/"}))
-        == "/srv/mc"
-    )
-    assert (
-        state_folder(InventoryHost(name="mx1", address="127.0.0.1", vars={"mailcert_state_dir": "relative"}))
-        is None
-    )
+    assert state_folder(host_from_vars({"mailcert_state_dir": "/srv/mc/"})) == "/srv/mc"
+    assert state_folder(host_from_vars({"mailcert_state_dir": "relative"})) is None
+    assert state_folder(host_from_vars({"mailcert_state_dir": ["/srv/mc"]})) is None
     with pytest.raises(ValueError):
         gather_argv("/", "/state\nrm -rf /")
     assert gather_argv("/", "/my state; x")[-1] == "/my state; x"  # one argument, never shell text

@@ -26,12 +26,11 @@ from mailcert.fix.apply.payload import BEFORE_SWITCH, switch_payload, switches_a
 from mailcert.fix.edit.recipe import HiddenLineError, recipe
 from mailcert.fix.endpoints import compared, regressions_line
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
-from mailcert.inventory.model import DEFAULT_STATE_DIR, InventoryHost
+from mailcert.inventory.model import InventoryHost, Refusal
 from mailcert.model import Finding, HostReport, Severity
 from mailcert.ssh import StrictConnection
 
 RECONNECT_ATTEMPTS = 5
-STATE_DIR_VAR = "mailcert_state_dir"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -42,12 +41,9 @@ def new_run_id(now: datetime | None = None) -> str:
 
 def state_dir_of(host: InventoryHost) -> str:
     """Where the host keeps mailcert's lock and run backups (`mailcert_state_dir`, default /var/lib/mailcert)."""
-    value = host.vars.get(STATE_DIR_VAR, DEFAULT_STATE_DIR)
-    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
-        raise MailcertError(
-            f"{STATE_DIR_VAR} {value!r} is not an absolute path", where=host.name, todo="fix the inventory"
-        )
-    return value.rstrip("/") or "/"
+    if isinstance(host.fix.state_dir, Refusal):
+        raise host.fix.state_dir.error()
+    return host.fix.state_dir
 
 
 @dataclass

@@ -106,8 +106,8 @@ def choose_target(state: PlanState, bad_files: set[str] = frozenset()) -> Target
         return None
     used = used_lineages(state)
     renewable = [lineage for lineage in state.certbot.lineages if not lineage.conf_error]
-    chosen = state.host.vars.get("mailcert_cert_name")
-    if isinstance(chosen, str) and chosen:
+    chosen = state.host.fix.cert_name
+    if chosen:
         # the inventory names the lineage: only that one is used, expanded or issued
         renewable = [lineage for lineage in renewable if lineage.name == values.lineage_name(chosen)]
         used = [name for name in used if name == chosen] or [chosen]

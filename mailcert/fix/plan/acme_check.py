@@ -61,9 +61,8 @@ class GatheredFacts(HostFiles, Protocol):
 def ca_domain(host: InventoryHost) -> str:
     """The domain CAA `issue` values must name: mailcert_acme_caa_domain when set; `letsencrypt.org` for
     Let's Encrypt (production and staging); else the ACME server URL's host name."""
-    chosen = host.vars.get("mailcert_acme_caa_domain")
-    if isinstance(chosen, str) and chosen.strip():
-        return chosen.strip().rstrip(".").lower()
+    if host.fix.acme_caa_domain:
+        return host.fix.acme_caa_domain
     if host.acme_server in SERVERS or "api.letsencrypt.org" in host.acme_server:
         return LETSENCRYPT_CAA
     return (urlsplit(host.acme_server).hostname or host.acme_server).lower()
@@ -300,9 +299,7 @@ def with_acme_preflight(
 ) -> HostPlan:
     """`preflight` with facts gathered now (the edge): only names of planned `certbot certonly` steps are
     looked up. mailcert_acme_preflight: false (or central ACME mode) leaves the plan as it is."""
-    if host.acme_mode != "host" or str(host.vars.get("mailcert_acme_preflight", "true")).lower() in (
-        "false", "no", "0", "off",
-    ):  # fmt: skip
+    if host.acme_mode != "host" or not host.fix.acme_preflight:
         return plan
     renewals = renewals_of(gathered) if gathered is not None else {}
     names = [n for change in plan.changes for n in requested_names(change, renewals)]
@@ -311,7 +308,7 @@ def with_acme_preflight(
     if lookup is None:
         from mailcert.audit.domains import resolver_for
 
-        lookup = resolver_for(resolver or (str(host.vars.get("mailcert_resolver") or "") or None))
+        lookup = resolver_for(resolver or host.resolver)
     facts = AcmeFacts(
         names=look_up(names, lookup),
         host_addresses=host_addresses(host, lookup),

@@ -31,21 +31,9 @@ from mailcert.pki.certinfo import has_san, is_self_signed, spki_der
 from mailcert.pki.names import covers, is_ip
 
 CERT_DIR_VAR = "mailcert_central_cert_dir"
-DEFAULT_CERT_DIR = "/etc/mailcert/live"
-STATE_DIR_VAR = "mailcert_central_state_dir"
 CREDENTIALS_VAR = "mailcert_acme_dns_credentials"
 CREDENTIALS_ENV_VAR = "mailcert_acme_dns_credentials_env"
-PROPAGATION_VAR = "mailcert_acme_dns_propagation_seconds"
-RENEW_DAYS_VAR = "mailcert_renew_before_days"
-DEFAULT_RENEW_DAYS = 30
 PLUGIN = "dns-rfc2136"
-# Inventory variables that would hold a secret inline: refused, never read.
-INLINE_SECRETS = (
-    "mailcert_acme_dns_secret",
-    "mailcert_tsig_secret",
-    "mailcert_tsig_key",
-    "dns_rfc2136_secret",
-)
 
 
 class CentralError(MailcertError):
@@ -53,74 +41,53 @@ class CentralError(MailcertError):
 
 
 def cert_dir(host: InventoryHost, name: str) -> str:
-    base = host.vars.get(CERT_DIR_VAR, DEFAULT_CERT_DIR)
-    if not isinstance(base, str):
-        raise CentralError(f"{CERT_DIR_VAR} is not a path", where=host.name, todo="fix the inventory")
-    values.path(base.rstrip("/") or "/", CERT_DIR_VAR)
+    base = host.fix.central_cert_dir
+    values.path(base, CERT_DIR_VAR)
     return f"{base.rstrip('/')}/{values.lineage_name(name)}"
 
 
 def state_dir(host: InventoryHost) -> Path:
     """The control machine's folder for certbot's account, work and logs, and the CSRs and certificates."""
-    value = host.vars.get(STATE_DIR_VAR)
-    if value is None:
+    if host.fix.central_state_dir is None:
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         return Path(base) / "mailcert" / "central"
-    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
-        raise CentralError(
-            f"{STATE_DIR_VAR} {value!r} is not an absolute path", where=host.name, todo="fix the inventory"
-        )
-    return Path(value)
+    return Path(host.fix.central_state_dir)
 
 
 def renew_days(host: InventoryHost) -> int:
-    value = host.vars.get(RENEW_DAYS_VAR, DEFAULT_RENEW_DAYS)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CentralError(f"{RENEW_DAYS_VAR} must be a whole number of days", where=host.name)
-    return max(value, host.warn_days)
+    return max(host.fix.renew_before_days, host.warn_days)
 
 
 def refuse_inline_secrets(host: InventoryHost) -> None:
     """A TSIG secret or a credentials file's text in the inventory is refused with one line."""
-    for var in INLINE_SECRETS:
-        if var in host.vars:
-            raise CentralError(
-                f"refusing the inline secret {var} in the inventory (secrets are never read from it)",
-                where=host.name,
-                todo=f"put the certbot-dns-rfc2136 credentials in a file named by {CREDENTIALS_VAR}, "
-                f"or in an environment variable named by {CREDENTIALS_ENV_VAR}",
-            )
-    value = host.vars.get(CREDENTIALS_VAR)
-    if value is not None and (not isinstance(value, str) or "\n" in value or "=" in value):
+    if host.fix.inline_secret is not None:
+        raise CentralError(
+            f"refusing the inline secret {host.fix.inline_secret} in the inventory (secrets are never read from it)",
+            where=host.name,
+            todo=f"put the certbot-dns-rfc2136 credentials in a file named by {CREDENTIALS_VAR}, "
+            f"or in an environment variable named by {CREDENTIALS_ENV_VAR}",
+        )
+    value = host.fix.acme_dns_credentials
+    if value is not None and ("\n" in value or "=" in value):
         raise CentralError(
             f"{CREDENTIALS_VAR} holds text, not a file path: refusing an inline secret",
             where=host.name,
             todo=f"write the credentials to a file (mode 600) and set {CREDENTIALS_VAR} to its path",
-        )
-    env = host.vars.get(CREDENTIALS_ENV_VAR)
-    if env is not None and (not isinstance(env, str) or not env.replace("_", "a").isalnum()):
-        raise CentralError(
-            f"{CREDENTIALS_ENV_VAR} must name an environment variable (letters, digits, _)", where=host.name
         )
 
 
 def credentials_source(host: InventoryHost) -> str | None:
     """Where the DNS credentials come from, for the plan ("file PATH" / "environment NAME"); None: not set."""
     refuse_inline_secrets(host)
-    path = host.vars.get(CREDENTIALS_VAR)
-    if isinstance(path, str) and path:
-        return f"file {path}"
-    env = host.vars.get(CREDENTIALS_ENV_VAR)
-    if isinstance(env, str) and env:
-        return f"environment {env}"
+    if host.fix.acme_dns_credentials:
+        return f"file {host.fix.acme_dns_credentials}"
+    if host.fix.acme_dns_credentials_env:
+        return f"environment {host.fix.acme_dns_credentials_env}"
     return None
 
 
 def propagation(host: InventoryHost) -> int:
-    value = host.vars.get(PROPAGATION_VAR, 60)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600:
-        raise CentralError(f"{PROPAGATION_VAR} must be 0..3600 seconds", where=host.name)
-    return value
+    return host.fix.acme_dns_propagation_seconds
 
 
 def certbot_argv(
@@ -187,11 +154,11 @@ def central_target(state: PlanState, bad_files: set[str]) -> Target | None:
     names, refused = split_granted(wanted, host)
     if refused:
         state.cannot(refused_reason(refused))
-    chosen = host.vars.get("mailcert_cert_name")
+    chosen = host.fix.cert_name
     if not names:
-        name = chosen if isinstance(chosen, str) and chosen else "mailcert"
+        name = chosen or "mailcert"
         return Target(name, cert_dir(host, name), (), "issue", None, refused_reason(refused))
-    name = chosen if isinstance(chosen, str) and chosen else names[0].removeprefix("*.")
+    name = chosen or names[0].removeprefix("*.")
     live_dir = cert_dir(host, name)
     action = _current(state, live_dir, names, set(bad_files))
     if action is None:

@@ -14,38 +14,21 @@ plan as not requested.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from mailcert.inventory.model import InventoryHost
 
 ALLOWED_VAR = "mailcert_acme_allowed_names"
 
 
-def _names(value: object) -> list[str]:
-    """Names from one raw inventory value: a list, a string of names, or a mapping of those."""
-    if isinstance(value, str):
-        return [n for n in re.split(r"[,\s]+", value) if n]
-    if isinstance(value, Mapping):
-        return [n for v in value.values() for n in _names(v)]
-    if isinstance(value, list | tuple):
-        return [n for v in value if isinstance(v, str) for n in _names(v)]
-    return []
-
-
 def _normal(name: str) -> str:
     return name.strip().lower().rstrip(".")
-
-
-def inventory_hostnames(host: InventoryHost) -> tuple[str, ...]:
-    """mailcert_hostnames as the inventory writes it (not as DNS or the host's config extended it)."""
-    return tuple(dict.fromkeys(_normal(n) for n in _names(host.vars.get("mailcert_hostnames"))))
 
 
 def granted(name: str, host: InventoryHost) -> bool:
     """Whether the inventory grants `name` to this host (see the module's docstring)."""
     wanted = _normal(name)
-    if wanted in inventory_hostnames(host):
+    if wanted in host.inventory_hostnames:  # as written, not as DNS or the config extended it
         return True
     if any(wanted == d or wanted.endswith(f".{d}") for d in (_normal(d) for d in host.domains)):
         return True

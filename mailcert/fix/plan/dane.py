@@ -342,7 +342,7 @@ def with_dns_names(
 ) -> InventoryHost:
     """mailcert_hostnames_from_dns: true — the names DNS gives this host (MX, SRV, autoconfig and autodiscover
     targets at its address) join the names its certificate must cover."""
-    if not _truthy(host.vars.get("mailcert_hostnames_from_dns")) or not discoveries:
+    if not host.fix.hostnames_from_dns or not discoveries:
         return host
     addresses = {host.probe_address or host.address}
     at_host = {
@@ -360,7 +360,3 @@ def with_dns_names(
 def config_names(model: HostModel | None) -> list[str]:
     """The names the host's configuration advertises (used when the inventory lists none)."""
     return [] if model is None else [n for service in model.services for n in service.config_names]
-
-
-def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"))
