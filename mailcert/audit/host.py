@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mailcert.audit.lint import HostModel, Hostnames, LintOptions, lint_host_model
+from mailcert.audit.lint import HostModel, lint_host_model
+from mailcert.audit.options import lint_options, trust_bundles
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.merge import merge_endpoint_findings
 from mailcert.dns.discover import DomainDiscovery
@@ -19,7 +20,7 @@ from mailcert.errors import MailcertError
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
 from mailcert.gather.unfinished import state_folder, unfinished_findings
-from mailcert.inventory.model import HOSTNAME_SERVICES, InventoryHost, Secret
+from mailcert.inventory.model import InventoryHost, Secret
 from mailcert.model import ClientView, Endpoint, Finding, HostReport, ServedCert, Severity
 from mailcert.pki.trust import TrustStore
 from mailcert.ssh import DEFAULT_TIMEOUT, StrictConnection
@@ -94,13 +95,9 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         after = time.time()
     finally:
         conn.close()
-    checks = CheckOptions(
-        now=settings.now,
-        trust=settings.trust_loader(_bundles(host, settings)),
-        warn_days=host.warn_days,
-        crit_days=host.crit_days,
-    )
-    options = LintOptions(checks=checks, hostnames=hostnames_of(host), roles=host.roles)
+    trust = settings.trust_loader(trust_bundles(host, settings.ca_bundles))
+    options = lint_options(host, now=settings.now, trust=trust)
+    checks = options.checks
     report, model = lint_host_model(gathered, name=host.name, options=options)
     findings = list(report.findings)
     skew = clock_skew(gathered.clock, before, after)
@@ -129,22 +126,6 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         model,
         discoveries,
     )
-
-
-def _bundles(host: InventoryHost, settings: AuditSettings) -> list[str]:
-    bundles = list(settings.ca_bundles)
-    if host.ca_bundle and host.ca_bundle not in bundles:
-        bundles.append(host.ca_bundle)
-    return bundles
-
-
-def hostnames_of(host: InventoryHost) -> Hostnames | None:
-    """The inventory's mailcert_hostnames in lint's form: a list, a mapping per service, or None (detect)."""
-    if host.service_hostnames:
-        return {service: list(host.names_for(service)) for service in HOSTNAME_SERVICES}
-    if host.hostnames:
-        return list(host.hostnames)
-    return None
 
 
 def clock_skew(host_clock: int | None, before: float, after: float) -> Finding | None:

@@ -17,9 +17,9 @@ from typing import TextIO
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.host import AuditSettings, HostAudit, audit_host, hostnames_of
+from mailcert.audit.host import AuditSettings, HostAudit, audit_host
 from mailcert.audit.lint import LintOptions
-from mailcert.checks.certs import CheckOptions
+from mailcert.audit.options import lint_options, trust_bundles
 from mailcert.errors import MailcertError, UsageError
 from mailcert.fix.apply.fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply.host import HostApplied, Interruption, new_run_id
@@ -174,16 +174,10 @@ def _lint_options(
     host: InventoryHost, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
 ) -> LintOptions:
     """How the planner lints the result before anything is sent: as the audit lints (same roots, names)."""
-    bundles = tuple(dict.fromkeys([*settings.ca_bundles, *([host.ca_bundle] if host.ca_bundle else [])]))
+    bundles = trust_bundles(host, settings.ca_bundles)
     if bundles not in stores:
         stores[bundles] = settings.trust_loader(bundles)
-    checks = CheckOptions(
-        now=settings.now,
-        trust=stores[bundles],
-        warn_days=host.warn_days,
-        crit_days=host.crit_days,
-    )
-    return LintOptions(checks=checks, hostnames=hostnames_of(host), roles=host.roles)
+    return lint_options(host, now=settings.now, trust=stores[bundles])
 
 
 def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from mailcert.audit.host import AuditSettings, hostnames_of, unreachable
+from mailcert.audit.host import AuditSettings, unreachable
+from mailcert.audit.options import hostnames_of
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import Severity, Status
 from mailcert.tasks.audit import run_audit

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from mailcert.audit.lint import LintOptions, lint_host_model
-from mailcert.checks.certs import CheckOptions
+from mailcert.audit.options import lint_options
 from mailcert.errors import MailcertError
 from mailcert.facts import FileFacts, HostFiles, TextFile
 from mailcert.fix.model import ChangeKind, HostPlan
@@ -178,9 +178,4 @@ def refusal(
 
 def default_lint_options(host: InventoryHost, now: datetime) -> LintOptions:
     """Lint options from the inventory alone (no trusted roots: the same for the host now and the result)."""
-    from mailcert.audit.host import hostnames_of
-
-    checks = CheckOptions(
-        now=now, trust=TrustStore.of(()), warn_days=host.warn_days, crit_days=host.crit_days
-    )
-    return LintOptions(checks=checks, hostnames=hostnames_of(host), roles=host.roles)
+    return lint_options(host, now=now, trust=TrustStore.of(()))
