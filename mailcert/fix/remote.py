@@ -17,7 +17,7 @@ from typing import Any
 import paramiko
 
 from mailcert.errors import HostError, MailcertError
-from mailcert.fix.worker import apply_argv
+from mailcert.fix.worker import EXIT_BUSY, EXIT_NO_RECORD, apply_argv
 from mailcert.inventory.model import InventoryHost
 from mailcert.ssh import SUDO_PROMPT, RemoteOutput, StrictConnection, sudo_error
 
@@ -131,6 +131,11 @@ def _exec(conn: StrictConnection, command: str, stdin: bytes, timeout: int) -> R
         channel.close()
 
 
+# Switch states the control side sets from apply.sh's exit status (EXIT_NO_RECORD), not from its text.
+NOT_FOUND = "not-found"  # restore: the host has no record of the run
+ABSENT = "absent"  # wait: the switch never started on the host
+
+
 def parse_status(text: str) -> SwitchStatus:
     lines = text.strip().splitlines()
     if not lines:
@@ -157,6 +162,10 @@ def switch(conn: StrictConnection, state_dir: str, run_id: str, payload: str) ->
 
 def wait(conn: StrictConnection, state_dir: str, run_id: str) -> SwitchStatus:
     output = run_as_root(conn, apply_argv("wait", state_dir, run_id, conn.name))
+    if output.exit_status == EXIT_NO_RECORD:
+        return SwitchStatus(
+            ABSENT, parse_status(output.stdout).reason or "the switch never started on this host"
+        )
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "waiting for the switch")
     return parse_status(output.stdout)
@@ -165,6 +174,10 @@ def wait(conn: StrictConnection, state_dir: str, run_id: str) -> SwitchStatus:
 def restore(conn: StrictConnection, state_dir: str, run_id: str, why: str) -> SwitchStatus:
     """Put back every file run `run_id` changed on this host (byte-identical, owner and mode), reload."""
     output = run_as_root(conn, apply_argv("restore", state_dir, run_id, conn.name, " ".join(why.split())))
+    if output.exit_status == EXIT_NO_RECORD:
+        return SwitchStatus(
+            NOT_FOUND, parse_status(output.stdout).reason or f"no record of run {run_id} on this host"
+        )
     if output.exit_status != 0:
         raise _program_error(output, conn.name, "the restore")
     return parse_status(output.stdout)
@@ -232,22 +245,25 @@ class HostLock:
             stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
             channel.close()
             output = RemoteOutput("", stderr.replace(SUDO_PROMPT, ""), channel.recv_exit_status())
+            if output.exit_status == EXIT_BUSY:
+                raise self._busy(output.stderr)
             raise sudo_error(output, host) or _program_error(output, self.conn.name, "taking the host lock")
-        words = line.split()
-        if words[0] == "busy":
-            channel.close()
-            other = words[1] if len(words) > 1 else "?"
-            pid = words[2] if len(words) > 2 else "?"
-            since = words[3] if len(words) > 3 else "?"
-            raise HostLockedError(
-                f"another mailcert run ({other}, pid {pid} on the host, since {since}) holds the lock "
-                f"{self.state_dir}/lock",
-                where=self.conn.name,
-                todo="wait for that run to finish and run fix again",
-            )
         self.channel = channel
         self.said = line
         return line
+
+    def _busy(self, stderr: str) -> HostLockedError:
+        """The error for apply.sh's EXIT_BUSY, naming the run that holds the lock (its stderr line)."""
+        words = next((ln.split() for ln in stderr.splitlines() if ln.startswith("busy ")), ["busy"])
+        other = words[1] if len(words) > 1 else "?"
+        pid = words[2] if len(words) > 2 else "?"
+        since = words[3] if len(words) > 3 else "?"
+        return HostLockedError(
+            f"another mailcert run ({other}, pid {pid} on the host, since {since}) holds the lock "
+            f"{self.state_dir}/lock",
+            where=self.conn.name,
+            todo="wait for that run to finish and run fix again",
+        )
 
     def release(self) -> None:
         """Close the channel: the holder removes the lock (unless a switch of this run still runs)."""

@@ -16,7 +16,7 @@ import pytest
 
 from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.worker import apply_argv
+from mailcert.fix.worker import EXIT_NO_RECORD, apply_argv
 from tests.integration.test_fix_remote import facts, hold, program, release
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the apply program runs as root on hosts")
@@ -173,6 +173,6 @@ def test_the_rollback_of_a_run_the_host_never_saw_is_the_status_word_not_found(s
         gone = program(state, "restore", "NEVER", "by hand")
     finally:
         release(holder)
-    assert gone.returncode == 0
+    assert gone.returncode == EXIT_NO_RECORD
     assert gone.stdout.splitlines()[0] == "not-found"
     assert "no record of run NEVER on this host" in gone.stdout

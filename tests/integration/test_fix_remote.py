@@ -15,7 +15,7 @@ import pytest
 from mailcert.fix.acme.host import certbot_argv, certbot_reason
 from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
-from mailcert.fix.worker import apply_argv
+from mailcert.fix.worker import EXIT_BUSY, EXIT_NO_RECORD, apply_argv
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
@@ -162,7 +162,8 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock_and_takes_over_a
     first, said = hold(state, "FIRST")
     assert said == "locked"
     second = program(state, "hold", "SECOND")
-    assert second.stdout.startswith("busy FIRST ")
+    assert second.returncode == EXIT_BUSY and second.stdout == ""
+    assert second.stderr.startswith("busy FIRST ")
     first.kill()  # the control side died without releasing: the holder is gone, the lock stays
     first.wait(timeout=30)
     assert (state / "lock").exists()
@@ -235,7 +236,8 @@ def test_hosts_of_one_run_sharing_a_state_folder_keep_the_lock_until_the_last_is
     second, said_second = hold(state, "SHARED")
     assert (said, said_second) == ("locked", "resumed")
     release(first)
-    assert program(state, "hold", "OTHER").stdout.startswith("busy SHARED ")
+    busy = program(state, "hold", "OTHER")
+    assert busy.returncode == EXIT_BUSY and busy.stderr.startswith("busy SHARED ")
     try:
         done = program(state, "switch", "SHARED", stdin=switch_payload(plan_for(site)))
         assert done.stdout.startswith("applied"), done.stderr
@@ -372,7 +374,7 @@ def test_a_switch_prunes_old_run_records_that_need_nobody_and_keeps_the_rest(sit
         gone = program(state, "restore", "R05", "by hand")
     finally:
         release(holder)
-    assert gone.returncode == 0, gone.stderr
+    assert gone.returncode == EXIT_NO_RECORD, gone.stderr
     assert gone.stdout.splitlines() == [
         "not-found",
         "no record of run R05 on this host: it changed nothing here, or it is older than the newest 20 runs "

@@ -302,7 +302,7 @@ def _apply_locked(
     payload = switch_payload(plan)
     status, conn = _switch_surviving(host, conn, lock, state_dir, plan.run_id or "", payload, connect)
     if status.state != "applied":
-        outcome = Outcome.ROLLED_BACK if status.state in ("rolled-back", "absent") else Outcome.FAILED
+        outcome = Outcome.ROLLED_BACK if status.state in ("rolled-back", remote.ABSENT) else Outcome.FAILED
         return HostApplied(_mark_switch(plan, outcome, status.reason), status, message=status.reason)
     if interruption.is_set:
         return _undo(host, plan, conn, state_dir, interruption.why, after=None)
@@ -377,9 +377,9 @@ def _switch_surviving(
         except HostError as exc:
             lost = exc
             continue
-        if status.state == "absent":
+        if status.state == remote.ABSENT:
             return remote.SwitchStatus(
-                "absent",
+                remote.ABSENT,
                 f"the connection dropped before the switch started: {lost.what}; nothing was changed",
             ), conn
         return replace(

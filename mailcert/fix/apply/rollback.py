@@ -53,7 +53,7 @@ def rollback_host(host: InventoryHost, run_id: str, *, connect: Connect = Strict
         for earlier in recovered:  # said here: not again as a leftover by the next fix
             remote.mark_reported(conn, state_dir, earlier.run_id)
         status = remote.restore(conn, state_dir, run_id, f"rolled back by `mailcert fix --rollback {run_id}`")
-        if status.state != "not-found":  # the program's status word, never its text
+        if status.state != remote.NOT_FOUND:  # set from apply.sh's exit status (EXIT_NO_RECORD)
             remote.mark_reported(conn, state_dir, run_id)
         return HostRollback(host.name, status.state, status.reason + _recovered_note(recovered))
     except MailcertError as exc:

@@ -9,6 +9,12 @@ from importlib import resources
 from mailcert.gather.program import redaction_block
 
 PROGRAM_NAME = "mailcert-apply"
+# apply.sh's exit statuses (documented at its top; tests/unit check they match): the control side tells these
+# outcomes apart by the status, never by what the program prints.
+EXIT_OK = 0
+EXIT_FAILED = 2  # refused or failed: "mailcert-apply: WHY" on stderr
+EXIT_NO_RECORD = 3  # restore/wait: no record of the run for this host (never ran or started here, or pruned)
+EXIT_BUSY = 4  # hold: another live run holds the host lock; "busy OTHER PID SINCE" on stderr
 REDACT_SLOT = "# @mailcert-redact@\n"
 
 

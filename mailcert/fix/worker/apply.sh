@@ -4,10 +4,12 @@
 # restores every file byte-identical and reloads again; it always ends with a status file.
 # Usage: sh -c "$THIS_SCRIPT" mailcert-apply ACTION STATE_DIR [RUN-ID [HOST [ARG]]]
 #   hold STATE RUN              take the host lock for RUN and keep it while stdin stays open (the SSH
-#                               channel); prints "locked", "resumed", "taken-over OTHER" or "busy OTHER PID SINCE"
+#                               channel); prints "locked", "resumed" or "taken-over OTHER"; another live run's
+#                               lock: exit 4 (busy), "busy OTHER PID SINCE" on stderr
 #   switch STATE RUN HOST       payload on stdin (after a "mailcert-payload" line); start the worker; wait; print the status
-#   restore STATE RUN HOST WHY  put back what RUN changed (later rollback, or after a bad re-probe)
-#   wait STATE RUN HOST         wait for RUN's worker; print the status
+#   restore STATE RUN HOST WHY  put back what RUN changed (later rollback, or after a bad re-probe); no
+#                               record of RUN for HOST here: exit 3
+#   wait STATE RUN HOST         wait for RUN's worker; print the status; the switch never started: exit 3
 #   leftovers STATE             runs whose end no control side saw: "RUN@HOST STATE B64-REASON" per line
 #   reported STATE RUN HOST     mark RUN as seen by a control side
 # Records live in STATE/runs/RUN@HOST (payload, manifest, files/ backups, modes, status, worker.log). A switch
@@ -25,6 +27,16 @@
 #   `run` lines, never re-run after a restore: once it succeeded, its B64UNDO runs then (last first).
 #   Commands see MAILCERT_RUN_DIR (the run's root-only record) for what their undo needs.
 # Status file RUN-DIR/status: line 1 running|applied|rolled-back|failed, line 2 the reason.
+# Exit status (the control side tells outcomes apart by it, never by the text; mailcert/fix/worker/__init__.py
+# names them):
+#   0 done: stdout says how (the status lines, the lock word, the runs listed)
+#   2 refused or failed (die): one "mailcert-apply: WHY" line on stderr, nothing changed by that step
+#   3 no record (EXIT_NO_RECORD): restore or wait of a RUN this host has no record of for HOST (never ran or
+#     started here, or pruned); stdout still says why in the status lines' form
+#   4 busy (EXIT_BUSY): hold found another live run's lock; "busy OTHER PID SINCE" on stderr
+EXIT_FAILED=2
+EXIT_NO_RECORD=3
+EXIT_BUSY=4
 set -u
 umask 077
 LC_ALL=C
@@ -41,7 +53,7 @@ LOCK=$STATE/lock
 WAIT_LIMIT=${MAILCERT_WAIT_LIMIT:-600}
 die() {
     printf 'mailcert-apply: %s\n' "$*" >&2
-    exit 2
+    exit "$EXIT_FAILED"
 }
 case $RUN$HOSTKEY in
 */* | .* | *@*) die "bad run id or host name" ;;
@@ -80,8 +92,8 @@ hold() {
         if [ "$other" = "$RUN" ]; then
             said=resumed
         elif lock_alive; then
-            printf 'busy %s %s %s\n' "${other:-?}" "$(live_members | head -n 1)" "$(lock_pid since)"
-            exit 0
+            printf 'busy %s %s %s\n' "${other:-?}" "$(live_members | head -n 1)" "$(lock_pid since)" >&2
+            exit "$EXIT_BUSY"
         else
             rm -rf "$LOCK"
             mkdir "$LOCK" || die "cannot take $LOCK"
@@ -532,12 +544,12 @@ switch)
     wait_done
     ;;
 restore)
-    # Status words, never text to parse: not-found (no record of RUN for HOST here), or how the run ends.
+    # No record of RUN for HOST here: EXIT_NO_RECORD; otherwise the status lines of how the run ends.
     own_lock
     if [ ! -e "$RUNDIR/status" ]; then
         printf 'not-found\nno record of run %s on this host: it changed nothing here, or it is older than the newest %s runs the host keeps\n' \
             "$RUN" "$KEEP_RUNS"
-        exit 0
+        exit "$EXIT_NO_RECORD"
     fi
     [ -e "$RUNDIR/worker.done" ] || wait_done >/dev/null
     case $(status_of "$RUNDIR") in
@@ -558,7 +570,7 @@ restore)
 wait)
     if [ ! -e "$RUNDIR/status" ]; then
         printf 'absent\nthe switch never started on this host: nothing was changed\n'
-        exit 0
+        exit "$EXIT_NO_RECORD"
     fi
     wait_done
     ;;
