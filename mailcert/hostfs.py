@@ -138,7 +138,7 @@ class LocalRoot:
         if data is None:
             return TextFile(path=path, text=None, error=facts.error or "no such file", mtime=facts.mtime)
         # secrets blanked as gather.sh blanks them on a host: `lint ROOT` sees what `audit` sees
-        return TextFile(path=path, text=redact_text(decode_config(data)), mtime=facts.mtime)
+        return TextFile(path=path, text=redact_text(decode_config(data), path), mtime=facts.mtime)
 
     def glob(self, pattern: str) -> list[str]:
         """Shell-glob matching one path component at a time (a `*` never crosses `/`; dotfiles need a dot)."""

@@ -3,7 +3,9 @@
 gather.sh blanks secrets on the host before any config text is sent; this mirror lets a message decide
 whether a line it would quote is one that rule covers (a line read locally by `lint ROOT`, or a line a
 syntax finding names). tests/unit/test_redaction_rules.py runs the same corpus through both, so they
-cannot drift: `redact_line(line)` equals what the sh rule prints for that line.
+cannot drift: `redact_line(line)` equals what the sh rule prints for that line, and `redact_text(text, path)`
+what it prints for a file at `path` (where a hidden value continued on the next lines hides those too, and a
+SASL credential map keeps only its lookup keys).
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ PLACEHOLDER = "(hidden-by-mailcert)"
 
 _KEEP = re.compile(r"^[ \t\n\r\f\v]*hide[ \t\n\r\f\v]+tls_")
 _SPACE = r"[ \t\n\r\f\v]"
-_KEY_WORDS = ("pass", "secret", "token", "pw", "hmac", "credential", "api[_-]?key")
+_BLANKS = " \t\n\r\f\v"
+_KEY_WORDS = (
+    "pass",
+    "secret",
+    "token",
+    "pw",
+    "hmac",
+    "credential",
+    "api[_-]?key",
+    "dns[_-][A-Za-z0-9_.-]*key",
+)
 
 
 def _key_rule(word: str) -> re.Pattern[str]:
@@ -46,22 +58,117 @@ _CRYPT_HASHES = (
 )
 
 
-def redact_line(line: str) -> str:
-    """The line as gather.sh sends it (one line, without its newline)."""
+def _redacted(line: str) -> tuple[str, bool]:
+    """The line through the line rules, and whether any rule matched (sed's `t`: a match that leaves the text
+    as it was still counts)."""
     if _KEEP.match(line):
-        return line
+        return line, False
+    matched = 0
     for rule in _WHOLE_VALUE:
-        line = rule.sub(lambda m: f"{m.group(1)} {PLACEHOLDER}", line, count=1)
-    line = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{PLACEHOLDER}@", line)
+        line, n = rule.subn(lambda m: f"{m.group(1)} {PLACEHOLDER}", line, count=1)
+        matched += n
+    line, n = _URL_PASSWORD.subn(lambda m: f"{m.group(1)}{PLACEHOLDER}@", line)
+    matched += n
     for crypt in _CRYPT_HASHES:
-        line = crypt.sub(PLACEHOLDER, line)
-    return line
+        line, n = crypt.subn(PLACEHOLDER, line)
+        matched += n
+    return line, matched > 0
 
 
-def redact_text(text: str) -> str:
-    """A whole file as gather.sh sends it: every line through the rule, the lines kept (`lint ROOT` reads a
-    copied tree through this, so it sees what `audit` sees and no finding can repeat a secret)."""
-    return "\n".join(redact_line(line) for line in text.split("\n"))
+def redact_line(line: str) -> str:
+    """The line as gather.sh sends it (one line, without its newline), read on its own: the rules that depend
+    on the lines before it or on the file's name are `redact_text`'s."""
+    return _redacted(line)[0]
+
+
+_BLANK = re.compile(rf"{_SPACE}*$")
+_INDENT = re.compile(rf"{_SPACE}*")
+_GO_ON = " \\"  # what a hidden line that went on ends with
+_GOES_ON = re.compile(rf"\\{_SPACE}*$")  # a line ending in `\` (Exim, Dovecot) continues on the next one
+_CREDENTIAL_KEY = re.compile(rf"^({_SPACE}*(#{_SPACE}*)?(\[[^]]*\](:[0-9]+)?)?[^:]*:).*$", re.DOTALL)
+_CREDENTIAL_REST = re.compile(rf"^({_SPACE}*(#{_SPACE}*)?).*$", re.DOTALL)
+_CREDENTIAL_NAME = re.compile(r"(?i:.*sasl[_-]passw.*|passwd\.client.*)", re.DOTALL | re.ASCII)
+
+
+def file_kind(path: str) -> str:
+    """How gather.sh's `redact` treats continued values in the file at `path`: "postfix" (a line starting
+    with white space continues the one above), "credentials" (a SASL password map: only lookup keys are
+    kept) or "backslash" (a line ending in `\\` continues; also command output, whose path is "")."""
+    name = path.rsplit("/", 1)[-1]
+    if name == "master.cf":
+        return "backslash"
+    if name.endswith(".cf"):
+        return "postfix"
+    if _CREDENTIAL_NAME.fullmatch(name):
+        return "credentials"
+    return "backslash"
+
+
+def _credential_line(line: str) -> str:
+    if _BLANK.fullmatch(line):
+        return line
+    found = _CREDENTIAL_KEY.match(line)
+    if found:
+        return f"{found.group(1)} {PLACEHOLDER}"
+    rest = _CREDENTIAL_REST.match(line)
+    assert rest is not None  # every line matches
+    return f"{rest.group(1)}{PLACEHOLDER}"
+
+
+def _hidden_continuation(line: str, *, goes_on: bool) -> str:
+    indent = _INDENT.match(line)
+    assert indent is not None
+    return indent.group(0) + PLACEHOLDER + (_GO_ON if goes_on else "")
+
+
+def _postfix_lines(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    hiding = False  # a hidden value goes on in the indented lines that follow
+    for line in lines:
+        if hiding and _BLANK.fullmatch(line):
+            out.append(line)
+        elif hiding and line[:1] in _BLANKS:
+            out.append(_hidden_continuation(line, goes_on=False))
+        elif hiding and line.startswith("#"):
+            out.append(_redacted(line)[0])
+        else:
+            sent, matched = _redacted(line)
+            out.append(sent)
+            hiding = matched and not (line[:1] in _BLANKS or line.startswith("#"))
+    return out
+
+
+def _backslash_lines(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    hiding = False  # the line above was hidden and ended in `\`
+    for line in lines:
+        if hiding and _BLANK.fullmatch(line):
+            out.append(line)
+            hiding = False
+        elif hiding and line.lstrip(_BLANKS).startswith("#"):
+            out.append(_redacted(line)[0])
+        elif hiding:
+            hiding = _GOES_ON.search(line) is not None
+            out.append(_hidden_continuation(line, goes_on=hiding))
+        else:
+            sent, matched = _redacted(line)
+            hiding = matched and _GOES_ON.search(line) is not None
+            if hiding and not _GOES_ON.search(sent):
+                sent += _GO_ON
+            out.append(sent)
+    return out
+
+
+def redact_text(text: str, path: str = "") -> str:
+    """A whole file as gather.sh sends it for `path` (every line through the rule, the lines kept; `lint ROOT`
+    reads a copied tree through this, so it sees what `audit` sees and no finding can repeat a secret)."""
+    lines = text.split("\n")
+    kind = file_kind(path)
+    if kind == "credentials":
+        return "\n".join(_credential_line(_redacted(line)[0]) for line in lines)
+    if kind == "postfix":
+        return "\n".join(_postfix_lines(lines))
+    return "\n".join(_backslash_lines(lines))
 
 
 def holds_secret(line: str) -> bool:

@@ -78,22 +78,171 @@ meta openssl "$(openssl version 2>/dev/null)"
 # Secrets in config text are blanked here, keeping lines and keys (the rules, in this order; mirrored for
 # messages by mailcert/redaction.py, tests/unit/test_redaction_rules.py keeps the two equal):
 #  - a `hide tls_...` Exim line is kept whole (the audit needs it);
-#  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential or
-#    api_key/api-key/apikey, an Exim `hide` option, Dovecot `connect =`, an Exim `*_servers` list,
-#    `server_condition` or `client_send` (authenticators): the value; any of these keys
-#    written without `=` (`ssl_key_password x`): the rest, unless it holds a `{` (a section such as `passdb {`);
+#  - a line whose key (`key =`, `key:`, `export key=`) holds pass, secret, token, pw, hmac, credential,
+#    api_key/api-key/apikey or dns_...key (certbot DNS plugins: dns_linode_key), an Exim `hide` option,
+#    Dovecot `connect =`, an Exim `*_servers` list, `server_condition` or `client_send` (authenticators): the
+#    value; any of these keys written without `=` (`ssl_key_password x`): the rest, unless it holds a `{` (a
+#    section such as `passdb {`);
 #  - inside any value: from a word holding one of these key words and `=` (`bind_pw=`, `password=`) to the
 #    end of the line;
 #  - the password of a URL (`scheme://user:PASSWORD@host`) and a crypt hash (`$6$salt$hash`, `$y$...`).
-# `redact SEDCMD`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
+# Then by the file's name (`redact PATH`; PATH empty for command output):
+#  - a Postfix file (name ending in .cf, not master.cf): after a line some rule changed, the lines that
+#    continue it (starting with white space; blank and `#` lines between them do not end it) become their
+#    indentation and the placeholder;
+#  - a SASL credential map (name holding sasl_passw or sasl-passw, or starting passwd.client; not .cf): every
+#    line that is not blank keeps only up to its first `:` (after a `[host]:port`, so `[host]:587 user:`), or
+#    its indentation and `#`, then the placeholder;
+#  - any other file: after a changed line ending in `\`, the lines that continue it (Exim, Dovecot) become
+#    their indentation and the placeholder, with a ` \` where the line went on (a `#` line between them is kept
+#    to the rules and does not end it; a blank line does); the changed line keeps a ` \` at its end.
+# `redact PATH [SEDCMD]`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
 redact() {
-    set -- -e :out ${1:+-e} ${1:+"$1"}
+    rd_name=${1-}
+    rd_name=${rd_name##*/}
+    case $rd_name in
+    master.cf) rd_mode=B ;;
+    *.cf) rd_mode=P ;;
+    *[Ss][Aa][Ss][Ll][_-][Pp][Aa][Ss][Ss][Ww]* | [Pp][Aa][Ss][Ss][Ww][Dd].[Cc][Ll][Ii][Ee][Nn][Tt]*) rd_mode=C ;;
+    *) rd_mode=B ;;
+    esac
+    set -- -e :done ${2:+-e} ${2:+"$2"}
     rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
     rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
     rd_in='[A-Za-z0-9_.-]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/'
     rd_word='[A-Za-z0-9_.-]*\)[[:space:]]\{1,\}[^{[:space:]=:][^{]*$/\1 (hidden-by-mailcert)/'
+    rd_dns='[Dd][Nn][Ss][_-][A-Za-z0-9_.-]*[Kk][Ee][Yy]'
+    # The hold space carries the state from line to line: empty, B (a hidden value goes on after a `\`) or P
+    # (a hidden Postfix value goes on in indented lines); while a line is read it holds T (top) or K (a `#`
+    # line inside a continued value), a newline and the line as it came.
+    case $rd_mode in
+    P)
+        rd_enter='/^P\n/{
+/^P\n[[:space:]]*$/{
+s/^P\n//
+x
+s/.*/P/
+x
+b done
+}
+/^P\n[[:space:]]/{
+s/^P\n\([[:space:]]*\).*$/\1(hidden-by-mailcert)/
+x
+s/.*/P/
+x
+b done
+}
+/^P\n#/{
+s/^P\n//
+x
+s/^/K\
+/
+x
+b rules
+}
+}'
+        rd_leave='x
+/^K\n/{
+s/.*/P/
+x
+b done
+}
+/^T\n[[:space:]#]/{
+s/.*//
+x
+b done
+}
+s/.*/P/
+x
+b done'
+        ;;
+    C)
+        rd_enter=
+        rd_leave='x
+s/.*//
+x
+t cred
+:cred
+/^[[:space:]]*$/b done
+s/^\([[:space:]]*\(#[[:space:]]*\)\{0,1\}\(\[[^]]*\]\(:[0-9]\{1,\}\)\{0,1\}\)\{0,1\}[^:]*:\).*$/\1 (hidden-by-mailcert)/
+t done
+s/^\([[:space:]]*\(#[[:space:]]*\)\{0,1\}\).*$/\1(hidden-by-mailcert)/
+b done'
+        ;;
+    *)
+        rd_enter='/^B\n/{
+/^B\n[[:space:]]*$/{
+s/^B\n//
+x
+s/.*//
+x
+b done
+}
+/^B\n[[:space:]]*#/{
+s/^B\n//
+x
+s/^/K\
+/
+x
+b rules
+}
+/\\[[:space:]]*$/{
+s/^B\n\([[:space:]]*\).*$/\1(hidden-by-mailcert) \\/
+x
+s/.*/B/
+x
+b done
+}
+s/^B\n\([[:space:]]*\).*$/\1(hidden-by-mailcert)/
+x
+s/.*//
+x
+b done
+}'
+        rd_leave='x
+/^K\n/{
+s/.*/B/
+x
+b done
+}
+/\\[[:space:]]*$/!{
+s/.*//
+x
+b done
+}
+s/.*/B/
+x
+/\\[[:space:]]*$/!s/$/ \\/
+b done'
+        ;;
+    esac
+    # unchanged lines end no chain of their own: as `rd_leave` without the backslash case
+    case $rd_mode in
+    C) rd_same='b changed' ;;
+    P) rd_same='x
+/^K\n/{
+s/.*/P/
+x
+b done
+}
+s/.*//
+x
+b done' ;;
+    *) rd_same='x
+/^K\n/{
+s/.*/B/
+x
+b done
+}
+s/.*//
+x
+b done' ;;
+    esac
     # shellcheck disable=SC2016 # a literal $ in crypt hashes ($6$...), not an expansion
-    sed -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b out' \
+    sed -e x -e G -e "$rd_enter" \
+        -e 's/^[BP]\{0,1\}\n//' -e x -e 's/^/T\
+/' -e x -e :rules -e 't rules2' -e :rules2 \
+        -e '/^[[:space:]]*hide[[:space:]]\{1,\}tls_/b same' \
         -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_val" \
         -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_val" \
         -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_val" \
@@ -101,6 +250,7 @@ redact() {
         -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_val" \
         -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_val" \
         -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_val" \
+        -e "s/${rd_key}$rd_dns$rd_val" \
         -e "s/${rd_key}[Pp][Aa][Ss][Ss]$rd_word" \
         -e "s/${rd_key}[Ss][Ee][Cc][Rr][Ee][Tt]$rd_word" \
         -e "s/${rd_key}[Tt][Oo][Kk][Ee][Nn]$rd_word" \
@@ -108,6 +258,7 @@ redact() {
         -e "s/${rd_key}[Hh][Mm][Aa][Cc]$rd_word" \
         -e "s/${rd_key}[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_word" \
         -e "s/${rd_key}[Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_word" \
+        -e "s/${rd_key}$rd_dns$rd_word" \
         -e 's/^\([[:space:]]*connect[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*hide[[:space:]][^=]*=\).*$/\1 (hidden-by-mailcert)/' \
         -e 's/^\([[:space:]]*[A-Za-z0-9_]*_servers[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/' \
@@ -120,9 +271,11 @@ redact() {
         -e "s/\([Hh][Mm][Aa][Cc]$rd_in" \
         -e "s/\([Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll]$rd_in" \
         -e "s/\([Aa][Pp][Ii][_-]\{0,1\}[Kk][Ee][Yy]$rd_in" \
+        -e "s/\($rd_dns$rd_in" \
         -e 's#\(://[^:/@[:space:]]*:\)[^@[:space:]]*@#\1(hidden-by-mailcert)@#g' \
         -e 's/\$[0-9][a-z]\{0,1\}\$[./A-Za-z0-9]\{2,\}[^[:space:]:]*/(hidden-by-mailcert)/g' \
-        -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' "$@"
+        -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' \
+        -e 't changed' -e :same -e "$rd_same" -e :changed -e "$rd_leave" "$@"
 }
 # The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
 strip_blocks() {
@@ -352,7 +505,7 @@ visit() {
         # A configuration file with a PEM block in it: its text too, every block's lines blanked.
         if [ "$vi_want" = config ]; then
             next_copy
-            strip_blocks "$vi_f" | redact "$COPY_W" | rec text "$vi_p"
+            strip_blocks "$vi_f" | redact "$vi_p" "$COPY_W" | rec text "$vi_p"
         fi
         return
     fi
@@ -373,7 +526,7 @@ send_text() { # send_text HOSTPATH WANT
     case $2 in
     cron) sed -e '/certbot/b out' -e '/letsencrypt/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
     version) sed -e '/^__version__/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
-    *) redact "$COPY_W" <"$R$1" ;;
+    *) redact "$1" "$COPY_W" <"$R$1" ;;
     esac | rec text "$1"
     printf '%s\n' "$1" >>"$T/textfiles"
     TEXTFILES="$TEXTFILES$1$NL"
@@ -552,9 +705,9 @@ cmdrec() { # cmdrec NAME COMMAND ARGS...
     cr_rc=$?
     # Through the same rule as every file: `postconf -n` prints smtp_sasl_password_maps = static:user:PW
     # as the file holds it (it was sent raw, so the secret reached the control machine inside the record).
-    redact <"$T/out" >"$T/out.r"
+    redact "" <"$T/out" >"$T/out.r"
     rec cmd "$cr_name" "rc=$cr_rc" <"$T/out.r"
-    [ -s "$T/err" ] && head -c 4096 "$T/err" | redact | rec cmderr "$cr_name"
+    [ -s "$T/err" ] && head -c 4096 "$T/err" | redact "" | rec cmderr "$cr_name"
     cat "$T/out.r" >>"$T/text"
 }
 if [ -f "$R/etc/postfix/main.cf" ]; then

@@ -14,9 +14,9 @@ from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.checks.certs import CheckOptions
 from mailcert.hostfs import LocalRoot
 from mailcert.pki.trust import TrustStore
-from mailcert.redaction import redact_line
+from mailcert.redaction import redact_line, redact_text
 from tests.fuzz.strategies import no_hang
-from tests.unit.test_redaction_rules import SECRET_LINES, TLS_LINES, sh_redact
+from tests.unit.test_redaction_rules import SECRET_LINES, TLS_LINES, sh_redact, sh_redact_text
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 SPACE = st.sampled_from(["", " ", "  ", "\t", " \t "])
@@ -94,3 +94,58 @@ def test_no_finding_repeats_a_secret_line(
         host = lint_host(LocalRoot(tmp), name="mx-fuzz", options=options)
     shown = " ".join([host.error or "", *(f"{f.message} {f.fix}" for f in host.findings)])
     assert not any(secret in shown for secret in secrets), shown
+
+
+# Files of every kind the rule tells apart by name: Postfix (.cf), master.cf, a SASL map, the rest, commands.
+PATHS = st.sampled_from(
+    [
+        "/etc/postfix/main.cf", "/etc/postfix/ldap-users.cf", "/etc/postfix/master.cf", "/etc/postfix/sasl_passwd",
+        "/etc/mail/SASL-Passwd.relay", "/etc/exim4/passwd.client", "/etc/exim4/exim4.conf",
+        "/etc/dovecot/dovecot-sql.conf.ext", "/etc/letsencrypt/cli.ini", "",
+    ]
+)  # fmt: skip
+# Lines that start, go on or break a continued value: indented, ending in a backslash, comments, blanks.
+CONTINUED = st.one_of(
+    LINE,
+    st.builds(lambda i, body, end: f"{i}{body}{end}", st.sampled_from([" ", "\t", "    ", "#", "  #", ""]),
+              st.one_of(FREE, KEYS), st.sampled_from(["", "\\", " \\", "\\ ", "\r"])),
+    st.sampled_from(["", " ", "\t", "#", "\\", "[smtp.example.com]:587 u:p", "a:b:c", "[::1]:25 x"]),
+)  # fmt: skip
+
+
+@given(st.lists(CONTINUED, min_size=1, max_size=25), PATHS, st.booleans())
+def test_python_mirror_continues_a_hidden_value_as_the_host_rule_does(
+    lines: list[str], path: str, final_newline: bool
+) -> None:
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    with no_hang():
+        assert redact_text(text, path) == sh_redact_text("dash", text, path)
+
+
+CONTINUED_FORMS = [
+    ("/etc/postfix/main.cf", "{k} = first\n    S3{s}"),
+    ("/etc/postfix/main.cf", "{k} =\n\n  # note\n\tS3{s} more"),
+    ("/etc/postfix/mysql-virtual.cf", "{k} = x\n S3{s}"),
+    ("/etc/exim4/exim4.conf", "{k} = x\\\n  S3{s}"),
+    ("/etc/exim4/exim4.conf", "{k} = x \\\n# note\n  a\\\n  S3{s}"),
+    ("/etc/dovecot/dovecot-sql.conf.ext", "{k} = \\\n  S3{s}"),
+    ("", "{k}: x\\\n S3{s}"),
+    ("/etc/postfix/sasl_passwd", "[smtp.example.com]:587 user:S3{s}"),
+    ("/etc/postfix/sasl_passwd", "smtp.example.com S3{s}"),
+    ("/etc/exim4/passwd.client", "*.example.com:{k}:S3{s}"),
+]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(CONTINUED_FORMS), SECRET_KEYS, SECRET), min_size=1, max_size=6),
+    st.lists(LINE, max_size=4),
+)
+def test_a_secret_on_a_continuation_line_never_survives(
+    forms: list[tuple[tuple[str, str], str, str]], noise: list[str]
+) -> None:
+    for (path, form), key, secret in forms:
+        text = "\n".join([*noise, form.format(k=key, s=secret), *noise]) + "\n"
+        with no_hang():
+            sent = sh_redact_text("dash", text, path)
+        assert f"S3{secret}" not in sent, (path, sent)
+        assert sent.count("\n") == text.count("\n")

@@ -115,3 +115,36 @@ def test_no_secret_of_any_file_kind_leaves_the_host(tmp_path: Path) -> None:
     host = lint_host(gathered, name="mx-secrets", options=options)
     rendered = check_all_formats(Report(generated_at=datetime.now(UTC), evaluated_at=NOW, hosts=(host,)))
     assert [s for s in secrets if any(s in text for text in rendered.values())] == []
+
+
+def test_a_continued_secret_and_a_sasl_password_map_never_leave_the_host(tmp_path: Path) -> None:
+    """A value continued over lines (Postfix indentation, Exim and Dovecot `\\`) and a SASL password map that
+    gather.sh sends (a file named in the configuration outside the service folders is sent when it is
+    executable; smtp_sasl_password_maps itself is hidden, so here a comment names it): the whole secret stays
+    on the host, the TLS lines arrive as written."""
+    planted = {
+        "/etc/postfix/main.cf": "# relay credentials: /etc/mail/sasl_passwd\nsmtpd_tls_cert_file = /etc/ssl/mail.pem\n"
+        "smtp_sasl_password_maps = hash:/etc/mail/sasl_passwd,\n    static:relay:PostfixContinued1\n"
+        "smtpd_tls_key_file = /etc/ssl/mail.key\n",
+        "/etc/mail/sasl_passwd": "[smtp.example.test]:587 relay:SaslMapPw2\n",
+        "/etc/exim4/exim4.conf": "hide mysql_servers = localhost/exim/exim/\\\n    EximContinued3\n"
+        "tls_certificate = /etc/exim4/exim.crt\n",
+        "/etc/dovecot/dovecot.conf": "ssl_cert = </etc/ssl/mail.pem\n!include_try dovecot-sql.conf.ext\n",
+        "/etc/dovecot/dovecot-sql.conf.ext": "connect = host=db user=dovecot \\\n  password=DovecotContinued4\n",
+    }
+    secrets = ["PostfixContinued1", "SaslMapPw2", "EximContinued3", "DovecotContinued4"]
+    for path, text in planted.items():
+        target = tmp_path / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    (tmp_path / "etc/mail/sasl_passwd").chmod(0o755)
+    done = subprocess.run(gather_argv(str(tmp_path)), capture_output=True, text=True, check=True, timeout=120)
+    gathered = GatheredHost.from_output(done.stdout, name="mx-continued")
+    sent = {path: gathered.read_config(path).text for path in planted}
+    assert sent["/etc/mail/sasl_passwd"] == "[smtp.example.test]:587 relay: (hidden-by-mailcert)\n"
+    said = "\n".join(out.stdout + out.stderr for out in gathered.commands.values())
+    assert [
+        s for s in secrets if s in done.stdout or s in said or any(s in (t or "") for t in sent.values())
+    ] == []
+    assert "smtpd_tls_key_file = /etc/ssl/mail.key\n" in (sent["/etc/postfix/main.cf"] or "")
+    assert "tls_certificate = /etc/exim4/exim.crt\n" in (sent["/etc/exim4/exim4.conf"] or "")

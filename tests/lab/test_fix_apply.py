@@ -70,17 +70,20 @@ def checks(report: HostReport) -> set[str]:
     return {f.check for f in report.findings}
 
 
-def as_gathered(text: str) -> str:
+def as_gathered(text: str, path: str = "") -> str:
     """A host file's text as `audit` receives it (secret-looking values hidden, also in comments such as
     Debian's `#ssl_key_password =`): what the planners edit and what the host checks an edit's digest
-    against, so a plan built from the file's raw text would be refused as "changed since it was read"."""
-    return redact_text(text)
+    against, so a plan built from the file's raw text would be refused as "changed since it was read". `path`
+    picks the continuation rule (a Postfix .cf file, a SASL map, the rest)."""
+    return redact_text(text, path)
 
 
 def edit(path: str, before: str, after: str) -> Change:
     """An edit of `path` as a planner makes it: on the gathered text (`before` and `after` are raw)."""
     return Change(
-        ChangeKind.EDIT, f"edit {path}", file=FileChange(path, as_gathered(before), as_gathered(after))
+        ChangeKind.EDIT,
+        f"edit {path}",
+        file=FileChange(path, as_gathered(before, path), as_gathered(after, path)),
     )
 
 

@@ -151,13 +151,14 @@ def test_the_host_builds_the_edit_from_the_real_file_keeping_secrets_crlf_and_no
     real = tmp_path / "main.cf"
     real.write_bytes(SECRET_MAIN_CF)
     before = redacted_on_host(shell, real).decode()
-    # what gather sends: the secret lines hidden (their CR too), every other line as it is
+    # what gather sends: the secret lines hidden (their CR too), every other line as it is; the indented line
+    # continues db_password's value in a Postfix file, so it is hidden whole
     assert before == (
         "# relay\r\n"
         "smtp_sasl_password_maps = (hidden-by-mailcert)\n"
         "smtpd_tls_cert_file = /etc/ssl/old.pem\r\n"
         "db_password = (hidden-by-mailcert)\n"
-        "  hide mysql_servers = (hidden-by-mailcert)\n"
+        "  (hidden-by-mailcert)\n"
         "tail"
     )
     after = before.replace("/etc/ssl/old.pem", "/etc/ssl/fullchain.pem").replace("tail", "tail\r\nnew = 1")

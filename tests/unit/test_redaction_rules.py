@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from mailcert.gather.program import redaction_block
-from mailcert.redaction import PLACEHOLDER, holds_secret, quoted_line, redact_line
+from mailcert.redaction import PLACEHOLDER, holds_secret, quoted_line, redact_line, redact_text
 
 # (line, the secret that must not survive)
 SECRET_LINES: list[tuple[str, str]] = [
@@ -61,6 +61,105 @@ SECRET_LINES: list[tuple[str, str]] = [
     ("user@example.org:{SHA512-CRYPT}$6$abcdefgh$H4shH4shH4sh::::", "H4shH4shH4sh"),
     ("mail:$y$j9T$Yescrypt5alt$YescryptHashValue:19000::", "YescryptHashValue"),
     ("vmail:$2b$12$BcryptSaltAndHashHere:19000::", "BcryptSaltAndHashHere"),
+    # certbot DNS plugin credentials (certbot-dns-linode, certbot-dns-ovh, certbot-dns-porkbun)
+    ("dns_linode_key = L1nodeApiKey0123", "L1nodeApiKey0123"),
+    ("dns_ovh_consumer_key = OvhC0nsumerKey", "OvhC0nsumerKey"),
+    ("dns_porkbun_key=pk1_P0rkbunKey", "P0rkbunKey"),
+]
+
+# Files whose secret goes on past its first line, or sits under no key a rule names: (host path, text, the
+# secrets that must not survive). Written after the forms the daemons' own documents use: Postfix's
+# postconf(5) (a line starting with white space continues the one above, also in ldap_table(5) and
+# mysql_table(5) files), Exim's spec ch. 6 (a trailing backslash continues, comment lines may sit inside),
+# Dovecot's dovecot-sql.conf.ext (`password_query = \`) and Postfix's SASL_README (`[host]:587 user:pass`).
+SECRET_FILES: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "/etc/postfix/main.cf",
+        "smtp_sasl_password_maps = static:relayuser:\n    S3cretContinued\n"
+        "smtpd_tls_cert_file = /etc/ssl/mail.pem\n",
+        ("S3cretContinued",),
+    ),
+    (
+        "/etc/postfix/main.cf",
+        "smtp_sasl_password_maps =\n    static:relayuser:Sec0ndLine\n\n  # a note\n    Af7erBlankAndNote\n",
+        ("Sec0ndLine", "Af7erBlankAndNote"),
+    ),
+    (
+        "/etc/postfix/ldap-users.cf",
+        "server_host = ldap.example.org\nbind_pw =\n    LdapC0ntinued\nsearch_base = dc=example,dc=org\n",
+        ("LdapC0ntinued",),
+    ),
+    (
+        "/etc/postfix/mysql-virtual.cf",
+        "user = postfix\npassword = first\n\tMysqlTabC0nt\nhosts = 127.0.0.1\n",
+        ("MysqlTabC0nt",),
+    ),
+    (
+        "/etc/exim4/exim4.conf",
+        "hide mysql_servers = localhost/exim/exim/\\\n    ExImC0ntPw\nprimary_hostname = mail.example.org\n",
+        ("ExImC0ntPw",),
+    ),
+    (
+        "/etc/exim4/conf.d/auth/30_exim4-config_examples",
+        "plain_server:\n  driver = plaintext\n  server_condition = ${if eq{$auth2}{admin}\\\n"
+        "# the password\n    {${if eq{$auth3}{ExImAuthC0nt}}}}\n",
+        ("ExImAuthC0nt",),
+    ),
+    (
+        "/etc/exim4/exim4.conf.localmacros",
+        "ROUTER_SMARTHOST_PASS = relay:\\\n   MacroC0nt\\\n   MacroC0ntAgain\nMAIN_TLS_ENABLE = yes\n",
+        ("MacroC0nt", "MacroC0ntAgain"),
+    ),
+    (
+        "/etc/dovecot/dovecot-sql.conf.ext",
+        "driver = pgsql\nconnect = host=db dbname=mail \\\n  user=dovecot password=DovC0ntPw\n",
+        ("DovC0ntPw",),
+    ),
+    (
+        "/etc/dovecot/conf.d/10-ssl.conf",
+        "ssl_key_password = \\\n  DovKeyC0nt\nssl_cert = </etc/ssl/mail.pem\n",
+        ("DovKeyC0nt",),
+    ),
+    (
+        "/etc/postfix/sasl_passwd",
+        "[smtp.example.com]:587 relayuser:SaslMapPw1\nsmtp.example.net relay@example.net:SaslMapPw2\n"
+        "#[old.example.com]:587 olduser:SaslMapPw3\n[smtp.example.org]:465 relayuser:\n    SaslMapPw4\n",
+        ("SaslMapPw1", "SaslMapPw2", "SaslMapPw3", "SaslMapPw4"),
+    ),
+    (
+        "/etc/postfix/sasl/sasl_passwd",
+        "relay.example.com   user:Pass With Spaces5\n",
+        ("Pass With Spaces5", "With Spaces5"),
+    ),
+    (
+        "/etc/exim4/passwd.client",
+        "*.example.com:relayuser:ExImClientPw6\nsmtp.example.net:login:pa:ss:7\n",
+        ("ExImClientPw6", "pa:ss:7"),
+    ),
+]
+
+# Continued values that hold no secret: the audit and fix read them as written.
+PLAIN_CONTINUED_FILES: list[tuple[str, str]] = [
+    (
+        "/etc/postfix/main.cf",
+        "smtpd_tls_chain_files =\n    /etc/ssl/private/mail.key,\n    /etc/ssl/certs/mail.pem\n"
+        "smtpd_recipient_restrictions = permit_mynetworks,\n  reject_unauth_destination\n",
+    ),
+    (
+        "/etc/postfix/master.cf",
+        "relay unix - - n - - smtp\n  -o smtp_sasl_password_maps=static:u:pw\n"
+        "  -o smtp_tls_security_level=encrypt\n  -o smtp_tls_wrappermode=yes\n",
+    ),
+    (
+        "/etc/exim4/exim4.conf",
+        "tls_certificate = ${if exists{/etc/ssl/$tls_in_sni.pem}\\\n  {/etc/ssl/$tls_in_sni.pem}{/etc/exim4/exim.crt}}\n"
+        "hide tls_privatekey = /etc/exim4/exim.key\\\n  \n",
+    ),
+    (
+        "/etc/dovecot/conf.d/10-ssl.conf",
+        "local_name mail.example.org {\n  ssl_key_password = x\n  ssl_cert = </etc/ssl/mail.pem\n"
+        "  ssl_key = </etc/ssl/mail.key\n}\n",
+    ),
 ]
 
 # Lines the audit reads (and fix may edit): they must reach the control machine as written.
@@ -113,17 +212,23 @@ TLS_LINES = [
 ]
 
 
-def sh_redact(shell: str, lines: list[str]) -> list[str]:
-    """The lines through gather.sh's own `redact`, under `shell`, as the host runs it (LC_ALL=C)."""
-    program = "LC_ALL=C; export LC_ALL\n" + redaction_block() + "redact\n"
+def sh_redact(shell: str, lines: list[str], path: str = "") -> list[str]:
+    """The lines through gather.sh's own `redact`, under `shell`, as the host runs it (LC_ALL=C), for a file
+    at `path` (command output when empty)."""
+    return sh_redact_text(shell, "".join(f"{line}\n" for line in lines), path).split("\n")[:-1]
+
+
+def sh_redact_text(shell: str, text: str, path: str = "") -> str:
+    """A whole file's text through gather.sh's `redact PATH`, as gather.sh sends it."""
+    program = "LC_ALL=C; export LC_ALL\n" + redaction_block() + 'redact "$1"\n'
     done = subprocess.run(
-        [shell, "-c", program],
-        input="".join(f"{line}\n" for line in lines).encode(),
+        [shell, "-c", program, "mailcert-redact", path],
+        input=text.encode(),
         capture_output=True,
         check=True,
         timeout=30,
     )
-    return done.stdout.decode().split("\n")[:-1]
+    return done.stdout.decode()
 
 
 @pytest.mark.parametrize("shell", ["dash", "bash"])
@@ -185,3 +290,46 @@ def test_a_quoted_line_never_repeats_a_secret() -> None:
     for line, secret in SECRET_LINES:
         assert secret not in quoted_line(line)
     assert quoted_line("smtpd_tls_security_level = may") == "`smtpd_tls_security_level = may`"
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_a_continued_secret_is_hidden_on_every_line_it_goes_on(shell: str) -> None:
+    for path, text, secrets in SECRET_FILES:
+        sent = sh_redact_text(shell, text, path)
+        assert sent.count("\n") == text.count("\n"), (path, sent)
+        assert [s for s in secrets if s in sent] == [], (path, sent)
+        assert sent == redact_text(text, path), path
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_a_continued_value_without_a_secret_is_sent_as_written(shell: str) -> None:
+    for path, text in PLAIN_CONTINUED_FILES:
+        sent = sh_redact_text(shell, text, path)
+        kept = [line for line in text.split("\n") if "password" not in line]
+        assert [line for line in sent.split("\n") if "password" not in line] == kept, (path, sent)
+        assert sent == redact_text(text, path), path
+
+
+def test_continued_lines_keep_their_place_so_the_parsers_join_them_as_before() -> None:
+    exim = (
+        "PASSWDLINE=${sg{\\\n    ${lookup{$host}nwildlsearch{CONFDIR/passwd.client}}\\\n    {x}}\nnext = 1\n"
+    )
+    assert sh_redact_text("dash", exim, "/etc/exim4/exim4.conf.template") == (
+        "PASSWDLINE= (hidden-by-mailcert) \\\n    (hidden-by-mailcert) \\\n    (hidden-by-mailcert)\nnext = 1\n"
+    )
+    postfix = "smtp_sasl_password_maps = static:u:\n    pw\nmyhostname = mx\n"
+    assert sh_redact_text("dash", postfix, "/etc/postfix/main.cf") == (
+        "smtp_sasl_password_maps = (hidden-by-mailcert)\n    (hidden-by-mailcert)\nmyhostname = mx\n"
+    )
+
+
+def test_a_sasl_password_map_keeps_its_lookup_keys_only() -> None:
+    text = "[smtp.example.com]:587 relayuser:Pw1\nsmtp.example.net Pw2\n\n# relay\n"
+    assert sh_redact_text("dash", text, "/etc/postfix/sasl_passwd") == (
+        "[smtp.example.com]:587 relayuser: (hidden-by-mailcert)\n(hidden-by-mailcert)\n\n# (hidden-by-mailcert)\n"
+    )
+    # a Postfix lookup table's own configuration named after the map is read by the .cf rules
+    table = "hosts = db\npassword = Pw3\nquery = SELECT password FROM relay WHERE host='%s'\n"
+    assert sh_redact_text("dash", table, "/etc/postfix/mysql_sasl_passwd.cf") == (
+        "hosts = db\npassword = (hidden-by-mailcert)\nquery = SELECT password FROM relay WHERE host='%s'\n"
+    )

@@ -241,8 +241,14 @@ safe_target() { # safe_target PATH: no symbolic link in PATH, every folder of it
 }
 
 # @mailcert-redact@
-redacted() { # redacted FILE: the text gather.sh sends for FILE (secrets hidden, PEM block lines blanked)
-    if grep -q -e '-----BEGIN ' -- "$1" 2>/dev/null; then strip_blocks "$1" | redact; else redact <"$1"; fi
+redacted() { # redacted FILE [PATH]: the text gather.sh sends for PATH (default FILE) whose bytes FILE holds:
+    # secrets hidden by the rules for PATH's kind of file, PEM block lines blanked
+    rdd_path=${2:-$1}
+    if grep -q -e '-----BEGIN ' -- "$1" 2>/dev/null; then
+        strip_blocks "$1" | redact "$rdd_path"
+    else
+        redact "$rdd_path" <"$1"
+    fi
 }
 
 # merge_edit N PATH B64RECIPE SHA256: build files/new.N from the backup files/N of PATH (its real bytes) and
@@ -253,7 +259,7 @@ redacted() { # redacted FILE: the text gather.sh sends for FILE (secrets hidden,
 merge_edit() {
     MERGE_WHY=
     b64d "$3" >"$RUNDIR/files/recipe.$1" || { MERGE_WHY="bad payload"; return 1; }
-    redacted "$RUNDIR/files/$1" >"$RUNDIR/files/red.$1" || { MERGE_WHY="cannot read it"; return 1; }
+    redacted "$RUNDIR/files/$1" "$2" >"$RUNDIR/files/red.$1" || { MERGE_WHY="cannot read it"; return 1; }
     if [ "$(sha256sum <"$RUNDIR/files/red.$1" | cut -d' ' -f1)" != "$4" ]; then
         MERGE_WHY="it changed since mailcert read it (or is not UTF-8 text): nothing was written; run mailcert fix again"
         return 1
