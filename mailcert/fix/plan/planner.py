@@ -29,6 +29,7 @@ from mailcert.fix.roles import RoleSet, load_roles
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport
 from mailcert.services.certbot.parser import read_certbot
+from mailcert.services.registry import SERVICES
 
 # Findings that no change on the host can remove, and why.
 NOT_ON_HOST = {
@@ -232,7 +233,7 @@ def _served_by_reload(state: PlanState) -> None:
 
 def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
     changes = []
-    order = ["postfix", "dovecot", "exim", "cpanel"]
+    order = list(SERVICES)
     for service, findings in sorted(state.reload.items(), key=lambda item: [*order, item[0]].index(item[0])):
         if service not in state.roles.roles or service == "certbot":
             continue
