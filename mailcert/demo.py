@@ -19,10 +19,12 @@ from mailcert.lab.faults import FAULTS
 from mailcert.lab.kinds import EXIM_DOVECOT, KINDS, POSTFIX_DOVECOT, kind_named
 from mailcert.lab.layout import LabHost
 from mailcert.lab.state import LabState
+from mailcert.ports import STANDARD_PORTS
 
 LAB_DIR = Path("lab")
 HOSTS = 3
-PORT_NAME = {25: "smtp", 587: "smtp", 465: "smtp", 143: "imap", 993: "imap", 110: "pop", 995: "pop"}
+# The lab names a host's endpoints by dialogue: smtp.DOMAIN, imap.DOMAIN, pop.DOMAIN.
+PORT_NAME = {port: {"pop3": "pop"}.get(role.protocol, role.protocol) for port, role in STANDARD_PORTS.items()}
 
 
 def say(text: str = "") -> None:

@@ -18,29 +18,13 @@ from mailcert.errors import MailcertError
 from mailcert.facts import HostFiles
 from mailcert.model import Endpoint, Finding, HostReport, Mode
 from mailcert.pki.names import normalise
+from mailcert.ports import CLIENT_KINDS, STANDARD_PORTS
 from mailcert.services.model import CertSource, Listener, ServiceConfig
 from mailcert.services.registry import ROLES, detect_roles, parser_for
 
 # Listener names → the client-facing kind SPEC's `mailcert_hostnames` mapping uses.
-CLIENT_KIND = {
-    "smtp": "smtp",
-    "submission": "submission",
-    "submissions": "submission",
-    "smtps": "submission",
-    "imap": "imap",
-    "imaps": "imap",
-    "pop3": "pop3",
-    "pop3s": "pop3",
-}
-PORT_KIND = {
-    25: "smtp",
-    587: "submission",
-    465: "submission",
-    143: "imap",
-    993: "imap",
-    110: "pop3",
-    995: "pop3",
-}
+CLIENT_KIND = CLIENT_KINDS
+PORT_KIND = {port: CLIENT_KINDS[role.service] for port, role in STANDARD_PORTS.items()}
 
 Hostnames = Sequence[str] | Mapping[str, Sequence[str]]
 

@@ -135,8 +135,9 @@ def roles_for(override: str | None) -> RoleSet:
 
 
 @dataclass(frozen=True)
-class Role:
-    """One host service's role: validation commands, reload commands, templates (name → file)."""
+class RoleCommands:
+    """What roles/<service>/role.yml says about one service (services/registry describes the service itself):
+    how to validate and reload it after a change, and the templates (name → file) of files it may get."""
 
     name: str
     systemd_units: tuple[str, ...] = ()
@@ -153,10 +154,10 @@ class Role:
 
 @dataclass(frozen=True)
 class RoleSet:
-    roles: Mapping[str, Role]
+    roles: Mapping[str, RoleCommands]
     sources: tuple[Path, ...] = ()
 
-    def role(self, name: str) -> Role:
+    def role(self, name: str) -> RoleCommands:
         found = self.roles.get(name)
         if found is None:
             searched = ", ".join(str(p) for p in self.sources) or "no roles folder"
@@ -231,7 +232,7 @@ def _argv(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _role(name: str, values: Mapping[str, Any], templates: Mapping[str, Path]) -> Role:
+def _role(name: str, values: Mapping[str, Any], templates: Mapping[str, Path]) -> RoleCommands:
     where = f"roles/{name}/role.yml"
     reload = values.get("reload") or {}
     if not isinstance(reload, dict):
@@ -239,7 +240,7 @@ def _role(name: str, values: Mapping[str, Any], templates: Mapping[str, Path]) -
     validate = values.get("validate") or []
     if not isinstance(validate, list):
         raise MailcertError(f"{where}: `validate` must be a list of commands")
-    return Role(
+    return RoleCommands(
         name=name,
         systemd_units=_argv(values.get("systemd_units") or [], f"{where} systemd_units"),
         validate=tuple(_argv(v, f"{where} validate") for v in validate),

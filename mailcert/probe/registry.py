@@ -1,35 +1,11 @@
-"""Which dialogue a mail port speaks: the standard ports with their protocol and TLS mode (RFC 8314, RFC 6186)."""
+"""Which dialogue a port speaks: the standard ports (mailcert/ports.py), adjusted by what the caller knows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mailcert.model import Mode
+from mailcert.ports import PROTOCOL_LABELS, PROTOCOLS, STANDARD_PORTS, PortRole
 
-
-@dataclass(frozen=True)
-class PortRole:
-    """What a client expects on a port: the service name, the dialogue, and how TLS starts."""
-
-    service: str  # the RFC 6186 / IANA service name: smtp, submission, submissions, imap, imaps, pop3, pop3s
-    protocol: str  # the dialogue: smtp, imap, pop3
-    mode: Mode
-
-
-STANDARD_PORTS: dict[int, PortRole] = {
-    25: PortRole("smtp", "smtp", Mode.STARTTLS),
-    587: PortRole("submission", "smtp", Mode.STARTTLS),
-    465: PortRole("submissions", "smtp", Mode.IMPLICIT),
-    143: PortRole("imap", "imap", Mode.STARTTLS),
-    993: PortRole("imaps", "imap", Mode.IMPLICIT),
-    110: PortRole("pop3", "pop3", Mode.STARTTLS),
-    995: PortRole("pop3s", "pop3", Mode.IMPLICIT),
-}
-
-PROTOCOLS: tuple[str, ...] = ("smtp", "imap", "pop3")
-
-# Human words for a dialogue spoken in plaintext, for "465 speaks plaintext SMTP".
-PROTOCOL_LABELS: dict[str, str] = {"smtp": "SMTP", "imap": "IMAP", "pop3": "POP3"}
+__all__ = ["PROTOCOLS", "PROTOCOL_LABELS", "STANDARD_PORTS", "PortRole", "role_for", "sniff_protocol"]
 
 
 def role_for(port: int, protocol: str | None = None, mode: Mode | None = None) -> PortRole | None:

@@ -112,7 +112,7 @@ def fix(
         _confirm(yes, plans)
         print(f"fix: run {run_id} (undo later with `mailcert fix --rollback {run_id}`)", file=say, flush=True)
     interruption = Interruption()
-    results = _apply_all(audits, plans, run_id, settings, bool(at), workers, interruption, say)
+    results = _apply_all(audits, plans, run_id, settings, bool(at), workers, interruption, say, roles)
     if nothing_planned:  # said after the hosts were seen: an unfinished earlier run may have been restored
         print(nothing_to_do_line(results), file=say)
     finals = [_final(audit.report, result) for audit, result in zip(audits, results, strict=True)]
@@ -205,6 +205,7 @@ def _apply_all(
     workers: int,
     interruption: Interruption,
     say: TextIO,
+    roles: str | None = None,
 ) -> list[HostApplied]:
     def recheck(host: InventoryHost) -> HostReport:
         # Without --at, "now" is after the change: a certificate issued a moment ago is valid by then.
@@ -212,7 +213,10 @@ def _apply_all(
             host, settings if fixed_instant else replace(settings, now=datetime.now(UTC))
         ).report
 
-    work = [HostWork(a.host, p, a.report) for a, p in zip(audits, plans, strict=True)]
+    work = [
+        HostWork(a.host, p, a.report, roles_for(roles or a.host.roles_dir))
+        for a, p in zip(audits, plans, strict=True)
+    ]
     return apply_fleet(
         work, run_id=run_id, recheck=recheck, forks=workers, say=printer(say), interruption=interruption
     )

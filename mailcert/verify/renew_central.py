@@ -109,7 +109,14 @@ def renew_one(audit: HostAudit, settings: AuditSettings) -> Renewed:
     def recheck(host: object) -> HostReport:
         return audit_host(audit.host, settings).report
 
-    result = apply_host(audit.host, plan, run_id=new_run_id(), before=audit.report, recheck=recheck)
+    result = apply_host(
+        audit.host,
+        plan,
+        run_id=new_run_id(),
+        before=audit.report,
+        recheck=recheck,
+        roles=roles_for(audit.host.roles_dir),
+    )
     if result.message is not None or not all(c.outcome is Outcome.APPLIED for c in result.plan.changes):
         return Renewed(name, None, finding=_failed(result.message or "not applied"))
     kept = (

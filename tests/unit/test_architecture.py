@@ -20,6 +20,7 @@ STAGES: tuple[tuple[str, frozenset[str]], ...] = (
                 "mailcert",
                 "mailcert.errors",
                 "mailcert.model",
+                "mailcert.ports",
                 "mailcert.facts",
                 "mailcert.catalogue",
                 "mailcert.pem",

@@ -180,6 +180,7 @@ def test_plan_order_issue_edits_commands_reloads(tree: HostTree) -> None:
     assert sorted(c.argv for c in result.validations) == [
         ("doveconf", "-n"),
         ("postfix", "check"),
+        ("sh", "-c", "postconf >/dev/null"),  # roles/postfix/role.yml's second check
         ("sh", "-n", "/etc/letsencrypt/renewal-hooks/deploy/mailcert-reload"),  # the new hook parses
     ]
 

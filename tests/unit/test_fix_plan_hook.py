@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.fix.model import ChangeKind
+from mailcert.fix.apply.payload import reloads, validations
+from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
 from mailcert.fix.roles import default_paths, load_roles
 from mailcert.services.certbot.hooks import POSTMAP_F, reload_actions
 from tests.fix_trees import plan
@@ -25,6 +26,9 @@ LINEAGE_DIR = "/etc/letsencrypt/live/mail.example.test"
 @pytest.fixture
 def tree(tmp_path: Path) -> HostTree:
     return HostTree(tmp_path / "host", PKI)
+
+
+POSTCONF = ("sh", "-c", "postconf >/dev/null")
 
 
 def hook_text(tree: HostTree) -> str:
@@ -99,7 +103,7 @@ def test_working_directory_roles_override_packaged_ones(tree: HostTree, tmp_path
     reload = result.changes[-1]
     assert reload.command is not None and reload.command.argv == ("/usr/local/sbin/postfix-safe-reload",)
     # keys the override leaves out keep the packaged values
-    assert [c.argv for c in result.validations] == [("postfix", "check")]
+    assert [c.argv for c in result.validations] == [("postfix", "check"), POSTCONF]
 
 
 def test_a_template_error_is_a_plan_error_not_a_traceback(tree: HostTree, tmp_path: Path) -> None:
@@ -116,11 +120,36 @@ def test_a_template_error_is_a_plan_error_not_a_traceback(tree: HostTree, tmp_pa
 def test_packaged_roles_cover_every_service() -> None:
     roles = load_roles(default_paths()[:1])
     assert {"postfix", "dovecot", "exim", "cpanel", "certbot"} <= set(roles.roles)
-    assert roles.role("postfix").validate == (("postfix", "check"),)
+    assert roles.role("postfix").validate == (("postfix", "check"), POSTCONF)
     assert roles.role("dovecot").validate == (("doveconf", "-n"),)
     assert roles.role("exim").validate == (("exim", "-bV"),)
     assert roles.role("dovecot").reload_argv(systemd=False) == ("doveadm", "reload")
     assert roles.role("postfix").reload_argv(systemd=True) == ("systemctl", "reload", "postfix")
+    # cPanel's restarts happen inside its WHM API step (fix/plan/cpanel.py), never as a generic reload
+    assert roles.role("cpanel").validate == () and roles.role("cpanel").reload_argv(systemd=True) == ()
+
+
+def test_validate_and_reload_come_from_role_yml_only(tmp_path: Path) -> None:
+    """An override that empties postfix's validate leaves no `postfix check` in the switch (issue 20)."""
+    local = tmp_path / "roles"
+    (local / "postfix").mkdir(parents=True)
+    (local / "postfix" / "role.yml").write_text("validate: []\n")
+    roles = load_roles([*default_paths()[:1], local])
+    edit = Change(ChangeKind.EDIT, "e", file=FileChange("/etc/postfix/main.cf", "a\n", "b\n"))
+    reload = Change(ChangeKind.RELOAD, "r", service="dovecot")
+    plan_ = HostPlan("mx", (edit, reload))
+    assert validations(plan_, roles) == (("doveconf -n", "doveconf -n"),)
+    assert [label for _, label in validations(plan_)] == [
+        "postfix check",
+        "sh -c 'postconf >/dev/null'",
+        "doveconf -n",
+    ]
+    ((text, label),) = reloads(plan_, roles)
+    assert label == "reload of dovecot"
+    assert text == (
+        "if [ -d /run/systemd/system ] && systemctl is-active --quiet dovecot.service; "
+        "then systemctl reload dovecot; else doveadm reload; fi"
+    )
 
 
 @pytest.mark.skipif(shutil.which("dash") is None and os.geteuid() != 0, reason="dash is not installed here")

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from mailcert.fix.apply.host import Connect, HostApplied, Interruption, Recheck, apply_host
 from mailcert.fix.model import HostPlan
+from mailcert.fix.roles import RoleSet
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport
 from mailcert.ssh import StrictConnection
@@ -25,6 +26,7 @@ class HostWork:
     host: InventoryHost
     plan: HostPlan
     before: HostReport
+    roles: RoleSet | None = None  # whose validate/reload commands the switch runs (None: the packaged roles)
 
 
 def apply_fleet(
@@ -49,6 +51,7 @@ def apply_fleet(
             recheck=recheck,
             connect=connect,
             interruption=interruption,
+            roles=item.roles,
         )
 
     with (

@@ -26,6 +26,7 @@ from mailcert.fix.apply.payload import BEFORE_SWITCH, switch_payload, switches_a
 from mailcert.fix.edit.recipe import HiddenLineError, recipe
 from mailcert.fix.endpoints import compared, regressions_line
 from mailcert.fix.model import Change, ChangeKind, HostPlan, Outcome
+from mailcert.fix.roles import RoleSet
 from mailcert.inventory.model import InventoryHost, Refusal
 from mailcert.model import Finding, HostReport, Severity
 from mailcert.ssh import StrictConnection
@@ -136,8 +137,10 @@ def apply_host(
     recheck: Recheck | None,
     connect: Connect = StrictConnection,
     interruption: Interruption | None = None,
+    roles: RoleSet | None = None,
 ) -> HostApplied:
-    """Carry out `plan` on `host` under the host lock; never raises for a host-side failure."""
+    """Carry out `plan` on `host` under the host lock; never raises for a host-side failure. `roles`: whose
+    validate and reload commands the switch runs for services the plan touches (None: the packaged roles)."""
     interruption = interruption or Interruption()
     plan = replace(plan, run_id=run_id)
     if plan.empty and plan.error is not None:  # not planned (host unreachable in the audit): no connection
@@ -177,7 +180,9 @@ def apply_host(
             return HostApplied(
                 _skip_all(plan, why), message=why, leftovers=tuple(olds), lock_note=note, recovered=recovered
             )
-        result = _apply_locked(host, plan, conn, lock, state_dir, before, recheck, connect, interruption)
+        result = _apply_locked(
+            host, plan, conn, lock, state_dir, before, recheck, connect, interruption, roles
+        )
         if result.status is not None and result.status.state == "interrupted":
             result = _recover_own(result, lock.conn, state_dir, run_id)
         remote.mark_reported(lock.conn, state_dir, run_id)  # we saw how it ended: not a leftover
@@ -279,6 +284,7 @@ def _apply_locked(
     recheck: Recheck | None,
     connect: Connect,
     interruption: Interruption,
+    roles: RoleSet | None,
 ) -> HostApplied:
     for change in plan.changes:
         if change.kind not in (ChangeKind.INSTALL, ChangeKind.ISSUE) or change.command is None:
@@ -299,7 +305,7 @@ def _apply_locked(
         return HostApplied(plan, after=recheck(host) if recheck else None)
     if interruption.is_set:
         return HostApplied(_fail_unfinished(plan, interruption.why), message=interruption.why)
-    payload = switch_payload(plan)
+    payload = switch_payload(plan, roles)
     status, conn = _switch_surviving(host, conn, lock, state_dir, plan.run_id or "", payload, connect)
     if status.state != "applied":
         outcome = Outcome.ROLLED_BACK if status.state in ("rolled-back", remote.ABSENT) else Outcome.FAILED

@@ -3,48 +3,37 @@
 A new file travels whole; an edit of an existing file travels as a line recipe with the digest of the text
 as read (mailcert/fix/edit/recipe.py): the host builds it from the real file, whose secrets mailcert never saw.
 
-Validations and reloads default per service (systemd when the host runs it and the unit is active, else the
-daemon's own command); a plan may name its own. Commands are shell text built with shlex, never by hand.
+Validations and reloads come from each service's roles/<name>/role.yml only (the packaged roles, or the run's
+--roles / mailcert_roles_dir set): a plan's own validations, then the role's for every service whose files it
+writes or that it reloads; a RELOAD without a command gets its role's reload, through systemd when the host
+runs it and one of the role's units is active, else the daemon's own command. Commands are shell text built
+with shlex, never by hand.
 """
 
 from __future__ import annotations
 
 import base64
+import shlex
 
 from mailcert.fix.edit.recipe import digest, recipe
 from mailcert.fix.model import ChangeKind, Command, HostPlan
+from mailcert.fix.roles import RoleCommands, RoleSet, roles_for
 from mailcert.fix.worker import apply_script
-
-# Fixed shell text (no values from the plan or the host reach it).
-VALIDATE: dict[str, tuple[str, ...]] = {
-    "postfix": ("postfix check", "postconf >/dev/null"),
-    "dovecot": ("doveconf -n >/dev/null",),
-    "exim": ("if command -v exim >/dev/null 2>&1; then exim -bV >/dev/null; else exim4 -bV >/dev/null; fi",),
-}
+from mailcert.services.registry import service_of_path
 
 
-def _systemd_or(unit: str, fallback: str) -> str:
-    return (
-        f"if [ -d /run/systemd/system ] && systemctl is-active --quiet {unit}; "
-        f"then systemctl reload {unit}; else {fallback}; fi"
-    )
-
-
-RELOAD: dict[str, str] = {
-    "postfix": _systemd_or("postfix", "postfix reload"),
-    "dovecot": _systemd_or("dovecot", 'doveadm reload || kill -HUP "$(cat /run/dovecot/master.pid)"'),
-    "exim": _systemd_or(
-        "exim4",
-        'kill -HUP "$(cat /run/exim4/exim.pid 2>/dev/null || cat /var/run/exim.pid)"',
-    ),
-}
-
-_SERVICE_OF_FOLDER = (("/etc/postfix/", "postfix"), ("/etc/dovecot/", "dovecot"), ("/etc/exim", "exim"))
-
-
-def service_of_path(path: str) -> str | None:
-    """The mail service whose configuration folder holds `path` (for its validation), or None."""
-    return next((service for folder, service in _SERVICE_OF_FOLDER if path.startswith(folder)), None)
+def _reload_text(role: RoleCommands) -> str:
+    """A service's reload as shell text, chosen on the host: through systemd when the host runs it and one
+    of the role's units is active, else the daemon's own command (both from its role.yml)."""
+    systemd = shlex.join(role.reload_systemd) if role.reload_systemd else None
+    command = shlex.join(role.reload_command) if role.reload_command else None
+    if systemd is None or command is None or not role.systemd_units:
+        chosen = command or systemd
+        if chosen is None:
+            raise ValueError(f"no way to reload service {role.name!r}: its role.yml has no reload")
+        return chosen
+    units = " ".join(shlex.quote(unit) for unit in role.systemd_units)
+    return f"if [ -d /run/systemd/system ] && systemctl is-active --quiet {units}; then {systemd}; else {command}; fi"
 
 
 def touched_services(plan: HostPlan) -> tuple[str, ...]:
@@ -60,35 +49,30 @@ def touched_services(plan: HostPlan) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-# What a failure message calls each default (the shell text is long; the admin knows these words).
-VALIDATE_LABEL = {
-    "postfix check": "postfix check",
-    "postconf >/dev/null": "postconf",
-    "doveconf -n >/dev/null": "doveconf -n",
-}
-
-
-def validations(plan: HostPlan) -> tuple[tuple[str, str], ...]:
-    """(shell text, label) of the plan's own validations, then each touched service's default ones."""
-    own = [(command.shown(), command.shown()) for command in plan.validations]
+def validations(plan: HostPlan, roles: RoleSet | None = None) -> tuple[tuple[str, str], ...]:
+    """(shell text, label) of the plan's own validations, then each touched service's from its role.yml."""
+    role_set = roles or roles_for(None)
+    own = [command.shown() for command in plan.validations]
     defaults = [
-        (text, VALIDATE_LABEL.get(text, f"{service} -bV"))
+        Command(argv).shown()
         for service in touched_services(plan)
-        for text in VALIDATE.get(service, ())
+        if service in role_set.roles
+        for argv in role_set.role(service).validate
     ]
-    return tuple(dict.fromkeys([*own, *defaults]))
+    return tuple((text, text) for text in dict.fromkeys([*own, *defaults]))
 
 
-def reloads(plan: HostPlan) -> tuple[tuple[str, str], ...]:
-    """(shell text, label) of one reload per RELOAD change: its command, or the service's default."""
+def reloads(plan: HostPlan, roles: RoleSet | None = None) -> tuple[tuple[str, str], ...]:
+    """(shell text, label) of one reload per RELOAD change: its command, or its service's from role.yml."""
+    role_set = roles or roles_for(None)
     texts: list[tuple[str, str]] = []
     for change in plan.changes:
         if change.kind is not ChangeKind.RELOAD:
             continue
         if change.command is not None:
             texts.append((change.command.shown(), change.command.shown()))
-        elif change.service in RELOAD:
-            texts.append((RELOAD[change.service], f"reload of {change.service}"))
+        elif change.service is not None and change.service in role_set.roles:
+            texts.append((_reload_text(role_set.role(change.service)), f"reload of {change.service}"))
         else:
             raise ValueError(f"no way to reload service {change.service!r}")
     return tuple(dict.fromkeys(texts))
@@ -126,8 +110,9 @@ def guarded_paths(command: Command) -> tuple[str, ...]:
     return tuple(a for a in command.argv[1:] if a.startswith("/"))
 
 
-def switch_payload(plan: HostPlan) -> str:
-    """The stdin of `apply.sh switch`: the program itself, the files, commands, validations, reloads."""
+def switch_payload(plan: HostPlan, roles: RoleSet | None = None) -> str:
+    """The stdin of `apply.sh switch`: the program itself, the files, commands, validations, reloads
+    (validate and reload commands from `roles`, default the packaged ones)."""
     lines = [f"script {_b64(apply_script())}"]
     for change in plan.changes:
         if change.file is not None and change.kind in (ChangeKind.EDIT, ChangeKind.CREATE):
@@ -154,8 +139,8 @@ def switch_payload(plan: HostPlan) -> str:
             lines.append(f"run {_b64(change.command.shown())}")
         else:
             lines.append(f"api {_b64(change.command.shown())} {_b64(change.undo.shown())}")
-    lines += [f"check {_b64(text)} {_b64(label)}" for text, label in validations(plan)]
-    lines += [f"reload {_b64(text)} {_b64(label)}" for text, label in reloads(plan)]
+    lines += [f"check {_b64(text)} {_b64(label)}" for text, label in validations(plan, roles)]
+    lines += [f"reload {_b64(text)} {_b64(label)}" for text, label in reloads(plan, roles)]
     return "\n".join(lines) + "\n"
 
 

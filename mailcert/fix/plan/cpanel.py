@@ -27,6 +27,7 @@ from mailcert.fix.model import Change, ChangeKind, Command, FileChange, HostPlan
 from mailcert.fix.plan.acme import _certonly, _renew, lineage_covers, lineage_healthy
 from mailcert.fix.plan.base import PlanState, label
 from mailcert.model import Finding
+from mailcert.ports import PORT_NUMBERS, STANDARD_PORTS
 from mailcert.services.cpanel.parser import DOMAIN_TLS, SERVICE_CERTS, CpanelHost, load_cpanel
 
 WHMAPI1 = "/usr/local/cpanel/bin/whmapi1"
@@ -150,9 +151,12 @@ finish() { exit 0; }
 )
 _USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _NOT_ON_HOST = ("dns.", "host.", "tls.unreachable")
-# Probe findings name the protocol (imaps, submission, ...): the daemon serving it on a cPanel host.
-_DAEMON = {"smtp": "exim", "smtps": "exim", "submission": "exim", "submissions": "exim", "exim": "exim",
-           "imap": "dovecot", "imaps": "dovecot", "pop3": "dovecot", "pop3s": "dovecot", "dovecot": "dovecot"}  # fmt: skip
+# Probe findings name the protocol (imaps, submission, ...): the daemon serving it on a cPanel host (Exim
+# speaks SMTP, Dovecot IMAP and POP3); lint findings name the daemon itself.
+_DAEMON = {
+    name: "exim" if STANDARD_PORTS[port].protocol == "smtp" else "dovecot"
+    for name, port in PORT_NUMBERS.items()
+} | {"exim": "exim", "dovecot": "dovecot"}
 
 
 def is_cpanel(state: PlanState) -> bool:

@@ -25,6 +25,7 @@ from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport
 from mailcert.services.certbot.parser import read_certbot
+from mailcert.services.registry import SERVICES
 
 REUSE_KEY = "--reuse-key"
 
@@ -263,9 +264,7 @@ def _keep_dane(
 # Findings the DNS stage reports about what an advertised endpoint serves (a name not covered, the other
 # mode, a TLSA or MTA-STS mismatch): they change when the endpoint does, though no DNS edit is planned.
 _ENDPOINT_FINDINGS = ("dns.", "cert.name-mismatch ", "config.mode-mismatch ")
-_SERVICE_PORTS = {
-    "postfix": {25, 465, 587}, "exim": {25, 465, 587}, "dovecot": {143, 993, 110, 995},
-}  # fmt: skip
+_SERVICE_PORTS = {name: set(service.ports) for name, service in SERVICES.items()}
 
 
 def on_changed_endpoints(plan: HostPlan) -> HostPlan:

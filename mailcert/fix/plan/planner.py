@@ -18,17 +18,16 @@ from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan.base import PlanState, label
 from mailcert.fix.plan.certs import CERT_CHECKS, plan_certificates
-from mailcert.fix.plan.dovecot import fix_config as fix_dovecot
-from mailcert.fix.plan.exim import fix_config as fix_exim
-from mailcert.fix.plan.hooks import plan_hook, plan_key_permissions, plan_stale
-from mailcert.fix.plan.postfix import fix_config as fix_postfix
+from mailcert.fix.plan.hooks import plan_key_permissions, plan_stale
 from mailcert.fix.plan.reload import BROKEN_ON_THE_WIRE
 from mailcert.fix.plan.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.plan.served import keep_served
+from mailcert.fix.plan.services import PLANNERS
 from mailcert.fix.roles import RoleSet, load_roles
 from mailcert.inventory.model import InventoryHost
 from mailcert.model import HostReport
 from mailcert.services.certbot.parser import read_certbot
+from mailcert.services.registry import SERVICES
 
 # Findings that no change on the host can remove, and why.
 NOT_ON_HOST = {
@@ -127,20 +126,25 @@ def _state(
 def _plan(
     state: PlanState, units: Mapping[str, object], options: LintOptions, ignored: frozenset[str]
 ) -> HostPlan:
-    from mailcert.fix.plan import cpanel as plan_cpanel  # cPanel's files change only through cPanel's API
-
-    if plan_cpanel.is_cpanel(state):
-        return plan_cpanel.plan_cpanel(state)
+    for planner in PLANNERS.values():  # cPanel's files change only through cPanel's API: it plans alone
+        if planner.owns_host is not None and planner.plan_host is not None and planner.owns_host(state):
+            return planner.plan_host(state)
     for finding in state.problems():
         reason = next((why for prefix, why in NOT_ON_HOST.items() if finding.check.startswith(prefix)), None)
         if reason:
             state.cannot(reason, [finding])
     uses = state.source_uses()
-    repaired = fix_postfix(state, uses)
+    repaired: set[int] = set()
+    for planner in PLANNERS.values():
+        if planner.before_certificates is not None:
+            repaired |= planner.before_certificates(state, uses)
     planned = plan_certificates(state, uses, repaired)
-    fix_dovecot(state)
-    fix_exim(state)
-    plan_hook(state, uses, planned)
+    for planner in PLANNERS.values():
+        if planner.config is not None:
+            planner.config(state)
+    for planner in PLANNERS.values():
+        if planner.renewal is not None:
+            planner.renewal(state, uses, planned)
     plan_stale(state)
     plan_key_permissions(state, uses)
     changes = [*state.changes, *state.edit_changes()]
@@ -232,7 +236,7 @@ def _served_by_reload(state: PlanState) -> None:
 
 def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
     changes = []
-    order = ["postfix", "dovecot", "exim", "cpanel"]
+    order = list(SERVICES)
     for service, findings in sorted(state.reload.items(), key=lambda item: [*order, item[0]].index(item[0])):
         if service not in state.roles.roles or service == "certbot":
             continue

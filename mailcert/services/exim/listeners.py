@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mailcert.catalogue import Where
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode
+from mailcert.ports import STANDARD_PORTS, names_speaking, ports_speaking
 from mailcert.services.exim.expand import CannotEvaluateError, expand, mentions_sni
 from mailcert.services.exim.lists import exim_list, interface_port
 from mailcert.services.exim.sni import sni_certificates, sni_without_default
@@ -22,8 +23,8 @@ from mailcert.services.model import CertSource, Listener, Location, PemLayout, S
 if TYPE_CHECKING:
     from mailcert.services.exim.parser import EximConfig
 
-_WELL_KNOWN = {"smtp": 25, "submission": 587, "submissions": 465, "smtps": 465, "ssmtp": 465, "urd": 465}
-_PORT_NAMES = {25: "smtp", 465: "submissions", 587: "submission"}
+_WELL_KNOWN = names_speaking("smtp") | {"urd": 465}  # urd: what some /etc/services call 465
+_PORT_NAMES = {port: STANDARD_PORTS[port].service for port in ports_speaking("smtp")}
 _DEBIAN_465 = "SMTPLISTENEROPTIONS='-oX 465:25 -oP /run/exim4/exim.pid' in /etc/default/exim4"
 
 

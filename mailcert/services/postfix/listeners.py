@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from mailcert.catalogue import Where
 from mailcert.facts import HostFiles
 from mailcert.model import Finding, Mode, Severity
+from mailcert.ports import names_speaking
 from mailcert.services.model import CertSource, Listener, Location, PemLayout
 from mailcert.services.postfix.config import PostfixConfig, file_list, is_yes
 from mailcert.services.postfix.syntax import MasterEntry
 
-STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "smtps": 465, "ssmtp": 465}
+STANDARD_PORTS = names_speaking("smtp")
 SUBMISSION_NAMES = frozenset({"submission", "submissions", "smtps", "ssmtp"})
 _LEGACY_PAIRS = (
     ("smtpd_tls_cert_file", "smtpd_tls_key_file"),
