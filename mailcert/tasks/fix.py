@@ -18,19 +18,14 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.audit.host import AuditSettings, HostAudit, audit_host
-from mailcert.audit.lint import LintOptions
-from mailcert.audit.options import lint_options, trust_bundles
-from mailcert.errors import MailcertError, UsageError
+from mailcert.errors import UsageError
 from mailcert.fix.apply.fleet import HostWork, apply_fleet, printer
 from mailcert.fix.apply.host import HostApplied, Interruption, new_run_id
+from mailcert.fix.apply.result import final_report, seen_plan
 from mailcert.fix.apply.rollback import check_run_id, rollback_host
-from mailcert.fix.endpoints import compared
-from mailcert.fix.model import HostPlan, Outcome
-from mailcert.fix.plan.acme_check import with_acme_preflight
-from mailcert.fix.plan.dane import config_names, dane_safe, with_dns_names
-from mailcert.fix.plan.planner import plan_host, still_no_worse
+from mailcert.fix.model import HostPlan
+from mailcert.fix.plan.host import plan_audited_host
 from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
-from mailcert.gather.unfinished import without_finished
 from mailcert.inventory import InventoryHost
 from mailcert.model import HostReport, Report
 from mailcert.pki.trust import TrustStore
@@ -100,7 +95,10 @@ def fix(
     warn_unnamed_roles_folder(roles)
     audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
     stores: dict[tuple[str, ...], TrustStore] = {}
-    plans = [_plan(audit, settings, install_certbot, stores, roles) for audit in audits]
+    plans = [
+        plan_audited_host(audit, settings, install_certbot=install_certbot, stores=stores, roles=roles)
+        for audit in audits
+    ]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr
     if dry_run:
@@ -115,11 +113,11 @@ def fix(
     results = _apply_all(audits, plans, run_id, settings, bool(at), workers, interruption, say, roles)
     if nothing_planned:  # said after the hosts were seen: an unfinished earlier run may have been restored
         print(nothing_to_do_line(results), file=say)
-    finals = [_final(audit.report, result) for audit, result in zip(audits, results, strict=True)]
+    finals = [final_report(audit.report, result) for audit, result in zip(audits, results, strict=True)]
     for before, result, final in zip(befores, results, finals, strict=True):
         for line in before_after(before, result, final):
             print(line, file=say)
-    seen = [_seen(before, result) for before, result in zip(befores, results, strict=True)]
+    seen = [seen_plan(before, result) for before, result in zip(befores, results, strict=True)]
     _finish(settings.now, finals, seen, format, output, recovered_entries(results))
     if interruption.is_set:
         print(f"fix: {interruption.why}; changed hosts were restored", file=sys.stderr)
@@ -132,52 +130,6 @@ def _audits(hosts: list[InventoryHost], settings: AuditSettings, workers: int) -
         wanted = {h.name for h in hosts}
         return [a for a in last_audit() if a.host.name in wanted]
     return run_audit(hosts, settings, forks=workers, progress=sys.stderr)
-
-
-def _plan(
-    audit: HostAudit,
-    settings: AuditSettings,
-    install_certbot: bool,
-    stores: dict[tuple[str, ...], TrustStore],
-    roles: str | None = None,
-) -> HostPlan:
-    """The host's plan; `stores` keeps each set of trusted bundles read once for the run's hosts; `roles`
-    (--roles) beats the host's mailcert_roles_dir."""
-    if audit.model is None or audit.report.error is not None:
-        return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
-    try:
-        # mailcert_domains: names DNS gives the host (mailcert_hostnames_from_dns), DANE-safe certbot steps
-        host = with_dns_names(audit.host, audit.discoveries, config_names(audit.model))
-        options = _lint_options(audit.host, settings, stores)
-        role_set = roles_for(roles or audit.host.roles_dir)
-        plan = plan_host(
-            audit,
-            host,
-            now=settings.now,
-            install_certbot=install_certbot,
-            roles=role_set,
-            lint_options=options,
-        )
-        safe = dane_safe(plan, audit.gathered, host, audit.report, audit.discoveries)
-        # ACME pre-flight (issue 18.7): names that cannot validate are left out of certbot, said up front
-        checked = with_acme_preflight(safe, host, audit.gathered, settings.resolver)
-        if checked.changes == plan.changes:
-            return checked
-        # DANE or the pre-flight held a certbot step back: the reloads that counted on its certificate are
-        # judged again, so none of them makes a (port, name) worse (issue 18.1)
-        return still_no_worse(checked, audit, host, now=settings.now, lint_options=options, roles=role_set)
-    except MailcertError as exc:
-        return HostPlan(audit.host.name, error=exc.line())
-
-
-def _lint_options(
-    host: InventoryHost, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
-) -> LintOptions:
-    """How the planner lints the result before anything is sent: as the audit lints (same roots, names)."""
-    bundles = trust_bundles(host, settings.ca_bundles)
-    if bundles not in stores:
-        stores[bundles] = settings.trust_loader(bundles)
-    return lint_options(host, now=settings.now, trust=stores[bundles])
 
 
 def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -> None:
@@ -219,25 +171,6 @@ def _apply_all(
     ]
     return apply_fleet(
         work, run_id=run_id, recheck=recheck, forks=workers, say=printer(say), interruption=interruption
-    )
-
-
-def _final(before: HostReport, result: HostApplied) -> HostReport:
-    """The host as it is now: the re-check when the change was kept, else what the audit saw."""
-    kept = any(c.outcome is Outcome.APPLIED for c in result.plan.changes)
-    final = result.after if kept and result.after is not None else before
-    return without_finished(final, (r.run_id for r in result.recovered))  # this run restored them
-
-
-def _seen(before: HostReport, result: HostApplied) -> HostPlan:
-    """The applied plan with each (port, name) as the re-probe saw it (the plan's expectation when there was
-    no re-probe)."""
-    changes = compared(before, result.after) if result.after is not None else ()
-    if not changes:
-        return result.plan
-    restored = any(c.outcome is Outcome.ROLLED_BACK for c in result.plan.changes)
-    return replace(
-        result.plan, endpoints=changes, endpoints_from="re-probe, restored" if restored else "re-probe"
     )
 
 

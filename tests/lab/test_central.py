@@ -29,11 +29,11 @@ from mailcert.fix import remote as apply_remote
 from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
 from mailcert.fix.apply.rollback import rollback_host
 from mailcert.fix.model import ChangeKind, Outcome
+from mailcert.fix.plan.host import plan_audited_host
 from mailcert.inventory import InventoryHost, load_inventory
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.model import HostReport
 from mailcert.ssh import RemoteOutput
-from mailcert.tasks.fix import _plan
 from tests.lab.central import CentralACME
 from tests.lab.fixture import Lab
 
@@ -176,7 +176,7 @@ def mx1(lab: Lab) -> Iterator[Lab]:
 def fix_once(inventory: Path) -> tuple[HostAudit, HostApplied]:
     host = load_inventory(str(inventory)).host(HOST)
     audit = audit_host(host, settings())
-    plan = _plan(audit, settings(), False, {})
+    plan = plan_audited_host(audit, settings())
     assert plan.error is None, plan.error
     result = apply_host(host, plan, run_id=new_run_id(), before=audit.report, recheck=recheck)
     return audit, result
@@ -237,7 +237,7 @@ def test_central_issues_and_installs_with_port_80_closed_and_the_key_stays_on_th
             assert tsig not in data, path  # the TSIG secret is in no log, CSR or certificate file
     assert not list(lab.host(HOST).path(f"{STATE_DIR}/central").glob("*.key"))  # staged key consumed
     # a second fix plans nothing
-    again = _plan(audit_host(load_inventory(str(inventory)).host(HOST), settings()), settings(), False, {})
+    again = plan_audited_host(audit_host(load_inventory(str(inventory)).host(HOST), settings()), settings())
     assert again.error is None and again.empty, again
 
 
