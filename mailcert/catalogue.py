@@ -37,7 +37,12 @@ CHECKS: dict[str, Check] = {
             "cert.leaf-not-first", _C, "the first certificate in the file is not the leaf matching the key"
         ),
         Check("cert.wrong-usage", _C, "EKU present without serverAuth, or keyUsage forbids the handshake"),
-        Check("cert.weak-key", _W, "RSA < 2048 bits, EC < 256 bits"),
+        Check(
+            "cert.weak-key",
+            _C,
+            "a key OpenSSL refuses at security level 2 (RSA/DSA < 2048, EC < 224 bits) in any certificate of the "
+            "chain; warning for EC 224-255 bits",
+        ),
         Check("cert.weak-signature", _C, "SHA-1 or MD5 signature on leaf or intermediate"),
         Check("key.missing", _C, "configured key file missing or unreadable"),
         Check("key.mismatch", _C, "private key does not belong to the served/configured leaf"),

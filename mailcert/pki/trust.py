@@ -73,6 +73,10 @@ class TrustStore:
     def of(cls, roots: Iterable[x509.Certificate]) -> TrustStore:
         return cls(roots=tuple(roots))
 
+    def candidates(self, subject: x509.Name) -> list[x509.Certificate]:
+        """Trusted certificates named `subject` (possible issuers of a certificate with that issuer name)."""
+        return list(self._by_subject.get(subject, []))
+
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
         """Trusted roots that signed `cert`."""
         return [root for root in self._by_subject.get(cert.issuer, []) if signed_by(cert, root)]
