@@ -21,6 +21,7 @@ from mailcert.pki.certinfo import (
     is_self_signed,
     not_after,
     not_before,
+    readable,
     san_dns_names,
     san_ip_addresses,
 )
@@ -53,6 +54,14 @@ def check_chain(
     is incomplete."""
     if not chain:
         return []
+    if not readable(chain[0]):
+        return [
+            where.finding(
+                "cert.unparsable",
+                "the certificate's names or validity dates cannot be decoded; clients refuse it",
+                "replace it with a certificate from your CA (certbot: fullchain.pem)",
+            )
+        ]
     judgement = judge_chain(chain, opts.trust, now=opts.now, hostnames=hostnames, fill=fill)
     faults = judgement.findings
     path = judgement.path
@@ -66,7 +75,7 @@ def check_chain(
         role = "root" if depth >= anchor_from else "intermediate"
         findings += _validity(issuer, faults, depth, opts, where, role=role)
         findings += _at_depth(faults, depth, where)
-    problems = order_problems(chain)
+    problems = order_problems([c for c in chain if readable(c)])
     if problems:
         findings.append(
             where.finding(

@@ -89,8 +89,7 @@ def check_cert_source(
     )
     fill = _ca_file_certs(source, cache)
     leaf_only = (
-        len(chain) == 1
-        and judge_chain(chain, opts.trust, now=opts.now).path.status is PathStatus.INCOMPLETE
+        len(chain) == 1 and judge_chain(chain, opts.trust, now=opts.now).path.status is PathStatus.INCOMPLETE
     )
     if leaf_only:
         findings.append(_not_fullchain(leaf, chain, fill, source, opts, at_config))
@@ -270,7 +269,9 @@ def _not_fullchain(
         if path.endswith("/cert.pem")
         else "a file with leaf + intermediates"
     )
-    completed = fill and judge_chain(chain, opts.trust, now=opts.now, fill=fill).path.status is PathStatus.TRUSTED
+    completed = (
+        fill and judge_chain(chain, opts.trust, now=opts.now, fill=fill).path.status is PathStatus.TRUSTED
+    )
     if completed:
         return where.finding(
             "config.cert-not-fullchain",

@@ -9,6 +9,7 @@ signature is not checked when loading, so the copy needs no key).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -117,7 +118,9 @@ def with_only(cert: x509.Certificate, extension: RawExtension) -> x509.Certifica
     tbs = encode(0x30, b"".join(parts))
     outer, _ = read_tlv(cert.public_bytes(Encoding.DER))
     fields = children(outer.value)
-    return x509.load_der_x509_certificate(encode(0x30, tbs + b"".join(f.encoded for f in fields[1:])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the original was loaded already; its warnings were given then
+        return x509.load_der_x509_certificate(encode(0x30, tbs + b"".join(f.encoded for f in fields[1:])))
 
 
 _EC_PUBLIC_KEY = "1.2.840.10045.2.1"
@@ -127,8 +130,7 @@ def has_explicit_ec_parameters(cert: x509.Certificate) -> bool:
     """The subjectPublicKeyInfo gives an EC key with explicit curve parameters instead of a named curve
     (OpenSSL refuses it in a chain: "Certificate public key has explicit ECC parameters")."""
     try:
-        parts = [p for p in _tbs_parts(cert) if p.tag not in (0xA0, 0x81, 0x82, 0xA3)]
-        spki = children(parts[5].value)
+        spki = children(read_tlv(subject_public_key_info(cert))[0].value)
         algorithm = children(spki[0].value)
         return (
             decode_oid(algorithm[0].value) == _EC_PUBLIC_KEY
@@ -137,3 +139,9 @@ def has_explicit_ec_parameters(cert: x509.Certificate) -> bool:
         )
     except (DerError, IndexError, ValueError):
         return False
+
+
+def subject_public_key_info(cert: x509.Certificate) -> bytes:
+    """The subjectPublicKeyInfo element as the certificate encodes it (also when the key itself is unusable)."""
+    parts = [p for p in _tbs_parts(cert) if p.tag not in (0xA0, 0x81, 0x82, 0xA3)]
+    return parts[5].encoded

@@ -20,7 +20,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
-from mailcert.pki.certinfo import describe, signature_hash_name
+from mailcert.pki.certinfo import describe, readable, signature_hash_name
 from mailcert.pki.chain import PathResult, PathStatus, build_path, looks_self_signed
 from mailcert.pki.constraints import violation
 from mailcert.pki.extensions import Extensions, extension_name, extensions_of
@@ -93,7 +93,11 @@ def judge_chain(
     fill: Sequence[x509.Certificate] = (),
 ) -> Judgement:
     """Judge `chain` (leaf first, as served) for every name in `hostnames`."""
-    path = build_path(chain, trust, fill, now=now)
+    if not readable(chain[0]):
+        reason = Fault(Problem.INVALID_CERT, "its names or validity cannot be decoded", 0, chain[0])
+        return Judgement(PathResult(PathStatus.INCOMPLETE, (chain[0],)), (reason,))
+    usable = [chain[0], *[c for c in chain[1:] if readable(c)]]
+    path = build_path(usable, trust, [c for c in fill if readable(c)], now=now)
     certs = path.path
     findings: list[Fault] = []
     findings += _key(certs[0], 0)

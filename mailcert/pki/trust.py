@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 
 from mailcert.errors import UsageError
-from mailcert.pki.certinfo import signed_by, spki_der
+from mailcert.pki.certinfo import readable, signed_by, spki_der
 
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
@@ -40,6 +40,8 @@ class TrustStore:
 
     def __post_init__(self) -> None:
         for root in self.roots:
+            if not readable(root):
+                continue  # a root whose subject cannot be decoded anchors nothing
             self._by_subject.setdefault(root.subject, []).append(root)
 
     @classmethod
