@@ -21,16 +21,10 @@ class KeyInfo:
 
 
 def readable(cert: x509.Certificate) -> bool:
-    """The fields every check reads (names, validity, serial, signature algorithm) decode; cryptography loads a
+    """The fields every check reads (names, validity, signature algorithm) decode; cryptography loads a
     certificate before decoding them, so a loaded certificate can still fail here."""
     try:
-        _ = (
-            cert.subject,
-            cert.issuer,
-            cert.not_valid_before_utc,
-            cert.not_valid_after_utc,
-            cert.serial_number,
-        )
+        _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
         _ = (cert.signature_algorithm_oid, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
     except Exception:  # noqa: BLE001 — ValueError, TypeError from lazily decoded fields
         return False
