@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from mailcert.audit.tree import ConfigOnlyTree, is_config_only, prefer_renewal_findings
 from mailcert.catalogue import Where
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
@@ -34,6 +35,9 @@ class LintOptions:
     checks: CheckOptions
     hostnames: Hostnames | None = None  # None: names found in the configuration
     roles: Sequence[str] | None = None  # None: detected from the files present
+    # A tree (lint ROOT, review), not a host: when it holds none of the certificate and key files its
+    # configuration names, it is a config-only tree (audit/tree.py). False: absent files are missing.
+    tree: bool = False
 
 
 @dataclass
@@ -65,13 +69,18 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
     findings: list[Finding] = [f for service in model.services for f in service.findings]
     endpoints: list[Endpoint] = []
     cache = FileCache(files)
+    config_only = ConfigOnlyTree(cache) if options.tree and is_config_only(cache, model.services) else None
     found: list[Finding] = []
     for service in model.services:
         for listener in service.listeners:
             names = hostnames_for(listener, options.hostnames, config_names)
-            endpoints += _check_listener(listener, names, cache, options.checks, model, found, service)
+            endpoints += _check_listener(
+                listener, names, cache, options.checks, model, found, service, config_only
+            )
     findings += found
     findings += _renewal_findings(files, model, options.checks)
+    if config_only is not None:
+        findings = prefer_renewal_findings(findings)
     merged = merge_endpoint_findings(_dedupe(findings))
     return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(merged)), model
 
@@ -95,6 +104,7 @@ def _check_listener(
     model: HostModel,
     found: list[Finding],
     service: ServiceConfig,
+    config_only: ConfigOnlyTree | None = None,
 ) -> list[Endpoint]:
     if not listener.tls_enabled:
         return []
@@ -118,7 +128,12 @@ def _check_listener(
     endpoints: list[Endpoint] = []
     results = model.sources.setdefault((listener.service, listener.port), [])
     for position, (source, source_names) in enumerate(by_source):
-        result = check_cert_source(source, cache, source_names, opts, Where(service=listener.service))
+        where = Where(service=listener.service)
+        result = (
+            config_only.check_source(source, source_names, opts, where)
+            if config_only is not None
+            else check_cert_source(source, cache, source_names, opts, where)
+        )
         results.append(result)
         for finding in result.findings:
             found.append(replace(finding, port=listener.port))
