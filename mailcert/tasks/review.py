@@ -1,0 +1,94 @@
+"""`mailcert review BASE HEAD` / `review --git REV [HEAD]`: what a change to a config tree introduces."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from mailcert.audit.git_tree import locate, tree_at
+from mailcert.audit.lint import LintOptions
+from mailcert.audit.review import Review, review_host
+from mailcert.errors import UsageError
+from mailcert.hostfs import LocalRoot
+from mailcert.model import Report
+from mailcert.report.review import check_review_format, render_review
+from mailcert.services.registry import check_role_names
+from mailcert.tasks.options import COMMON_HELP, check_options, emit
+from mailcert.tasks.state import run_state
+
+
+@task(
+    iterable=["tree", "hostname", "role", "ca_bundle"],
+    auto_shortflags=False,
+    help={
+        "tree": "BASE and HEAD folders (each stands for the host's /); with --git only HEAD (default: .). "
+        "`mailcert review BASE HEAD` passes them without the flag",
+        "git": "BASE is HEAD's folder as this commit has it (e.g. the merge base); "
+        "default when only one folder is given: HEAD, the last commit",
+        "hostname": "a name clients use; every TLS service must cover it (repeatable; default: names in the config)",
+        "role": "postfix, dovecot, exim or cpanel (repeatable; default: detected from the files present)",
+        "name": "host name to show in the report (default: HEAD)",
+        "require-files": "a certificate or key file a tree does not hold is missing (critical), as on a host",
+        **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
+        "format": "text (default), json, sarif or markdown",
+    },
+)
+def review(
+    c: Context,
+    tree: list[str] | None = None,
+    git: str | None = None,
+    hostname: list[str] | None = None,
+    role: list[str] | None = None,
+    name: str | None = None,
+    format: str = "text",
+    output: str | None = None,
+    at: str | None = None,
+    ca_bundle: list[str] | None = None,
+    warn_days: int = 21,
+    crit_days: int = 7,
+    require_files: bool = False,
+) -> None:
+    """Lint a config tree before and after a change; report what the change introduces, removes and leaves."""
+    fmt = check_review_format(format)
+    checks = check_options(at, ca_bundle or [], warn_days, crit_days)
+    trees = list(tree or [])
+    if len(trees) > 2 or (git and len(trees) > 1):
+        raise UsageError(
+            "review takes BASE HEAD, or --git REV with at most one folder",
+            todo="e.g. `mailcert review --git origin/main hosts/mx1`",
+        )
+    options = LintOptions(
+        checks=checks,
+        hostnames=list(hostname) if hostname else None,
+        roles=check_role_names(role) if role else None,
+        tree=not require_files,
+    )
+    base: LocalRoot | None
+    with tempfile.TemporaryDirectory(prefix="mailcert-review-") as scratch:
+        if len(trees) == 2:
+            base, head = LocalRoot(trees[0]), LocalRoot(trees[1])
+            labels = (trees[0], trees[1])
+            sarif_root = trees[1] if not Path(trees[1]).is_absolute() else None
+        else:
+            head_path = trees[0] if trees else "."
+            head = LocalRoot(head_path)
+            folder = locate(head_path)
+            base_dir, base_label = tree_at(folder, git or "HEAD", Path(scratch))
+            base = LocalRoot(base_dir) if base_dir is not None else None
+            labels = (base_label, head_path)
+            sarif_root = folder.prefix or None
+        host = review_host(base, head, name=name or labels[1], options=options)
+    result = Review(
+        generated_at=datetime.now(UTC),
+        evaluated_at=checks.now,
+        base_label=labels[0],
+        head_label=labels[1],
+        hosts=(host,),
+    )
+    emit(render_review(result, fmt, sarif_root=sarif_root), output)
+    head_report = Report(generated_at=result.generated_at, evaluated_at=checks.now, hosts=(host.head,))
+    run_state().record_status("review", head_report, result.status)
