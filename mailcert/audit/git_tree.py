@@ -28,7 +28,7 @@ class GitFolder:
 def _git(cwd: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     try:
         done = subprocess.run(
-            ["git", "-C", str(cwd), *args],
+            ["git", "--literal-pathspecs", "-C", str(cwd), *args],
             input=input_bytes,
             capture_output=True,
             timeout=_GIT_TIMEOUT,
