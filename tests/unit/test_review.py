@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
+from mailcert.audit.git_tree import locate, tree_at
 from mailcert.audit.review import BaselineState, compare
 from mailcert.cli import main
 from mailcert.model import Finding, Severity
@@ -219,3 +220,32 @@ def test_example_workflow_reviews_each_commit_pair(
         assert states <= {s.value for s in BaselineState}
         assert sarif["runs"][0]["originalUriBaseIds"]["ROOT"]["uri"] == "hosts/mx1/"
         assert markdown.startswith("## mailcert review:")
+
+
+def test_a_host_added_in_the_change_is_all_new_and_links_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = OpsRepo(tmp_path / "repo")
+    first = repo.commits[0]
+    repo.write("hosts/mx2/etc/postfix/main.cf", (repo.root / "hosts/mx1/etc/postfix/main.cf").read_text())
+    repo.write("hosts/mx2/etc/postfix/master.cf", (repo.root / "hosts/mx1/etc/postfix/master.cf").read_text())
+    (repo.root / "hosts/mx1/etc/postfix/main.cf.link").symlink_to("main.cf")
+    repo.commit("mx2, and a link in mx1")
+    folder = locate(repo.root / "hosts" / "mx1")
+    written, label = tree_at(folder, "HEAD", tmp_path / "out")
+    assert written is not None and label.startswith("hosts/mx1/@")
+    assert os.readlink(written / "etc/postfix/main.cf.link") == "main.cf"
+    assert tree_at(locate(repo.root / "hosts" / "mx2"), first, tmp_path / "none")[0] is None
+    cwd = Path.cwd()
+    os.chdir(repo.root)
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["mailcert", "review", "--git", first, "hosts/mx2", "--format", "json"])
+    finally:
+        os.chdir(cwd)
+    host = json.loads(capsys.readouterr().out)["hosts"][0]
+    assert done.value.code == 0  # a healthy config-only tree: only notes, all of them new
+    assert host["introduced"] and not host["unchanged"] and not host["removed"]
+    assert {f["severity"] for f in host["introduced"]} == {"info"}
