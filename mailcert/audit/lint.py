@@ -69,7 +69,11 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
     findings: list[Finding] = [f for service in model.services for f in service.findings]
     endpoints: list[Endpoint] = []
     cache = FileCache(files)
-    config_only = ConfigOnlyTree(cache) if options.tree and is_config_only(cache, model.services) else None
+    config_only = (
+        ConfigOnlyTree(cache, names_given=options.hostnames is not None)
+        if options.tree and is_config_only(cache, model.services)
+        else None
+    )
     found: list[Finding] = []
     for service in model.services:
         for listener in service.listeners:
@@ -125,6 +129,9 @@ def _check_listener(
             )
         return []
     by_source = _names_by_source(listener, names)
+    if config_only is not None:
+        sni_names = [source_names for _, source_names in by_source[len(listener.certificates) :]]
+        found += config_only.unreached_sni(listener, sni_names, names)
     endpoints: list[Endpoint] = []
     results = model.sources.setdefault((listener.service, listener.port), [])
     for position, (source, source_names) in enumerate(by_source):

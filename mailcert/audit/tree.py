@@ -15,7 +15,7 @@ from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
 from mailcert.checks.layout import layout_findings
 from mailcert.model import ConfiguredCert, Finding
-from mailcert.services.model import CertSource, ServiceConfig
+from mailcert.services.model import CertSource, Listener, ServiceConfig
 
 
 def referenced_files(services: Iterable[ServiceConfig]) -> list[str]:
@@ -41,9 +41,37 @@ def is_config_only(cache: FileCache, services: Sequence[ServiceConfig]) -> bool:
 class ConfigOnlyTree:
     """Checks the certificate sources of a config-only tree; says once per file that it is not in the tree."""
 
-    def __init__(self, cache: FileCache) -> None:
+    def __init__(self, cache: FileCache, *, names_given: bool) -> None:
         self.cache = cache
+        self.names_given = names_given  # --hostname / the inventory's names, not the config's own
         self.reported: set[str] = set()
+
+    def unreached_sni(
+        self, listener: Listener, sni_names: Sequence[Sequence[str]], names: Sequence[str]
+    ) -> list[Finding]:
+        """SNI entries no name clients use selects (`sni_names[i]`: the names that reach `listener.sni[i]`).
+
+        With the files at hand the default certificate's own name checks show what such clients get;
+        without them this is all that can be said. Only for names given (the config's own include the keys).
+        """
+        if not self.names_given or not names:
+            return []
+        findings: list[Finding] = []
+        for sni, reached in zip(listener.sni, sni_names, strict=True):
+            if reached:
+                continue
+            at = Where.at(listener.service, sni.source.location, listener.port)
+            findings.append(
+                at.finding(
+                    "config.overridden",
+                    f"SNI entry {', '.join(sni.names)} ({sni.source.setting}) matches none of the names clients "
+                    f"use on port {listener.port} ({', '.join(names)}): no client selects it, each gets the "
+                    "default certificate",
+                    "correct the SNI name (a typo?) or remove the entry; or add the name to --hostname / "
+                    "mailcert_hostnames if clients use it",
+                )
+            )
+        return findings
 
     def check_source(
         self, source: CertSource, names: Sequence[str], opts: CheckOptions, where: Where

@@ -193,3 +193,23 @@ def test_lint_command_on_a_config_only_tree(
         main(["mailcert", "lint", str(tree.root), "--require-files", "--format", "json"])
     assert strict.value.code == 2
     assert '"cert.missing"' in capsys.readouterr().out
+
+
+def test_sni_entry_no_client_name_selects(tmp_path: Path, pki: TestPKI) -> None:
+    tree = config_only(tmp_path, pki)
+    tree.append(
+        "/etc/postfix/main.cf",
+        "tls_server_sni_maps = texthash:/etc/postfix/sni\n",
+    )
+    other = "/etc/letsencrypt/live/smtp.example.org"
+    tree.write(
+        "/etc/postfix/sni",
+        f"mail.example.test {LIVE}/privkey.pem {LIVE}/fullchain.pem\n"
+        f"smtp.example.org {other}/privkey.pem {other}/fullchain.pem\n",
+    )
+    names = ["mail.example.test", "imap.example.test"]
+    found = [f for f in lint(tree, hostnames=names).findings if f.check == "config.overridden"]
+    assert {(f.file, f.line, f.severity) for f in found} == {("/etc/postfix/sni", 2, Severity.WARNING)}
+    assert "smtp.example.org" in found[0].message
+    # without --hostname the configuration's own names are the clients' names: nothing to say
+    assert "config.overridden" not in checks(lint(tree))
