@@ -9,19 +9,24 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
+from mailcert.audit.against import against_options, gather_read_only, review_against
 from mailcert.audit.git_tree import locate, tree_at
+from mailcert.audit.host import AuditSettings
 from mailcert.audit.lint import LintOptions
-from mailcert.audit.review import Review, review_host
+from mailcert.audit.review import HostReview, Review, review_host
 from mailcert.errors import UsageError
 from mailcert.hostfs import LocalRoot
+from mailcert.inventory import InventoryHost
 from mailcert.model import Report
 from mailcert.report.review import check_review_format, render_review
 from mailcert.services.registry import check_role_names
+from mailcert.tasks.fleet import FLEET_HELP, FleetTask, fleet_hosts, prompted_sudo_password
 from mailcert.tasks.options import COMMON_HELP, check_options, emit
 from mailcert.tasks.state import run_state
 
 
 @task(
+    klass=FleetTask,
     iterable=["tree", "hostname", "role", "ca_bundle"],
     auto_shortflags=False,
     help={
@@ -33,6 +38,9 @@ from mailcert.tasks.state import run_state
         "role": "postfix, dovecot, exim or cpanel (repeatable; default: detected from the files present)",
         "name": "host name to show in the report (default: HEAD)",
         "require-files": "a certificate or key file a tree does not hold is missing (critical), as on a host",
+        "against": "an inventory host: gather it once, read-only, lay each tree's files over what was gathered "
+        "and lint that with the host's certificates, keys, lineages and names (nothing changes on the host)",
+        "inventory": FLEET_HELP["inventory"] + "; for --against",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
         "format": "text (default), json, sarif or markdown",
     },
@@ -51,6 +59,8 @@ def review(
     warn_days: int = 21,
     crit_days: int = 7,
     require_files: bool = False,
+    against: str | None = None,
+    inventory: str | None = None,
 ) -> None:
     """Lint a config tree before and after a change; report what the change introduces, removes and leaves."""
     fmt = check_review_format(format)
@@ -81,7 +91,20 @@ def review(
             base = LocalRoot(base_dir) if base_dir is not None else None
             labels = (base_label, head_path)
             sarif_root = folder.prefix or None
-        host = review_host(base, head, name=name or labels[1], options=options)
+        if against:
+            inventory_host = _one_host(c, inventory, against)
+            settings = AuditSettings(
+                now=checks.now, ca_bundles=tuple(ca_bundle or ()), sudo_password=prompted_sudo_password(c)
+            )
+            host_options = against_options(
+                inventory_host, settings, hostnames=options.hostnames, roles=options.roles
+            )
+            gathered = gather_read_only(inventory_host, settings)
+            host: HostReview = review_against(
+                base, head, gathered, name=name or inventory_host.name, options=host_options
+            )
+        else:
+            host = review_host(base, head, name=name or labels[1], options=options)
     result = Review(
         generated_at=datetime.now(UTC),
         evaluated_at=checks.now,
@@ -92,3 +115,13 @@ def review(
     emit(render_review(result, fmt, sarif_root=sarif_root), output)
     head_report = Report(generated_at=result.generated_at, evaluated_at=checks.now, hosts=(host.head,))
     run_state().record_status("review", head_report, result.status)
+
+
+def _one_host(c: Context, inventory: str | None, pattern: str) -> InventoryHost:
+    hosts = fleet_hosts(c, inventory, pattern)
+    if len(hosts) != 1:
+        raise UsageError(
+            f"--against {pattern} matches {len(hosts)} inventory hosts",
+            todo="name exactly one host of the inventory (-I PATH)",
+        )
+    return hosts[0]
