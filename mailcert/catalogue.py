@@ -61,6 +61,11 @@ CHECKS: dict[str, Check] = {
             _I,
             "a configuration names a certificate or key file that a config-only tree does not hold",
         ),
+        Check(
+            "config.template-unrenderable",
+            _U,
+            "a Jinja2 template in the tree cannot be rendered without Ansible (its filters, tests) or lacks a variable",
+        ),
         Check("tls.unreachable", _C, "port closed, filtered or not answering"),
         Check("tls.starttls-unavailable", _C, "STARTTLS not offered, or refused"),
         Check("tls.handshake-failed", _C, "handshake fails"),

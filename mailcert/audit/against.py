@@ -23,6 +23,7 @@ from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
 from mailcert.gather.unfinished import state_folder
 from mailcert.inventory.model import InventoryHost
+from mailcert.model import Finding
 from mailcert.ssh import StrictConnection
 
 
@@ -94,7 +95,13 @@ def against_options(
 
 
 def review_against(
-    base: HostFiles | None, head: HostFiles | None, gathered: HostFiles, *, name: str, options: LintOptions
+    base: HostFiles | None,
+    head: HostFiles | None,
+    gathered: HostFiles,
+    *,
+    name: str,
+    options: LintOptions,
+    notes: tuple[Sequence[Finding], Sequence[Finding]] = ((), ()),
 ) -> HostReview:
     """The change from `base` to `head`, each laid over the gathered host (None: the host as it is)."""
     return review_host(
@@ -102,4 +109,5 @@ def review_against(
         Overlay(head, gathered) if head is not None else gathered,
         name=name,
         options=options,
+        notes=notes,
     )

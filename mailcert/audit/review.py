@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailcert.audit.lint import LintOptions, lint_host
@@ -133,11 +133,20 @@ def compare(base: Sequence[Finding], head: Sequence[Finding]) -> tuple[ReviewedF
 
 
 def review_host(
-    base: HostFiles | None, head: HostFiles | None, *, name: str, options: LintOptions
+    base: HostFiles | None,
+    head: HostFiles | None,
+    *,
+    name: str,
+    options: LintOptions,
+    notes: tuple[Sequence[Finding], Sequence[Finding]] = ((), ()),
 ) -> HostReview:
-    """Lint both trees (None: the tree does not exist on that side, as for a host added or removed)."""
-    base_report = lint_host(base, name=name, options=options) if base is not None else HostReport(name)
-    head_report = lint_host(head, name=name, options=options) if head is not None else HostReport(name)
+    """Lint both trees (None: the tree does not exist on that side, as for a host added or removed).
+    `notes`: findings about each tree from before lint (templates that could not be rendered)."""
+    reports = []
+    for files, extra in zip((base, head), notes, strict=True):
+        report = lint_host(files, name=name, options=options) if files is not None else HostReport(name)
+        reports.append(replace(report, findings=(*extra, *report.findings)) if extra else report)
+    base_report, head_report = reports
     return HostReview(
         name=name,
         base=base_report,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +12,14 @@ from invoke.tasks import task
 
 from mailcert.audit.against import against_options, gather_read_only, review_against
 from mailcert.audit.git_tree import locate, tree_at
-from mailcert.audit.host import AuditSettings
+from mailcert.audit.host import AuditSettings, hostnames_of
 from mailcert.audit.lint import LintOptions
-from mailcert.audit.review import HostReview, Review, review_host
+from mailcert.audit.review import Review, review_host
+from mailcert.audit.templates import render_sides, template_vars
 from mailcert.errors import UsageError
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory import InventoryHost
-from mailcert.model import Report
+from mailcert.model import Finding, Report
 from mailcert.report.review import check_review_format, render_review
 from mailcert.services.registry import check_role_names
 from mailcert.tasks.fleet import FLEET_HELP, FleetTask, fleet_hosts, prompted_sudo_password
@@ -40,7 +42,9 @@ from mailcert.tasks.state import run_state
         "require-files": "a certificate or key file a tree does not hold is missing (critical), as on a host",
         "against": "an inventory host: gather it once, read-only, lay each tree's files over what was gathered "
         "and lint that with the host's certificates, keys, lineages and names (nothing changes on the host)",
-        "inventory": FLEET_HELP["inventory"] + "; for --against",
+        "inventory": FLEET_HELP["inventory"] + "; for --against and --vars-from",
+        "vars-from": "an inventory host whose variables render the trees' Jinja2 templates (X.j2 → X) before "
+        "review (no SSH); --against does this with its host",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
         "format": "text (default), json, sarif or markdown",
     },
@@ -61,6 +65,7 @@ def review(
     require_files: bool = False,
     against: str | None = None,
     inventory: str | None = None,
+    vars_from: str | None = None,
 ) -> None:
     """Lint a config tree before and after a change; report what the change introduces, removes and leaves."""
     fmt = check_review_format(format)
@@ -77,22 +82,17 @@ def review(
         roles=check_role_names(role) if role else None,
         tree=not require_files,
     )
-    base: LocalRoot | None
     with tempfile.TemporaryDirectory(prefix="mailcert-review-") as scratch:
-        if len(trees) == 2:
-            base, head = LocalRoot(trees[0]), LocalRoot(trees[1])
-            labels = (trees[0], trees[1])
-            sarif_root = trees[1] if not Path(trees[1]).is_absolute() else None
-        else:
-            head_path = trees[0] if trees else "."
-            head = LocalRoot(head_path)
-            folder = locate(head_path)
-            base_dir, base_label = tree_at(folder, git or "HEAD", Path(scratch))
-            base = LocalRoot(base_dir) if base_dir is not None else None
-            labels = (base_label, head_path)
-            sarif_root = folder.prefix or None
-        if against:
-            inventory_host = _one_host(c, inventory, against)
+        sides, labels, sarif_root = _trees(trees, git, Path(scratch))
+        pattern = against or vars_from
+        inventory_host = _one_host(c, inventory, pattern) if pattern else None
+        notes: tuple[list[Finding], list[Finding]] = ([], [])
+        if inventory_host is not None:
+            sides, notes = render_sides(sides, Path(scratch), template_vars(inventory_host))
+            if not hostname:  # the names clients use, as the inventory says
+                options = replace(options, hostnames=hostnames_of(inventory_host))
+        base, head = (LocalRoot(side) if side is not None else None for side in sides)
+        if against and inventory_host is not None:
             settings = AuditSettings(
                 now=checks.now, ca_bundles=tuple(ca_bundle or ()), sudo_password=prompted_sudo_password(c)
             )
@@ -100,11 +100,11 @@ def review(
                 inventory_host, settings, hostnames=options.hostnames, roles=options.roles
             )
             gathered = gather_read_only(inventory_host, settings)
-            host: HostReview = review_against(
-                base, head, gathered, name=name or inventory_host.name, options=host_options
+            host = review_against(
+                base, head, gathered, name=name or inventory_host.name, options=host_options, notes=notes
             )
         else:
-            host = review_host(base, head, name=name or labels[1], options=options)
+            host = review_host(base, head, name=name or labels[1], options=options, notes=notes)
     result = Review(
         generated_at=datetime.now(UTC),
         evaluated_at=checks.now,
@@ -125,3 +125,19 @@ def _one_host(c: Context, inventory: str | None, pattern: str) -> InventoryHost:
             todo="name exactly one host of the inventory (-I PATH)",
         )
     return hosts[0]
+
+
+def _trees(
+    trees: list[str], git: str | None, scratch: Path
+) -> tuple[list[Path | None], tuple[str, str], str | None]:
+    """BASE and HEAD as local folders (None: the base commit lacks the folder), their labels, the SARIF root."""
+    if len(trees) == 2:
+        for tree in trees:
+            LocalRoot(tree)  # a usage error for a folder that is not there, before any work
+        sarif_root = trees[1] if not Path(trees[1]).is_absolute() else None
+        return [Path(trees[0]), Path(trees[1])], (trees[0], trees[1]), sarif_root
+    head = trees[0] if trees else "."
+    LocalRoot(head)
+    folder = locate(head)
+    base, base_label = tree_at(folder, git or "HEAD", scratch / "base")
+    return [base, Path(head)], (base_label, head), folder.prefix or None
