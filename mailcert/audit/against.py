@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from mailcert.audit.host import AuditSettings, hostnames_of
+from mailcert.audit.host import AuditSettings
 from mailcert.audit.lint import Hostnames, LintOptions
+from mailcert.audit.options import lint_options, trust_bundles
 from mailcert.audit.review import HostReview, review_host
-from mailcert.checks.certs import CheckOptions
 from mailcert.facts import FileFacts, HostFiles, TextFile
 from mailcert.gather.host import GatheredHost
 from mailcert.gather.remote import gather_host
@@ -77,19 +77,14 @@ def against_options(
     hostnames: Hostnames | None = None,
     roles: Sequence[str] | None = None,
 ) -> LintOptions:
-    """Lint options for the host as audit has them (its names, roles, thresholds, CA bundles; its files
-    required); names and roles given on the command line win."""
-    bundles = [*settings.ca_bundles, *([host.ca_bundle] if host.ca_bundle else [])]
-    checks = CheckOptions(
-        now=settings.now,
-        trust=settings.trust_loader(bundles),
-        warn_days=host.warn_days,
-        crit_days=host.crit_days,
-    )
-    return LintOptions(
-        checks=checks,
-        hostnames=hostnames if hostnames is not None else hostnames_of(host),
-        roles=roles if roles is not None else host.roles,
+    """Lint options for the host as audit has them (audit/options.py: its names, roles, thresholds, CA
+    bundles; its files required); names and roles given on the command line win."""
+    trust = settings.trust_loader(list(trust_bundles(host, settings.ca_bundles)))
+    options = lint_options(host, now=settings.now, trust=trust)
+    return replace(
+        options,
+        hostnames=hostnames if hostnames is not None else options.hostnames,
+        roles=roles if roles is not None else options.roles,
         tree=False,
     )
 

@@ -12,8 +12,9 @@ from invoke.tasks import task
 
 from mailcert.audit.against import against_options, gather_read_only, review_against
 from mailcert.audit.git_tree import locate, tree_at
-from mailcert.audit.host import AuditSettings, hostnames_of
+from mailcert.audit.host import AuditSettings
 from mailcert.audit.lint import LintOptions
+from mailcert.audit.options import hostnames_of
 from mailcert.audit.review import Review, review_host
 from mailcert.audit.templates import render_sides, template_vars
 from mailcert.errors import UsageError
