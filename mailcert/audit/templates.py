@@ -19,17 +19,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from mailcert.catalogue import Where
-from mailcert.inventory.model import InventoryHost, Secret
 from mailcert.model import Finding
 
 SUFFIX = ".j2"
 _NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'")
-
-
-def template_vars(host: InventoryHost) -> dict[str, Any]:
-    """The host's merged variables as a template sees them (secrets stay masked), plus inventory_hostname."""
-    values = {k: ("********" if isinstance(v, Secret) else v) for k, v in host.vars.items()}
-    return {**values, "inventory_hostname": host.name, "inventory_hostname_short": host.name.split(".")[0]}
 
 
 def render_tree(source: Path, target: Path, variables: Mapping[str, Any]) -> list[Finding]:

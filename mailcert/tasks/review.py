@@ -16,10 +16,11 @@ from mailcert.audit.host import AuditSettings
 from mailcert.audit.lint import LintOptions
 from mailcert.audit.options import hostnames_of
 from mailcert.audit.review import Review, review_host
-from mailcert.audit.templates import render_sides, template_vars
+from mailcert.audit.templates import render_sides
 from mailcert.errors import UsageError
 from mailcert.hostfs import LocalRoot
 from mailcert.inventory import InventoryHost
+from mailcert.inventory.templatevars import template_vars
 from mailcert.model import Finding, Report
 from mailcert.report.review import check_review_format, render_review
 from mailcert.services.registry import check_role_names

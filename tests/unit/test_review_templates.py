@@ -12,6 +12,8 @@ import pytest
 
 from mailcert.audit.templates import render_tree
 from mailcert.cli import main
+from mailcert.inventory import load_inventory
+from mailcert.inventory.templatevars import template_vars
 from mailcert.model import Severity
 from tests.lint_trees import LINEAGE, MAIN_CF
 from tests.ops_repo import OpsRepo
@@ -93,3 +95,12 @@ def test_review_renders_both_commits_with_the_inventory_host(
     assert [(f["check"], f["file"]) for f in host["introduced"] if f["severity"] == "critical"] == [
         ("config.cert-not-fullchain", "/etc/postfix/main.cf")
     ]
+
+
+def test_template_variables_keep_secrets_masked(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    mx1:\n      ansible_become_password: hunter2\n      mail_lineage: x\n"
+    )
+    variables = template_vars(load_inventory(tmp_path).host("mx1"))
+    assert variables["mail_lineage"] == "x" and variables["inventory_hostname"] == "mx1"
+    assert "hunter2" not in repr(variables)
