@@ -15,7 +15,7 @@ class Check:
     fires_when: str
 
 
-_C, _W, _U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
+_C, _W, _I, _U = Severity.CRITICAL, Severity.WARNING, Severity.INFO, Severity.UNKNOWN
 
 CHECKS: dict[str, Check] = {
     c.id: c
@@ -61,6 +61,16 @@ CHECKS: dict[str, Check] = {
         Check("config.mode-mismatch", _C, "a port speaks the wrong mode (implicit TLS vs STARTTLS)"),
         Check("config.plaintext-auth", _W, "passwords accepted without TLS"),
         Check("config.legacy-protocols", _W, "TLS 1.0/1.1 enabled"),
+        Check(
+            "config.file-not-in-tree",
+            _I,
+            "a configuration names a certificate or key file that a config-only tree does not hold",
+        ),
+        Check(
+            "config.template-unrenderable",
+            _U,
+            "a Jinja2 template in the tree cannot be rendered without Ansible (its filters, tests) or lacks a variable",
+        ),
         Check("tls.unreachable", _C, "port closed, filtered or not answering"),
         Check("tls.starttls-unavailable", _C, "STARTTLS not offered, or refused"),
         Check("tls.handshake-failed", _C, "handshake fails"),
