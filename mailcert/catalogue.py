@@ -15,7 +15,7 @@ class Check:
     fires_when: str
 
 
-_C, _W, _U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
+_C, _W, _I, _U = Severity.CRITICAL, Severity.WARNING, Severity.INFO, Severity.UNKNOWN
 
 CHECKS: dict[str, Check] = {
     c.id: c
@@ -37,7 +37,12 @@ CHECKS: dict[str, Check] = {
             "cert.leaf-not-first", _C, "the first certificate in the file is not the leaf matching the key"
         ),
         Check("cert.wrong-usage", _C, "EKU present without serverAuth, or keyUsage forbids the handshake"),
-        Check("cert.weak-key", _W, "RSA < 2048 bits, EC < 256 bits"),
+        Check(
+            "cert.weak-key",
+            _C,
+            "a key OpenSSL refuses at security level 2 (RSA/DSA < 2048, EC < 224 bits) in any certificate of the "
+            "chain; warning for EC 224-255 bits",
+        ),
         Check("cert.weak-signature", _C, "SHA-1 or MD5 signature on leaf or intermediate"),
         Check("key.missing", _C, "configured key file missing or unreadable"),
         Check("key.mismatch", _C, "private key does not belong to the served/configured leaf"),
@@ -56,6 +61,16 @@ CHECKS: dict[str, Check] = {
         Check("config.mode-mismatch", _C, "a port speaks the wrong mode (implicit TLS vs STARTTLS)"),
         Check("config.plaintext-auth", _W, "passwords accepted without TLS"),
         Check("config.legacy-protocols", _W, "TLS 1.0/1.1 enabled"),
+        Check(
+            "config.file-not-in-tree",
+            _I,
+            "a configuration names a certificate or key file that a config-only tree does not hold",
+        ),
+        Check(
+            "config.template-unrenderable",
+            _U,
+            "a Jinja2 template in the tree cannot be rendered without Ansible (its filters, tests) or lacks a variable",
+        ),
         Check("tls.unreachable", _C, "port closed, filtered or not answering"),
         Check("tls.starttls-unavailable", _C, "STARTTLS not offered, or refused"),
         Check("tls.handshake-failed", _C, "handshake fails"),

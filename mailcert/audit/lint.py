@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from mailcert.audit.tree import ConfigOnlyTree, is_config_only, prefer_renewal_findings
 from mailcert.catalogue import Where
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
@@ -34,6 +35,9 @@ class LintOptions:
     checks: CheckOptions
     hostnames: Hostnames | None = None  # None: names found in the configuration
     roles: Sequence[str] | None = None  # None: detected from the files present
+    # A tree (lint ROOT, review), not a host: when it holds none of the certificate and key files its
+    # configuration names, it is a config-only tree (audit/tree.py). False: absent files are missing.
+    tree: bool = False
 
 
 @dataclass
@@ -65,13 +69,22 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
     findings: list[Finding] = [f for service in model.services for f in service.findings]
     endpoints: list[Endpoint] = []
     cache = FileCache(files)
+    config_only = (
+        ConfigOnlyTree(cache, names_given=options.hostnames is not None)
+        if options.tree and is_config_only(cache, model.services)
+        else None
+    )
     found: list[Finding] = []
     for service in model.services:
         for listener in service.listeners:
             names = hostnames_for(listener, options.hostnames, config_names)
-            endpoints += _check_listener(listener, names, cache, options.checks, model, found, service)
+            endpoints += _check_listener(
+                listener, names, cache, options.checks, model, found, service, config_only
+            )
     findings += found
     findings += _renewal_findings(files, model, options.checks)
+    if config_only is not None:
+        findings = prefer_renewal_findings(findings)
     merged = merge_endpoint_findings(_dedupe(findings))
     return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(merged)), model
 
@@ -95,6 +108,7 @@ def _check_listener(
     model: HostModel,
     found: list[Finding],
     service: ServiceConfig,
+    config_only: ConfigOnlyTree | None = None,
 ) -> list[Endpoint]:
     if not listener.tls_enabled:
         return []
@@ -115,10 +129,18 @@ def _check_listener(
             )
         return []
     by_source = _names_by_source(listener, names)
+    if config_only is not None:
+        sni_names = [source_names for _, source_names in by_source[len(listener.certificates) :]]
+        found += config_only.unreached_sni(listener, sni_names, names)
     endpoints: list[Endpoint] = []
     results = model.sources.setdefault((listener.service, listener.port), [])
     for position, (source, source_names) in enumerate(by_source):
-        result = check_cert_source(source, cache, source_names, opts, Where(service=listener.service))
+        where = Where(service=listener.service)
+        result = (
+            config_only.check_source(source, source_names, opts, where)
+            if config_only is not None
+            else check_cert_source(source, cache, source_names, opts, where)
+        )
         results.append(result)
         for finding in result.findings:
             found.append(replace(finding, port=listener.port))

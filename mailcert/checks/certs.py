@@ -1,4 +1,5 @@
-"""cert.* checks on a chain as a client receives it (leaf first): validity, names, trust, order, usage, strength.
+"""cert.* checks on a chain as a client receives it (leaf first): validity, names, trust, order, usage, strength,
+all decided by the one chain judge (mailcert.pki.judge) and worded here as catalogue findings.
 
 Used for served chains (probe) and for the chain a config file would serve (lint); `now` and the trust store
 come in through CheckOptions, so `--at` and `--ca-bundle` reach every decision.
@@ -17,18 +18,15 @@ from mailcert.model import Finding, Severity
 from mailcert.pki.certinfo import (
     common_name,
     describe,
-    has_san,
     is_self_signed,
-    key_info,
     not_after,
     not_before,
+    readable,
     san_dns_names,
     san_ip_addresses,
-    server_auth_allowed,
-    signature_hash_name,
 )
-from mailcert.pki.chain import PathStatus, build_path, order_problems
-from mailcert.pki.names import covers
+from mailcert.pki.chain import PathStatus, order_problems
+from mailcert.pki.judge import Fault, Problem, judge_chain
 from mailcert.pki.trust import TrustStore
 from mailcert.quoting import shell_command
 
@@ -50,23 +48,34 @@ def check_chain(
     fill: Sequence[x509.Certificate] = (),
     report_incomplete: bool = True,
 ) -> list[Finding]:
-    """Every cert.* finding for `chain`. `fill` are certificates the server's TLS library adds to the served
-    chain by itself (Postfix smtpd_tls_CAfile); `report_incomplete=False` when a more specific finding
-    (config.cert-not-fullchain) already says the chain is incomplete."""
+    """Every cert.* finding for `chain`, from the one chain judge (mailcert.pki.judge). `fill` are certificates
+    the server's TLS library adds to the served chain by itself (Postfix smtpd_tls_CAfile);
+    `report_incomplete=False` when a more specific finding (config.cert-not-fullchain) already says the chain
+    is incomplete."""
     if not chain:
         return []
+    if not readable(chain[0]):
+        return [
+            where.finding(
+                "cert.unparsable",
+                "the certificate's names or validity dates cannot be decoded; clients refuse it",
+                "replace it with a certificate from your CA (certbot: fullchain.pem)",
+            )
+        ]
+    judgement = judge_chain(chain, opts.trust, now=opts.now, hostnames=hostnames, fill=fill)
+    faults = judgement.findings
+    path = judgement.path
     leaf = chain[0]
-    findings = _validity(leaf, opts, where, role="certificate")
-    findings += _names(leaf, hostnames, where)
-    findings += _usage_and_strength(leaf, where)
-    result = build_path(chain, opts.trust, fill)
-    findings += _trust(result.status, result.missing_issuer, leaf, chain, where, report_incomplete)
-    for intermediate in result.path[1:]:
-        if opts.trust.contains(intermediate):
-            continue
-        findings += _validity(intermediate, opts, where, role="intermediate")
-        findings += _strength(intermediate, where, role="intermediate")
-    problems = order_problems(chain)
+    anchor_from = path.trusted_from if path.trusted_from is not None else len(path.path)
+    findings = _validity(leaf, faults, 0, opts, where, role="certificate")
+    findings += _names(leaf, faults, where)
+    findings += _at_depth(faults, 0, where)
+    findings += _trust(path.status, path.missing_issuer, leaf, chain, where, report_incomplete)
+    for depth, issuer in enumerate(path.path[1:], start=1):
+        role = "root" if depth >= anchor_from else "intermediate"
+        findings += _validity(issuer, faults, depth, opts, where, role=role)
+        findings += _at_depth(faults, depth, where)
+    problems = order_problems([c for c in chain if readable(c)])
     if problems:
         findings.append(
             where.finding(
@@ -78,18 +87,29 @@ def check_chain(
     return findings
 
 
-def _validity(cert: x509.Certificate, opts: CheckOptions, where: Where, *, role: str) -> list[Finding]:
+def _validity(
+    cert: x509.Certificate,
+    faults: Sequence[Fault],
+    depth: int,
+    opts: CheckOptions,
+    where: Where,
+    *,
+    role: str,
+) -> list[Finding]:
     label = f"{role} {describe(cert)}"
     end, start = not_after(cert), not_before(cert)
-    if end <= opts.now:
+    found = {f.problem for f in faults if f.depth == depth}
+    if Problem.EXPIRED in found:
         return [
             where.finding(
                 "cert.expired",
                 f"{label} expired on {end:%Y-%m-%d %H:%M} UTC",
-                "renew the certificate and reload the services that use it",
+                "renew the certificate and reload the services that use it"
+                if role != "root"
+                else "clients refuse a chain whose root has expired: move to the CA's current root",
             )
         ]
-    if start > opts.now:
+    if Problem.NOT_YET_VALID in found:
         return [
             where.finding(
                 "cert.not-yet-valid",
@@ -97,6 +117,8 @@ def _validity(cert: x509.Certificate, opts: CheckOptions, where: Where, *, role:
                 "fix the clock that is wrong, or wait; issue certificates with a notBefore in the past",
             )
         ]
+    if role == "root":
+        return []
     days_left = (end - opts.now).total_seconds() / 86400
     if days_left <= opts.warn_days:
         severity = Severity.CRITICAL if days_left <= opts.crit_days else Severity.WARNING
@@ -111,8 +133,8 @@ def _validity(cert: x509.Certificate, opts: CheckOptions, where: Where, *, role:
     return []
 
 
-def _names(leaf: x509.Certificate, hostnames: Sequence[str], where: Where) -> list[Finding]:
-    if not has_san(leaf):
+def _names(leaf: x509.Certificate, faults: Sequence[Fault], where: Where) -> list[Finding]:
+    if any(f.problem is Problem.NO_SAN for f in faults):
         return [
             where.finding(
                 "cert.no-san",
@@ -131,43 +153,61 @@ def _names(leaf: x509.Certificate, hostnames: Sequence[str], where: Where) -> li
             "a wildcard covers one label only",
             hostname=name,
         )
-        for name in hostnames
-        if not covers(dns, ips, name)
+        for name in [f.hostname for f in faults if f.problem is Problem.NAME_MISMATCH and f.hostname]
     ]
 
 
-def _usage_and_strength(leaf: x509.Certificate, where: Where) -> list[Finding]:
-    findings: list[Finding] = []
-    allowed, why = server_auth_allowed(leaf)
-    if not allowed:
-        findings.append(
-            where.finding(
-                "cert.wrong-usage",
-                f"certificate {describe(leaf)} may not be used by a TLS server: {why}",
-                "issue a certificate with extendedKeyUsage serverAuth (and keyUsage digitalSignature)",
-            )
-        )
-    return findings + _strength(leaf, where, role="certificate")
+# What each judge problem is in SPEC's catalogue, and what to do about it. Problems of the path itself (an issuer
+# that is no CA, a constraint broken, an extension clients refuse) mean the chain does not validly lead to a
+# trusted root: cert.untrusted, with the client's reason in the message.
+_CHECK_OF = {
+    Problem.WEAK_KEY: "cert.weak-key",
+    Problem.MARGINAL_KEY: "cert.weak-key",
+    Problem.WEAK_SIGNATURE: "cert.weak-signature",
+}
+_FIX_OF = {
+    Problem.WEAK_KEY: "issue a new certificate with an RSA 2048+ or ECDSA P-256+ key (a CA's weak key: move to "
+    "a CA whose root and intermediates use such keys)",
+    Problem.MARGINAL_KEY: "issue a new certificate with an RSA 2048+ or ECDSA P-256+ key",
+    Problem.WEAK_SIGNATURE: "reissue it with a SHA-256 signature (and serve the CA's current SHA-256 intermediate)",
+    Problem.INVALID_CERT: "reissue the certificate: clients refuse one with a malformed or repeated extension",
+    Problem.CRITICAL_EXTENSION: "reissue the certificate without that critical extension (or mark it non-critical)",
+    Problem.NOT_A_CA: "serve the CA's real intermediate (basicConstraints CA:TRUE, keyUsage keyCertSign); a private "
+    "CA must be made with those extensions",
+    Problem.PATH_LENGTH: "serve a chain the CA's pathLenConstraint allows (fewer intermediates), or reissue the CA",
+    Problem.BAD_SIGNATURE: "serve the intermediate that really issued the certificate",
+    Problem.NAME_CONSTRAINTS: "issue the certificate from a CA whose name constraints allow these names",
+    Problem.WRONG_PURPOSE: "use a CA whose certificates may issue TLS server certificates (extendedKeyUsage "
+    "serverAuth or none)",
+}
+_SKIPPED = {Problem.EXPIRED, Problem.NOT_YET_VALID, Problem.NO_SAN, Problem.NAME_MISMATCH, Problem.UNTRUSTED}
 
 
-def _strength(cert: x509.Certificate, where: Where, *, role: str) -> list[Finding]:
+def _at_depth(faults: Sequence[Fault], depth: int, where: Where) -> list[Finding]:
+    """The judge's findings about the certificate at `depth` that no other function here words."""
     findings: list[Finding] = []
-    info = key_info(cert)
-    if (info.algorithm == "RSA" and info.bits < 2048) or (info.algorithm == "EC" and info.bits < 256):
-        findings.append(
-            where.finding(
-                "cert.weak-key",
-                f"{role} {describe(cert)} has a {info.bits}-bit {info.algorithm} key",
-                "issue a new certificate with an RSA 2048+ or ECDSA P-256+ key",
+    for fault in faults:
+        if fault.depth != depth or fault.problem in _SKIPPED:
+            continue
+        if fault.problem is Problem.WRONG_PURPOSE and depth == 0:
+            findings.append(
+                where.finding(
+                    "cert.wrong-usage",
+                    fault.message,
+                    "issue a certificate with extendedKeyUsage serverAuth (and keyUsage digitalSignature)",
+                )
             )
-        )
-    digest = signature_hash_name(cert)
-    if digest in ("sha1", "md5", "md2") and not is_self_signed(cert):
+            continue
+        check = _CHECK_OF.get(fault.problem, "cert.untrusted")
+        message = fault.message
+        if check == "cert.untrusted":
+            message = f"clients refuse the chain: {message} (refused by {fault.rejected_by})"
         findings.append(
             where.finding(
-                "cert.weak-signature",
-                f"{role} {describe(cert)} is signed with {digest.upper()}, which clients reject",
-                "reissue it with a SHA-256 signature (and serve the CA's current SHA-256 intermediate)",
+                check,
+                message,
+                _FIX_OF.get(fault.problem, "serve a chain clients accept"),
+                severity=None if fault.rejects else Severity.WARNING,
             )
         )
     return findings
@@ -200,6 +240,17 @@ def _trust(
                 f"the chain ends at root {describe(root)}, which is not a trusted root",
                 "use a certificate from a publicly trusted CA, or add your private root with --ca-bundle / "
                 "mailcert_ca_bundle if clients trust it",
+            )
+        ]
+    if status is PathStatus.ANCHOR_NOT_ROOT:
+        top = chain[-1]
+        return [
+            where.finding(
+                "cert.untrusted",
+                f"the chain reaches a trusted certificate that is not a self-signed root (above {describe(top)}); "
+                "OpenSSL clients need the root itself in their trust store",
+                "add the CA's self-signed root to the trust store (--ca-bundle / mailcert_ca_bundle), not only "
+                "its intermediate",
             )
         ]
     if not report_incomplete:

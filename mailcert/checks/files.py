@@ -12,8 +12,9 @@ from mailcert.catalogue import Where
 from mailcert.checks.certs import CheckOptions, check_chain
 from mailcert.facts import BlockKind, FileFacts, HostFiles, PemBlock
 from mailcert.model import ConfiguredCert, Finding, Severity
-from mailcert.pki.certinfo import is_self_signed, not_after, san_dns_names, sha256_hex, spki_der
-from mailcert.pki.chain import PathStatus, build_path
+from mailcert.pki.certinfo import not_after, san_dns_names, sha256_hex, spki_der
+from mailcert.pki.chain import PathStatus
+from mailcert.pki.judge import judge_chain
 from mailcert.quoting import shell_command
 from mailcert.services.model import CertSource, PemLayout
 
@@ -87,7 +88,9 @@ def check_cert_source(
         configured, sha256=sha256_hex(leaf), not_after=not_after(leaf), sans=tuple(san_dns_names(leaf))
     )
     fill = _ca_file_certs(source, cache)
-    leaf_only = len(chain) == 1 and not is_self_signed(leaf) and not opts.trust.issuers_of(leaf)
+    leaf_only = (
+        len(chain) == 1 and judge_chain(chain, opts.trust, now=opts.now).path.status is PathStatus.INCOMPLETE
+    )
     if leaf_only:
         findings.append(_not_fullchain(leaf, chain, fill, source, opts, at_config))
     findings += check_chain(chain, hostnames, opts, at_cert, fill=fill, report_incomplete=not leaf_only)
@@ -266,7 +269,9 @@ def _not_fullchain(
         if path.endswith("/cert.pem")
         else "a file with leaf + intermediates"
     )
-    completed = fill and build_path(chain, opts.trust, fill).status is PathStatus.TRUSTED
+    completed = (
+        fill and judge_chain(chain, opts.trust, now=opts.now, fill=fill).path.status is PathStatus.TRUSTED
+    )
     if completed:
         return where.finding(
             "config.cert-not-fullchain",

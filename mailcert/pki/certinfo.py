@@ -10,6 +10,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mailcert.pki.der import subject_public_key_info
+from mailcert.pki.extensions import extensions_of
+
 
 @dataclass(frozen=True)
 class KeyInfo:
@@ -17,14 +20,28 @@ class KeyInfo:
     bits: int
 
 
+def readable(cert: x509.Certificate) -> bool:
+    """The fields every check reads (names, validity, signature algorithm) decode; cryptography loads a
+    certificate before decoding them, so a loaded certificate can still fail here."""
+    try:
+        _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        _ = (cert.signature_algorithm_oid, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
+    except Exception:  # noqa: BLE001 — ValueError, TypeError from lazily decoded fields
+        return False
+    return True
+
+
 def sha256_hex(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def spki_der(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    try:
+        return cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except Exception:  # noqa: BLE001 — a key cryptography cannot load: compare the bytes as encoded
+        return subject_public_key_info(cert)
 
 
 def common_name(name: x509.Name) -> str:
@@ -55,12 +72,9 @@ def has_san(cert: x509.Certificate) -> bool:
 
 
 def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
-    except ValueError:  # a malformed extension: treat as absent, the chain checks will still see the cert
-        return None
+    """The SAN as OpenSSL reads it: present even when another extension is malformed or repeated; None when
+    absent or itself malformed (the chain judge then calls the certificate invalid)."""
+    return extensions_of(cert).subject_alt_name
 
 
 def is_self_issued(cert: x509.Certificate) -> bool:
@@ -132,23 +146,16 @@ def signature_hash_name(cert: x509.Certificate) -> str | None:
 def server_auth_allowed(cert: x509.Certificate) -> tuple[bool, str | None]:
     """Whether a TLS server may present this leaf: EKU (if present) must include serverAuth (or anyEKU),
     and keyUsage (if present) must allow a handshake signature or key exchange. Returns (ok, why-not)."""
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        eku = None
-    except ValueError:
-        return False, "its extendedKeyUsage extension is malformed"
+    exts = extensions_of(cert)
+    eku = exts.extended_key_usage
     if eku is not None and not (
         ExtendedKeyUsageOID.SERVER_AUTH in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
     ):
         purposes = ", ".join(oid._name for oid in eku) or "none"
         return False, f"its extendedKeyUsage ({purposes}) lacks serverAuth"
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
+    usage = exts.key_usage
+    if usage is None:
         return True, None
-    except ValueError:
-        return False, "its keyUsage extension is malformed"
     if not (usage.digital_signature or usage.key_encipherment or usage.key_agreement):
         return False, "its keyUsage allows neither digitalSignature nor keyEncipherment"
     return True, None

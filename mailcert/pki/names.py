@@ -42,8 +42,12 @@ def name_matches(pattern: str, hostname: str) -> bool:
 
 
 def covers(dns_names: Iterable[str], ip_addresses: Iterable[str], hostname: str) -> bool:
-    """True when the SAN (DNS names and IP addresses) covers `hostname`; the CN is never consulted."""
+    """True when the SAN (DNS names and IP addresses) covers `hostname`; the CN is never consulted.
+
+    A SAN entry is compared as written, as OpenSSL compares it: a U-label (UTF-8) entry covers nothing, not even
+    its A-label form, and an IP entry that is a network (`192.0.2.0/24`, only meaningful in name constraints)
+    covers no address."""
     if is_ip(hostname):
         target = ipaddress.ip_address(hostname)
-        return any(ipaddress.ip_address(ip) == target for ip in ip_addresses)
-    return any(name_matches(pattern, hostname) for pattern in dns_names)
+        return any(is_ip(ip) and ipaddress.ip_address(ip) == target for ip in ip_addresses)
+    return any(pattern.isascii() and name_matches(pattern, hostname) for pattern in dns_names)

@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 
 from mailcert.errors import UsageError
-from mailcert.pki.certinfo import signed_by, spki_der
+from mailcert.pki.certinfo import readable, signed_by, spki_der
 
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
@@ -40,6 +40,8 @@ class TrustStore:
 
     def __post_init__(self) -> None:
         for root in self.roots:
+            if not readable(root):
+                continue  # a root whose subject cannot be decoded anchors nothing
             self._by_subject.setdefault(root.subject, []).append(root)
 
     @classmethod
@@ -72,6 +74,10 @@ class TrustStore:
     @classmethod
     def of(cls, roots: Iterable[x509.Certificate]) -> TrustStore:
         return cls(roots=tuple(roots))
+
+    def candidates(self, subject: x509.Name) -> list[x509.Certificate]:
+        """Trusted certificates named `subject` (possible issuers of a certificate with that issuer name)."""
+        return list(self._by_subject.get(subject, []))
 
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
         """Trusted roots that signed `cert`."""

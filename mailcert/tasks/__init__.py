@@ -7,16 +7,16 @@ from invoke.collection import Collection
 from mailcert.tasks.state import RunState, run_state
 
 # Tasks whose positional argument may be repeated (`mailcert probe a b c`): task name -> iterable flag.
-VARIADIC: dict[str, str] = {"probe": "target", "explain": "text"}
+VARIADIC: dict[str, str] = {"probe": "target", "explain": "text", "review": "tree"}
 
 __all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
 
 
 def namespace() -> Collection:
-    from mailcert.tasks import audit, explain, fix, lab, lint, probe, verify
+    from mailcert.tasks import audit, explain, fix, lab, lint, probe, review, verify
 
     ns = Collection()
-    for module in (lint, probe, explain, audit, fix, verify):
+    for module in (lint, review, probe, explain, audit, fix, verify):
         for name in dir(module):
             obj = getattr(module, name)
             if getattr(obj, "__module__", None) == module.__name__ and _is_task(obj):
@@ -81,4 +81,4 @@ def _help_asked(argv: list[str], ns_tasks: set[str]) -> list[str] | None:
 
 def _takes_value(flag: str) -> bool:
     # Boolean flags of the variadic tasks; every other flag of theirs takes a value.
-    return flag not in {"--starttls", "--implicit", "--help", "-h", "--no-color"}
+    return flag not in {"--starttls", "--implicit", "--help", "-h", "--no-color", "--require-files"}

@@ -26,6 +26,8 @@ from mailcert.tasks.state import run_state
         "hostname": "a name clients use; every TLS service must cover it (repeatable; default: names in the config)",
         "role": "postfix, dovecot, exim or cpanel (repeatable; default: detected from the files present)",
         "name": "host name to show in the report (default: ROOT)",
+        "require-files": "a certificate or key file the tree does not hold is missing (critical), as on a host; "
+        "default: a tree holding none of them is config-only and says so per file (info)",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
     },
 )
@@ -41,6 +43,7 @@ def lint(
     ca_bundle: list[str] | None = None,
     warn_days: int = 21,
     crit_days: int = 7,
+    require_files: bool = False,
 ) -> None:
     """Check the TLS configuration, certificates and keys of a host's files, offline."""
     check_format(format)
@@ -50,6 +53,7 @@ def lint(
         checks=checks,
         hostnames=list(hostname) if hostname else None,
         roles=check_role_names(role) if role else None,
+        tree=not require_files and files.root != Path("/"),  # `lint /` is the host itself
     )
     host = lint_host(files, name=name or str(Path(root)), options=options)
     report = Report(generated_at=datetime.now(UTC), evaluated_at=checks.now, hosts=(host,))

@@ -22,6 +22,11 @@ class RunState:
         self.reports[task] = report
         self.statuses.append(report.status)
 
+    def record_status(self, task: str, report: Report, status: Status) -> None:
+        """A report whose exit code is judged by something else than its findings (review: what it introduces)."""
+        self.reports[task] = report
+        self.statuses.append(status)
+
     @property
     def exit_code(self) -> int:
         if self.forced_code is not None:

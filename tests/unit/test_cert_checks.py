@@ -135,7 +135,8 @@ def test_no_eku_at_all_is_accepted(pki: TestPKI, opts: CheckOptions) -> None:
 def test_rsa_1024_is_weak(pki: TestPKI, opts: CheckOptions) -> None:
     leaf = pki.leaf(key="rsa1024")
     findings = check_chain([leaf.cert, pki.intermediate.cert], ["mail.example.test"], opts, WHERE)
-    assert [(f.check, f.severity) for f in findings] == [("cert.weak-key", Severity.WARNING)]
+    # SPEC: critical where OpenSSL at security level 2 refuses the key ("EE certificate key too weak")
+    assert [(f.check, f.severity) for f in findings] == [("cert.weak-key", Severity.CRITICAL)]
     assert "1024-bit RSA" in findings[0].message
 
 
@@ -149,13 +150,15 @@ def test_sha1_signature_is_critical(pki: TestPKI) -> None:
     assert "SHA1" in findings[0].message
 
 
-def test_expired_intermediate_is_reported(pki: TestPKI) -> None:
+def test_expired_intermediate_and_root_are_reported(pki: TestPKI) -> None:
     leaf = pki.leaf()
     late = CheckOptions(now=START + timedelta(days=5000), trust=TrustStore.of([pki.root.cert]))
     findings = check_chain([leaf.cert, pki.intermediate.cert], [], late, WHERE)
+    # an expired root no longer anchors anything (OpenSSL: "certificate has expired" at the root's depth)
     assert [f.message.split(" ")[0] for f in findings if f.check == "cert.expired"] == [
         "certificate",
         "intermediate",
+        "root",
     ]
 
 
