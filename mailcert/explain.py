@@ -526,7 +526,7 @@ def render_text(explanation: Explanation) -> str:
         family = CLIENT_FAMILIES[explanation.client]
         fetches = "fetches" if family.aia else "does not fetch"
         lines.append(
-            f"client: {family.name} ({family.stack}; {fetches} missing intermediates via AIA): "
+            f"client: {family.name} — {family.stack}, {fetches} missing intermediates via AIA; "
             "causes ranked by what it rejects"
         )
     if explanation.codes:
