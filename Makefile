@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz lint-code deps venv system-deps bench clean
+.PHONY: demo test fuzz clients lint-code deps venv system-deps bench clean
 
 demo: deps
 	$(BIN)/python -m mailcert.demo
@@ -17,6 +17,11 @@ test: deps
 # Property tests with the long hypothesis budget (tests/fuzz/conftest.py): fresh random inputs every run.
 fuzz: deps
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz
+
+# What OpenSSL, GnuTLS, NSS and Python ssl say for every lab fault on every port (root; the machine's one lab):
+# records docs/clients.md and docs/clients.json, which symptoms.yml, explain and the tests are checked against.
+clients: deps
+	$(BIN)/python -m mailcert.lab.client_matrix --docs docs
 
 deps: system-deps venv
 

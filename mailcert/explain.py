@@ -3,6 +3,11 @@ the server-side causes, the checks that detect them and the command that confirm
 
 Pure: text in, Explanation out. Client phrasings come from the symptoms table (mailcert/data/symptoms.yml);
 the numeric codes below are from the reference (mail-tls-config.md §6) and Microsoft's WinHTTP/SSPI headers.
+A client's generic phrasing ("Cannot Verify Server Identity") belongs to every check whose table entry says that
+client shows it (and that client fails or may fail there), not only to the checks that list it. When the query
+names its client (Apple, Outlook, Thunderbird, Android), or its phrasing belongs to one client only, causes are
+ranked by what that client actually rejects (symptoms.yml `verdict`): a missing intermediate, which Outlook
+may fetch through AIA, ranks below what it always refuses.
 Matching is tolerant of partial pastes: both sides are normalised to word stems and a phrasing scores the
 share of its (rarity-weighted) words found in the query.
 """
@@ -15,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from mailcert.catalogue import CHECKS
-from mailcert.symptoms import PHRASINGS
+from mailcert.symptoms import CLIENT_FAMILIES, PHRASINGS, checks_shown_by, verdict_for
 
 # WinHTTP secure-failure flags (WINHTTP_CALLBACK_STATUS_FLAG_*), as Outlook/Autodiscover report them.
 OUTLOOK_FLAGS: dict[int, str] = {
@@ -191,6 +196,7 @@ class Explanation:
     causes: tuple[Cause, ...]
     codes: tuple[str, ...] = ()  # Windows error symbols recognised in the query, e.g. SEC_E_WRONG_PRINCIPAL
     matched: tuple[str, ...] = ()  # client phrasings recognised in the query
+    client: str = ""  # the client family the query is from (symptoms.yml `clients:` key), "" when unknown
 
     def to_json(self) -> dict[str, object]:
         """SPEC's `explain --format json` object."""
@@ -215,6 +221,7 @@ def explain(query: str, *, host: str = "HOST") -> Explanation:
     for check, (score, phrasing) in _phrasing_scores(query).items():
         _offer(scores, reasons, check, score, f'clients say "{phrasing}"')
         matched.append(phrasing)
+    client = _client_named(query) or _client_of_phrasings(matched)
     for check, why in _keyword_causes(query):
         _offer(scores, reasons, check, _KEYWORD_SCORE, why)
     if not scores:
@@ -225,15 +232,66 @@ def explain(query: str, *, host: str = "HOST") -> Explanation:
                     scores, reasons, check, 0.7 - rank * 0.01, f'"{generic}" names no reason; the most common'
                 )
             matched.append(generic)
+    if client:
+        for check in scores:
+            scores[check] *= _CLIENT_WEIGHT.get(verdict_for(check, client), _ELSE_WEIGHT)
     best = max(scores.values(), default=0.0)
     ranked = sorted(
         (check for check, score in scores.items() if score >= best * _NEAR_BEST),
-        key=lambda check: (-round(scores[check], 3), list(CHECKS).index(check)),
+        key=lambda check: (-round(scores[check], 3), _commonness(check), list(CHECKS).index(check)),
     )
     causes = tuple(
-        Cause(check, _why(check, reasons[check]), confirm_command(check, host)) for check in ranked
+        Cause(check, _why(check, reasons[check], client), confirm_command(check, host)) for check in ranked
     )
-    return Explanation(query, tuple(flags), causes, tuple(codes), tuple(dict.fromkeys(matched)))
+    return Explanation(query, tuple(flags), causes, tuple(codes), tuple(dict.fromkeys(matched)), client)
+
+
+# Among causes that score alike, the ones helpdesks meet most often first (an iPhone's "Cannot Verify Server
+# Identity" is most often an expired certificate); the rest in catalogue order.
+MOST_COMMON = (
+    "cert.expired",
+    "cert.name-mismatch",
+    "cert.self-signed",
+    "cert.chain-incomplete",
+    "cert.untrusted",
+)
+_SHARED = 3  # a phrasing more checks than this share is a client's catch-all wording
+
+
+def _commonness(check: str) -> int:
+    return MOST_COMMON.index(check) if check in MOST_COMMON else len(MOST_COMMON)
+
+
+# What a client's verdict on a cause does to its score (symptoms.yml `verdict`): what it refuses first, what it
+# may get past (AIA) or refuses depending on version next; what it does not show at all falls off the list.
+_CLIENT_WEIGHT = {"fails": 1.0, "later": 0.95, "aia": 0.9, "maybe": 0.85, "depends": 0.85}
+_ELSE_WEIGHT = 0.6
+
+# Words in a paste that name the client it came from.
+_CLIENT_WORDS: dict[str, re.Pattern[str]] = {
+    "apple": re.compile(r"\b(?:iphone|ipad|ios|macos|mac ?os|apple|apple mail|mac mail)\b"),
+    "outlook": re.compile(r"\b(?:outlook|windows|schannel|microsoft)\b"),
+    "thunderbird": re.compile(r"\b(?:thunderbird|betterbird|seamonkey)\b(?! for android)"),
+    "android": re.compile(r"\b(?:android|k-?9|thunderbird for android|fairemail|gmail app)\b"),
+}
+
+
+def _client_named(query: str) -> str:
+    """The one client family the query names ("" when none, or more than one)."""
+    text = _fold(query)
+    named = [family for family, words in _CLIENT_WORDS.items() if words.search(text)]
+    if named == ["thunderbird", "android"] and "thunderbird for android" in text:
+        return "android"
+    return named[0] if len(named) == 1 else ""
+
+
+def _client_of_phrasings(matched: list[str]) -> str:
+    """The one client family whose table text shows every recognised phrasing ("" when not exactly one)."""
+    common: set[str] | None = None
+    for phrasing in matched:
+        families = {f for shown in checks_shown_by(phrasing).values() for f in shown}
+        common = families if common is None else common & families
+    return next(iter(common)) if common is not None and len(common) == 1 else ""
 
 
 def confirm_command(check: str, host: str = "HOST") -> str:
@@ -305,8 +363,15 @@ def _offer(scores: dict[str, float], reasons: dict[str, str], check: str, score:
         reasons[check] = why
 
 
-def _why(check: str, reason: str) -> str:
-    return f"{reason}; that is what clients get when {CHECKS[check].fires_when}"
+def _why(check: str, reason: str, client: str = "") -> str:
+    why = f"{reason}; that is what clients get when {CHECKS[check].fires_when}"
+    if client and verdict_for(check, client) == "aia":
+        why += (
+            f" ({CLIENT_FAMILIES[client].name} may still connect: it fetches a missing intermediate via AIA)"
+        )
+    elif client and verdict_for(check, client) == "maybe":
+        why += f" ({CLIENT_FAMILIES[client].name} refuses this only in some versions or settings)"
+    return why
 
 
 # --- text matching -----------------------------------------------------------------------------------
@@ -368,6 +433,8 @@ def _phrasing_index() -> tuple[dict[str, tuple[str, ...]], dict[str, float]]:
     for check, phrasings in PHRASINGS.items():
         for phrasing in phrasings:
             owners.setdefault(phrasing, []).append(check)
+    for phrasing, checks in owners.items():  # the checks whose client text shows it, listed there or not
+        checks += [check for check in checks_shown_by(phrasing) if check not in checks]
     documents = [set(_stems(p)) for p in owners]
     counts: dict[str, int] = {}
     for stems in documents:
@@ -423,7 +490,10 @@ def _phrasing_scores(query: str) -> dict[str, tuple[float, str]]:
         weighted = score * (1.0 - 0.02 * (len(checks) - 1))
         for check in checks:
             # Among equals, a check whose list puts this phrasing first is the more characteristic cause.
-            ranked = weighted - 0.001 * PHRASINGS[check].index(phrasing)
+            # (Not for a client's catch-all wording, shared by many: there the commonest cause leads.)
+            listed = PHRASINGS[check]
+            position = listed.index(phrasing) if phrasing in listed and len(checks) <= _SHARED else _SHARED
+            ranked = weighted - 0.001 * position
             if ranked > best.get(check, (0.0, ""))[0]:
                 best[check] = (ranked, phrasing)
     return best
@@ -452,6 +522,13 @@ def render_text(explanation: Explanation) -> str:
     lines = [f"client error: {_one_line(explanation.query)}"]
     if explanation.matched:
         lines.append("recognised: " + "; ".join(f'"{p}"' for p in explanation.matched))
+    if explanation.client:
+        family = CLIENT_FAMILIES[explanation.client]
+        fetches = "fetches" if family.aia else "does not fetch"
+        lines.append(
+            f"client: {family.name} — {family.stack}, {fetches} missing intermediates via AIA; "
+            "causes ranked by what it rejects"
+        )
     if explanation.codes:
         lines.append("Windows codes: " + ", ".join(explanation.codes))
     if explanation.outlook_flags:

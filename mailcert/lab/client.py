@@ -34,7 +34,7 @@ def _continued(data: bytes) -> bool:
     return len(last) > 3 and last[:3].isdigit() and last[3:4] == b"-"  # SMTP multi-line reply
 
 
-def _starttls(sock: socket.socket, protocol: str) -> str | None:
+def starttls_refusal(sock: socket.socket, protocol: str) -> str | None:
     """Greeting + STARTTLS; None when the server says go, else what it said."""
     try:
         greeting = _reply(sock)
@@ -63,7 +63,7 @@ def client_view(address: str, port: int, servername: str, ca_bundle: str, timeou
     try:
         with socket.create_connection((address, port), timeout=timeout) as sock:
             if port not in IMPLICIT_PORTS:
-                refused = _starttls(sock, PORT_PROTOCOL[port])
+                refused = starttls_refusal(sock, PORT_PROTOCOL[port])
                 if refused:
                     return refused
             with context.wrap_socket(sock, server_hostname=servername) as tls:

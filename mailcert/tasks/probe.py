@@ -9,11 +9,14 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.audit.outside import probe_reports
+from mailcert.client_verdicts import EndpointClients, endpoint_clients, parse_client_option
 from mailcert.errors import UsageError
 from mailcert.model import Mode, Report
 from mailcert.probe import DEFAULT_EHLO, DEFAULT_PER_HOST, Timeouts, probe_all
 from mailcert.probe.targets import TargetOptions, expand_targets
+from mailcert.quoting import shown
 from mailcert.report import check_format, render
+from mailcert.report.json import readable_json, report_to_dict
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
 from mailcert.tasks.state import run_state
 
@@ -32,6 +35,9 @@ from mailcert.tasks.state import run_state
         "ehlo": f"name to send in EHLO (default {DEFAULT_EHLO})",
         "timeout": "seconds to wait for each answer (default 10; connecting waits at most 5, a port at most twice this)",
         "per_host": f"at most this many connections to one host at a time (default {DEFAULT_PER_HOST})",
+        "client": "also say what each client family gets per endpoint: thunderbird, outlook, apple, android, "
+        "openssl, gnutls (comma-separated) or all; e.g. a leaf-only chain: Outlook may pass through AIA, "
+        "Thunderbird and Android fail (text and json formats)",
         **{k.replace("-", "_"): v for k, v in COMMON_HELP.items()},
     },
 )
@@ -46,6 +52,7 @@ def probe(
     ehlo: str = DEFAULT_EHLO,
     timeout: str = "10",
     per_host: str = str(DEFAULT_PER_HOST),
+    client: str | None = None,
     format: str = "text",
     output: str | None = None,
     at: str | None = None,
@@ -67,6 +74,9 @@ def probe(
     options = TargetOptions(servername=servername, address=address, protocol=protocol, mode=mode)
     endpoints = expand_targets(list(target), options)
     check_format(format)
+    families = parse_client_option(client) if client is not None else ()
+    if families and format not in ("text", "json"):
+        raise UsageError(f"--client works with --format text or json, not {format}", todo="drop one of them")
     checks = check_options(at, ca_bundle or [], warn_days, crit_days)
     read = _positive(timeout, "--timeout")
     results = probe_all(
@@ -78,7 +88,10 @@ def probe(
     report = Report(
         generated_at=datetime.now(UTC), evaluated_at=checks.now, hosts=tuple(probe_reports(results, checks))
     )
-    emit(render(report, format, color=wants_color(output)), output)
+    text = render(report, format, color=wants_color(output))
+    if families:
+        text = _with_clients(report, text, format, endpoint_clients(report.hosts, families))
+    emit(text, output)
     run_state().record("probe", report)
 
 
@@ -90,3 +103,14 @@ def _positive(value: str | int | float, flag: str) -> float:
     if number <= 0:
         raise UsageError(f"{flag} {value!r} is not a positive number", todo=f"write e.g. {flag} 10")
     return number
+
+
+def _with_clients(report: Report, text: str, format: str, views: list[EndpointClients]) -> str:
+    """The report plus what each chosen client family gets per endpoint (JSON: a top-level `clients` list)."""
+    if format == "json":
+        document = report_to_dict(report)
+        document["clients"] = [view.to_json() for view in views]  # type: ignore[misc]
+        return readable_json(document) + "\n"
+    lines = ["", "what each client gets (from the findings and mailcert/data/symptoms.yml):"]
+    lines += [f"  {shown(v.host)}:{v.port} {shown(v.hostname)}: {v.summary}" for v in views]
+    return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"

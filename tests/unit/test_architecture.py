@@ -29,6 +29,7 @@ STAGES: tuple[tuple[str, frozenset[str]], ...] = (
                 "mailcert.wording",
                 "mailcert.symptoms",
                 "mailcert.explain",
+                "mailcert.client_verdicts",
                 "mailcert.known_hosts",
                 "mailcert.ssh_stream",
                 "mailcert.hostfs",

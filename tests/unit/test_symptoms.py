@@ -11,8 +11,10 @@ import yaml
 from mailcert.catalogue import CHECKS
 from mailcert.errors import MailcertError
 from mailcert.symptoms import (
+    CLIENT_FAMILIES,
     PHRASINGS,
     SYMPTOMS,
+    VERDICTS,
     Symptoms,
     checks_matching,
     parse_symptoms_table,
@@ -131,15 +133,26 @@ def test_unknown_check_id_is_one_clear_error() -> None:
     assert phrasings_for("cert.nope") == ()
 
 
+def _entry(check_id: str) -> dict[str, object]:
+    return {
+        **dataclasses.asdict(SYMPTOMS[check_id]),
+        "phrasings": list(PHRASINGS[check_id]),
+        "verdict": dict(VERDICTS[check_id]),
+    }
+
+
 def _table_with(check_id: str, entry: object) -> str:
-    table = {c: {**dataclasses.asdict(SYMPTOMS[c]), "phrasings": list(PHRASINGS[c])} for c in CHECKS}
-    table[check_id] = entry  # type: ignore[assignment]
+    table: dict[str, object] = {c: _entry(c) for c in CHECKS}
+    table[check_id] = entry
+    table["clients"] = {
+        key: {"name": f.name, "stack": f.stack, "aia": f.aia, "source": f.source}
+        for key, f in CLIENT_FAMILIES.items()
+    }
     return yaml.safe_dump(table)
 
 
 def test_table_parser_accepts_the_table_as_it_is() -> None:
-    entry = {**dataclasses.asdict(SYMPTOMS["cert.expired"]), "phrasings": list(PHRASINGS["cert.expired"])}
-    symptoms, phrasings = parse_symptoms_table(_table_with("cert.expired", entry))
+    symptoms, phrasings = parse_symptoms_table(_table_with("cert.expired", _entry("cert.expired")))
     assert symptoms == dict(SYMPTOMS)
     assert phrasings == dict(PHRASINGS)
 
@@ -156,7 +169,8 @@ def test_table_parser_rejects_an_unquoted_hex_code() -> None:
     text = _table_with("cert.expired", {}).replace(
         "cert.expired: {}",
         "cert.expired:\n  outlook: a\n  outlook_flag: '0x20'\n  apple: b\n"
-        "  thunderbird: c\n  android: d\n  phrasings:\n  - 0x800B0101",
+        "  thunderbird: c\n  android: d\n  verdict: {outlook: fails, apple: fails, thunderbird: fails,"
+        " android: fails, openssl: fails, gnutls: fails}\n  phrasings:\n  - 0x800B0101",
     )
     with pytest.raises(MailcertError, match="quote hex codes"):
         parse_symptoms_table(text)
