@@ -8,7 +8,6 @@ from typing import Any
 
 from mailcert.errors import InventoryError
 
-SERVICE_ROLES = ("postfix", "dovecot", "exim", "cpanel")
 HOSTNAME_SERVICES = ("smtp", "submission", "imap", "pop3")
 
 
@@ -120,6 +119,7 @@ class InventoryHost:
     become_password: Secret | None = None
     known_hosts: str = "~/.ssh/known_hosts"
     roles: tuple[str, ...] | None = None
+    roles_where: str | None = None  # where mailcert_roles is set (its names are checked against the services)
     hostnames: tuple[str, ...] = ()
     service_hostnames: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     domains: tuple[str, ...] = ()

@@ -10,6 +10,7 @@ from invoke.tasks import Task
 
 from mailcert.audit.fleet import DEFAULT_FORKS as DEFAULT_FORKS
 from mailcert.audit.fleet import is_tty as is_tty
+from mailcert.audit.options import checked_roles
 from mailcert.errors import UsageError
 from mailcert.inventory import InventoryHost, Secret, load_inventory
 
@@ -58,4 +59,7 @@ def fleet_hosts(c: Context, inventory: str | None, limit: str | None) -> list[In
     """The hosts a fleet task works on: `TASK -I PATH`, else the global `mailcert -I PATH`, else
     ./inventory, narrowed by --limit."""
     configured = c.config.get("inventory") if hasattr(c, "config") else None
-    return list(load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit))
+    hosts = list(load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit))
+    for host in hosts:
+        checked_roles(host)  # an unknown mailcert_roles name stops the run before any host, at its line
+    return hosts

@@ -203,7 +203,6 @@ def test_lab_style_inventory_with_null_hosts_under_children(tmp_path: Path) -> N
             4,
             "vault",
         ),
-        ("hosts.yml", "all:\n  hosts:\n    mx1:\n      mailcert_roles: [postfix, qmail]\n", 4, "qmail"),
         ("hosts.yml", "all:\n  hosts:\n    mx1:\n      ansible_host: '{{ name }}.example'\n", 4, "Jinja2"),
         (
             "hosts.yml",

@@ -3,11 +3,18 @@ one planner in fix/plan/services.py, and every list of services elsewhere is the
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from mailcert.audit.options import checked_roles
+from mailcert.cli import build_program
+from mailcert.errors import InventoryError
 from mailcert.fix.apply.payload import touched_services
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan
 from mailcert.fix.plan.services import PLANNERS
 from mailcert.fix.roles import default_paths, load_roles
-from mailcert.inventory.model import SERVICE_ROLES
+from mailcert.inventory import load_inventory
 from mailcert.ports import STANDARD_PORTS
 from mailcert.services.registry import ROLES, SERVICES, service_of_path
 
@@ -22,9 +29,31 @@ def test_every_service_has_a_packaged_role_file() -> None:
     assert set(load_roles([packaged]).roles) == set(SERVICES)
 
 
-def test_the_inventory_knows_the_same_roles() -> None:
-    """inventory/ sits below services/ and keeps its own tuple: it must name the same services."""
-    assert tuple(SERVICE_ROLES) == tuple(ROLES)
+def test_mailcert_roles_names_are_the_registry_s_and_a_wrong_one_is_named_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inventory keeps no list of services of its own: a service the registry adds is a valid
+    mailcert_roles name at once; an unknown one stops the run before any host, naming file and line."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    mx1:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n"
+        f"      mailcert_known_hosts: {tmp_path / 'missing_known_hosts'}\n"
+        f"      mailcert_roles: [{', '.join(ROLES)}]\n"
+        "    mx2:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n"
+        "      mailcert_roles: [postfix, sendmail]\n"
+    )
+    hosts = load_inventory(str(inventory))
+    assert checked_roles(hosts.host("mx1")) == tuple(ROLES)
+    with pytest.raises(InventoryError) as refused:
+        checked_roles(hosts.host("mx2"))
+    assert "sendmail" in refused.value.line() and f"{inventory}:11" in refused.value.line()
+
+    with pytest.raises(SystemExit) as exited:
+        build_program().run(["mailcert", "audit", "-I", str(inventory), "--no-probe"])
+    out, err = capsys.readouterr()
+    assert int(exited.value.code or 0) == 3 and out == ""
+    assert err.count("\n") == 1 and "mailcert_roles has unknown role(s) sendmail" in err
+    assert f"{inventory}:11" in err
 
 
 def test_descriptors_name_their_ports_from_the_one_port_table() -> None:
