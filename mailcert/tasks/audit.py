@@ -53,6 +53,7 @@ def audit(
     c: Context,
     inventory: str | None = None,
     limit: str | None = None,
+    shard: str | None = None,
     forks: str = str(DEFAULT_FORKS),
     format: str = "text",
     output: str | None = None,
@@ -64,7 +65,7 @@ def audit(
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
     check_format(format)
-    hosts = fleet_hosts(c, inventory, limit)
+    hosts = fleet_hosts(c, inventory, limit, shard)
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),

@@ -67,6 +67,7 @@ def fix(
     c: Context,
     inventory: str | None = None,
     limit: str | None = None,
+    shard: str | None = None,
     forks: str = str(DEFAULT_FORKS),
     dry_run: bool = False,
     yes: bool = False,
@@ -85,7 +86,7 @@ def fix(
     if rollback:
         hosts = [
             replace(h, become_password=sudo_password) if h.become and h.become_password is None else h
-            for h in fleet_hosts(c, inventory, limit)
+            for h in fleet_hosts(c, inventory, limit, shard)
         ]
         _rollback(check_run_id(rollback), hosts, workers)
         return
@@ -93,7 +94,7 @@ def fix(
     if roles:
         roles_for(roles)  # an unsafe --roles folder stops the run before any host is touched
     warn_unnamed_roles_folder(roles)
-    audits = _audits(fleet_hosts(c, inventory, limit), settings, workers)
+    audits = _audits(fleet_hosts(c, inventory, limit, shard), settings, workers)
     stores: dict[tuple[str, ...], TrustStore] = {}
     plans = [
         plan_audited_host(audit, settings, install_certbot=install_certbot, stores=stores, roles=roles)

@@ -13,12 +13,14 @@ from mailcert.audit.fleet import is_tty as is_tty
 from mailcert.audit.options import checked_roles
 from mailcert.errors import UsageError
 from mailcert.inventory import InventoryHost, Secret, load_inventory
+from mailcert.inventory.shard import SHARD_HELP, parse_shard, select_shard
 
 DEFAULT_INVENTORY = "inventory"
 
 FLEET_HELP = {
     "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
     "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
+    "shard": SHARD_HELP,
 }
 TIMEOUT_HELP = {"timeout": "seconds to wait for SSH connect, banner and auth (default 10)"}
 
@@ -55,11 +57,14 @@ def prompted_sudo_password(c: Context) -> Secret | None:
     return Secret(password) if isinstance(password, str) and password else None
 
 
-def fleet_hosts(c: Context, inventory: str | None, limit: str | None) -> list[InventoryHost]:
+def fleet_hosts(
+    c: Context, inventory: str | None, limit: str | None, shard: str | None = None
+) -> list[InventoryHost]:
     """The hosts a fleet task works on: `TASK -I PATH`, else the global `mailcert -I PATH`, else
-    ./inventory, narrowed by --limit."""
+    ./inventory, narrowed by --limit, then by --shard K/N."""
+    wanted = parse_shard(shard) if shard is not None else None  # a bad --shard stops before the inventory
     configured = c.config.get("inventory") if hasattr(c, "config") else None
-    hosts = list(load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit))
-    for host in hosts:
+    selected = load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit)
+    for host in selected:  # every shard refuses the same bad inventory, not only the shard holding the host
         checked_roles(host)  # an unknown mailcert_roles name stops the run before any host, at its line
-    return hosts
+    return select_shard(selected, wanted)

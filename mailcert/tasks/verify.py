@@ -64,6 +64,7 @@ def verify(
     c: Context,
     inventory: str | None = None,
     limit: str | None = None,
+    shard: str | None = None,
     forks: str = str(DEFAULT_FORKS),
     format: str = "text",
     output: str | None = None,
@@ -87,7 +88,7 @@ def verify(
             todo="name the file e.g. /var/lib/prometheus/node-exporter/mailcert.prom",
         )
     previous = load_state(state) if state else None  # a broken state file stops the run before any SSH
-    hosts = fleet_hosts(c, inventory, limit)
+    hosts = fleet_hosts(c, inventory, limit, shard)
     settings = AuditSettings(
         now=parse_at(at),
         ca_bundles=tuple(ca_bundle or ()),
