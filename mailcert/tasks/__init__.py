@@ -7,13 +7,13 @@ from invoke.collection import Collection
 from mailcert.tasks.state import RunState, run_state
 
 # Tasks whose positional argument may be repeated (`mailcert probe a b c`): task name -> iterable flag.
-VARIADIC: dict[str, str] = {"probe": "target", "explain": "text", "review": "tree"}
+VARIADIC: dict[str, str] = {"probe": "target", "explain": "text", "review": "tree", "report.merge": "report"}
 
 __all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
 
 
 def namespace() -> Collection:
-    from mailcert.tasks import audit, explain, fix, lab, lint, probe, review, verify
+    from mailcert.tasks import audit, explain, fix, lab, lint, probe, report, review, verify
 
     ns = Collection()
     for module in (lint, review, probe, explain, audit, fix, verify):
@@ -22,6 +22,7 @@ def namespace() -> Collection:
             if getattr(obj, "__module__", None) == module.__name__ and _is_task(obj):
                 ns.add_task(obj)
     ns.add_collection(Collection.from_module(lab, name="lab"))
+    ns.add_collection(Collection.from_module(report, name="report"))
     ns.configure({"run": {"in_stream": False}})
     return ns
 
@@ -39,8 +40,9 @@ def variadic_argv(argv: list[str]) -> list[str]:
     variadic task become repeated flags until the next task name.
     """
     from mailcert.tasks.lab import lab_argv  # `lab up` / `lab exec HOST -- CMD` → Invoke's form
+    from mailcert.tasks.report import report_argv  # `report merge` → `report.merge`
 
-    argv = lab_argv(argv)
+    argv = report_argv(lab_argv(argv))
     ns_tasks = set(namespace().task_names)
     asked = _help_asked(argv, ns_tasks)
     if asked is not None:
