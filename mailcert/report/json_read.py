@@ -47,15 +47,10 @@ class _ShapeError(Exception):
 
 
 def load_report(path: str) -> Report:
-    """The report in file `path` (`-` is standard input), or one ReportFileError naming the file."""
+    """The report in file `path`, or one ReportFileError naming the file."""
     try:
-        if path == "-":
-            import sys
-
-            text = sys.stdin.read(_MAX_BYTES + 1)
-        else:
-            with Path(path).open(encoding="utf-8") as handle:
-                text = handle.read(_MAX_BYTES + 1)
+        with Path(path).open(encoding="utf-8") as handle:
+            text = handle.read(_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ReportFileError("no such file", where=path, todo="give the JSON report a run wrote") from None
     except UnicodeDecodeError:
