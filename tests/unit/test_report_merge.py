@@ -3,6 +3,8 @@ Prometheus file and in the exit code; a host in two reports, or a file that is n
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -194,3 +196,20 @@ def test_end_to_end_audit_shards_merge_to_the_unsharded_audit(tmp_path: Path) ->
     assert _without_times(merged.read_text()) == _without_times(whole.read_text())
     assert '"evaluated_at": "2027-01-01T00:00:00Z"' in merged.read_text()
     assert code == whole_code == 3
+
+
+def test_help_and_bare_report_list_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["report", "merge", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "report.merge" in out and "--prometheus" in out and "--format" in out
+    assert _run(["report"]) == 0
+    assert "report.merge" in capsys.readouterr().out
+
+
+def test_shard_help_says_k_counts_from_one() -> None:
+    # A fresh process each: Invoke hands a task's help texts out once per process.
+    for task in ("audit", "verify", "fix"):
+        shown = subprocess.run(
+            [sys.executable, "-m", "mailcert", task, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "K counts from 1" in " ".join(shown.split()), task
