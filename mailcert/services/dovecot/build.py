@@ -226,7 +226,12 @@ class _Builder:
         if self.version == "2.3":
             if key in known.OBSOLETE_23:
                 converted = known.min_protocol_from_ssl_protocols(setting.value)
-                reads = f" (Dovecot reads it as ssl_min_protocol = {converted})" if converted else ""
+                reads = (
+                    f" (Dovecot reads it as ssl_min_protocol = {converted})"
+                    if converted
+                    else f" (Dovecot cannot convert {setting.value!r}, logs 'Unrecognized protocol' and keeps "
+                    "ssl_min_protocol as it is, TLSv1.2 by default)"
+                )
                 self.problem(
                     line,
                     f"Obsolete setting {key} {known.OBSOLETE_23[key]}{reads if key == 'ssl_protocols' else ''}",
