@@ -190,6 +190,13 @@ def is_tls_name(key: str) -> bool:
     return lowered.startswith("ssl") or "_ssl" in lowered
 
 
+def is_tls_setting(key: str) -> bool:
+    """Settings `config.overridden` reports when set twice (SPEC: TLS settings only): the ssl ones and those
+    that decide whether passwords need TLS. Layouts set others twice on purpose (`port = 0` re-opened in a later
+    file, `protocols` after an include)."""
+    return is_tls_name(key) or key in ("disable_plaintext_auth", "auth_allow_cleartext")
+
+
 def suggest(key: str, version: str) -> str | None:
     """The known setting closest to a misspelt one, if any is close."""
     names = list(defaults(version))
