@@ -7,10 +7,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.hostfs import LocalRoot
-from mailcert.model import Severity
+from mailcert.model import HostReport, Mode, Severity
 from mailcert.services.dovecot.parser import parse_dovecot
+from mailcert.tasks.options import check_options
+from tests.pki import TestPKI
 from tests.realworld import host_tree
+
+AT = "2026-06-01T00:00:00Z"  # inside tests/pki.py's validity window
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestPKI:
+    return TestPKI()
 
 
 def test_sovereign_ssl_protocols_with_sslv2_is_not_converted(tmp_path: Path) -> None:
@@ -50,3 +62,53 @@ def test_a_tls_setting_set_twice_is_still_an_override(tmp_path: Path) -> None:
     service = parse_dovecot(LocalRoot(root))
     (twice,) = [f for f in service.findings if f.check == "config.overridden"]
     assert twice.file == "/etc/dovecot/conf.d/10-ssl.conf" and "ssl_cert is set twice" in twice.message
+
+
+def _lint(root: Path, pki: TestPKI, tmp_path: Path, *, roles: list[str] | None = None) -> HostReport:
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(pki.root_pem())
+    options = LintOptions(
+        checks=check_options(AT, [str(bundle)]),
+        hostnames=["mail.example.org"],
+        roles=roles,
+        tree=True,
+    )
+    return lint_host(LocalRoot(root), name="mx1", options=options)
+
+
+def _services(host: HostReport, check: str) -> set[str | None]:
+    return {f.service for f in host.findings if f.check == check}
+
+
+def _ports(host: HostReport, service: str) -> set[int]:
+    return {e.port for e in host.endpoints if e.service == service}
+
+
+def test_dms_head_dovecot_24_protocols_section_gives_the_dovecot_listeners(tmp_path: Path) -> None:
+    # docker-mailserver main runs Dovecot 2.4; its protocols.d files say `protocols { imap = yes }`.
+    service = parse_dovecot(LocalRoot(host_tree("dms-head", tmp_path)))
+    assert service.version == "2.4"
+    assert [(x.name, x.port, x.mode) for x in service.listeners] == [
+        ("imap", 143, Mode.STARTTLS),
+        ("imaps", 993, Mode.IMPLICIT),
+    ]
+    assert {s.cert_files for x in service.listeners for s in x.certificates} == {
+        ("/etc/dms/tls/mail.example.org-full.pem",)
+    }
+
+
+def test_dms_head_leaf_only_certificate_is_found_on_dovecot_too(tmp_path: Path, pki: TestPKI) -> None:
+    root = host_tree("dms-head", tmp_path)
+    leaf = pki.leaf(("mail.example.org",))
+    full = root / "etc/dms/tls/mail.example.org-full.pem"
+    full.parent.mkdir(parents=True)
+    full.write_bytes(leaf.key_pem() + leaf.pem)  # the key and the leaf only: no intermediate
+    host = _lint(root, pki, tmp_path)
+    assert _services(host, "config.cert-not-fullchain") == {"postfix", "dovecot"}
+    assert _ports(host, "dovecot") == {143, 993}
+
+
+def test_dovecot_23_protocols_assignment_is_read_as_before(tmp_path: Path) -> None:
+    service = parse_dovecot(LocalRoot(host_tree("dms15", tmp_path)))
+    assert service.version == "2.3"
+    assert {x.port for x in service.listeners} == {143, 993}  # pop3d.protocol is disabled (.disab)
