@@ -101,7 +101,7 @@ class ConfigOnlyTree:
                 )
             )
         findings += layout_findings(source, names, where)
-        configured = ConfiguredCert(cert_file=", ".join(source.cert_files) or None, key_file=source.key_file)
+        configured = ConfiguredCert(cert_file=source.leaf_file, key_file=source.private_key_file)
         return SourceResult(configured, tuple(findings), ())
 
 

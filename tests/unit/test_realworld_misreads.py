@@ -5,6 +5,7 @@ The configurations are read from ../shared/realworld/sources at test time (tests
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from mailcert.hostfs import LocalRoot
 from mailcert.model import HostReport, Mode, Severity
 from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.tasks.options import check_options
-from tests.pki import TestPKI
+from tests.pki import Issued, TestPKI
 from tests.realworld import host_tree
 
 AT = "2026-06-01T00:00:00Z"  # inside tests/pki.py's validity window
@@ -112,3 +113,41 @@ def test_dovecot_23_protocols_assignment_is_read_as_before(tmp_path: Path) -> No
     service = parse_dovecot(LocalRoot(host_tree("dms15", tmp_path)))
     assert service.version == "2.3"
     assert {x.port for x in service.listeners} == {143, 993}  # pop3d.protocol is disabled (.disab)
+
+
+LIVE = "/etc/letsencrypt/live/mail.example.org"
+
+
+def _dms15_with(tmp_path: Path, pki: TestPKI, leaf: Issued, key: bytes) -> Path:
+    """docker-mailserver 15: Postfix `smtpd_tls_chain_files = privkey.pem fullchain.pem`, Dovecot the same pair."""
+    root = host_tree("dms15", tmp_path)
+    live = root / LIVE.lstrip("/")
+    live.mkdir(parents=True)
+    (live / "fullchain.pem").write_bytes(pki.bundle(leaf))
+    (live / "privkey.pem").write_bytes(key)
+    (live / "privkey.pem").chmod(0o600)
+    return root
+
+
+def test_dms15_chain_files_name_the_certificate_and_the_key_file(tmp_path: Path, pki: TestPKI) -> None:
+    leaf = pki.leaf(("mail.example.org",))
+    host = _lint(_dms15_with(tmp_path, pki, leaf, leaf.key_pem()), pki, tmp_path, roles=["postfix"])
+    configured = {(e.configured.cert_file, e.configured.key_file) for e in host.endpoints}
+    assert configured == {(f"{LIVE}/fullchain.pem", f"{LIVE}/privkey.pem")}
+
+
+def test_dms15_chain_files_key_mismatch_and_expiry_point_at_the_right_files(
+    tmp_path: Path, pki: TestPKI
+) -> None:
+    expired = pki.leaf(("mail.example.org",), not_after=datetime(2026, 3, 1, tzinfo=UTC))
+    other = pki.leaf(("mail.example.org",))
+    host = _lint(_dms15_with(tmp_path, pki, expired, other.key_pem()), pki, tmp_path)
+    mismatch = [f for f in host.findings if f.check == "key.mismatch"]
+    assert {f.service for f in mismatch} == {"postfix", "dovecot"}
+    for found in mismatch:
+        assert found.file == f"{LIVE}/privkey.pem"
+        assert (
+            f"private key in {LIVE}/privkey.pem does not belong to the certificate in {LIVE}/fullchain.pem"
+            in (found.message)
+        )
+    assert {f.file for f in host.findings if f.check == "cert.expired"} == {f"{LIVE}/fullchain.pem"}
