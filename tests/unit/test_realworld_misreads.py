@@ -5,6 +5,7 @@ The configurations are read from ../shared/realworld/sources at test time (tests
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 
 from mailcert.audit.lint import LintOptions, lint_host
 from mailcert.hostfs import LocalRoot
-from mailcert.model import HostReport, Mode, Severity
+from mailcert.model import HostReport, Mode, Report, Severity
+from mailcert.report import render
 from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.tasks.options import check_options
 from tests.pki import Issued, TestPKI
@@ -151,3 +153,20 @@ def test_dms15_chain_files_key_mismatch_and_expiry_point_at_the_right_files(
             in (found.message)
         )
     assert {f.file for f in host.findings if f.check == "cert.expired"} == {f"{LIVE}/fullchain.pem"}
+
+
+def test_mailu_tls_on_without_a_certificate_says_none_is_configured(tmp_path: Path, pki: TestPKI) -> None:
+    # Mailu's Dovecot leaves TLS to its front proxy and configures no certificate, while `ssl` stays at its
+    # default (yes): the built-in imaps/pop3s listeners on 993/995 have TLS on and nothing to serve.
+    host = _lint(host_tree("mailu", tmp_path), pki, tmp_path, roles=["dovecot"])
+    missing = [f for f in host.findings if f.check == "cert.missing"]
+    assert sorted((f.port, f.file) for f in missing) == [
+        (993, "/etc/dovecot/dovecot.conf"),
+        (995, "/etc/dovecot/dovecot.conf"),
+    ]
+    for found in missing:
+        assert "no certificate is configured" in found.message and "no such file" not in found.message
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    sarif = json.loads(render(Report(now, now, (host,)), "sarif"))
+    (rule,) = [r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "cert.missing"]
+    assert "no certificate is configured" in rule["shortDescription"]["text"]
