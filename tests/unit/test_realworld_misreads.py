@@ -170,3 +170,15 @@ def test_mailu_tls_on_without_a_certificate_says_none_is_configured(tmp_path: Pa
     sarif = json.loads(render(Report(now, now, (host,)), "sarif"))
     (rule,) = [r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "cert.missing"]
     assert "no certificate is configured" in rule["shortDescription"]["text"]
+
+
+def test_dms_head_protocols_item_set_to_no_removes_the_protocol(tmp_path: Path) -> None:
+    root = host_tree("dms-head", tmp_path)
+    (root / "etc/dovecot/local.conf").write_text(
+        "protocols {\n  imap = no\n}\n"
+    )  # dovecot.conf: !include_try
+    service = parse_dovecot(LocalRoot(root))
+    assert service.listeners == () and service.findings == ()
+    (root / "etc/dovecot/local.conf").write_text("protocols {\n  imap = maybe\n}\n")
+    (bad,) = parse_dovecot(LocalRoot(root)).findings
+    assert (bad.check, bad.file, bad.line) == ("config.syntax", "/etc/dovecot/local.conf", 2)
