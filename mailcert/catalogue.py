@@ -20,7 +20,12 @@ _C, _W, _I, _U = Severity.CRITICAL, Severity.WARNING, Severity.INFO, Severity.UN
 CHECKS: dict[str, Check] = {
     c.id: c
     for c in (
-        Check("cert.missing", _C, "a configured certificate file does not exist or cannot be read"),
+        Check(
+            "cert.missing",
+            _C,
+            "a configured certificate file does not exist or cannot be read, or TLS is on and no certificate "
+            "is configured",
+        ),
         Check("cert.unparsable", _C, "a configured certificate file holds no valid PEM certificate"),
         Check("cert.expired", _C, "notAfter passed"),
         Check("cert.expiring", _W, "notAfter within warn_days (critical within crit_days)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from mailcert.audit.tree import ConfigOnlyTree, is_config_only, prefer_renewal_findings
+from mailcert.audit.tree import ConfigOnlyTree, built_tables_on_host, is_config_only, prefer_renewal_findings
 from mailcert.catalogue import Where
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.files import FileCache, SourceResult, check_cert_source
@@ -84,7 +84,7 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
     findings += found
     findings += _renewal_findings(files, model, options.checks)
     if config_only is not None:
-        findings = prefer_renewal_findings(findings)
+        findings = built_tables_on_host(prefer_renewal_findings(findings))
     merged = merge_endpoint_findings(_dedupe(findings))
     return HostReport(name=name, endpoints=tuple(endpoints), findings=tuple(merged)), model
 

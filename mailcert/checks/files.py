@@ -49,7 +49,7 @@ def check_cert_source(
 ) -> SourceResult:
     """Every finding about one configured certificate source, and what it would serve."""
     cert_facts = [cache.pem(path) for path in source.cert_files]
-    configured = ConfiguredCert(cert_file=", ".join(source.cert_files) or None, key_file=source.key_file)
+    configured = ConfiguredCert(cert_file=source.leaf_file, key_file=source.private_key_file)
     at_config = replace(
         where,
         file=source.location.file if source.location else None,
@@ -61,17 +61,25 @@ def check_cert_source(
         if problem is not None:
             return SourceResult(configured, (problem,), ())
     blocks = [block for facts in cert_facts for block in facts.blocks]
-    first_file = source.cert_files[0]
-    at_cert = replace(where, file=first_file, line=None)
-    certs = [_load(b) for b in blocks if b.kind is BlockKind.CERTIFICATE and b.der is not None]
-    certs_ok = [c for c in certs if c is not None]
+    # Which file each certificate came from: a key-first list (Postfix chain files) names the key file first.
+    loaded = [
+        (_load(b), facts.path)
+        for facts in cert_facts
+        for b in facts.blocks
+        if b.kind is BlockKind.CERTIFICATE and b.der is not None
+    ]
+    certs_ok = [c for c, _ in loaded if c is not None]
+    file_of = {id(c): path for c, path in loaded if c is not None}
     if not certs_ok:
         return SourceResult(configured, (_no_certificate(cert_facts, source, at_config),), ())
+    first_file = file_of[id(certs_ok[0])]
+    at_cert = replace(where, file=first_file, line=None)
     findings += [
-        at_cert.finding(
-            "cert.unparsable", f"{first_file}: {b.error}", "replace the damaged certificate block"
+        replace(where, file=facts.path, line=None).finding(
+            "cert.unparsable", f"{facts.path}: {b.error}", "replace the damaged certificate block"
         )
-        for b in blocks
+        for facts in cert_facts
+        for b in facts.blocks
         if b.kind is BlockKind.CERTIFICATE and b.error
     ]
     key_blocks, key_where, key_findings = _key_blocks(source, cert_facts, cache, where)
@@ -81,18 +89,26 @@ def check_cert_source(
     else:
         leaf, pair_findings = _leaf_and_key(certs_ok, key_blocks, source, at_cert, key_where)
         findings += pair_findings
+    at_cert = replace(where, file=file_of[id(leaf)], line=None)
     if source.layout is PemLayout.KEY_FIRST:
         findings += _key_first_order(blocks, source, at_config)
     chain = (leaf, *[c for c in certs_ok if c is not leaf])
     configured = replace(
-        configured, sha256=sha256_hex(leaf), not_after=not_after(leaf), sans=tuple(san_dns_names(leaf))
+        configured,
+        cert_file=file_of[id(leaf)],
+        key_file=key_where.file
+        if key_blocks and source.layout is PemLayout.KEY_FIRST
+        else configured.key_file,
+        sha256=sha256_hex(leaf),
+        not_after=not_after(leaf),
+        sans=tuple(san_dns_names(leaf)),
     )
     fill = _ca_file_certs(source, cache)
     leaf_only = (
         len(chain) == 1 and judge_chain(chain, opts.trust, now=opts.now).path.status is PathStatus.INCOMPLETE
     )
     if leaf_only:
-        findings.append(_not_fullchain(leaf, chain, fill, source, opts, at_config))
+        findings.append(_not_fullchain(file_of[id(leaf)], chain, fill, source, opts, at_config))
     findings += check_chain(chain, hostnames, opts, at_cert, fill=fill, report_incomplete=not leaf_only)
     return SourceResult(configured, tuple(findings), chain)
 
@@ -219,7 +235,7 @@ def _leaf_and_key(
         return matching, [
             at_cert.finding(
                 "cert.leaf-not-first",
-                f"the first certificate in {source.cert_files[0]} is not the leaf that matches the key "
+                f"the first certificate in {at_cert.file} is not the leaf that matches the key "
                 f"(the leaf is certificate #{list(certs).index(matching) + 1}); the service fails to load TLS",
                 "reorder the file: leaf first, then the intermediates (certbot's fullchain.pem has this order)",
             )
@@ -227,7 +243,7 @@ def _leaf_and_key(
     return first, [
         at_key.finding(
             "key.mismatch",
-            f"the private key in {at_key.file} does not belong to the certificate in {source.cert_files[0]}; "
+            f"the private key in {at_key.file} does not belong to the certificate in {at_cert.file}; "
             "the service cannot do TLS with this pair",
             "configure the key from the same issuance (same certbot lineage: live/NAME/privkey.pem with live/NAME/fullchain.pem)",
         )
@@ -256,14 +272,13 @@ def _ca_file_certs(source: CertSource, cache: FileCache) -> tuple[x509.Certifica
 
 
 def _not_fullchain(
-    leaf: x509.Certificate,
+    path: str,
     chain: Sequence[x509.Certificate],
     fill: Sequence[x509.Certificate],
     source: CertSource,
     opts: CheckOptions,
     where: Where,
 ) -> Finding:
-    path = source.cert_files[0]
     better = (
         path[: -len("cert.pem")] + "fullchain.pem"
         if path.endswith("/cert.pem")

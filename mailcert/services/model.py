@@ -53,6 +53,21 @@ class CertSource:
         None  # a command that copies these files into a table (postmap -F): rerun on renewal
     )
 
+    @property
+    def leaf_file(self) -> str | None:
+        """The file that holds the certificate, as configured. Postfix's key-first lists (`privkey.pem,
+        fullchain.pem`) name the key first: the certificate is in the next file."""
+        if self.layout is PemLayout.KEY_FIRST and len(self.cert_files) > 1:
+            return self.cert_files[1]
+        return self.cert_files[0] if self.cert_files else None
+
+    @property
+    def private_key_file(self) -> str | None:
+        """The file that holds the private key, as configured (a key-first list: its first file)."""
+        if self.key_file is None and self.layout is PemLayout.KEY_FIRST and self.cert_files:
+            return self.cert_files[0]
+        return self.key_file
+
 
 @dataclass(frozen=True)
 class SniCert:

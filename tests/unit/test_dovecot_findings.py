@@ -129,7 +129,7 @@ def test_specific_local_name_after_wildcard_is_shadowed(tmp_path: Path) -> None:
 
 
 def test_obsolete_ssl_protocols_is_a_warning_with_the_converted_value(tmp_path: Path) -> None:
-    service = service_of(tmp_path, "protocols = imap\nssl_protocols = !SSLv2 !SSLv3\n")
+    service = service_of(tmp_path, "protocols = imap\nssl_protocols = !SSLv3\n")
     (obsolete,) = only(service.findings, "config.syntax")
     assert obsolete.severity is Severity.WARNING and "ssl_min_protocol = TLSv1" in obsolete.message
     assert service.listeners[0].min_tls == "TLSv1"

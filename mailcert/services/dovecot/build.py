@@ -11,6 +11,8 @@ from mailcert.services.dovecot.syntax import ConfLine, LineKind, Problem, quote_
 from mailcert.services.model import Location
 
 _SET_VARIABLE = re.compile(r"\$SET:([A-Za-z0-9_]+)")
+# Dovecot 2.4 boolean-list settings written as a section of `name = yes|no` items.
+_BOOLEAN_LISTS = frozenset({("protocols",)})
 
 
 @dataclass
@@ -163,6 +165,9 @@ class _Builder:
     def _section_setting(
         self, flt: Filter, section: tuple[str, ...], setting: Setting, line: ConfLine
     ) -> None:
+        if self.version == "2.4" and section in _BOOLEAN_LISTS:
+            self._boolean_list_item(flt, section[0], setting, line)
+            return
         inner = [part.split(" ", 1)[0] for part in section[1:] if part.split(" ", 1)[0] in FILTER_KINDS]
         if inner:
             outer = section[0].split(" ", 1)[0]
@@ -202,6 +207,22 @@ class _Builder:
                 self.out.overrides.append((store[setting.key], setting, " { ".join(section) + " }", False))
         self.out.sections.setdefault(section, {})[setting.key] = setting
 
+    def _boolean_list_item(self, flt: Filter, key: str, item: Setting, line: ConfLine) -> None:
+        """2.4's `protocols { imap = yes }`: adds (or with `no` removes) one word of the list setting, which is
+        what 2.4's `doveconf -n` prints for `protocols`."""
+        flag = known.parse_bool(item.value)
+        if flag is None:
+            self.problem(
+                line,
+                f"Invalid boolean value: {item.value} (use yes or no)",
+                f"write {item.key} = yes or {item.key} = no inside {key} {{ }}",
+            )
+            return
+        current = flt.settings.get(key)
+        words = (current.value if current is not None else self.defaults.get(key, "")).split()
+        words = [w for w in words if w != item.key] + ([item.key] if flag else [])
+        flt.settings[key] = Setting(key, " ".join(words), item.location, text=item.text)
+
     def _version_rules(self, line: ConfLine) -> bool:
         first, self.first_setting = self.first_setting, False
         if self.version == "2.4" and first and line.key != "dovecot_config_version":
@@ -226,7 +247,12 @@ class _Builder:
         if self.version == "2.3":
             if key in known.OBSOLETE_23:
                 converted = known.min_protocol_from_ssl_protocols(setting.value)
-                reads = f" (Dovecot reads it as ssl_min_protocol = {converted})" if converted else ""
+                reads = (
+                    f" (Dovecot reads it as ssl_min_protocol = {converted})"
+                    if converted
+                    else f" (Dovecot cannot convert {setting.value!r}, logs 'Unrecognized protocol' and keeps "
+                    "ssl_min_protocol as it is, TLSv1.2 by default)"
+                )
                 self.problem(
                     line,
                     f"Obsolete setting {key} {known.OBSOLETE_23[key]}{reads if key == 'ssl_protocols' else ''}",

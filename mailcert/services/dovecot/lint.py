@@ -89,6 +89,8 @@ def _override_findings(config: DovecotConfig) -> list[Finding]:
     out = []
     for item in config.overrides:
         earlier, later = item.earlier, item.later
+        if not known.is_tls_setting(later.key):
+            continue
         if item.global_after_filter:
             out.append(
                 finding(

@@ -190,6 +190,13 @@ def is_tls_name(key: str) -> bool:
     return lowered.startswith("ssl") or "_ssl" in lowered
 
 
+def is_tls_setting(key: str) -> bool:
+    """Settings `config.overridden` reports when set twice (SPEC: TLS settings only): the ssl ones and those
+    that decide whether passwords need TLS. Layouts set others twice on purpose (`port = 0` re-opened in a later
+    file, `protocols` after an include)."""
+    return is_tls_name(key) or key in ("disable_plaintext_auth", "auth_allow_cleartext")
+
+
 def suggest(key: str, version: str) -> str | None:
     """The known setting closest to a misspelt one, if any is close."""
     names = list(defaults(version))
@@ -210,14 +217,16 @@ def parse_bool(value: str) -> bool | None:
 
 
 def min_protocol_from_ssl_protocols(value: str) -> str | None:
-    """What 2.3 converts an obsolete `ssl_protocols` list to; None when it cannot (doveconf logs an error)."""
+    """What 2.3 converts an obsolete `ssl_protocols` list to; None when it cannot (doveconf logs an error).
+
+    Dovecot 2.3.19 knows SSLv3 to TLSv1.2 only: any other name, `!SSLv2` of the old defaults and TLSv1.3
+    included, makes doveconf log "Unrecognized protocol" and keep the default ssl_min_protocol (checked with
+    `doveconf -c FILE -h ssl_min_protocol`)."""
     order = ["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2"]
     allowed: list[str] = []
     excluded: set[str] = set()
     for word in value.replace(",", " ").split():
         name = word[1:] if word.startswith("!") else word
-        if name == "SSLv2":
-            continue
         if name not in order:
             return None
         if word.startswith("!"):

@@ -19,6 +19,9 @@ from mailcert.services.postfix.config import file_list
 from mailcert.services.postfix.syntax import WHITESPACE, logical_lines, strip_braces
 
 # Indexed table types and the file(s) postmap writes beside the source.
+# What an SNI table's finding says when its postmap output is absent (a config-only tree keeps no such output).
+NEVER_BUILT = "has never been built"
+
 _INDEX_SUFFIXES = {
     "hash": ".db",
     "btree": ".db",
@@ -138,7 +141,7 @@ def _staleness(
     if not index.exists or index.mtime is None:
         return [
             _stale(
-                f"SNI table {table} has never been built: {index_path} does not exist, so smtpd cannot open "
+                f"SNI table {table} {NEVER_BUILT}: {index_path} does not exist, so smtpd cannot open "
                 f"it and TLS fails for every client",
                 fix,
                 source,
