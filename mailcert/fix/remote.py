@@ -243,8 +243,11 @@ class HostLock:
             raise HostError(f"cannot take the host lock: {exc}", where=self.conn.name) from None
         if not line:
             stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
+            status = (
+                channel.recv_exit_status()
+            )  # before close(): closing first loses a status still on its way (-1)
             channel.close()
-            output = RemoteOutput("", stderr.replace(SUDO_PROMPT, ""), channel.recv_exit_status())
+            output = RemoteOutput("", stderr.replace(SUDO_PROMPT, ""), status)
             if output.exit_status == EXIT_BUSY:
                 raise self._busy(output.stderr)
             raise sudo_error(output, host) or _program_error(output, self.conn.name, "taking the host lock")

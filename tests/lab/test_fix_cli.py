@@ -136,8 +136,10 @@ def test_a_host_locked_by_another_run_is_refused_with_the_lock_message(lab: Lab,
         other.release()
         other.conn.close()
 
-    assert done.returncode == 2  # still critical: nothing was changed
-    assert "another mailcert run (20261123T000000Z-other1" in done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr  # still critical: nothing was changed
+    assert "another mailcert run (20261123T000000Z-other1" in done.stdout + done.stderr, (
+        done.stdout + done.stderr
+    )
     assert tree_sums(lab) == before
 
 
