@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.lint_trees import DOVECOT_CONF, LIVE, MAIN_CF, MASTER_CF
 
@@ -68,6 +71,14 @@ class OpsRepo:
 
     def checkout(self, sha: str) -> None:
         self.git("checkout", "-q", "--detach", sha)
+
+
+def needs_git() -> None:
+    """git builds the fixture history: skipped only off CI (not root); as root its absence is a failure."""
+    if shutil.which("git") is None:
+        if os.geteuid() != 0:
+            pytest.skip("git is not installed (scripts/install-system-deps installs it as root)")
+        pytest.fail("git missing although running as root: run scripts/install-system-deps")
 
 
 def build_history(repo: OpsRepo) -> list[str]:

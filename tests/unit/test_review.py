@@ -24,7 +24,7 @@ from mailcert.audit.git_tree import locate, tree_at
 from mailcert.audit.review import BaselineState, compare
 from mailcert.cli import main
 from mailcert.model import Finding, Severity
-from tests.ops_repo import OpsRepo, build_history
+from tests.ops_repo import OpsRepo, build_history, needs_git
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
 MAILCERT = Path(sys.executable).with_name("mailcert")
@@ -72,8 +72,7 @@ def test_line_numbers_inside_messages_do_not_make_a_finding_new() -> None:
 
 @pytest.fixture(scope="module")
 def ops(tmp_path_factory: pytest.TempPathFactory) -> OpsRepo:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    needs_git()
     repo = OpsRepo(tmp_path_factory.mktemp("ops") / "repo")
     build_history(repo)
     return repo
@@ -202,8 +201,8 @@ def new_results(sarif: dict[str, Any]) -> list[tuple[str, str]]:
 def test_example_workflow_reviews_each_commit_pair(
     ci: str, ops: OpsRepo, tmp_path: Path, sarif_schema: dict[str, Any]
 ) -> None:
-    if not MAILCERT.exists():
-        pytest.skip("the mailcert console script is not installed beside this Python")
+    # `make test` installs the package into .venv, console script included: missing is a failure there
+    assert MAILCERT.exists(), f"{MAILCERT}: the mailcert console script is not installed beside this Python"
     script = _github_review_script() if ci == "github" else _gitlab_review_script()
     expected = [
         (0, []),
@@ -225,8 +224,7 @@ def test_example_workflow_reviews_each_commit_pair(
 def test_a_host_added_in_the_change_is_all_new_and_links_are_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    needs_git()
     repo = OpsRepo(tmp_path / "repo")
     first = repo.commits[0]
     repo.write("hosts/mx2/etc/postfix/main.cf", (repo.root / "hosts/mx1/etc/postfix/main.cf").read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from mailcert.inventory import load_inventory
 from mailcert.inventory.templatevars import template_vars
 from mailcert.model import Severity
 from tests.lint_trees import LINEAGE, MAIN_CF
-from tests.ops_repo import OpsRepo
+from tests.ops_repo import OpsRepo, needs_git
 
 TEMPLATE = MAIN_CF.replace(
     f"/etc/letsencrypt/live/{LINEAGE}/", "/etc/letsencrypt/live/{{ mail_lineage }}/"
@@ -58,8 +57,7 @@ def test_what_only_ansible_can_render_is_reported_by_name(tmp_path: Path, line: 
 def test_review_renders_both_commits_with_the_inventory_host(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    needs_git()
     repo = OpsRepo(tmp_path / "repo")
     (repo.root / "hosts/mx1/etc/postfix/main.cf").unlink()
     repo.write("hosts/mx1/etc/postfix/main.cf.j2", TEMPLATE)
