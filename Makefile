@@ -28,6 +28,7 @@ deps: system-deps venv
 system-deps:
 	sh scripts/install-system-deps
 	sh scripts/install-exim
+	sh scripts/install-debian13
 
 venv: $(VENV)/.installed
 

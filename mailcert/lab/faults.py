@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mailcert.lab import LabError
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.kinds import kind_named
-from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.kinds.dovecot import SSL_CONF, cert_settings, is_24
 from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
 from mailcert.lab.layout import (
@@ -93,8 +93,9 @@ def self_signed_cert(site: FaultSite) -> None:
     cert = self_signed([site.host.fqdn], key, site.pki.now)
     write_bytes(site.host.path("/etc/dovecot/private/dovecot.pem"), cert_pem(cert), 0o644)
     write_bytes(site.host.path("/etc/dovecot/private/dovecot.key"), key_pem(key), 0o600)
-    _edit(site, SSL_CONF, r"^ssl_cert = .*$", "ssl_cert = </etc/dovecot/private/dovecot.pem")
-    _edit(site, SSL_CONF, r"^ssl_key = .*$", "ssl_key = </etc/dovecot/private/dovecot.key")
+    cert, key, lt = cert_settings(site.host)
+    _edit(site, SSL_CONF, rf"^{cert} = .*$", f"{cert} = {lt}/etc/dovecot/private/dovecot.pem")
+    _edit(site, SSL_CONF, rf"^{key} = .*$", f"{key} = {lt}/etc/dovecot/private/dovecot.key")
 
 
 def stale(site: FaultSite) -> None:
@@ -104,6 +105,12 @@ def stale(site: FaultSite) -> None:
 
 def dovecot_missing_lt(site: FaultSite) -> None:
     """`ssl_cert = /path` without `<`: Dovecot 2.3 takes the path itself as the certificate text."""
+    if is_24(site.host):
+        raise LabError(
+            f"dovecot-missing-lt is a Dovecot 2.3 fault; {site.host.name} runs Dovecot 2.4, whose"
+            " ssl_server_cert_file takes the path itself",
+            todo="plant it on a postfix-dovecot host",
+        )
     _edit(site, SSL_CONF, r"^ssl_cert = <", "ssl_cert = ")
 
 

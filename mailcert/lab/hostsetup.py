@@ -22,11 +22,15 @@ from mailcert.lab.layout import (
 )
 from mailcert.lab.services import InHost, start_anchor, start_sshd
 from mailcert.lab.state import HostState, LabState
+from mailcert.lab.systemroot import MACHINE
 
 
 def bind_list(host: LabHost, kind: HostKind) -> list[tuple[Path, str]]:
+    """What the anchor bind-mounts, in order: the system's /usr first when it is not the machine's (a Debian 13
+    host), then the host's own folders (/etc comes whole)."""
     dirs = [*BASE_BIND_DIRS, *(d for svc in kind.services for d in svc.bind_dirs)]
-    return [(host.path(d), d) for d in dirs if not d.startswith("/etc/")]  # /etc comes whole
+    own = [(host.path(d), d) for d in dirs if not d.startswith("/etc/")]
+    return own if host.system == MACHINE else [(host.system_path("/usr"), "/usr"), *own]
 
 
 def write_mail_files(host: LabHost, kind: HostKind, pki: HostPKI) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import pwd
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from mailcert.lab import LabError
 from mailcert.lab.network import netns_name
 from mailcert.lab.pki import PrivateKey, cert_pem, key_pem
 from mailcert.lab.procs import run
+from mailcert.lab.systemroot import group_id, in_root, system_root
 
 LAB_DOMAIN = "mailcert.test"
 ADMIN_USER = "mailadmin"
@@ -66,6 +66,15 @@ class LabHost:
         """The local path of a path as the host sees it (`/etc/postfix/main.cf`)."""
         return self.root / host_path.lstrip("/")
 
+    @property
+    def system(self) -> Path:
+        """The root the host's /usr and package defaults come from (`/`, or the Debian 13 root)."""
+        return system_root(self.kind)
+
+    def system_path(self, host_path: str) -> Path:
+        """A package default as the host's system has it (`/usr/share/postfix/main.cf.debian`)."""
+        return in_root(self.system, host_path)
+
 
 # Folders every host has of its own; the rest of the machine's filesystem (/usr, ...) is shared.
 # /etc is a whole copy: a bind mount on a single file (/etc/passwd) silently vanishes when the machine
@@ -109,17 +118,19 @@ def _free_id(used: set[int], start: int = 2001) -> int:
 
 
 def write_base_system(host: LabHost, authorized_key: str) -> None:
-    """Accounts (root + a sudo-capable admin), sshd with key-only login, /etc/hosts, run/log folders."""
-    copy_system_tree("/etc", host.path("/etc"))
+    """Accounts (root + a sudo-capable admin), sshd with key-only login, /etc/hosts, run/log folders.
+
+    /etc starts as a copy of the host's system's /etc (the machine's, or the Debian 13 root's)."""
+    copy_system_tree(str(host.system_path("/etc")), host.path("/etc"))
     for fresh in _NOT_COPIED:
         copied = host.path(f"/etc/{fresh}")
         if copied.is_dir() and not copied.is_symlink():
             shutil.rmtree(copied)
         elif copied.exists() or copied.is_symlink():
             copied.unlink()
-    passwd = Path("/etc/passwd").read_text().splitlines()
-    group = Path("/etc/group").read_text().splitlines()
-    shadow = Path("/etc/shadow").read_text().splitlines()
+    passwd = host.system_path("/etc/passwd").read_text().splitlines()
+    group = host.system_path("/etc/group").read_text().splitlines()
+    shadow = host.system_path("/etc/shadow").read_text().splitlines()
     uids = {int(line.split(":")[2]) for line in passwd if line.count(":") >= 3}
     gids = {int(line.split(":")[2]) for line in group if line.count(":") >= 3}
     admin_id = _free_id(uids | gids)
@@ -134,7 +145,7 @@ def write_base_system(host: LabHost, authorized_key: str) -> None:
     write_text(host.path("/etc/passwd"), "\n".join(passwd) + "\n")
     write_text(host.path("/etc/group"), "\n".join(group) + "\n")
     write_text(host.path("/etc/shadow"), "\n".join(shadow) + "\n", 0o640)
-    os.chown(host.path("/etc/shadow"), 0, _gid("shadow"))
+    os.chown(host.path("/etc/shadow"), 0, group_id("shadow", host.system))
     write_text(host.path("/etc/hostname"), host.fqdn + "\n")
     write_text(
         host.path("/etc/hosts"),
@@ -157,15 +168,6 @@ def _unlock_root(line: str) -> str:
     if fields[0] == "root" and fields[1].startswith("!"):
         fields[1] = "*"
     return ":".join(fields)
-
-
-def _gid(group_name: str) -> int:
-    import grp
-
-    try:
-        return grp.getgrnam(group_name).gr_gid
-    except KeyError:
-        return 0
 
 
 def _write_sshd(host: LabHost, authorized_key: str) -> None:
@@ -240,7 +242,7 @@ def write_lineage(
     for folder in (le / "archive", le / "live"):
         folder.chmod(0o700)
         if key_group:
-            os.chown(folder, 0, _gid(key_group))
+            os.chown(folder, 0, group_id(key_group))
             folder.chmod(0o750)
     chain = b"".join(cert_pem(c) for c in issued.chain)
     files = {
@@ -287,7 +289,7 @@ def write_lineage(
 def share_key(path: Path, key_group: str | None) -> None:
     """Let a daemon group read a private key (0640 root:GROUP); no-op without a group."""
     if key_group:
-        os.chown(path, 0, _gid(key_group))
+        os.chown(path, 0, group_id(key_group))
         path.chmod(0o640)
 
 
@@ -343,12 +345,3 @@ def prune_letsencrypt(host: LabHost) -> None:
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def user_id(name: str) -> int:
-    try:
-        return pwd.getpwnam(name).pw_uid
-    except KeyError as exc:
-        raise LabError(
-            f"system user {name!r} does not exist", todo="reinstall the package that creates it"
-        ) from exc

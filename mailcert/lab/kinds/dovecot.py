@@ -1,4 +1,8 @@
-"""Dovecot on a lab host: Debian's package config, IMAP + POP3 with their implicit-TLS ports."""
+"""Dovecot on a lab host: Debian's package config, IMAP + POP3 with their implicit-TLS ports.
+
+Debian 12's Dovecot 2.3 names the certificate `ssl_cert = <file`; Debian 13's 2.4 `ssl_server_cert_file = file`
+(its dovecot.conf starts with `dovecot_config_version`). The host's own package config says which.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +20,28 @@ MASTER_PID = "/run/dovecot/master.pid"
 
 
 def prepare(host: LabHost) -> None:
-    copy_system_tree("/etc/dovecot", host.path("/etc/dovecot"))
+    copy_system_tree(str(host.system_path("/etc/dovecot")), host.path("/etc/dovecot"))
     host.path("/var/lib/dovecot").mkdir(parents=True, exist_ok=True)
 
 
+def is_24(host: LabHost) -> bool:
+    """Whether the host's Dovecot is 2.4 (its package dovecot.conf sets dovecot_config_version)."""
+    text = host.system_path("/etc/dovecot/dovecot.conf").read_text()
+    return re.search(r"(?m)^\s*dovecot_config_version\s*=", text) is not None
+
+
+def cert_settings(host: LabHost) -> tuple[str, str, str]:
+    """(certificate setting, key setting, what goes before the path): 2.3 reads `<file`, 2.4 takes the path."""
+    return ("ssl_server_cert_file", "ssl_server_key_file", "") if is_24(host) else ("ssl_cert", "ssl_key", "<")
+
+
 def ssl_conf(host: LabHost) -> str:
-    """Debian's 10-ssl.conf with ssl_cert/ssl_key pointed at the certbot lineage (the usual admin edit)."""
+    """Debian's 10-ssl.conf with the certificate and key pointed at the certbot lineage (the usual admin edit)."""
     live = f"/etc/letsencrypt/live/{host.lineage}"
-    text = Path("/etc/dovecot/conf.d/10-ssl.conf").read_text()
-    text = re.sub(r"(?m)^ssl_cert = .*$", f"ssl_cert = <{live}/fullchain.pem", text)
-    text = re.sub(r"(?m)^ssl_key = .*$", f"ssl_key = <{live}/privkey.pem", text)
+    cert, key, lt = cert_settings(host)
+    text = host.system_path(SSL_CONF).read_text()
+    text = re.sub(rf"(?m)^{cert} = .*$", f"{cert} = {lt}{live}/fullchain.pem", text)
+    text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {lt}{live}/privkey.pem", text)
     return text
 
 
