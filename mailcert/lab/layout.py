@@ -16,7 +16,6 @@ from pathlib import Path
 
 from cryptography import x509
 
-from mailcert.lab import LabError
 from mailcert.lab.network import netns_name
 from mailcert.lab.pki import PrivateKey, cert_pem, key_pem
 from mailcert.lab.procs import run

@@ -32,7 +32,9 @@ def is_24(host: LabHost) -> bool:
 
 def cert_settings(host: LabHost) -> tuple[str, str, str]:
     """(certificate setting, key setting, what goes before the path): 2.3 reads `<file`, 2.4 takes the path."""
-    return ("ssl_server_cert_file", "ssl_server_key_file", "") if is_24(host) else ("ssl_cert", "ssl_key", "<")
+    return (
+        ("ssl_server_cert_file", "ssl_server_key_file", "") if is_24(host) else ("ssl_cert", "ssl_key", "<")
+    )
 
 
 def ssl_conf(host: LabHost) -> str:
