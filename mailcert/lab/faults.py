@@ -93,9 +93,9 @@ def self_signed_cert(site: FaultSite) -> None:
     cert = self_signed([site.host.fqdn], key, site.pki.now)
     write_bytes(site.host.path("/etc/dovecot/private/dovecot.pem"), cert_pem(cert), 0o644)
     write_bytes(site.host.path("/etc/dovecot/private/dovecot.key"), key_pem(key), 0o600)
-    cert, key, lt = cert_settings(site.host)
-    _edit(site, SSL_CONF, rf"^{cert} = .*$", f"{cert} = {lt}/etc/dovecot/private/dovecot.pem")
-    _edit(site, SSL_CONF, rf"^{key} = .*$", f"{key} = {lt}/etc/dovecot/private/dovecot.key")
+    cert_setting, key_setting, lt = cert_settings(site.host)
+    _edit(site, SSL_CONF, rf"^{cert_setting} = .*$", f"{cert_setting} = {lt}/etc/dovecot/private/dovecot.pem")
+    _edit(site, SSL_CONF, rf"^{key_setting} = .*$", f"{key_setting} = {lt}/etc/dovecot/private/dovecot.key")
 
 
 def stale(site: FaultSite) -> None:
