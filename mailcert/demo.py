@@ -16,13 +16,12 @@ from mailcert.errors import MailcertError
 from mailcert.lab import lifecycle
 from mailcert.lab.client import client_view
 from mailcert.lab.faults import FAULTS
-from mailcert.lab.kinds import EXIM_DOVECOT, KINDS, POSTFIX_DOVECOT, kind_named
+from mailcert.lab.kinds import DEBIAN13, EXIM_DOVECOT, KINDS, POSTFIX_DOVECOT, kind_named
 from mailcert.lab.layout import LabHost
 from mailcert.lab.state import LabState
 from mailcert.ports import STANDARD_PORTS
 
 LAB_DIR = Path("lab")
-HOSTS = 3
 # The lab names a host's endpoints by dialogue: smtp.DOMAIN, imap.DOMAIN, pop.DOMAIN.
 PORT_NAME = {port: {"pop3": "pop"}.get(role.protocol, role.protocol) for port, role in STANDARD_PORTS.items()}
 
@@ -55,11 +54,14 @@ def bring_up() -> tuple[tuple[LabHost, ...], dict[str, list[str]]]:
         say(f"Removing the previous demo lab under {LAB_DIR}/ first.")
         lifecycle.down(LAB_DIR, say=lambda _: None)
     started = time.monotonic()
-    # The last host runs Exim when scripts/install-exim has put it in place.
-    kinds = [POSTFIX_DOVECOT.name] * (HOSTS - 1) + [
-        EXIM_DOVECOT.name if EXIM_DOVECOT.name in KINDS else POSTFIX_DOVECOT.name
+    # The first host runs Debian 13 (Postfix 3.10, Dovecot 2.4) when scripts/install-debian13 has built its
+    # root, the last one Exim when scripts/install-exim has put it in place; `make demo` installs both.
+    kinds = [
+        DEBIAN13.name if DEBIAN13.name in KINDS else POSTFIX_DOVECOT.name,
+        POSTFIX_DOVECOT.name,
+        EXIM_DOVECOT.name if EXIM_DOVECOT.name in KINDS else POSTFIX_DOVECOT.name,
     ]
-    result = lifecycle.up(LAB_DIR, HOSTS, "demo", kinds, say=say)
+    result = lifecycle.up(LAB_DIR, len(kinds), "demo", kinds, say=say)
     say(
         f"Lab up: {len(result.hosts)} hosts in {time.monotonic() - started:.1f} s; inventory {LAB_DIR}/inventory.yml"
     )

@@ -51,7 +51,8 @@ def _say(line: str) -> None:
         "dir": DIR_HELP,
         "hosts": "how many mail hosts (default 3)",
         "faults": "none | demo | FAULT,... | HOST:FAULT,...  faults: " + ", ".join(FAULTS),
-        "kind": "host kinds, comma-separated, given to hosts in turn (default postfix-dovecot)",
+        "kind": "host kinds, comma-separated, given to hosts in turn (default postfix-dovecot; also exim-dovecot,"
+        " cpanel, debian13: Postfix 3.10 and Dovecot 2.4)",
         "central": "also BIND (RFC 2136) and a Pebble validating DNS-01 through it; the inventory in "
         "mailcert_acme_mode: central (group_vars/all.yml)",
         "delay": "MS: reach every host's SSH through a proxy adding MS milliseconds each way (a WAN link)",
