@@ -114,6 +114,18 @@ def dovecot_missing_lt(site: FaultSite) -> None:
     _edit(site, SSL_CONF, r"^ssl_cert = <", "ssl_cert = ")
 
 
+def dovecot_file_lt(site: FaultSite) -> None:
+    """`ssl_server_cert_file = </path` on Dovecot 2.4: the `<` of a 2.3 config carried over. 2.4 reads the file
+    and takes the certificate text as a path: it refuses the config, so the reload after the edit changed
+    nothing and the next restart leaves IMAP and POP3 down."""
+    if not is_24(site.host):
+        raise LabError(
+            f"dovecot-file-lt is a Dovecot 2.4 fault; {site.host.name} runs Dovecot 2.3, whose ssl_cert wants the '<'",
+            todo="plant it on a debian13 host",
+        )
+    _edit(site, SSL_CONF, r"^ssl_server_cert_file = /", "ssl_server_cert_file = </")
+
+
 def wrong_mode_587(site: FaultSite) -> None:
     """Port 587 made implicit TLS: Postfix `-o smtpd_tls_wrappermode=yes` under submission, Exim 587 in
     tls_on_connect_ports."""
@@ -195,6 +207,14 @@ FAULTS: dict[str, Fault] = {
             _doc(dovecot_missing_lt),
             "143/110: STARTTLS fails; 993/995: handshake fails",
             dovecot_missing_lt,
+        ),
+        Fault(
+            "dovecot-file-lt",
+            _doc(dovecot_file_lt),
+            "nothing while Dovecot runs on the config it loaded before; after a restart 143/993/110/995 refuse"
+            " connections",
+            dovecot_file_lt,
+            on_running_host=True,
         ),
         Fault(
             "wrong-mode-587",

@@ -2,9 +2,11 @@
 scripts/install-debian13 builds) against Debian 12 hosts with the same faults, in one lab.
 
 Every fault of the lab catalogue that can exist on Dovecot 2.4 is planted on a `debian13` host and on its
-`postfix-dovecot` twin (`dovecot-missing-lt` cannot: 2.4's ssl_server_cert_file takes the path itself; the
-cpanel-* faults need cPanel hosts), plus a healthy Debian 13 host and one with several faults at once. Then
-one audit and ONE `fix -y` over all of them, a re-probe by two TLS stacks and a second dry run.
+`postfix-dovecot` twin (the cpanel-* faults need cPanel hosts). `dovecot-missing-lt` cannot exist on 2.4
+(its ssl_server_cert_file takes the path itself); its mirror image `dovecot-file-lt` (a `<` carried over from
+2.3, which 2.4 refuses) is the Debian 13 host's fault, twinned with `dovecot-missing-lt` on Debian 12. Plus a
+healthy Debian 13 host and one with several faults at once. Then one audit and ONE `fix -y` over all of
+them, a re-probe by two TLS stacks and a second dry run.
 
 Same expectations: the Debian 13 host's findings and the kinds of change fix plans for it are those of its
 twin; after fix every (port, name) a client uses verifies, none is worse than before, the Dovecot 2.4 config
@@ -25,6 +27,7 @@ import pytest
 
 from mailcert.lab import lifecycle
 from mailcert.lab.faults import FAULTS
+from mailcert.lab.kinds.dovecot import SSL_CONF
 from mailcert.lab.systemroot import debian13_installed, debian13_root
 from tests.lab.clients import EndpointVerdict, fleet_verdicts
 from tests.lab.fixture import Lab, LabManager, own_lab
@@ -32,9 +35,11 @@ from tests.lab.test_fix_apply import fix_inventory
 from tests.lab.test_fix_cli import last_json
 
 MAILCERT = str(Path(sys.executable).parent / "mailcert")
-NOT_ON_DOVECOT_24 = {"dovecot-missing-lt"}
+MIRRORS = {"dovecot-file-lt": "dovecot-missing-lt"}  # Debian 13's fault → its Debian 12 counterpart
 FAULT_NAMES = tuple(
-    name for name in FAULTS if not name.startswith("cpanel-") and name not in NOT_ON_DOVECOT_24
+    name
+    for name in FAULTS
+    if not name.startswith("cpanel-") and name not in MIRRORS and name not in MIRRORS.values()
 )
 SEVERAL = ("leaf-only", "wrong-mode-587", "self-signed", "no-deploy-hook", "stale")
 FORKS = 16
@@ -46,19 +51,25 @@ class Twins:
     debian13: str
     debian12: str
 
+    @property
+    def fault12(self) -> str:
+        return MIRRORS.get(self.fault, self.fault)
+
 
 # Kinds alternate (debian13, postfix-dovecot, ...): fault i is on mx(2i+1) (Debian 13) and mx(2i+2) (Debian 12).
-TWINS = [Twins(fault, f"mx{2 * i + 1}", f"mx{2 * i + 2}") for i, fault in enumerate(FAULT_NAMES)]
+TWINS = [Twins(fault, f"mx{2 * i + 1}", f"mx{2 * i + 2}") for i, fault in enumerate([*FAULT_NAMES, *MIRRORS])]
+SAME_FAULT = [t for t in TWINS if t.fault not in MIRRORS]
 HEALTHY_13 = f"mx{2 * len(TWINS) + 1}"
 SEVERAL_13 = f"mx{2 * len(TWINS) + 3}"
 HOSTS = 2 * len(TWINS) + 3
 DEBIAN13_HOSTS = [t.debian13 for t in TWINS] + [HEALTHY_13, SEVERAL_13]
 BY_FAULT = pytest.mark.parametrize("twins", TWINS, ids=[t.fault for t in TWINS])
+BY_SAME_FAULT = pytest.mark.parametrize("twins", SAME_FAULT, ids=[t.fault for t in SAME_FAULT])
 BY_HOST = pytest.mark.parametrize("host", DEBIAN13_HOSTS)
 
 
 def fault_spec() -> str:
-    planted = [f"{t.debian13}:{t.fault},{t.debian12}:{t.fault}" for t in TWINS]
+    planted = [f"{t.debian13}:{t.fault},{t.debian12}:{t.fault12}" for t in TWINS]
     planted += [f"{SEVERAL_13}:{fault}" for fault in SEVERAL]
     return ",".join(planted)
 
@@ -67,6 +78,7 @@ def fault_spec() -> str:
 class Run:
     lab: Lab
     audit: dict[str, Any]
+    ssl_conf_before: dict[str, list[str]]  # each Debian 13 host's 10-ssl.conf lines before fix
     before: dict[str, dict[tuple[int, str], EndpointVerdict]]
     after: dict[str, dict[tuple[int, str], EndpointVerdict]]
     fix: subprocess.CompletedProcess[str]
@@ -104,13 +116,14 @@ def run(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> It
         lab = Lab(up.lab_dir, up.hosts)
         inventory = str(fix_inventory(lab, tmp_path_factory.mktemp("debian13-inventory")))
         audit = _json(mailcert("-I", inventory, "audit", "--forks", str(FORKS), "--format", "json"))
+        ssl_conf = {name: lab.host(name).path(SSL_CONF).read_text().splitlines() for name in DEBIAN13_HOSTS}
         before = client_view(lab)
         fix = mailcert("-I", inventory, "fix", "-y", "--forks", str(FORKS), "--format", "json")
         after = client_view(lab)
         again = _json(
             mailcert("-I", inventory, "fix", "--dry-run", "--forks", str(FORKS), "--format", "json")
         )
-        yield Run(lab, audit, before, after, fix, _json(fix), again)
+        yield Run(lab, audit, ssl_conf, before, after, fix, _json(fix), again)
     finally:
         lifecycle.down(lab_dir, say=lambda _: None)
 
@@ -153,10 +166,23 @@ def test_a_healthy_debian13_host_has_no_findings(run: Run) -> None:
     assert found(run.audit, HEALTHY_13) == []
 
 
-@BY_FAULT
+@BY_SAME_FAULT
 def test_each_fault_is_found_on_debian13_as_on_debian12(run: Run, twins: Twins) -> None:
     assert found(run.audit, twins.debian12), f"{twins.fault}: nothing found on the Debian 12 host"
     assert found(run.audit, twins.debian13) == found(run.audit, twins.debian12)
+
+
+def test_a_lt_on_a_dovecot_24_file_setting_is_found_where_it_is(run: Run) -> None:
+    (twins,) = [t for t in TWINS if t.fault == "dovecot-file-lt"]
+    (finding,) = findings(run.audit, twins.debian13)
+    assert (finding["check"], finding["service"], finding["file"]) == (
+        "config.syntax",
+        "dovecot",
+        "/etc/dovecot/conf.d/10-ssl.conf",
+    )
+    line = run.ssl_conf_before[twins.debian13][finding["line"] - 1]
+    assert line.startswith("ssl_server_cert_file = </etc/letsencrypt/live/")
+    assert [f["check"] for f in findings(run.audit, twins.debian12)] == ["config.dovecot-missing-lt"]
 
 
 # -- the fix --------------------------------------------------------------------------------------------------

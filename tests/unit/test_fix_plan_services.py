@@ -328,3 +328,51 @@ def test_no_reload_for_a_broken_handshake_while_the_service_files_still_have_a_p
     covered.covered.add(on_dovecot)  # already removed by another change of the plan
     reload_when_files_are_sound(cast(PlanState, covered), "dovecot")
     assert covered.reload == {}
+
+
+def dovecot_24(tree: HostTree, cert_value: str) -> None:
+    """The healthy tree's Dovecot as a 2.4 config (checked against Debian 13's doveconf 2.4.1: `-n` prints the
+    certificate as `ssl_server { cert_file = … }`), with `cert_value` for ssl_server_cert_file."""
+    tree.edit(
+        "/etc/dovecot/dovecot.conf",
+        "protocols = imap pop3\n",
+        "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\nprotocols = imap pop3\n",
+    )
+    tree.edit(
+        "/etc/dovecot/dovecot.conf",
+        f"ssl_cert = <{LIVE}/fullchain.pem",
+        f"ssl_server_cert_file = {cert_value}",
+    )
+    tree.edit(
+        "/etc/dovecot/dovecot.conf",
+        f"ssl_key = <{LIVE}/privkey.pem",
+        f"ssl_server_key_file = {LIVE}/privkey.pem",
+    )
+    tree.edit("/etc/dovecot/dovecot.conf", "disable_plaintext_auth = yes\n", "auth_allow_cleartext = no\n")
+
+
+def test_dovecot_24_file_setting_with_lt_gets_the_lt_removed_and_nothing_else(tree: HostTree) -> None:
+    dovecot_24(tree, f"<{LIVE}/fullchain.pem")
+    assert problems(lint(tree, PKI, NAMES)[0]) == {("config.syntax", "dovecot")}
+    result = plan(tree, PKI)
+    edits = [c for c in result.changes if c.kind is ChangeKind.EDIT]
+    assert [(c.file.path if c.file else None, c.removes) for c in edits] == [
+        ("/etc/dovecot/dovecot.conf", ("config.syntax dovecot",))
+    ]
+    assert edits[0].file is not None
+    before = read(tree, "/etc/dovecot/dovecot.conf").splitlines()
+    after = edits[0].file.after.splitlines()
+    assert [(b, a) for b, a in zip(before, after, strict=True) if b != a] == [
+        (f"ssl_server_cert_file = <{LIVE}/fullchain.pem", f"ssl_server_cert_file = {LIVE}/fullchain.pem")
+    ]
+    apply_locally(tree, PKI, result)
+    assert problems(lint(tree, PKI, NAMES)[0]) == set()
+
+
+def test_dovecot_24_never_gets_a_lt_or_a_23_name_from_fix(tree: HostTree) -> None:
+    dovecot_24(tree, f"{LIVE}/cert.pem")  # leaf only: fix repoints it at the full chain
+    result = plan(tree, PKI)
+    (edit,) = [c for c in result.changes if c.file and c.file.path == "/etc/dovecot/dovecot.conf"]
+    assert edit.file is not None
+    assert f"ssl_server_cert_file = {LIVE}/fullchain.pem\n" in edit.file.after
+    assert "ssl_cert" not in edit.file.after and "= <" not in edit.file.after

@@ -101,6 +101,8 @@ def fix_config(state: PlanState) -> None:
             continue
         elif finding.check == "config.dovecot-missing-lt":
             _missing_lt(state, finding)
+        elif finding.check == "config.syntax":
+            _file_setting_lt(state, finding)
         elif finding.check == "config.tls-disabled":
             _ssl_no(state, finding)
     reload_when_files_are_sound(state, "dovecot")
@@ -120,6 +122,28 @@ def _missing_lt(state: PlanState, finding: Finding) -> None:
         value,
         [finding],
         "add '<': read the file, not the path as PEM",
+    )
+
+
+def _file_setting_lt(state: PlanState, finding: Finding) -> None:
+    """Dovecot 2.4's mirror image of the missing '<': a *_file setting (`ssl_server_cert_file = </path`) takes
+    the path itself; with '<' Dovecot reads the file and takes its text as the path, and refuses the config.
+    Only this exact shape is changed; any other config.syntax finding needs a person."""
+    path, line = finding.file or "", finding.line or 0
+    match = _SETTING.match(state.line(path, line))
+    if match is None or not match.group("name").endswith("_file"):
+        return
+    value = match.group("value").split(" #", 1)[0].strip()
+    if not value.startswith("</"):
+        return
+    _set(
+        state,
+        path,
+        line,
+        match.group("name"),
+        value[1:],
+        [finding],
+        "remove '<': Dovecot 2.4 takes the path itself",
     )
 
 
