@@ -115,10 +115,13 @@ def run(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         lab = Lab(up.lab_dir, up.hosts)
         inventory = str(fix_inventory(lab, tmp_path_factory.mktemp("debian13-inventory")))
-        audit = _json(mailcert("-I", inventory, "audit", "--forks", str(FORKS), "--format", "json"))
+        audited = mailcert("-I", inventory, "audit", "--forks", str(FORKS), "--format", "json")
+        (lab_dir.parent / "audit.json").write_text(audited.stdout)  # kept for looking into a failure
+        audit = _json(audited)
         ssl_conf = {name: lab.host(name).path(SSL_CONF).read_text().splitlines() for name in DEBIAN13_HOSTS}
         before = client_view(lab)
         fix = mailcert("-I", inventory, "fix", "-y", "--forks", str(FORKS), "--format", "json")
+        (lab_dir.parent / "fix.json").write_text(fix.stdout)
         after = client_view(lab)
         again = _json(
             mailcert("-I", inventory, "fix", "--dry-run", "--forks", str(FORKS), "--format", "json")
@@ -182,7 +185,8 @@ def test_a_lt_on_a_dovecot_24_file_setting_is_found_where_it_is(run: Run) -> Non
     )
     line = run.ssl_conf_before[twins.debian13][finding["line"] - 1]
     assert line.startswith("ssl_server_cert_file = </etc/letsencrypt/live/")
-    assert [f["check"] for f in findings(run.audit, twins.debian12)] == ["config.dovecot-missing-lt"]
+    # Debian 12's counterpart breaks its clients at once (2.3 reads the path as PEM); 2.4 refused the config.
+    assert "config.dovecot-missing-lt" in [f["check"] for f in findings(run.audit, twins.debian12)]
 
 
 # -- the fix --------------------------------------------------------------------------------------------------
@@ -194,7 +198,8 @@ def test_the_fix_run_leaves_every_host_ok(run: Run) -> None:
 @BY_FAULT
 def test_fix_plans_the_same_kinds_of_change_on_debian13_as_on_debian12(run: Run, twins: Twins) -> None:
     def kinds(host: str) -> list[str]:
-        return sorted(e["kind"] for e in plan(run.report, host))
+        """What fix changes (a probe finding it leaves to a person, `unfixable`, is not a change)."""
+        return sorted(e["kind"] for e in plan(run.report, host) if e["kind"] != "unfixable")
 
     assert kinds(twins.debian13), f"{twins.fault}: fix planned nothing on Debian 13"
     assert kinds(twins.debian13) == kinds(twins.debian12)
