@@ -24,11 +24,16 @@ HOST_ENV = {
 }
 
 # Runs inside the fresh mount namespace: bind each (source, target) pair given as arguments, set the
-# host name, say "ready", then become the anchor. The script is fixed; all values are arguments.
+# host name, say "ready", then become the anchor. The script is fixed; all values are arguments. A /usr of
+# its own (a Debian 13 host's, shared by every such host) is made read-only: no host writes into it.
 _ANCHOR_SCRIPT = """set -e
 mount --make-rprivate /
 hostname "$1"; shift
-while [ "$#" -gt 1 ]; do mount --bind "$1" "$2"; shift 2; done
+while [ "$#" -gt 1 ]; do
+    mount --bind "$1" "$2"
+    if [ "$2" = /usr ]; then mount -o remount,bind,ro /usr; fi
+    shift 2
+done
 echo ready
 exec sleep infinity
 """
