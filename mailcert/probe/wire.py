@@ -18,6 +18,10 @@ from dataclasses import dataclass
 MAX_LINE = 8192  # longer lines are a broken or hostile server, not a mail daemon
 
 
+# An IMAP `* BYE`, a POP3 `-ERR`, an SMTP 4xx/5xx reply: how each protocol says "no".
+_SERVER_GAVE_UP = re.compile(r"^(\* BYE\b|-ERR\b|[45][0-9][0-9][ -])", re.IGNORECASE)
+
+
 class WireError(Exception):
     """The connection failed in a way the dialogue reports; `kind` is one of the Observed values."""
 
@@ -122,7 +126,15 @@ class Wire:
     def start_tls(self, server_hostname: str, *, legacy: bool = False) -> TlsSession:
         """Handshake on this connection (SNI = server_hostname, also for an address) and capture the chain."""
         if self._buffer:
-            # Bytes before our ClientHello would be an injected plaintext (CVE-2011-0411 style): refuse.
+            # Bytes before our ClientHello: never handshake over them (an injected plaintext, CVE-2011-0411
+            # style). A protocol error line is the server giving up on TLS right after its "go ahead" (Dovecot
+            # with a key that does not match its certificate: `* BYE`), which a client meets as a failed
+            # handshake; whether it arrives before or after our ClientHello is a race, so both are one verdict.
+            line = _text(self._buffer.split(b"\n", 1)[0]).rstrip("\r")
+            if _SERVER_GAVE_UP.match(line):
+                raise WireError(
+                    "handshake-failed", "the server gave up on TLS right after accepting STARTTLS", line[:200]
+                )
             raise WireError(
                 "unexpected-reply", "server sent data after accepting STARTTLS, before the handshake"
             )

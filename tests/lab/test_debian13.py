@@ -136,9 +136,11 @@ def findings(report: dict[str, Any], host: str) -> list[dict[str, Any]]:
 
 
 def found(report: dict[str, Any], host: str) -> list[str]:
-    """A host's findings as `check service:port`, sorted (files and names differ between hosts)."""
+    """Which checks a host fails, as `check service:port`, sorted. Files and names differ between hosts, and
+    so may the number of findings of one check: endpoints are grouped by the server's words, which can vary
+    per connection (a daemon that fails TLS resets some connections and closes others)."""
     return sorted(
-        f"{f['check']} {f.get('service') or ''}:{f.get('port') or ''}" for f in findings(report, host)
+        {f"{f['check']} {f.get('service') or ''}:{f.get('port') or ''}" for f in findings(report, host)}
     )
 
 

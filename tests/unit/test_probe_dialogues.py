@@ -404,6 +404,39 @@ def test_pop3_stls_refused(opts: CheckOptions) -> None:
     assert result.server_reply == "-ERR TLS support isn't enabled"
 
 
+def imap_then_after_starttls(said_after_ok: bytes) -> Handler:
+    """An IMAP server that accepts STARTTLS and, in the same packet as its OK, says `said_after_ok`."""
+
+    def imap(conn: socket.socket, _server: FakeServer) -> None:
+        conn.sendall(b"* OK IMAP ready\r\n")
+        for line in lines(conn):
+            tag = line.split(" ", 1)[0]
+            if "CAPABILITY" in line.upper():
+                conn.sendall(f"* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n".encode())
+            elif "STARTTLS" in line.upper():
+                conn.sendall(f"{tag} OK Begin TLS negotiation now.\r\n".encode() + said_after_ok)
+                return
+
+    return imap
+
+
+def test_bye_right_after_starttls_ok_is_a_failed_handshake_with_the_servers_words(opts: CheckOptions) -> None:
+    # Dovecot with a key that does not belong to its certificate: OK to STARTTLS, then `* BYE` at once. Read
+    # together with the OK (as here) or instead of a ServerHello, it is the same failed handshake for a client.
+    with serving(imap_then_after_starttls(b"* BYE TLS initialization failed.\r\n")) as server:
+        result = probe(server.port, Mode.STARTTLS, protocol="imap")
+    assert result.observed is Observed.HANDSHAKE_FAILED
+    assert result.server_reply == "* BYE TLS initialization failed."
+    assert checks(result, opts) == ["tls.handshake-failed"]
+
+
+def test_other_plaintext_after_starttls_ok_is_never_handshaken_over(opts: CheckOptions) -> None:
+    with serving(imap_then_after_starttls(b"* OK injected before the handshake\r\n")) as server:
+        result = probe(server.port, Mode.STARTTLS, protocol="imap")
+    assert result.observed is Observed.GARBLED
+    assert result.chain_der == ()
+
+
 def test_imap_bye_greeting_is_rejected() -> None:
     def bye(conn: socket.socket, _server: FakeServer) -> None:
         conn.sendall(b"* BYE Too many connections\r\n")
