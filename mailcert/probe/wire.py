@@ -133,7 +133,9 @@ class Wire:
             line = _text(self._buffer.split(b"\n", 1)[0]).rstrip("\r")
             if _SERVER_GAVE_UP.match(line):
                 raise WireError(
-                    "handshake-failed", "the server gave up on TLS right after accepting STARTTLS", line[:200]
+                    "handshake-failed",
+                    f"the server gave up on TLS right after accepting STARTTLS: {line[:200]!r}",
+                    line[:200],
                 )
             raise WireError(
                 "unexpected-reply", "server sent data after accepting STARTTLS, before the handshake"

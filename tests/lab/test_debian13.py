@@ -136,12 +136,10 @@ def findings(report: dict[str, Any], host: str) -> list[dict[str, Any]]:
 
 
 def found(report: dict[str, Any], host: str) -> list[str]:
-    """Which checks a host fails, as `check service:port`, sorted. Files and names differ between hosts, and
-    so may the number of findings of one check: endpoints are grouped by the server's words, which can vary
-    per connection (a daemon that fails TLS resets some connections and closes others)."""
-    return sorted(
-        {f"{f['check']} {f.get('service') or ''}:{f.get('port') or ''}" for f in findings(report, host)}
-    )
+    """Which checks a host fails, as `check service`, sorted. Files and names differ between hosts, and so may
+    how a check's findings are grouped over ports: endpoints are grouped by the server's words, which can
+    vary per connection (a daemon that fails TLS resets some connections and closes others)."""
+    return sorted({f"{f['check']} {f.get('service') or ''}" for f in findings(report, host)})
 
 
 def plan(report: dict[str, Any], host: str) -> list[dict[str, Any]]:
