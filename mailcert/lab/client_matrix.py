@@ -1,6 +1,7 @@
 """The client matrix: what each real TLS stack (OpenSSL, GnuTLS, NSS, Python ssl) says about every fault of the
-lab's catalogue on every mail port. One lab, one host per fault (plus a healthy one), all planted at `lab up`,
-then every (host, port) asked in parallel.
+lab's catalogue on every mail port. One lab, one host per fault (plus a healthy one) of the kind the fault needs
+(postfix-dovecot, debian13, cpanel), all planted at `lab up`, then every (host, port) asked in parallel under the
+name a client of that host uses on that port.
 
 `make clients` (`python -m mailcert.lab.client_matrix`) records it into docs/clients.md (the table people read)
 and docs/clients.json (the same rows, for the tests). A fault a stack does not reject is recorded as such: a
@@ -24,11 +25,14 @@ from pathlib import Path
 from mailcert.lab import LabError, lifecycle
 from mailcert.lab.faults import FAULTS
 from mailcert.lab.layout import LabHost
+from mailcert.lab.matrix_hosts import client_name, host_kind, shown_name
 from mailcert.lab.stacks import STACK_TOOLS, STACKS, StackVerdict, nss_database, port_views
 
 MAIL_PORTS = (25, 465, 587, 143, 993, 110, 995)
 HEALTHY = "healthy"
-# The check IDs of mailcert's catalogue that describe each lab fault (what `audit` reports for it).
+# The check IDs of mailcert's catalogue that describe each lab fault: what `audit` reports for it on the matrix's
+# lab (tests/lab/test_client_matrix.py checks it), leaving out what audit also reports as a consequence on the
+# same host (tls.inconsistent, tls.handshake-failed, dns.*-mismatch, renewal.overdue, ...).
 FAULT_CHECKS: dict[str, tuple[str, ...]] = {
     HEALTHY: (),
     "leaf-only": ("cert.chain-incomplete", "config.cert-not-fullchain"),
@@ -41,12 +45,23 @@ FAULT_CHECKS: dict[str, tuple[str, ...]] = {
     "wrong-mode-587": ("config.mode-mismatch",),
     "wrong-mode-465": ("config.mode-mismatch",),
     "no-deploy-hook": ("renewal.no-reload-hook",),
+    "dovecot-file-lt": ("config.syntax",),
+    "cpanel-hostname-only": ("cpanel.service-cert-names", "cert.name-mismatch"),
+    "cpanel-stale-sni": ("cpanel.sni-stale", "tls.stale"),
+    "cpanel-missing-cabundle": (
+        "cpanel.cabundle-missing",
+        "cert.chain-incomplete",
+        "config.cert-not-fullchain",
+    ),
+    "cpanel-expired-domain": ("cert.expired",),
 }
-# cPanel's faults need the cPanel simulator's hosts and their per-domain names; they are not in this matrix
-# (docs/clients.md says so). Every other fault of the catalogue is.
-RECORDED_FAULTS = tuple(name for name in FAULTS if not name.startswith("cpanel-"))
-# The name a client uses on each port (the lab's name-mismatch certificate covers mail.<domain> only).
-PORT_NAME = {25: "smtp", 465: "smtp", 587: "smtp", 143: "imap", 993: "imap", 110: "pop", 995: "pop"}
+RECORDED_FAULTS = tuple(FAULTS)
+# Faults planted where they have not bitten yet: what the stacks see now is recorded, and the checks' verdicts
+# (symptoms.yml, "when the fault bites") are for later.
+NOT_YET_BITING = {
+    "dovecot-file-lt": "Dovecot runs on the config it loaded before the edit (2.4 refuses the edited one);"
+    " after a restart IMAP and POP3 are down",
+}
 LOCK = Path("/run/mailcert-lab-tests.lock")  # the machine's one lab, shared with the test runs
 WORKERS = 16
 
@@ -80,8 +95,8 @@ def record_on(lab_dir: Path, hosts: Sequence[LabHost], cafile: str) -> list[Row]
         db = nss_database(cafile, Path(folder))
 
         def ask(job: tuple[LabHost, str, int]) -> list[StackVerdict]:
-            host, _, port = job
-            name = f"{PORT_NAME[port]}.{host.domain}"
+            host, fault, port = job
+            name = client_name(fault, host, port)
             return port_views(host.address, port, name, cafile, db, names=[*host.hostnames, host.domain])
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -99,10 +114,11 @@ def _order(row: Row) -> tuple[int, int, int]:
 
 
 def bring_up(lab_dir: Path, say: Callable[[str], None] = print) -> tuple[LabHost, ...]:
-    """A lab with one postfix-dovecot host per recorded fault (and a healthy one), all faults planted."""
-    names = fault_hosts()
-    probe = lifecycle.host_list(lab_dir, len(names), ["postfix-dovecot"])
-    result = lifecycle.up(lab_dir, len(names), faults_spec(probe) or "none", ["postfix-dovecot"], say=say)
+    """A lab with one host per recorded fault (and a healthy one), each of the kind its fault needs, all faults
+    planted."""
+    kinds = [host_kind(fault) for fault in fault_hosts()]
+    probe = lifecycle.host_list(lab_dir, len(kinds), kinds)
+    result = lifecycle.up(lab_dir, len(kinds), faults_spec(probe) or "none", kinds, say=say)
     return result.hosts
 
 
@@ -158,6 +174,10 @@ def to_json(rows: Sequence[Row], stack_versions: dict[str, str]) -> str:
         "versions": stack_versions,
         "tools": STACK_TOOLS,
         "fault_checks": {fault: list(FAULT_CHECKS[fault]) for fault in fault_hosts()},
+        "hosts": {
+            fault: {"kind": host_kind(fault), "names": {str(p): shown_name(fault, p) for p in MAIL_PORTS}}
+            for fault in fault_hosts()
+        },
         "rows": [asdict(row) for row in rows],
     }
     return json.dumps(document, indent=1) + "\n"
@@ -171,15 +191,25 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _names_cell(fault: str) -> str:
+    """The names a client of the fault's host uses, each with its ports."""
+    by_name: dict[str, list[str]] = {}
+    for port in MAIL_PORTS:
+        by_name.setdefault(shown_name(fault, port), []).append(str(port))
+    if len(by_name) == 1:
+        return f"`{next(iter(by_name))}`"
+    return ", ".join(f"`{name}` ({','.join(ports)})" for name, ports in by_name.items())
+
+
 def to_markdown(rows: Sequence[Row], stack_versions: dict[str, str]) -> str:
-    """docs/clients.md: how it was recorded, a summary per fault and stack, then every message."""
+    """docs/clients.md: how it was recorded, the hosts and names, a summary per fault and stack, every message."""
     lines = [
         "# What real TLS stacks say for each fault (recorded in the lab)",
         "",
-        "Recorded by `make clients` (`python -m mailcert.lab.client_matrix`, root, the machine's one lab): one",
-        "postfix-dovecot lab host per fault of the lab catalogue (`mailcert/lab/faults.py`) plus a healthy one,",
-        "every mail port, each stack trusting only the lab's roots and checking the name a client uses on",
-        "that port (`smtp.` on 25/465/587, `imap.` on 143/993, `pop.` on 110/995). Do not edit by hand:",
+        "Recorded by `make clients` (`python -m mailcert.lab.client_matrix`, root, the machine's one lab): one lab",
+        "host per fault of the lab catalogue (`mailcert/lab/faults.py`, with cPanel's from",
+        "`mailcert/lab/cpanel_sim/faults.py`) plus a healthy one, every mail port, each stack trusting only the",
+        "lab's roots and checking the name a client of that host uses on that port. Do not edit by hand:",
         "`tests/lab/test_client_matrix.py` records it again and fails when a verdict differs;",
         "`tests/unit/test_client_truth.py` checks `mailcert/data/symptoms.yml` and `explain` against it.",
         "",
@@ -191,8 +221,21 @@ def to_markdown(rows: Sequence[Row], stack_versions: dict[str, str]) -> str:
         lines.append(f"- `{stack}`: `{tool}` — {version}")
     lines += [
         "",
-        "cPanel's faults (`cpanel-*`) are not recorded here: they need the cPanel simulator's hosts; what a client",
-        "meets there is the matching `cert.*` case (a name mismatch, a missing intermediate, an expiry).",
+        "## Hosts and the names their clients use",
+        "",
+        "Each fault is planted on the kind of lab host it exists on: `postfix-dovecot` (Debian 12), `debian13`",
+        "(Postfix 3.10, Dovecot 2.4: `dovecot-file-lt`), `cpanel` (real Exim and Dovecot at cPanel's paths, run",
+        "by the cPanel SIMULATOR: the `cpanel-*` faults). A cPanel server's clients use `mail.<account domain>`",
+        "on every port, not `smtp.`/`imap.`/`pop.`; each cPanel fault is asked under the name of the account it",
+        "touches (`beta` has no Domain TLS certificate and gets the service certificate, `alpha` has its own).",
+        "",
+        "| fault | host kind | name a client uses (ports) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {fault} | {host_kind(fault)} | {_names_cell(fault)} |" for fault in fault_hosts()]
+    lines += [""]
+    lines += [f"`{fault}` has not bitten yet in the lab: {why}." for fault, why in NOT_YET_BITING.items()]
+    lines += [
         "",
         "## Summary: which stacks reject each fault (ports where they do)",
         "",

@@ -38,7 +38,10 @@ pytestmark = pytest.mark.skipif(
 )
 # `stale` needs a running daemon to be seen (tls.stale comes from the probe): see test_fix_plan_services.
 # cPanel's faults plant on cpanel hosts only: tests/unit/test_cpanel_plan.py and tests/lab/test_cpanel_audit.py.
-LINT_VISIBLE = [name for name in FAULTS if name != "stale" and not name.startswith("cpanel-")]
+# dovecot-file-lt is Dovecot 2.4's (this host has the machine's 2.3 /etc/dovecot): tests/lab/test_debian13.py.
+LINT_VISIBLE = [
+    name for name in FAULTS if name not in ("stale", "dovecot-file-lt") and not name.startswith("cpanel-")
+]
 
 
 @pytest.fixture(scope="module")
