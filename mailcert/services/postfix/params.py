@@ -1,12 +1,14 @@
 """What Postfix knows about its parameters: built-in defaults and the names of TLS parameters.
 
 Defaults are `postconf -d` of Postfix 3.7.11 (Debian 12) for the parameters TLS decisions and their `$refs`
-need. myhostname and mydomain are not here: they depend on the host (see PostfixConfig).
+need, and where Postfix 3.10.13 (Debian 13) differs, its values (`defaults(version)`). myhostname and mydomain
+are not here: they depend on the host (see PostfixConfig).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 
 DEFAULTS: dict[str, str] = {
     "command_directory": "/usr/sbin",
@@ -137,6 +139,32 @@ DEFAULTS: dict[str, str] = {
     "tlsproxy_tls_security_level": "$smtpd_tls_security_level",
     "tlsproxy_use_tls": "$smtpd_use_tls",
 }
+
+# `postconf -d` of Postfix 3.10.13 (Debian 13) where it differs from 3.7.11 for the names above: OpenSSL's
+# weak ciphers and the EXPORT/LOW grades dropped, curves reordered. 3.8 and 3.9 were not run here; they
+# are read with the 3.7 values.
+_CHANGED_3_10: dict[str, str] = {
+    "tls_eecdh_auto_curves": "X25519 X448 prime256v1 secp384r1 secp521r1",
+    "tls_export_cipherlist": "",
+    "tls_high_cipherlist": "aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH",
+    "tls_low_cipherlist": "",
+    "tls_medium_cipherlist": (
+        "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH"
+    ),
+    "tls_null_cipherlist": "eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL",
+}
+DEFAULTS_3_10: dict[str, str] = DEFAULTS | _CHANGED_3_10
+
+
+def defaults(version: str | None) -> dict[str, str]:
+    """The built-in defaults of the installed Postfix (`mail_version`, e.g. "3.10.13"); None: unknown, 3.7."""
+    return DEFAULTS_3_10 if version is not None and _release(version) >= (3, 10) else DEFAULTS
+
+
+def _release(version: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)\.(\d+)", version.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
 
 # Every parameter name containing "tls" that `postconf -d` of Postfix 3.7.11 knows, then later additions.
 _TLS_NAMES_3_7 = """
