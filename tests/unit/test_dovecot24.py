@@ -177,3 +177,25 @@ def test_filter_nesting_order(tmp_path: Path) -> None:
     )
     (error,) = syntax(service)
     assert error.line == 5 and "not allowed" in error.message
+
+
+def test_ssl_server_block_is_the_prefixed_setting(tmp_path: Path) -> None:
+    # doveconf 2.4.1 (Debian 13): `doveconf -n` prints every ssl_server_* setting as `ssl_server { cert_file }`,
+    # and `doveconf -f protocol=imap ssl_server` answers cert_file = /g (the later of the two in one filter),
+    # key_file = /k; `-f protocol=pop3`: cert_file = /s, no key_file.
+    text = HEAD + (
+        "ssl_server {\n  cert_file = /s\n  ssl_min_protocol = TLSv1.3\n}\n"
+        "protocol imap {\n  ssl_server {\n    cert_file = /i\n    key_file = /k\n  }\n  ssl_server_cert_file = /g\n}\n"
+    )
+    config = config_of(tmp_path, text)
+    assert config.value("ssl_server_cert_file", protocol="pop3") == "/s"
+    assert config.value("ssl_server_key_file", protocol="pop3") == ""
+    assert config.value("ssl_server_cert_file", protocol="imap") == "/g"
+    assert config.value("ssl_server_key_file", protocol="imap") == "/k"
+    assert config.value("ssl_min_protocol") == "TLSv1.3"  # not an ssl_server_* name: kept as written
+    source = parse_dovecot(LocalRoot(tmp_path)).listeners[0].certificates[0]
+    assert (source.cert_files, source.key_file, source.location.line if source.location else None) == (
+        ("/g",),
+        "/k",
+        13,
+    )

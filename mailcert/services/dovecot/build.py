@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mailcert.services.dovecot import settings as known
 from mailcert.services.dovecot.filters import FILTER_KINDS, Filter, Setting, parse_network
@@ -13,6 +13,10 @@ from mailcert.services.model import Location
 _SET_VARIABLE = re.compile(r"\$SET:([A-Za-z0-9_]+)")
 # Dovecot 2.4 boolean-list settings written as a section of `name = yes|no` items.
 _BOOLEAN_LISTS = frozenset({("protocols",)})
+# Dovecot 2.4 named filters that only prefix the names inside them: `ssl_server { cert_file = X }` is
+# `ssl_server_cert_file = X` in the enclosing filter (the same slot: the later of the two wins), which is how
+# 2.4's `doveconf -n` prints every ssl_server_* setting (checked with doveconf 2.4.1).
+_PREFIX_SECTIONS = ("ssl_server", "ssl_client")
 
 
 @dataclass
@@ -29,6 +33,7 @@ class _Frame:
     filter: Filter
     section: tuple[str, ...]
     begin: ConfLine
+    prefix: str = ""  # inside `ssl_server { }`: "ssl_server_"
 
 
 class _Builder:
@@ -56,6 +61,9 @@ class _Builder:
         section = frame.section if frame else ()
         if line.key in FILTER_KINDS and not section:
             self.stack.append(_Frame(self._nested(flt, line), (), line))
+            return
+        if self.version == "2.4" and line.key in _PREFIX_SECTIONS and not line.value and not section:
+            self.stack.append(_Frame(flt, (), line, prefix=f"{line.key}_"))
             return
         path = (*section, f"{line.key} {line.value}".strip())
         if flt.is_root:
@@ -133,6 +141,8 @@ class _Builder:
     def setting(self, line: ConfLine) -> None:
         frame = self.stack[-1] if self.stack else None
         flt = frame.filter if frame else self.root
+        if frame is not None and frame.prefix:
+            line = replace(line, key=_prefixed(frame.prefix, line.key))
         location = Location(line.file, line.line)
         setting = Setting(line.key, line.value, location, line.file_ref, line.quoted, line.heredoc, line.text)
         if frame is not None and frame.section:
@@ -343,6 +353,13 @@ class _Builder:
             if key in scope.settings:
                 return scope.settings[key].shown
         return self.defaults.get(key, "")
+
+
+def _prefixed(prefix: str, key: str) -> str:
+    """A name inside `ssl_server { }` as Dovecot 2.4 resolves it: the prefixed name first, then the bare one."""
+    if key.startswith(prefix) or key in known.DEFAULTS_24 and prefix + key not in known.DEFAULTS_24:
+        return key
+    return prefix + key
 
 
 def _fix_24(new: str, setting: Setting) -> str:
