@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Severity
 from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
@@ -199,3 +201,105 @@ def test_ssl_server_block_is_the_prefixed_setting(tmp_path: Path) -> None:
         "/k",
         13,
     )
+
+
+RUNTIME_HEAD = HEAD + "ssl_server_cert_file = /g.pem\n"
+
+
+@pytest.mark.parametrize(
+    ("blocks", "local_name", "served"),
+    [
+        # What Dovecot 2.4.1 (Debian 13) served on a pop3 STARTTLS port, asked with openssl s_client -servername:
+        # the matching blocks apply in the order of the file, the later winning, whatever their kind or nesting.
+        (
+            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n"
+            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n",
+            "mail.example.org",
+            "/proto.pem",
+        ),
+        (
+            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
+            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n",
+            "mail.example.org",
+            "/lname.pem",
+        ),
+        (
+            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
+            "local_name pop.example.com {\n  protocol pop3 {\n    ssl_server_cert_file = /both.pem\n  }\n}\n",
+            "pop.example.com",
+            "/both.pem",
+        ),
+        (
+            "local_name pop.example.com {\n  protocol pop3 {\n    ssl_server_cert_file = /both.pem\n  }\n}\n"
+            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n",
+            "pop.example.com",
+            "/proto.pem",
+        ),
+        (
+            "local 127.0.0.1/32 {\n  ssl_server_cert_file = /32.pem\n}\n"
+            "local 127.0.0.0/8 {\n  ssl_server_cert_file = /8.pem\n}\n",
+            None,
+            "/8.pem",
+        ),
+        # two blocks with the same conditions are one, standing where the first stands
+        (
+            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n"
+            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
+            "local_name mail.example.org {\n  ssl_server_cert_file = /both.pem\n}\n",
+            "mail.example.org",
+            "/proto.pem",
+        ),
+    ],
+)
+def test_matching_blocks_apply_in_file_order(
+    tmp_path: Path, blocks: str, local_name: str | None, served: str
+) -> None:
+    config = config_of(tmp_path, RUNTIME_HEAD + blocks)
+    found = config.value("ssl_server_cert_file", local_name=local_name, local="127.0.0.1", protocol="pop3")
+    assert found == served
+
+
+def test_local_name_takes_one_name(tmp_path: Path) -> None:
+    # doveconf 2.4.1: "Error in configuration file … line 4: Expecting '{'"
+    service = service_of(
+        tmp_path, HEAD + "local_name a.example.com b.example.com {\n  ssl_server_cert_file = /ab\n}\n"
+    )
+    (error,) = syntax(service)
+    assert error.line == 4 and error.message.startswith("Expecting '{'")
+
+
+def test_listener_address_is_listen(tmp_path: Path) -> None:
+    # doveconf 2.4.1 refuses `address` in an inet_listener ("Unknown setting: address"); 2.4 calls it listen
+    text = HEAD + (
+        "local 192.0.2.10 {\n  ssl_server_cert_file = /local.pem\n}\n"
+        "service imap-login {\n  inet_listener imaps {\n    listen = 192.0.2.10\n  }\n}\n"
+    )
+    imaps = next(x for x in service_of(tmp_path, text).listeners if x.name == "imaps")
+    assert imaps.certificates[0].cert_files == ("/local.pem",)
+    wrong = service_of(tmp_path, text.replace("listen =", "address ="))
+    (error,) = syntax(wrong)
+    assert error.line == 9 and error.message.startswith("Unknown setting: address")
+
+
+def test_24_has_a_submissions_listener(tmp_path: Path) -> None:
+    # doveconf -a service/submission-login of 2.4.1: inet_listener submissions { port = 465, ssl = yes }
+    text = HEAD.replace("protocols = imap", "protocols = submission") + "ssl_server_cert_file = /c.pem\n"
+    listeners = {(x.name, x.port, x.mode.value) for x in service_of(tmp_path, text).listeners}
+    assert listeners == {("submission", 587, "starttls"), ("submissions", 465, "implicit")}
+
+
+def test_include_or_section_before_config_version(tmp_path: Path) -> None:
+    # doveconf 2.4.1 stops at the first directive that is not dovecot_config_version, an include that matches
+    # nothing and a section included: "line 2: The first setting must be dovecot_config_version"
+    for text in (
+        "# comment\n!include_try nothing.conf\n" + HEAD,
+        "# comment\nprotocols {\n  imap = yes\n}\n" + HEAD,
+    ):
+        errors = syntax(service_of(tmp_path, text, version="2.4.1"))
+        assert [e.line for e in errors][:1] == [2] and "first setting" in errors[0].message
+
+
+def test_storage_version_is_required(tmp_path: Path) -> None:
+    # doveconf 2.4.1: "Fatal: dovecot_storage_version setting must be set"
+    (error,) = syntax(service_of(tmp_path, "dovecot_config_version = 2.4.0\nprotocols = imap\n"))
+    assert error.line == 1 and "dovecot_storage_version setting must be set" in error.message
