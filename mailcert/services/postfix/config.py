@@ -87,7 +87,9 @@ class PostfixConfig:
         return cls(parse_main_cf(main_cf), master, config_dir=config_dir, hostname=hostname, version=version)
 
     @classmethod
-    def load(cls, files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR) -> PostfixConfig:
+    def load(
+        cls, files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR, *, version: str | None = None
+    ) -> PostfixConfig:
         """Read main.cf, master.cf and the host name from a host's files; MailcertError if main.cf is unreadable."""
         base = config_dir.rstrip("/") or "/"
         main = files.read_config(f"{base.rstrip('/')}/main.cf")
@@ -99,7 +101,9 @@ class PostfixConfig:
             )
         master = files.read_config(f"{base.rstrip('/')}/master.cf")
         master_text = master.text if master.text is not None else None
-        return cls.from_text(main.text, master_text, config_dir=base, hostname=host_name(files))
+        return cls.from_text(
+            main.text, master_text, config_dir=base, hostname=host_name(files), version=version
+        )
 
     # -- master.cf ------------------------------------------------------------------------------
     def services(self) -> list[MasterEntry]:
