@@ -13,6 +13,7 @@ from mailcert.model import Finding, Severity
 from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
 from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.services.model import ServiceConfig
+from tests.dovecot24_order import GLOBAL, ORDER_CASES, OrderCase
 
 CONF = "/etc/dovecot/dovecot.conf"
 HEAD = "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\nprotocols = imap\n"
@@ -203,60 +204,14 @@ def test_ssl_server_block_is_the_prefixed_setting(tmp_path: Path) -> None:
     )
 
 
-RUNTIME_HEAD = HEAD + "ssl_server_cert_file = /g.pem\n"
-
-
-@pytest.mark.parametrize(
-    ("blocks", "local_name", "served"),
-    [
-        # What Dovecot 2.4.1 (Debian 13) served on a pop3 STARTTLS port, asked with openssl s_client -servername:
-        # the matching blocks apply in the order of the file, the later winning, whatever their kind or nesting.
-        (
-            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n"
-            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n",
-            "mail.example.org",
-            "/proto.pem",
-        ),
-        (
-            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
-            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n",
-            "mail.example.org",
-            "/lname.pem",
-        ),
-        (
-            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
-            "local_name pop.example.com {\n  protocol pop3 {\n    ssl_server_cert_file = /both.pem\n  }\n}\n",
-            "pop.example.com",
-            "/both.pem",
-        ),
-        (
-            "local_name pop.example.com {\n  protocol pop3 {\n    ssl_server_cert_file = /both.pem\n  }\n}\n"
-            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n",
-            "pop.example.com",
-            "/proto.pem",
-        ),
-        (
-            "local 127.0.0.1/32 {\n  ssl_server_cert_file = /32.pem\n}\n"
-            "local 127.0.0.0/8 {\n  ssl_server_cert_file = /8.pem\n}\n",
-            None,
-            "/8.pem",
-        ),
-        # two blocks with the same conditions are one, standing where the first stands
-        (
-            "local_name mail.example.org {\n  ssl_server_cert_file = /lname.pem\n}\n"
-            "protocol pop3 {\n  ssl_server_cert_file = /proto.pem\n}\n"
-            "local_name mail.example.org {\n  ssl_server_cert_file = /both.pem\n}\n",
-            "mail.example.org",
-            "/proto.pem",
-        ),
-    ],
-)
-def test_matching_blocks_apply_in_file_order(
-    tmp_path: Path, blocks: str, local_name: str | None, served: str
-) -> None:
-    config = config_of(tmp_path, RUNTIME_HEAD + blocks)
-    found = config.value("ssl_server_cert_file", local_name=local_name, local="127.0.0.1", protocol="pop3")
-    assert found == served
+@pytest.mark.parametrize("case", ORDER_CASES, ids=[c.id for c in ORDER_CASES])
+def test_matching_blocks_apply_in_file_order(tmp_path: Path, case: OrderCase) -> None:
+    # what Dovecot 2.4.1 served (tests/dovecot24_order.py; the served oracle asks it again)
+    config = config_of(tmp_path, HEAD + GLOBAL + case.blocks)
+    found = config.value(
+        "ssl_server_cert_file", local_name=case.local_name, local="127.0.0.1", protocol="pop3"
+    )
+    assert found == case.served
 
 
 def test_local_name_takes_one_name(tmp_path: Path) -> None:
