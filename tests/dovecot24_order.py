@@ -66,6 +66,12 @@ ORDER_CASES = [
         "mail.example.org",
         "/certs/proto.pem",
     ),
+    OrderCase(  # accepted by doveconf (-n shows it inside the listener) but not what Dovecot 2.4.1 serves there
+        "inside-the-listener",
+        "service pop3-login {\n  inet_listener pop3 {\n    ssl_server_cert_file = /certs/proto.pem\n  }\n}\n",
+        None,
+        "/certs/g.pem",
+    ),
     OrderCase(
         "wildcard-then-name",
         "local_name *.example.org {\n  ssl_server_cert_file = /certs/wild.pem\n}\n"
