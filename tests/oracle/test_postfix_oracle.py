@@ -28,7 +28,7 @@ import pytest
 from mailcert.hostfs import LocalRoot
 from mailcert.services.postfix.config import PostfixConfig, file_list
 from mailcert.services.postfix.expand import MacroError
-from mailcert.services.postfix.params import DEFAULTS
+from mailcert.services.postfix.params import DEFAULTS, TLS_NAMES
 from mailcert.services.postfix.sni import read_sni_maps
 from tests.debian13 import debian13_argv, require_debian13
 
@@ -151,6 +151,12 @@ def test_expanded_values_per_service_match_postconf_x(postconf: Postfix, name: s
         ours = [fold(config.value(n, scope)) for n in names]
         mismatches = {n: (o, fold(t)) for n, o, t in zip(names, ours, theirs, strict=True) if o != fold(t)}
         assert mismatches == {}, f"service {scope or 'main.cf'}: ours vs postconf"
+
+
+def test_every_tls_parameter_postconf_knows_is_known(postconf: Postfix) -> None:
+    # an unknown *tls* name is reported as a critical typo ("Postfix ignores the setting"): Postfix 3.10's
+    # smtp_tlsrpt_enable or tls_required_enable must not be
+    assert {n for n in known_names(postconf) if "tls" in n} - TLS_NAMES == set()
 
 
 def test_corpus_is_large_enough() -> None:

@@ -222,7 +222,13 @@ _TLS_NAMES_3_7 = """
     tlsproxy_tls_mandatory_protocols tlsproxy_tls_protocols tlsproxy_tls_req_ccert
     tlsproxy_tls_security_level tlsproxy_use_tls tlsproxy_watchdog_timeout
 """
-_TLS_NAMES_LATER = "tls_ffdhe_auto_groups smtpd_tls_enable_rpk smtp_tls_enable_rpk lmtp_tls_enable_rpk tlsproxy_tls_enable_rpk tlsproxy_client_enable_rpk"
+_TLS_NAMES_LATER = """
+    tls_ffdhe_auto_groups smtpd_tls_enable_rpk smtp_tls_enable_rpk lmtp_tls_enable_rpk tlsproxy_tls_enable_rpk
+    tlsproxy_client_enable_rpk
+    tls_required_enable smtp_tls_enforce_sts_mx_patterns lmtp_tls_enforce_sts_mx_patterns smtp_tlsrpt_enable
+    smtp_tlsrpt_skip_reused_handshakes smtp_tlsrpt_socket_name lmtp_tlsrpt_enable lmtp_tlsrpt_skip_reused_handshakes
+    lmtp_tlsrpt_socket_name
+"""  # the second group: `postconf -d` of Postfix 3.10.13 (Debian 13), TLSRPT and REQUIRETLS among them
 
 # Non-TLS names whose values decide TLS behaviour or the names clients use.
 _RELATED = (
