@@ -20,7 +20,13 @@ import pytest
 from mailcert.lab.systemroot import debian13_installed, debian13_root
 
 _IN_ROOT = 'mount --bind "$0/usr" /usr && exec "$@"'
-PROGRAMS = ("usr/sbin/postconf", "usr/sbin/postmap", "usr/bin/doveconf")
+PROGRAMS = (
+    "usr/sbin/postconf",
+    "usr/sbin/postmap",
+    "usr/bin/doveconf",
+    "usr/sbin/dovecot",
+    "usr/bin/doveadm",
+)
 
 
 def require_debian13() -> Path:
