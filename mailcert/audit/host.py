@@ -96,7 +96,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
     finally:
         conn.close()
     trust = settings.trust_loader(trust_bundles(host, settings.ca_bundles))
-    options = lint_options(host, now=settings.now, trust=trust)
+    options = lint_options(host, now=settings.now, trust=trust, versions=gathered.versions)
     checks = options.checks
     report, model = lint_host_model(gathered, name=host.name, options=options)
     findings = list(report.findings)

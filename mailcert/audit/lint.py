@@ -38,6 +38,8 @@ class LintOptions:
     # A tree (lint ROOT, review), not a host: when it holds none of the certificate and key files its
     # configuration names, it is a config-only tree (audit/tree.py). False: absent files are missing.
     tree: bool = False
+    # Installed daemon versions by service (GatheredHost.versions) for the parsers; empty for a tree.
+    versions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,7 +66,9 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
             where=name,
             todo=f"looked for {markers}; give the folder that stands for the host's / (or --role)",
         )
-    model = HostModel(services=[parser_for(role)(files) for role in roles])
+    model = HostModel(
+        services=[parser_for(role)(files, version=options.versions.get(role)) for role in roles]
+    )
     config_names = _unique(n for service in model.services for n in service.config_names)
     findings: list[Finding] = [f for service in model.services for f in service.findings]
     endpoints: list[Endpoint] = []

@@ -3,7 +3,7 @@ check of a plan's result, and for the planner's own lint."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mailcert.audit.lint import Hostnames, LintOptions
@@ -43,7 +43,12 @@ def checked_roles(host: InventoryHost) -> tuple[str, ...] | None:
     return host.roles
 
 
-def lint_options(host: InventoryHost, *, now: datetime, trust: TrustStore) -> LintOptions:
-    """Lint `host` as of `now` with `trust`: its warn/crit days, its hostnames and its roles."""
+def lint_options(
+    host: InventoryHost, *, now: datetime, trust: TrustStore, versions: Mapping[str, str] | None = None
+) -> LintOptions:
+    """Lint `host` as of `now` with `trust`: its warn/crit days, its hostnames and its roles; `versions`: the
+    daemon versions its gather reported (GatheredHost.versions), which decide how Postfix and Dovecot read."""
     checks = CheckOptions(now=now, trust=trust, warn_days=host.warn_days, crit_days=host.crit_days)
-    return LintOptions(checks=checks, hostnames=hostnames_of(host), roles=checked_roles(host))
+    return LintOptions(
+        checks=checks, hostnames=hostnames_of(host), roles=checked_roles(host), versions=dict(versions or {})
+    )

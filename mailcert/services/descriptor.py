@@ -8,14 +8,20 @@ same name, so nothing here imports fix/).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from mailcert.facts import HostFiles
 from mailcert.ports import STANDARD_PORTS, PortRole, ports_speaking
 from mailcert.services.model import ServiceConfig
 
-Parser = Callable[[HostFiles], ServiceConfig]
+
+class Parser(Protocol):
+    """HostFiles → ServiceConfig. `version`: the installed daemon's version as the host reports it (the gather's
+    `postconf -h mail_version`, `dovecot --version`), None when unknown (lint of a tree); parsers whose reading
+    depends on it (Postfix defaults, Dovecot 2.3 or 2.4 syntax) take it, the others ignore it."""
+
+    def __call__(self, files: HostFiles, *, version: str | None = None) -> ServiceConfig: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from mailcert.redaction import redact_line, redact_text
 from mailcert.services.dovecot.config import LOGIN_SERVICES, DovecotConfig, load_dovecot_config
 from mailcert.services.dovecot.filters import FilterConflictError
 from mailcert.services.dovecot.parser import enabled_protocols, parse_dovecot
+from tests.doveconf_tree import Doveconf, fatal, materialise
 
 pytestmark = pytest.mark.oracle
 
@@ -34,7 +34,6 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 # fails while single lookups outside the conflict still answer.
 FATAL_CASES = {"brace-one-line", "extra-brace", "missing-include", "typo-unknown", "unbalanced"}
 CONFLICT_CASES = {"conflict-nested", "protocol-filters"}
-CONF = "/etc/dovecot/dovecot.conf"
 KEYS = [
     "ssl",
     "ssl_cert",
@@ -66,40 +65,6 @@ if shutil.which("doveconf") is None:
     if os.geteuid() != 0:
         pytest.skip("doveconf is not installed and we are not root to install it", allow_module_level=True)
     pytest.fail("doveconf is missing: run scripts/install-system-deps (dovecot-imapd, dovecot-pop3d)")
-
-
-def materialise(case: str, dest: Path) -> Path:
-    """The corpus tree (over its BASE tree, if it names one) as a ROOT folder."""
-    base = CORPUS / case / "BASE"
-    if base.exists():
-        shutil.copytree(CORPUS / base.read_text().strip(), dest, dirs_exist_ok=True)
-    shutil.copytree(CORPUS / case, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("BASE"))
-    return dest
-
-
-class Doveconf:
-    """doveconf on a copy of ROOT whose absolute !include paths point into the copy."""
-
-    def __init__(self, root: Path, copy: Path) -> None:
-        shutil.copytree(root, copy)
-        for path in (copy / "etc").rglob("*"):
-            if path.is_file():
-                text = path.read_text(errors="surrogateescape")
-                fixed = re.sub(
-                    r"^(\s*!include(?:_try)?\s+)/", lambda m: f"{m.group(1)}{copy}/", text, flags=re.M
-                )
-                if fixed != text:
-                    path.write_text(fixed, errors="surrogateescape")
-        self.copy = copy
-        self.conf = str(copy) + CONF
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["doveconf", "-c", self.conf, *args], capture_output=True, text=True, timeout=60
-        )
-
-    def host_path(self, path: str) -> str:
-        return path.removeprefix(str(self.copy))
 
 
 def unquote(value: str) -> str:
@@ -158,21 +123,7 @@ def queries(config: DovecotConfig) -> list[dict[str, str]]:
     return out
 
 
-_FATAL = re.compile(r"Error in configuration file (\S+?)(?: line (\d+))?: (.*)")
-_STARTED = re.compile(r"section started at (\S+):(\d+)")
 _CONFLICT = re.compile(r"Conflict in setting (\S+) found from filter at (\S+):(\d+)")
-
-
-def fatal(doveconf: Doveconf, stderr: str) -> tuple[str, int | None, str] | None:
-    for line in stderr.splitlines():
-        found = _FATAL.search(line)
-        if found and "Fatal" in line:
-            file, number, message = found.groups()
-            started = _STARTED.search(message)
-            if started:
-                file, number = started.groups()
-            return doveconf.host_path(file), int(number) if number else None, message
-    return None
 
 
 def assert_same_fatal(config: DovecotConfig, doveconf: Doveconf, stderr: str) -> None:
@@ -195,7 +146,7 @@ def case(
 ) -> tuple[str, Path, Doveconf]:
     name: str = request.param
     tmp = tmp_path_factory.mktemp(name)
-    root = materialise(name, tmp / "root")
+    root = materialise(CORPUS, name, tmp / "root")
     return name, root, Doveconf(root, tmp / "doveconf")
 
 

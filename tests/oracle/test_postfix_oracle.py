@@ -1,5 +1,9 @@
 """The Postfix parser must agree with the real `postconf` on every corpus config in tests/data/postfix.
 
+Two `postconf`s answer: the machine's (Postfix 3.7, Debian 12) and Debian 13's (Postfix 3.10, run with
+the Debian 13 root's /usr, tests/debian13.py). mailcert reads each tree with the version that postconf
+reports as mail_version, as an audit does with the version the host's gather reports.
+
 For each corpus directory: `postconf -c DIR -n` (explicit parameters), `postconf -c DIR -P` (master.cf
 overrides) and, for main.cf alone and for every smtpd service, `postconf -c DIR [-o name=value ...] -xh NAMES`
 (expanded values with that service's -o overrides applied, as smtpd applies them).
@@ -14,7 +18,9 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,8 +28,9 @@ import pytest
 from mailcert.hostfs import LocalRoot
 from mailcert.services.postfix.config import PostfixConfig, file_list
 from mailcert.services.postfix.expand import MacroError
-from mailcert.services.postfix.params import DEFAULTS
+from mailcert.services.postfix.params import DEFAULTS, TLS_NAMES
 from mailcert.services.postfix.sni import read_sni_maps
+from tests.debian13 import debian13_argv, require_debian13
 
 pytestmark = pytest.mark.oracle
 
@@ -34,19 +41,47 @@ POSTCONF = shutil.which("postconf") or ("/usr/sbin/postconf" if Path("/usr/sbin/
 _NOT_COMPARED = {"process_id", "process_name"}
 
 
-@pytest.fixture(scope="module")
-def postconf() -> str:
+@dataclass(frozen=True)
+class Postfix:
+    """One Postfix installation's postconf and postmap, as argument-list prefixes."""
+
+    postconf: tuple[str, ...]
+    postmap: tuple[str, ...]
+
+    @functools.cached_property
+    def version(self) -> str:
+        """mail_version, what a host's gather reports (gather.sh `postconf -h mail_version`)."""
+        return run(self, "-dh", "mail_version").strip()
+
+
+def _machine_postfix() -> Postfix:
     if POSTCONF is None:
         if os.geteuid() != 0:
             pytest.skip("postconf is not installed and we are not root (make test installs it as root)")
         pytest.fail("postconf is not installed; run `make system-deps` (CI runs as root and must not skip)")
-    return POSTCONF
+    return Postfix((POSTCONF,), (str(Path(POSTCONF).with_name("postmap")),))
 
 
-def run(postconf: str, *args: str) -> str:
-    done = subprocess.run([postconf, *args], capture_output=True, text=True, check=False, timeout=30)
-    assert done.returncode == 0, f"postconf {' '.join(args)} failed: {done.stderr}"
+def _debian13_postfix() -> Postfix:
+    require_debian13()
+    return Postfix(tuple(debian13_argv(["postconf"])), tuple(debian13_argv(["postmap"])))
+
+
+@pytest.fixture(scope="module", params=["postfix-3.7", "postfix-3.10"])
+def postconf(request: pytest.FixtureRequest) -> Postfix:
+    postfix = _machine_postfix() if request.param == "postfix-3.7" else _debian13_postfix()
+    assert postfix.version.startswith(request.param.removeprefix("postfix-") + "."), postfix.version
+    return postfix
+
+
+def run_program(command: Sequence[str], *args: str) -> str:
+    done = subprocess.run([*command, *args], capture_output=True, text=True, check=False, timeout=30)
+    assert done.returncode == 0, f"{command[-1]} {' '.join(args)} failed: {done.stderr}"
     return done.stdout
+
+
+def run(postfix: Postfix, *args: str) -> str:
+    return run_program(postfix.postconf, *args)
 
 
 def fold(value: str) -> str:
@@ -62,24 +97,25 @@ def name_values(output: str) -> dict[str, str]:
 
 
 @functools.cache
-def known_names(postconf: str) -> frozenset[str]:
+def known_names(postconf: Postfix) -> frozenset[str]:
     return frozenset(name_values(run(postconf, "-d")))
 
 
-def load(directory: Path) -> PostfixConfig:
+def load(directory: Path, postfix: Postfix) -> PostfixConfig:
     master = directory / "master.cf"
     return PostfixConfig.from_text(
         (directory / "main.cf").read_text(),
         master.read_text() if master.exists() else "",
         config_dir=str(directory),
         hostname=socket.gethostname(),  # postconf takes myhostname's default from this machine
+        version=postfix.version,
     )
 
 
 @pytest.mark.parametrize("name", CORPUS_DIRS)
-def test_explicit_parameters_match_postconf_n(postconf: str, name: str) -> None:
+def test_explicit_parameters_match_postconf_n(postconf: Postfix, name: str) -> None:
     directory = CORPUS / name
-    config = load(directory)
+    config = load(directory, postconf)
     theirs = name_values(run(postconf, "-c", str(directory), "-n"))
     # postconf -n leaves out parameters it calls unused: unknown to Postfix and referenced nowhere.
     used = known_names(postconf) | config.referenced_names()
@@ -89,17 +125,17 @@ def test_explicit_parameters_match_postconf_n(postconf: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CORPUS_DIRS)
-def test_overrides_match_postconf_p(postconf: str, name: str) -> None:
+def test_overrides_match_postconf_p(postconf: Postfix, name: str) -> None:
     directory = CORPUS / name
     theirs = name_values(run(postconf, "-c", str(directory), "-P"))
-    ours = {k: fold(v) for k, v in load(directory).overrides().items()}
+    ours = {k: fold(v) for k, v in load(directory, postconf).overrides().items()}
     assert ours == theirs
 
 
 @pytest.mark.parametrize("name", CORPUS_DIRS)
-def test_expanded_values_per_service_match_postconf_x(postconf: str, name: str) -> None:
+def test_expanded_values_per_service_match_postconf_x(postconf: Postfix, name: str) -> None:
     directory = CORPUS / name
-    config = load(directory)
+    config = load(directory, postconf)
     known = known_names(postconf)
     scopes: list[str | None] = [None]
     scopes += [e.key for e in config.services() if e.program in ("smtpd", "postscreen")]
@@ -115,6 +151,12 @@ def test_expanded_values_per_service_match_postconf_x(postconf: str, name: str) 
         ours = [fold(config.value(n, scope)) for n in names]
         mismatches = {n: (o, fold(t)) for n, o, t in zip(names, ours, theirs, strict=True) if o != fold(t)}
         assert mismatches == {}, f"service {scope or 'main.cf'}: ours vs postconf"
+
+
+def test_every_tls_parameter_postconf_knows_is_known(postconf: Postfix) -> None:
+    # an unknown *tls* name is reported as a critical typo ("Postfix ignores the setting"): Postfix 3.10's
+    # smtp_tlsrpt_enable or tls_required_enable must not be
+    assert {n for n in known_names(postconf) if "tls" in n} - TLS_NAMES == set()
 
 
 def test_corpus_is_large_enough() -> None:
@@ -175,7 +217,7 @@ def expression_main_cf(expression: str) -> str:
 
 @pytest.fixture(scope="module")
 def postconf_expansions(
-    postconf: str, tmp_path_factory: pytest.TempPathFactory
+    postconf: Postfix, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[int, str, str]]:
     """postconf's verdict on every expression, run in parallel: Postfix sleeps a second on each fatal error."""
 
@@ -187,7 +229,7 @@ def postconf_expansions(
         directory.mkdir()
         write_config(directory, expression_main_cf(expression))
         done = subprocess.run(
-            [postconf, "-c", str(directory), "-xh", "smtpd_banner"],
+            [*postconf.postconf, "-c", str(directory), "-xh", "smtpd_banner"],
             capture_output=True,
             text=True,
             check=False,
@@ -229,7 +271,7 @@ MAIN_CF_LAYOUTS = [
 
 
 @pytest.mark.parametrize("text", MAIN_CF_LAYOUTS)
-def test_main_cf_layout_matches_postconf(postconf: str, tmp_path: Path, text: str) -> None:
+def test_main_cf_layout_matches_postconf(postconf: Postfix, tmp_path: Path, text: str) -> None:
     main_cf = "myhostname = mail.example.com\n" + text
     write_config(tmp_path, main_cf)
     theirs = name_values(run(postconf, "-c", str(tmp_path), "-n"))
@@ -239,17 +281,16 @@ def test_main_cf_layout_matches_postconf(postconf: str, tmp_path: Path, text: st
     assert ours == theirs
 
 
-def postmap_dump(postmap: str, tmp_path: Path, table: str) -> str:
+def postmap_dump(postfix: Postfix, tmp_path: Path, table: str) -> str:
     """`postmap -s TABLE` with a config folder of its own (a machine whose Postfix was installed with "No
     configuration" has no /etc/postfix/main.cf, and postmap reads main.cf first)."""
     config_dir = tmp_path / "postmap-config"
     config_dir.mkdir(exist_ok=True)
     (config_dir / "main.cf").write_text("compatibility_level = 3.6\n")
-    return run(postmap, "-c", str(config_dir), "-s", table)
+    return run_program(postfix.postmap, "-c", str(config_dir), "-s", table)
 
 
-def test_sni_source_file_is_read_like_postmap(postconf: str, tmp_path: Path) -> None:
-    postmap = str(Path(postconf).with_name("postmap"))
+def test_sni_source_file_is_read_like_postmap(postconf: Postfix, tmp_path: Path) -> None:
     source = tmp_path / "etc/postfix/sni"
     source.parent.mkdir(parents=True)
     source.write_text(
@@ -263,7 +304,7 @@ def test_sni_source_file_is_read_like_postmap(postconf: str, tmp_path: Path) -> 
     )
     past = time.time() - 60
     os.utime(source, (past, past))
-    dumped = postmap_dump(postmap, tmp_path, f"texthash:{source}")
+    dumped = postmap_dump(postconf, tmp_path, f"texthash:{source}")
     theirs = {}
     for line in dumped.splitlines():
         key, _, value = line.partition("\t")
@@ -275,9 +316,9 @@ def test_sni_source_file_is_read_like_postmap(postconf: str, tmp_path: Path) -> 
     assert ours == theirs
 
 
-def test_inline_sni_table_is_read_like_postmap(postconf: str, tmp_path: Path) -> None:
+def test_inline_sni_table_is_read_like_postmap(postconf: Postfix, tmp_path: Path) -> None:
     table = "inline:{ {imap.example.com = /k.pem, /c.pem}, smtp.example.com=/both.pem , { .Example.NET = /x.pem /y.pem } }"
-    dumped = postmap_dump(str(Path(postconf).with_name("postmap")), tmp_path, table)
+    dumped = postmap_dump(postconf, tmp_path, table)
     theirs = {
         key: file_list(value) for key, _, value in (line.partition("\t") for line in dumped.splitlines())
     }

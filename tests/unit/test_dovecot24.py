@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Finding, Severity
 from mailcert.services.dovecot.config import DovecotConfig, load_dovecot_config
 from mailcert.services.dovecot.parser import parse_dovecot
 from mailcert.services.model import ServiceConfig
+from tests.dovecot24_order import GLOBAL, ORDER_CASES, OrderCase
 
 CONF = "/etc/dovecot/dovecot.conf"
 HEAD = "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\nprotocols = imap\n"
@@ -177,3 +180,81 @@ def test_filter_nesting_order(tmp_path: Path) -> None:
     )
     (error,) = syntax(service)
     assert error.line == 5 and "not allowed" in error.message
+
+
+def test_ssl_server_block_is_the_prefixed_setting(tmp_path: Path) -> None:
+    # doveconf 2.4.1 (Debian 13): `doveconf -n` prints every ssl_server_* setting as `ssl_server { cert_file }`,
+    # and `doveconf -f protocol=imap ssl_server` answers cert_file = /g (the later of the two in one filter),
+    # key_file = /k; `-f protocol=pop3`: cert_file = /s, no key_file.
+    text = HEAD + (
+        "ssl_server {\n  cert_file = /s\n  ssl_min_protocol = TLSv1.3\n}\n"
+        "protocol imap {\n  ssl_server {\n    cert_file = /i\n    key_file = /k\n  }\n  ssl_server_cert_file = /g\n}\n"
+    )
+    config = config_of(tmp_path, text)
+    assert config.value("ssl_server_cert_file", protocol="pop3") == "/s"
+    assert config.value("ssl_server_key_file", protocol="pop3") == ""
+    assert config.value("ssl_server_cert_file", protocol="imap") == "/g"
+    assert config.value("ssl_server_key_file", protocol="imap") == "/k"
+    assert config.value("ssl_min_protocol") == "TLSv1.3"  # not an ssl_server_* name: kept as written
+    source = parse_dovecot(LocalRoot(tmp_path)).listeners[0].certificates[0]
+    assert (source.cert_files, source.key_file, source.location.line if source.location else None) == (
+        ("/g",),
+        "/k",
+        13,
+    )
+
+
+@pytest.mark.parametrize("case", ORDER_CASES, ids=[c.id for c in ORDER_CASES])
+def test_matching_blocks_apply_in_file_order(tmp_path: Path, case: OrderCase) -> None:
+    # what Dovecot 2.4.1 served (tests/dovecot24_order.py; the served oracle asks it again)
+    config = config_of(tmp_path, HEAD + GLOBAL + case.blocks)
+    found = config.value(
+        "ssl_server_cert_file", local_name=case.local_name, local="127.0.0.1", protocol="pop3"
+    )
+    assert found == case.served
+
+
+def test_local_name_takes_one_name(tmp_path: Path) -> None:
+    # doveconf 2.4.1: "Error in configuration file … line 4: Expecting '{'"
+    service = service_of(
+        tmp_path, HEAD + "local_name a.example.com b.example.com {\n  ssl_server_cert_file = /ab\n}\n"
+    )
+    (error,) = syntax(service)
+    assert error.line == 4 and error.message.startswith("Expecting '{'")
+
+
+def test_listener_address_is_listen(tmp_path: Path) -> None:
+    # doveconf 2.4.1 refuses `address` in an inet_listener ("Unknown setting: address"); 2.4 calls it listen
+    text = HEAD + (
+        "local 192.0.2.10 {\n  ssl_server_cert_file = /local.pem\n}\n"
+        "service imap-login {\n  inet_listener imaps {\n    listen = 192.0.2.10\n  }\n}\n"
+    )
+    imaps = next(x for x in service_of(tmp_path, text).listeners if x.name == "imaps")
+    assert imaps.certificates[0].cert_files == ("/local.pem",)
+    wrong = service_of(tmp_path, text.replace("listen =", "address ="))
+    (error,) = syntax(wrong)
+    assert error.line == 9 and error.message.startswith("Unknown setting: address")
+
+
+def test_24_has_a_submissions_listener(tmp_path: Path) -> None:
+    # doveconf -a service/submission-login of 2.4.1: inet_listener submissions { port = 465, ssl = yes }
+    text = HEAD.replace("protocols = imap", "protocols = submission") + "ssl_server_cert_file = /c.pem\n"
+    listeners = {(x.name, x.port, x.mode.value) for x in service_of(tmp_path, text).listeners}
+    assert listeners == {("submission", 587, "starttls"), ("submissions", 465, "implicit")}
+
+
+def test_include_or_section_before_config_version(tmp_path: Path) -> None:
+    # doveconf 2.4.1 stops at the first directive that is not dovecot_config_version, an include that matches
+    # nothing and a section included: "line 2: The first setting must be dovecot_config_version"
+    for text in (
+        "# comment\n!include_try nothing.conf\n" + HEAD,
+        "# comment\nprotocols {\n  imap = yes\n}\n" + HEAD,
+    ):
+        errors = syntax(service_of(tmp_path, text, version="2.4.1"))
+        assert [e.line for e in errors][:1] == [2] and "first setting" in errors[0].message
+
+
+def test_storage_version_is_required(tmp_path: Path) -> None:
+    # doveconf 2.4.1: "Fatal: dovecot_storage_version setting must be set"
+    (error,) = syntax(service_of(tmp_path, "dovecot_config_version = 2.4.0\nprotocols = imap\n"))
+    assert error.line == 1 and "dovecot_storage_version setting must be set" in error.message

@@ -204,3 +204,21 @@ def test_any_text_gives_findings_never_a_traceback(main_cf: str, master_cf: str)
     )
     result = service_config(config, _EmptyHost())
     assert all(f.check for f in result.findings)
+
+
+def test_defaults_follow_the_installed_postfix_version() -> None:
+    # `postconf -dh tls_medium_cipherlist tls_low_cipherlist` of Postfix 3.7.11 (Debian 12) and 3.10.13 (Debian 13)
+    main_cf = "smtpd_tls_mandatory_ciphers = medium\n"
+    old = PostfixConfig.from_text(main_cf, "", version="3.7.11")
+    new = PostfixConfig.from_text(main_cf, "", version="3.10.13")
+    unknown = PostfixConfig.from_text(main_cf, "")
+    assert old.value("tls_medium_cipherlist") == "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH"
+    assert new.value("tls_medium_cipherlist") == (
+        "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH"
+    )
+    assert (old.value("tls_low_cipherlist"), new.value("tls_low_cipherlist")) == (
+        "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH",
+        "",
+    )
+    assert unknown.value("tls_medium_cipherlist") == old.value("tls_medium_cipherlist")
+    assert new.value("smtpd_tls_protocols") == old.value("smtpd_tls_protocols") == ">=TLSv1"

@@ -12,7 +12,6 @@ from mailcert.fix.plan.acme_check import with_acme_preflight
 from mailcert.fix.plan.dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.plan.planner import plan_host, still_no_worse
 from mailcert.fix.roles import roles_for
-from mailcert.inventory import InventoryHost
 from mailcert.pki.trust import TrustStore
 
 
@@ -31,7 +30,7 @@ def plan_audited_host(
     try:
         # mailcert_domains: names DNS gives the host (mailcert_hostnames_from_dns), DANE-safe certbot steps
         host = with_dns_names(audit.host, audit.discoveries, config_names(audit.model))
-        options = _lint_options(audit.host, settings, {} if stores is None else stores)
+        options = _lint_options(audit, settings, {} if stores is None else stores)
         role_set = roles_for(roles or audit.host.roles_dir)
         plan = plan_host(
             audit,
@@ -54,10 +53,13 @@ def plan_audited_host(
 
 
 def _lint_options(
-    host: InventoryHost, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
+    audit: HostAudit, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
 ) -> LintOptions:
-    """How the planner lints the result before anything is sent: as the audit lints (same roots, names)."""
+    """How the planner lints the result before anything is sent: as the audit lints (same roots, names, and
+    the daemon versions the host reported)."""
+    host = audit.host
     bundles = trust_bundles(host, settings.ca_bundles)
     if bundles not in stores:
         stores[bundles] = settings.trust_loader(bundles)
-    return lint_options(host, now=settings.now, trust=stores[bundles])
+    versions = audit.gathered.versions if audit.gathered is not None else None
+    return lint_options(host, now=settings.now, trust=stores[bundles], versions=versions)

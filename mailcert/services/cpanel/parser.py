@@ -110,7 +110,7 @@ def load_cpanel(files: HostFiles) -> CpanelHost:
     )
 
 
-def parse_cpanel(files: HostFiles) -> ServiceConfig:
+def parse_cpanel(files: HostFiles, *, version: str | None = None) -> ServiceConfig:
     """Role `cpanel`: no listeners of its own (exim and dovecot have them); the names clients use and
     cPanel's findings (service certificates, Domain TLS, sni.conf)."""
     from mailcert.services.cpanel.findings import cpanel_findings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mailcert.services.dovecot import settings as known
 from mailcert.services.dovecot.filters import FILTER_KINDS, Filter, Setting, parse_network
@@ -13,6 +13,10 @@ from mailcert.services.model import Location
 _SET_VARIABLE = re.compile(r"\$SET:([A-Za-z0-9_]+)")
 # Dovecot 2.4 boolean-list settings written as a section of `name = yes|no` items.
 _BOOLEAN_LISTS = frozenset({("protocols",)})
+# Dovecot 2.4 named filters that only prefix the names inside them: `ssl_server { cert_file = X }` is
+# `ssl_server_cert_file = X` in the enclosing filter (the same slot: the later of the two wins), which is how
+# 2.4's `doveconf -n` prints every ssl_server_* setting (checked with doveconf 2.4.1).
+_PREFIX_SECTIONS = ("ssl_server", "ssl_client")
 
 
 @dataclass
@@ -29,6 +33,7 @@ class _Frame:
     filter: Filter
     section: tuple[str, ...]
     begin: ConfLine
+    prefix: str = ""  # inside `ssl_server { }`: "ssl_server_"
 
 
 class _Builder:
@@ -41,6 +46,9 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.seen_in_filter: dict[str, Setting] = {}
         self.first_setting = True
+        self.config_version: ConfLine | None = (
+            None  # 2.4: the dovecot_config_version line, when it came first
+        )
         self.modelled = known.modelled(version)
         self.defaults = known.defaults(version)
 
@@ -51,11 +59,15 @@ class _Builder:
 
     # -- sections ---------------------------------------------------------------------------------
     def begin(self, line: ConfLine) -> None:
+        self.first_directive(line)
         frame = self.stack[-1] if self.stack else None
         flt = frame.filter if frame else self.root
         section = frame.section if frame else ()
         if line.key in FILTER_KINDS and not section:
             self.stack.append(_Frame(self._nested(flt, line), (), line))
+            return
+        if self.version == "2.4" and line.key in _PREFIX_SECTIONS and not line.value and not section:
+            self.stack.append(_Frame(flt, (), line, prefix=f"{line.key}_"))
             return
         path = (*section, f"{line.key} {line.value}".strip())
         if flt.is_root:
@@ -80,6 +92,14 @@ class _Builder:
                     f"nest the blocks in the order local → local_name → remote → protocol: {kind} outside, {outer} inside",
                 )
                 return self.invalid
+        if self.version == "2.4" and kind == "local_name" and len(argument.split()) > 1:
+            self.problem(
+                line,
+                f"Expecting '{{': Dovecot 2.4 takes one name per local_name block, not {quote_line(line.text)}; "
+                "Dovecot refuses to start",
+                "write one local_name block per name (the same settings in each)",
+            )
+            return self.invalid
         flt = Filter(
             local=parent.local,
             remote=parent.remote,
@@ -133,6 +153,8 @@ class _Builder:
     def setting(self, line: ConfLine) -> None:
         frame = self.stack[-1] if self.stack else None
         flt = frame.filter if frame else self.root
+        if frame is not None and frame.prefix:
+            line = replace(line, key=_prefixed(frame.prefix, line.key))
         location = Location(line.file, line.line)
         setting = Setting(line.key, line.value, location, line.file_ref, line.quoted, line.heredoc, line.text)
         if frame is not None and frame.section:
@@ -184,6 +206,14 @@ class _Builder:
             and section[0].startswith("service ")
             and section[1].startswith("inet_listener ")
         )
+        if listener and self.version == "2.4" and setting.key == "address":
+            self.problem(
+                line,
+                "Unknown setting: address — Dovecot 2.4 names an inet_listener's address `listen`; Dovecot does "
+                "not start",
+                f"replace the address line with `listen = {setting.value}`",
+            )
+            setting.key = "listen"  # followed as meant, so `local` blocks still apply to the listener
         if listener and setting.key in ("port", "ssl"):
             if setting.key == "port":
                 if not (setting.value.isascii() and setting.value.isdigit()) or int(setting.value) > 65535:
@@ -223,7 +253,9 @@ class _Builder:
         words = [w for w in words if w != item.key] + ([item.key] if flag else [])
         flt.settings[key] = Setting(key, " ".join(words), item.location, text=item.text)
 
-    def _version_rules(self, line: ConfLine) -> bool:
+    def first_directive(self, line: ConfLine) -> None:
+        """Dovecot 2.4 wants dovecot_config_version before anything else: a setting, a section or an
+        `!include` (doveconf 2.4.1 stops at an include that comes first, even one that matches nothing)."""
         first, self.first_setting = self.first_setting, False
         if self.version == "2.4" and first and line.key != "dovecot_config_version":
             self.problem(
@@ -233,6 +265,11 @@ class _Builder:
                 "convert the configuration to 2.4 (see the 2.3-to-2.4 upgrade notes) and start dovecot.conf with "
                 "`dovecot_config_version = 2.4.0` and `dovecot_storage_version = 2.4.0`",
             )
+        elif self.version == "2.4" and first:
+            self.config_version = line
+
+    def _version_rules(self, line: ConfLine) -> bool:
+        self.first_directive(line)
         if self.version == "2.3" and line.key == "dovecot_config_version":
             self.problem(
                 line,
@@ -345,6 +382,13 @@ class _Builder:
         return self.defaults.get(key, "")
 
 
+def _prefixed(prefix: str, key: str) -> str:
+    """A name inside `ssl_server { }` as Dovecot 2.4 resolves it: the prefixed name first, then the bare one."""
+    if key.startswith(prefix) or (key in known.DEFAULTS_24 and prefix + key not in known.DEFAULTS_24):
+        return key
+    return prefix + key
+
+
 def _fix_24(new: str, setting: Setting) -> str:
     if " " in new:
         return new
@@ -362,8 +406,17 @@ def build(lines: list[ConfLine], version: str) -> Built:
             builder.begin(line)
         elif line.kind is LineKind.END:
             builder.end(line)
+        elif line.kind is LineKind.INCLUDE:
+            builder.first_directive(line)
         else:
             builder.setting(line)
+    if builder.config_version is not None and "dovecot_storage_version" not in builder.root.settings:
+        builder.problem(
+            builder.config_version,
+            "dovecot_storage_version setting must be set: Dovecot 2.4 does not start without it",
+            "add `dovecot_storage_version = 2.4.0` after dovecot_config_version (the oldest Dovecot version "
+            "whose storage format this host's mail may be written in)",
+        )
     for frame in builder.stack:
         builder.problem(
             frame.begin,

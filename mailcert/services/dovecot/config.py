@@ -25,6 +25,8 @@ LOGIN_SERVICES: dict[str, tuple[str, dict[str, tuple[int, bool]]]] = {
     "pop3-login": ("pop3", {"pop3": (110, False), "pop3s": (995, True)}),
     "submission-login": ("submission", {"submission": (587, False)}),
 }
+# Built-in listeners Dovecot 2.4 adds (`doveconf -a service/submission-login` of 2.4.1; 2.3.19 has none).
+_BUILTIN_24: dict[str, dict[str, tuple[int, bool]]] = {"submission-login": {"submissions": (465, True)}}
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,21 @@ class DovecotConfig:
         found = self.sections.get((f"service {service}", f"inet_listener {listener}"), {}).get(key)
         if found is not None:
             return found.value
-        builtin = LOGIN_SERVICES.get(service, ("", {}))[1].get(listener)
+        builtin = self.builtin_listeners(service).get(listener)
         if key == "port":
             return str(builtin[0]) if builtin else "0"
         if key == "ssl":
             return "yes" if builtin and builtin[1] else "no"
-        return "" if key == "address" else None
+        return "" if key in ("address", "listen") else None
+
+    def builtin_listeners(self, service: str) -> dict[str, tuple[int, bool]]:
+        """The inet_listeners a login service has without configuration: name → (port, implicit TLS)."""
+        builtin = LOGIN_SERVICES.get(service, ("", {}))[1]
+        return builtin | _BUILTIN_24.get(service, {}) if self.version == "2.4" else builtin
 
     def listeners(self, service: str) -> list[str]:
         """inet_listener names of a service: the built-in ones, then those the config adds."""
-        names = list(LOGIN_SERVICES.get(service, ("", {}))[1])
+        names = list(self.builtin_listeners(service))
         for path in self.sections:
             if len(path) == 2 and path[0] == f"service {service}" and path[1].startswith("inet_listener "):
                 name = path[1].removeprefix("inet_listener ")

@@ -6,7 +6,7 @@ filters matching a lookup are ranked — a `local_name` filter first, then more 
 gives its value, whatever the position of the global setting in the file. When a filter is not a superset
 of the one ranked just before it (e.g. `protocol imap` after `local_name x`) and sets a setting already
 taken, Dovecot fails with "Conflict in setting X found from filter at FILE:LINE". Among several matching
-`local_name` filters the first in the file wins (2.3); Dovecot 2.4 documents the opposite (the last one).
+`local_name` filters the first in the file wins (2.3). Dovecot 2.4 ranks differently: see merge().
 """
 
 from __future__ import annotations
@@ -187,8 +187,12 @@ def merge(filters: list[Filter], query: Query, version: str) -> tuple[dict[str, 
     values: dict[str, Setting] = {}
     origin: dict[str, Filter] = {}
     if version == "2.4":
-        # later wins: root first, then the more specific, and among equals the last in the file
-        for flt in sorted(matching, key=lambda f: (f.rank(), f.order)):
+        # the global settings, then every matching block in the order of the file, the later winning whatever
+        # its kind or nesting (`local 127.0.0.0/8` after `local 127.0.0.1/32` wins, `protocol pop3` after
+        # `local_name x { protocol pop3 }` wins); blocks with the same conditions are one block, placed where the
+        # first stands. Checked by serving TLS from Dovecot 2.4.1 itself: `doveconf -f` answers differently
+        # when nested and flat blocks both match (tests/oracle/test_dovecot24_oracle.py records where).
+        for flt in sorted(matching, key=lambda f: f.order):
             for key, setting in flt.settings.items():
                 values[key], origin[key] = setting, flt
         return values, origin

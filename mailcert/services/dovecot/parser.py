@@ -93,7 +93,8 @@ def _listener(
     implicit: bool,
     findings: list[Finding],
 ) -> Listener:
-    address = config.listener_value(f"service/{service}/inet_listener/{name}/address") or ""
+    key = "listen" if config.version == "2.4" else "address"  # 2.4 renamed it
+    address = config.listener_value(f"service/{service}/inet_listener/{name}/{key}") or ""
     local = _single_address(address)
     query = Query(protocol=protocol, local=local)
     try:

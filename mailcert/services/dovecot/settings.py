@@ -104,6 +104,7 @@ DEFAULTS_24: dict[str, str] = {
     "ssl_client_ca_dir": "",
     "ssl_client_cert_file": "",
     "ssl_client_key_file": "",
+    "ssl_client_key_password": "",
     "ssl_client_require_valid_cert": "yes",
     "auth_allow_cleartext": "no",
     "auth_ssl_require_client_cert": "no",

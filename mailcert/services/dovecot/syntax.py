@@ -30,6 +30,7 @@ class LineKind(enum.Enum):
     SETTING = "setting"
     BEGIN = "begin"  # a section or filter opens: key = its name, value = its argument
     END = "end"
+    INCLUDE = "include"  # an `!include` / `!include_try` line, before the lines it brings in
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class _Reader:
     def _parse(self, path: str, number: int, text: str, stack: tuple[str, ...]) -> ConfLine | None:
         key, rest = _split_key(text)
         if key in ("!include", "!include_try"):
+            self.result.lines.append(ConfLine(LineKind.INCLUDE, path, number, key, rest, text=text))
             self._include(path, number, rest, stack, optional=key == "!include_try")
             return None
         if rest.startswith("="):

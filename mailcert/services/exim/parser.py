@@ -113,7 +113,7 @@ def load_exim_config(files: HostFiles) -> EximConfig | None:
     return None
 
 
-def parse_exim(files: HostFiles) -> ServiceConfig:
+def parse_exim(files: HostFiles, *, version: str | None = None) -> ServiceConfig:
     """Exim's SMTP listeners, their certificates, the names in its config, and config findings."""
     config = load_exim_config(files)
     if config is None:

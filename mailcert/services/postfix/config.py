@@ -15,7 +15,7 @@ from mailcert.facts import HostFiles
 from mailcert.services.model import Location
 from mailcert.services.postfix.expand import MacroError, referenced_names
 from mailcert.services.postfix.expand import expand as expand_value
-from mailcert.services.postfix.params import DEFAULTS
+from mailcert.services.postfix.params import defaults
 from mailcert.services.postfix.syntax import (
     Definition,
     MainCf,
@@ -50,7 +50,10 @@ class PostfixConfig:
         *,
         config_dir: str = DEFAULT_CONFIG_DIR,
         hostname: str | None = None,
+        version: str | None = None,
     ) -> None:
+        self.version = version  # the installed Postfix's mail_version when known (audit); picks the defaults
+        self._defaults = defaults(version)
         self.config_dir = config_dir.rstrip("/") or "/"
         self.main_path = f"{self.config_dir.rstrip('/')}/main.cf"
         self.master_path = f"{self.config_dir.rstrip('/')}/master.cf"
@@ -78,12 +81,15 @@ class PostfixConfig:
         *,
         config_dir: str = DEFAULT_CONFIG_DIR,
         hostname: str | None = None,
+        version: str | None = None,
     ) -> PostfixConfig:
         master = parse_master_cf(master_cf) if master_cf is not None else None
-        return cls(parse_main_cf(main_cf), master, config_dir=config_dir, hostname=hostname)
+        return cls(parse_main_cf(main_cf), master, config_dir=config_dir, hostname=hostname, version=version)
 
     @classmethod
-    def load(cls, files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR) -> PostfixConfig:
+    def load(
+        cls, files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR, *, version: str | None = None
+    ) -> PostfixConfig:
         """Read main.cf, master.cf and the host name from a host's files; MailcertError if main.cf is unreadable."""
         base = config_dir.rstrip("/") or "/"
         main = files.read_config(f"{base.rstrip('/')}/main.cf")
@@ -95,7 +101,9 @@ class PostfixConfig:
             )
         master = files.read_config(f"{base.rstrip('/')}/master.cf")
         master_text = master.text if master.text is not None else None
-        return cls.from_text(main.text, master_text, config_dir=base, hostname=host_name(files))
+        return cls.from_text(
+            main.text, master_text, config_dir=base, hostname=host_name(files), version=version
+        )
 
     # -- master.cf ------------------------------------------------------------------------------
     def services(self) -> list[MasterEntry]:
@@ -180,7 +188,7 @@ class PostfixConfig:
             return self._default_myhostname(service)
         if name == "mydomain":
             return self._default_mydomain(service)
-        return DEFAULTS.get(name)
+        return self._defaults.get(name)
 
     def _default_myhostname(self, service: str | None) -> str | None:
         """gethostname(), with "." + $mydomain appended when it is not fully qualified (Postfix mail_params.c)."""

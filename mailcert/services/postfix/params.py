@@ -1,12 +1,14 @@
 """What Postfix knows about its parameters: built-in defaults and the names of TLS parameters.
 
 Defaults are `postconf -d` of Postfix 3.7.11 (Debian 12) for the parameters TLS decisions and their `$refs`
-need. myhostname and mydomain are not here: they depend on the host (see PostfixConfig).
+need, and where Postfix 3.10.13 (Debian 13) differs, its values (`defaults(version)`). myhostname and mydomain
+are not here: they depend on the host (see PostfixConfig).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 
 DEFAULTS: dict[str, str] = {
     "command_directory": "/usr/sbin",
@@ -138,6 +140,32 @@ DEFAULTS: dict[str, str] = {
     "tlsproxy_use_tls": "$smtpd_use_tls",
 }
 
+# `postconf -d` of Postfix 3.10.13 (Debian 13) where it differs from 3.7.11 for the names above: OpenSSL's
+# weak ciphers and the EXPORT/LOW grades dropped, curves reordered. 3.8 and 3.9 were not run here; they
+# are read with the 3.7 values.
+_CHANGED_3_10: dict[str, str] = {
+    "tls_eecdh_auto_curves": "X25519 X448 prime256v1 secp384r1 secp521r1",
+    "tls_export_cipherlist": "",
+    "tls_high_cipherlist": "aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH",
+    "tls_low_cipherlist": "",
+    "tls_medium_cipherlist": (
+        "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH"
+    ),
+    "tls_null_cipherlist": "eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL",
+}
+DEFAULTS_3_10: dict[str, str] = DEFAULTS | _CHANGED_3_10
+
+
+def defaults(version: str | None) -> dict[str, str]:
+    """The built-in defaults of the installed Postfix (`mail_version`, e.g. "3.10.13"); None: unknown, 3.7."""
+    return DEFAULTS_3_10 if version is not None and _release(version) >= (3, 10) else DEFAULTS
+
+
+def _release(version: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)\.(\d+)", version.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
 # Every parameter name containing "tls" that `postconf -d` of Postfix 3.7.11 knows, then later additions.
 _TLS_NAMES_3_7 = """
     lmtp_enforce_tls lmtp_sasl_tls_security_options lmtp_sasl_tls_verified_security_options
@@ -194,7 +222,13 @@ _TLS_NAMES_3_7 = """
     tlsproxy_tls_mandatory_protocols tlsproxy_tls_protocols tlsproxy_tls_req_ccert
     tlsproxy_tls_security_level tlsproxy_use_tls tlsproxy_watchdog_timeout
 """
-_TLS_NAMES_LATER = "tls_ffdhe_auto_groups smtpd_tls_enable_rpk smtp_tls_enable_rpk lmtp_tls_enable_rpk tlsproxy_tls_enable_rpk tlsproxy_client_enable_rpk"
+_TLS_NAMES_LATER = """
+    tls_ffdhe_auto_groups smtpd_tls_enable_rpk smtp_tls_enable_rpk lmtp_tls_enable_rpk tlsproxy_tls_enable_rpk
+    tlsproxy_client_enable_rpk
+    tls_required_enable smtp_tls_enforce_sts_mx_patterns lmtp_tls_enforce_sts_mx_patterns smtp_tlsrpt_enable
+    smtp_tlsrpt_skip_reused_handshakes smtp_tlsrpt_socket_name lmtp_tlsrpt_enable lmtp_tlsrpt_skip_reused_handshakes
+    lmtp_tlsrpt_socket_name
+"""  # the second group: `postconf -d` of Postfix 3.10.13 (Debian 13), TLSRPT and REQUIRETLS among them
 
 # Non-TLS names whose values decide TLS behaviour or the names clients use.
 _RELATED = (

@@ -30,9 +30,12 @@ __all__ = ["PostfixConfig", "parse_postfix", "service_config"]
 _NOT_CLIENT_NAMES = ("localhost", ".localdomain", ".local", ".localhost")
 
 
-def parse_postfix(files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR) -> ServiceConfig:
-    """Postfix's listeners, names and config findings from a host's files (MailcertError if main.cf is unreadable)."""
-    return service_config(PostfixConfig.load(files, config_dir), files)
+def parse_postfix(
+    files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR, *, version: str | None = None
+) -> ServiceConfig:
+    """Postfix's listeners, names and config findings from a host's files (MailcertError if main.cf is
+    unreadable); `version`: the installed mail_version, which picks the built-in defaults."""
+    return service_config(PostfixConfig.load(files, config_dir, version=version), files)
 
 
 def service_config(config: PostfixConfig, files: HostFiles) -> ServiceConfig:
