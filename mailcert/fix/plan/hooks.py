@@ -72,7 +72,8 @@ def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str]) 
         reloads = []
         for service in sorted(services):
             role = state.roles.role(service)
-            reloads.append({"systemd": list(role.reload_systemd), "command": list(role.reload_command)})
+            systemd = role.reload_argv(True, role.host_unit(state.files, state.units))
+            reloads.append({"systemd": list(systemd), "command": list(role.reload_command)})
         context_lineages.append(
             {
                 "name": name,

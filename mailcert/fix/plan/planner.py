@@ -95,7 +95,7 @@ def plan_from(
     try:
         state = _state(files, model, report, host, now, units or {}, roles or _default_roles())
         state.install_certbot = install_certbot
-        planned = _plan(state, units or {}, options, ignored)
+        planned = _plan(state, options, ignored)
         why = refusal(files, planned, options=options, ignored=ignored)
         if why is None:
             return planned
@@ -120,12 +120,10 @@ def _state(
     units: Mapping[str, object], roles: RoleSet,
 ) -> PlanState:  # fmt: skip
     systemd = bool(units) or files.is_dir("/run/systemd/system")
-    return PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
+    return PlanState(host, files, model, report, read_certbot(files), roles, now, systemd, units)
 
 
-def _plan(
-    state: PlanState, units: Mapping[str, object], options: LintOptions, ignored: frozenset[str]
-) -> HostPlan:
+def _plan(state: PlanState, options: LintOptions, ignored: frozenset[str]) -> HostPlan:
     for planner in PLANNERS.values():  # cPanel's files change only through cPanel's API: it plans alone
         if planner.owns_host is not None and planner.plan_host is not None and planner.owns_host(state):
             return planner.plan_host(state)
@@ -149,7 +147,7 @@ def _plan(
     plan_key_permissions(state, uses)
     changes = [*state.changes, *state.edit_changes()]
     _served_by_reload(state)
-    changes += _reloads(state, units)
+    changes += _reloads(state)
     changes.sort(key=lambda c: _ORDER[c.kind])
     for finding in state.problems():
         if finding not in state.covered:
@@ -234,15 +232,13 @@ def _served_by_reload(state: PlanState) -> None:
             state.reload_service(finding.service, [finding])
 
 
-def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
+def _reloads(state: PlanState) -> list[Change]:
     changes = []
     order = list(SERVICES)
     for service, findings in sorted(state.reload.items(), key=lambda item: [*order, item[0]].index(item[0])):
         if service not in state.roles.roles or service == "certbot":
             continue
-        role = state.roles.role(service)
-        systemd = any(unit in units for unit in role.systemd_units) or (not units and state.systemd)
-        argv = role.reload_argv(systemd)
+        argv = state.reload_argv(service)
         if not argv:
             continue
         removes = tuple(dict.fromkeys(label(f) for f in findings))
