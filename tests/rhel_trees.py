@@ -1,0 +1,287 @@
+"""Host trees laid out as RHEL 9 (and Alma/Rocky 9) lays them out, for lint and fix tests.
+
+What the packages install, and where these trees got it from:
+- postfix (BaseOS): /etc/postfix/main.cf ends with Fedora's config patch lines `smtpd_tls_cert_file =
+  /etc/pki/tls/certs/postfix.pem`, `smtpd_tls_key_file = /etc/pki/tls/private/postfix.key`,
+  `smtpd_tls_security_level = may`, `smtp_tls_CApath = /etc/pki/tls/certs`, `smtp_tls_CAfile =
+  /etc/pki/tls/certs/ca-bundle.crt`, `smtp_tls_security_level = may` (the spec's %sslcert/%sslkey; `postconf -n`
+  of Alma/Rocky 8 and 9 hosts quoted in public notes); `inet_interfaces = localhost`; master.cf with `smtp`
+  only (chroot column `n`), `submission` and `smtps` commented out.
+- dovecot 2.3.16 (AppStream): dovecot.conf includes conf.d/*.conf; conf.d/10-ssl.conf has `ssl = required`,
+  `ssl_cert = </etc/pki/dovecot/certs/dovecot.pem`, `ssl_key = </etc/pki/dovecot/private/dovecot.pem`,
+  `ssl_cipher_list = PROFILE=SYSTEM` (`doveconf -n` of AlmaLinux 9.2 / Rocky 8.10 hosts); the self-signed pair
+  is made at first start (mkcert.sh, --with-ssldir=/etc/pki/dovecot in the spec). No `protocols` line.
+- exim (EPEL): /usr/sbin/exim reads one file, /etc/exim/exim.conf (CONFIGURE_FILE; the spec installs
+  configure.default there), `tls_certificate = /etc/pki/tls/certs/exim.pem`, `tls_privatekey =
+  /etc/pki/tls/private/exim.pem` (self-signed, made by exim-gen-cert), unit exim.service. No /etc/exim4, no
+  update-exim4.conf, no /etc/default/exim4.
+- certbot (EPEL): /usr/bin/certbot, certbot-renew.timer shipped disabled (the admin enables it), the same
+  /etc/letsencrypt layout as everywhere.
+
+Each tree starts as an admin leaves it: packages installed, the self-signed defaults still on disk but the
+configs repointed to a certbot lineage, the timer enabled, a deploy hook that reloads the daemons. The
+configs hold the lines that matter here, not the packages' whole commented files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.lint_trees import LINEAGE, LIVE, NAMES, HostTree
+from tests.pki import Issued, TestPKI
+
+POSTFIX_CERT = "/etc/pki/tls/certs/postfix.pem"
+POSTFIX_KEY = "/etc/pki/tls/private/postfix.key"
+DOVECOT_CERT = "/etc/pki/dovecot/certs/dovecot.pem"
+DOVECOT_KEY = "/etc/pki/dovecot/private/dovecot.pem"
+EXIM_CERT = "/etc/pki/tls/certs/exim.pem"
+EXIM_KEY = "/etc/pki/tls/private/exim.pem"
+EXIM_CONF = "/etc/exim/exim.conf"
+DOVECOT_SSL = "/etc/dovecot/conf.d/10-ssl.conf"
+TIMER = "certbot-renew.timer"
+TIMER_WANTS = f"/etc/systemd/system/timers.target.wants/{TIMER}"
+
+MAIN_CF = f"""\
+compatibility_level = 2
+queue_directory = /var/spool/postfix
+command_directory = /usr/sbin
+daemon_directory = /usr/libexec/postfix
+data_directory = /var/lib/postfix
+mail_owner = postfix
+myhostname = mail.example.test
+inet_interfaces = all
+inet_protocols = all
+mydestination = $myhostname, localhost.$mydomain, localhost
+unknown_local_recipient_reject_code = 550
+alias_maps = hash:/etc/aliases
+alias_database = hash:/etc/aliases
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+sendmail_path = /usr/sbin/sendmail.postfix
+newaliases_path = /usr/bin/newaliases.postfix
+mailq_path = /usr/bin/mailq.postfix
+setgid_group = postdrop
+html_directory = no
+manpage_directory = /usr/share/man
+sample_directory = /usr/share/doc/postfix/samples
+readme_directory = /usr/share/doc/postfix/README_FILES
+smtpd_tls_cert_file = {LIVE}/fullchain.pem
+smtpd_tls_key_file = {LIVE}/privkey.pem
+smtpd_tls_security_level = may
+smtp_tls_CApath = /etc/pki/tls/certs
+smtp_tls_CAfile = /etc/pki/tls/certs/ca-bundle.crt
+smtp_tls_security_level = may
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib64/postfix
+"""
+
+# RHEL's master.cf: chroot column `n`; the admin uncommented submission and smtps.
+MASTER_CF = """\
+smtp      inet  n       -       n       -       -       smtpd
+submission inet n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+smtps     inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/smtps
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+smtp      unix  -       -       n       -       -       smtp
+"""
+
+DOVECOT_CONF = """\
+# RHEL 9 dovecot.conf: the package's settings live in conf.d
+#protocols = imap pop3 lmtp submission
+dict {
+}
+!include conf.d/*.conf
+!include_try local.conf
+"""
+
+SSL_CONF = f"""\
+##
+## SSL settings
+##
+ssl = required
+ssl_cert = <{LIVE}/fullchain.pem
+ssl_key = <{LIVE}/privkey.pem
+#ssl_ca =
+ssl_cipher_list = PROFILE=SYSTEM
+"""
+
+MASTER_CONF = """\
+service imap-login {
+  inet_listener imap {
+    #port = 143
+  }
+  inet_listener imaps {
+    #port = 993
+    #ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    #port = 110
+  }
+  inet_listener pop3s {
+    #port = 995
+    #ssl = yes
+  }
+}
+service auth {
+  unix_listener /var/spool/postfix/private/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+"""
+
+AUTH_CONF = """\
+#disable_plaintext_auth = yes
+auth_mechanisms = plain
+passdb {
+  driver = pam
+}
+userdb {
+  driver = passwd
+}
+"""
+
+MAIL_CONF = """\
+mail_location = maildir:~/Maildir
+first_valid_uid = 1000
+mbox_write_locks = fcntl
+"""
+
+EXIM_MAIN = f"""\
+######################################################################
+#                    MAIN CONFIGURATION SETTINGS                     #
+######################################################################
+primary_hostname = mail.example.test
+domainlist local_domains = @ : localhost : localhost.localdomain
+domainlist relay_to_domains =
+hostlist   relay_from_hosts = localhost
+acl_smtp_mail = acl_check_mail
+acl_smtp_rcpt = acl_check_rcpt
+acl_smtp_data = acl_check_data
+tls_advertise_hosts = *
+tls_certificate = {LIVE}/fullchain.pem
+tls_privatekey = {LIVE}/privkey.pem
+daemon_smtp_ports = 25 : 465 : 587
+tls_on_connect_ports = 465
+auth_advertise_hosts = ${{if eq {{$tls_in_cipher}}{{}}{{}}{{*}}}}
+never_users = root
+host_lookup = *
+ignore_bounce_errors_after = 2d
+timeout_frozen_after = 7d
+
+begin acl
+
+acl_check_mail:
+  accept
+
+acl_check_rcpt:
+  accept  hosts = :
+  require verify = sender
+  accept  authenticated = *
+  accept  domains = +local_domains
+  deny    message = relay not permitted
+
+acl_check_data:
+  accept
+
+begin routers
+
+localuser:
+  driver = accept
+  check_local_user
+  transport = local_delivery
+
+begin transports
+
+local_delivery:
+  driver = appendfile
+  file = /var/mail/$local_part_data
+
+begin authenticators
+
+dovecot_plain:
+  driver = dovecot
+  public_name = PLAIN
+  server_socket = /var/run/dovecot/auth-client
+  server_set_id = $auth1
+"""
+
+TIMER_UNIT = """\
+[Unit]
+Description=This is the timer to set the schedule for automated renewals
+
+[Timer]
+OnCalendar=*-*-* 00/12:00:00
+RandomizedDelaySec=12hours
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""
+
+DEPLOY_HOOK = "#!/bin/sh\nsystemctl reload {units}\n"
+
+
+class RhelTree(HostTree):
+    """A RHEL 9 host under `root` running Postfix (or, with `mta="exim"`, EPEL's Exim) and Dovecot."""
+
+    def __init__(self, root: Path, pki: TestPKI, *, mta: str = "postfix", leaf: Issued | None = None) -> None:
+        # HostTree.__init__ writes Debian's files; a RHEL host gets only its own
+        self.root = root
+        self.pki = pki
+        self.leaf = leaf or pki.leaf(NAMES)
+        self.mta = mta
+        self.self_signed = pki.leaf(["localhost.localdomain"], self_signed=True)
+        self._pair(DOVECOT_CERT, DOVECOT_KEY)
+        if mta == "postfix":
+            self._pair(POSTFIX_CERT, POSTFIX_KEY)
+            self.write("/etc/postfix/main.cf", MAIN_CF)
+            self.write("/etc/postfix/master.cf", MASTER_CF)
+            self.write("/usr/sbin/postfix", "#!/bin/sh\n", mode=0o755)
+        else:
+            self._pair(EXIM_CERT, EXIM_KEY)
+            self.write(EXIM_CONF, EXIM_MAIN)
+            self.write("/etc/sysconfig/exim", "DAEMON=yes\nQUEUE=1h\n")
+            self.write("/usr/sbin/exim", "#!/bin/sh\n", mode=0o755)
+        self.write("/etc/dovecot/dovecot.conf", DOVECOT_CONF)
+        self.write(DOVECOT_SSL, SSL_CONF)
+        self.write("/etc/dovecot/conf.d/10-master.conf", MASTER_CONF)
+        self.write("/etc/dovecot/conf.d/10-auth.conf", AUTH_CONF)
+        self.write("/etc/dovecot/conf.d/10-mail.conf", MAIL_CONF)
+        self.write("/etc/pki/tls/certs/ca-bundle.crt", pki.root_pem())
+        self.lineage(LINEAGE, self.leaf)
+        units = "postfix dovecot" if mta == "postfix" else "exim dovecot"
+        for unit in units.split():  # the packages' units (the spec's %{_unitdir}/exim.service, ...)
+            self.write(f"/usr/lib/systemd/system/{unit}.service", f"[Unit]\nDescription={unit}\n")
+        self.write(
+            "/etc/letsencrypt/renewal-hooks/deploy/reload-mail", DEPLOY_HOOK.format(units=units), 0o755
+        )
+        self.write(f"/usr/lib/systemd/system/{TIMER}", TIMER_UNIT)
+        self.path(TIMER_WANTS).parent.mkdir(parents=True, exist_ok=True)
+        self.path(TIMER_WANTS).symlink_to(f"/usr/lib/systemd/system/{TIMER}")
+        self.write("/usr/bin/certbot", "#!/bin/sh\n", mode=0o755)
+        self.path("/run/systemd/system").mkdir(parents=True)  # RHEL 7 and later always boot with systemd
+        self.write("/etc/redhat-release", "Red Hat Enterprise Linux release 9.4 (Plow)\n")
+        self.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+        group = "root:x:0:\ndovecot:x:97:\n" + ("postfix:x:89:\n" if mta == "postfix" else "exim:x:93:\n")
+        self.write("/etc/group", group)
+
+    def _pair(self, cert: str, key: str) -> None:
+        """A package's self-signed default, as first start leaves it (the key root-only)."""
+        self.write(cert, self.self_signed.pem)
+        self.write(key, self.self_signed.key_pem(), mode=0o600)
+
+    @property
+    def mta_config(self) -> str:
+        return "/etc/postfix/main.cf" if self.mta == "postfix" else EXIM_CONF
