@@ -5,12 +5,13 @@ What the packages install, and where these trees got it from:
   /etc/pki/tls/certs/postfix.pem`, `smtpd_tls_key_file = /etc/pki/tls/private/postfix.key`,
   `smtpd_tls_security_level = may`, `smtp_tls_CApath = /etc/pki/tls/certs`, `smtp_tls_CAfile =
   /etc/pki/tls/certs/ca-bundle.crt`, `smtp_tls_security_level = may` (the spec's %sslcert/%sslkey; `postconf -n`
-  of Alma/Rocky 8 and 9 hosts quoted in public notes); `inet_interfaces = localhost`; master.cf with `smtp`
-  only (chroot column `n`), `submission` and `smtps` commented out.
+  of Alma/Rocky 8 and 9 hosts quoted in public notes); `inet_interfaces = localhost`, which the admin of a mail
+  host sets to `all`; master.cf with `smtp` only (chroot column `n`), `submission` and `smtps` commented out.
 - dovecot 2.3.16 (AppStream): dovecot.conf includes conf.d/*.conf; conf.d/10-ssl.conf has `ssl = required`,
   `ssl_cert = </etc/pki/dovecot/certs/dovecot.pem`, `ssl_key = </etc/pki/dovecot/private/dovecot.pem`,
   `ssl_cipher_list = PROFILE=SYSTEM` (`doveconf -n` of AlmaLinux 9.2 / Rocky 8.10 hosts); the self-signed pair
-  is made at first start (mkcert.sh, --with-ssldir=/etc/pki/dovecot in the spec). No `protocols` line.
+  is made at first start (mkcert.sh, --with-ssldir=/etc/pki/dovecot in the spec). No `protocols` line: the
+  built-in default serves imap and pop3 (lmtp too, no TLS port). Fedora has moved to Dovecot 2.4 since.
 - exim (EPEL): /usr/sbin/exim reads one file, /etc/exim/exim.conf (CONFIGURE_FILE; the spec installs
   configure.default there), `tls_certificate = /etc/pki/tls/certs/exim.pem`, `tls_privatekey =
   /etc/pki/tls/private/exim.pem` (self-signed, made by exim-gen-cert), unit exim.service. No /etc/exim4, no
