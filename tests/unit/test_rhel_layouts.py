@@ -4,6 +4,7 @@ the certbot lineage, reloads with RHEL's units (exim, not Debian's exim4) and wr
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,9 @@ from tests.rhel_trees import (
     EXIM_CERT,
     EXIM_CONF,
     EXIM_KEY,
+    POSTFIX_CERT,
+    POSTFIX_KEY,
+    TIMER,
     TIMER_WANTS,
     RhelTree,
 )
@@ -178,7 +182,6 @@ def test_lint_finds_exactly_the_planted_fault(tmp_path: Path, case: str) -> None
 
 # --- fix ---------------------------------------------------------------------------------------------------
 
-FIXABLE = [case for case in CASES if CASES[case][1] is not timer_not_enabled]
 RHEL_FILES = {
     "/etc/postfix/main.cf",
     EXIM_CONF,
@@ -201,7 +204,7 @@ def _words(result: HostPlan) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("case", FIXABLE)
+@pytest.mark.parametrize("case", list(CASES))
 def test_fix_uses_rhel_paths_and_commands_and_a_second_run_is_empty(tmp_path: Path, case: str) -> None:
     mta, fault, _expected = CASES[case]
     t = _tree(tmp_path, mta)
@@ -230,12 +233,35 @@ def test_the_deploy_hook_reloads_with_rhel_units(tmp_path: Path) -> None:
     assert "systemctl reload dovecot" in hook.file.after  # type: ignore[union-attr]
 
 
-def test_timer_not_enabled_is_left_to_the_admin_with_rhels_timer_name(tmp_path: Path) -> None:
+def test_epels_disabled_timer_is_enabled_and_a_restore_disables_it(tmp_path: Path) -> None:
     t = _tree(tmp_path, "postfix")
     timer_not_enabled(t)
-    result = plan(t, PKI, inventory_host())
-    assert result.changes == ()
-    assert any("systemctl enable --now certbot-renew.timer" in why for why in result.unfixable)
+    (change,) = plan(t, PKI, inventory_host()).changes
+    assert change.kind is ChangeKind.COMMAND and change.command is not None and change.undo is not None
+    assert change.command.argv == ("systemctl", "enable", "--now", "certbot-renew.timer")
+    assert change.undo.argv == ("systemctl", "disable", "--now", "certbot-renew.timer")
+
+
+def test_installing_certbot_with_dnf_enables_its_timer(tmp_path: Path) -> None:
+    """--install-certbot on a RHEL host before certbot: dnf installs EPEL's package, whose timer ships off."""
+    t = _tree(tmp_path, "postfix")
+    dovecot_package_default(t)
+    t.edit("/etc/postfix/main.cf", f"{LIVE}/fullchain.pem", POSTFIX_CERT)
+    t.edit("/etc/postfix/main.cf", f"{LIVE}/privkey.pem", POSTFIX_KEY)
+    shutil.rmtree(t.path("/etc/letsencrypt"))
+    for path in ("/usr/bin/certbot", f"/usr/lib/systemd/system/{TIMER}", TIMER_WANTS):
+        t.path(path).unlink()
+    t.write("/usr/bin/dnf", "#!/bin/sh\n", mode=0o755)
+    host = inventory_host()
+    report, model = lint(t, PKI, list(host.hostnames))
+    result = plan_from(LocalRoot(t.root), model, report, host, now=NOW, install_certbot=True)  # type: ignore[arg-type]
+    assert result.error is None, result.error
+    steps = [(c.kind, c.command.argv[:3] if c.command else None) for c in result.changes]
+    assert steps[:2] == [
+        (ChangeKind.INSTALL, ("dnf", "install", "-y")),
+        (ChangeKind.ISSUE, ("certbot", "certonly", "--non-interactive")),
+    ]
+    assert (ChangeKind.COMMAND, ("systemctl", "enable", "--now")) in steps
 
 
 # --- which unit: gathered units, unit files, the host-side reload ---------------------------------------------

@@ -18,7 +18,7 @@ from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan.base import PlanState, label
 from mailcert.fix.plan.certs import CERT_CHECKS, plan_certificates
-from mailcert.fix.plan.hooks import plan_key_permissions, plan_stale
+from mailcert.fix.plan.hooks import plan_key_permissions, plan_stale, plan_timer
 from mailcert.fix.plan.reload import BROKEN_ON_THE_WIRE
 from mailcert.fix.plan.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.plan.served import keep_served
@@ -145,6 +145,7 @@ def _plan(state: PlanState, options: LintOptions, ignored: frozenset[str]) -> Ho
             planner.renewal(state, uses, planned)
     plan_stale(state)
     plan_key_permissions(state, uses)
+    plan_timer(state)
     changes = [*state.changes, *state.edit_changes()]
     _served_by_reload(state)
     changes += _reloads(state)
