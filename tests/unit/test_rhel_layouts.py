@@ -188,8 +188,7 @@ RHEL_FILES = {
     DOVECOT_SSL,
     "/etc/letsencrypt/renewal-hooks/deploy/mailcert-reload",
 }
-RELOADS = {"postfix": ("systemctl", "reload", "postfix"), "dovecot": ("systemctl", "reload", "dovecot")}
-RELOADS["exim"] = ("systemctl", "reload", "exim")
+RELOADS = {service: ("systemctl", "reload", service) for service in ("postfix", "dovecot", "exim")}
 
 
 def _words(result: HostPlan) -> str:
