@@ -169,7 +169,8 @@ def _problem(message: str, path: str | None) -> Finding:
         check="config.syntax",
         severity=default_severity("config.syntax"),
         message=f"{message}; exim will not start",
-        fix="restore the Exim configuration (Debian: dpkg-reconfigure exim4-config or update-exim4.conf)",
+        fix="restore the Exim configuration (Debian: dpkg-reconfigure exim4-config or update-exim4.conf; "
+        "RHEL: the exim package's /etc/exim/exim.conf)",
         service="exim",
         file=path,
     )
