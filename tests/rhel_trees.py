@@ -159,64 +159,8 @@ first_valid_uid = 1000
 mbox_write_locks = fcntl
 """
 
-EXIM_MAIN = f"""\
-######################################################################
-#                    MAIN CONFIGURATION SETTINGS                     #
-######################################################################
-primary_hostname = mail.example.test
-domainlist local_domains = @ : localhost : localhost.localdomain
-domainlist relay_to_domains =
-hostlist   relay_from_hosts = localhost
-acl_smtp_mail = acl_check_mail
-acl_smtp_rcpt = acl_check_rcpt
-acl_smtp_data = acl_check_data
-tls_advertise_hosts = *
-tls_certificate = {LIVE}/fullchain.pem
-tls_privatekey = {LIVE}/privkey.pem
-daemon_smtp_ports = 25 : 465 : 587
-tls_on_connect_ports = 465
-auth_advertise_hosts = ${{if eq {{$tls_in_cipher}}{{}}{{}}{{*}}}}
-never_users = root
-host_lookup = *
-ignore_bounce_errors_after = 2d
-timeout_frozen_after = 7d
-
-begin acl
-
-acl_check_mail:
-  accept
-
-acl_check_rcpt:
-  accept  hosts = :
-  require verify = sender
-  accept  authenticated = *
-  accept  domains = +local_domains
-  deny    message = relay not permitted
-
-acl_check_data:
-  accept
-
-begin routers
-
-localuser:
-  driver = accept
-  check_local_user
-  transport = local_delivery
-
-begin transports
-
-local_delivery:
-  driver = appendfile
-  file = /var/mail/$local_part_data
-
-begin authenticators
-
-dovecot_plain:
-  driver = dovecot
-  public_name = PLAIN
-  server_socket = /var/run/dovecot/auth-client
-  server_set_id = $auth1
-"""
+# EPEL's exim.conf, kept where the Exim oracle (tests/oracle/test_exim_oracle.py) runs the real exim on it
+EXIM_MAIN = (Path(__file__).parent / "data/exim/rhel-epel/root/etc/exim/exim.conf").read_text()
 
 TIMER_UNIT = """\
 [Unit]
