@@ -94,71 +94,8 @@ qmgr      unix  n       -       n       300     1       qmgr
 smtp      unix  -       -       n       -       -       smtp
 """
 
-DOVECOT_CONF = """\
-# RHEL 9 dovecot.conf: the package's settings live in conf.d
-#protocols = imap pop3 lmtp submission
-dict {
-}
-!include conf.d/*.conf
-!include_try local.conf
-"""
-
-SSL_CONF = f"""\
-##
-## SSL settings
-##
-ssl = required
-ssl_cert = <{LIVE}/fullchain.pem
-ssl_key = <{LIVE}/privkey.pem
-#ssl_ca =
-ssl_cipher_list = PROFILE=SYSTEM
-"""
-
-MASTER_CONF = """\
-service imap-login {
-  inet_listener imap {
-    #port = 143
-  }
-  inet_listener imaps {
-    #port = 993
-    #ssl = yes
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    #port = 110
-  }
-  inet_listener pop3s {
-    #port = 995
-    #ssl = yes
-  }
-}
-service auth {
-  unix_listener /var/spool/postfix/private/auth {
-    mode = 0660
-    user = postfix
-    group = postfix
-  }
-}
-"""
-
-AUTH_CONF = """\
-#disable_plaintext_auth = yes
-auth_mechanisms = plain
-passdb {
-  driver = pam
-}
-userdb {
-  driver = passwd
-}
-"""
-
-MAIL_CONF = """\
-mail_location = maildir:~/Maildir
-first_valid_uid = 1000
-mbox_write_locks = fcntl
-"""
-
+# RHEL's /etc/dovecot, kept where the Dovecot oracle (tests/oracle/test_dovecot_oracle.py) runs doveconf on it
+DOVECOT_TREE = Path(__file__).parent / "data/dovecot/rhel9-letsencrypt/etc/dovecot"
 # EPEL's exim.conf, kept where the Exim oracle (tests/oracle/test_exim_oracle.py) runs the real exim on it
 EXIM_MAIN = (Path(__file__).parent / "data/exim/rhel-epel/root/etc/exim/exim.conf").read_text()
 
@@ -199,11 +136,8 @@ class RhelTree(HostTree):
             self.write(EXIM_CONF, EXIM_MAIN)
             self.write("/etc/sysconfig/exim", "DAEMON=yes\nQUEUE=1h\n")
             self.write("/usr/sbin/exim", "#!/bin/sh\n", mode=0o755)
-        self.write("/etc/dovecot/dovecot.conf", DOVECOT_CONF)
-        self.write(DOVECOT_SSL, SSL_CONF)
-        self.write("/etc/dovecot/conf.d/10-master.conf", MASTER_CONF)
-        self.write("/etc/dovecot/conf.d/10-auth.conf", AUTH_CONF)
-        self.write("/etc/dovecot/conf.d/10-mail.conf", MAIL_CONF)
+        for source in sorted(DOVECOT_TREE.rglob("*.conf")):
+            self.write(f"/etc/dovecot/{source.relative_to(DOVECOT_TREE)}", source.read_text())
         self.write("/etc/pki/tls/certs/ca-bundle.crt", pki.root_pem())
         self.lineage(LINEAGE, self.leaf)
         units = "postfix dovecot" if mta == "postfix" else "exim dovecot"
