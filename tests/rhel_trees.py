@@ -21,14 +21,16 @@ What the packages install, and where these trees got it from:
 
 Each tree starts as an admin leaves it: packages installed, the self-signed defaults still on disk but the
 configs repointed to a certbot lineage, the timer enabled, a deploy hook that reloads the daemons. The
-configs hold the lines that matter here, not the packages' whole commented files.
+configs hold the lines that matter here, not the packages' whole commented files; they live in the oracle
+corpora (tests/data/postfix/rhel9-letsencrypt, tests/data/dovecot/rhel9-letsencrypt, tests/data/exim/rhel-epel),
+so the real postconf, doveconf and exim read them too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.lint_trees import LINEAGE, LIVE, NAMES, HostTree
+from tests.lint_trees import LINEAGE, NAMES, HostTree
 from tests.pki import Issued, TestPKI
 
 POSTFIX_CERT = "/etc/pki/tls/certs/postfix.pem"
@@ -42,58 +44,8 @@ DOVECOT_SSL = "/etc/dovecot/conf.d/10-ssl.conf"
 TIMER = "certbot-renew.timer"
 TIMER_WANTS = f"/etc/systemd/system/timers.target.wants/{TIMER}"
 
-MAIN_CF = f"""\
-compatibility_level = 2
-queue_directory = /var/spool/postfix
-command_directory = /usr/sbin
-daemon_directory = /usr/libexec/postfix
-data_directory = /var/lib/postfix
-mail_owner = postfix
-myhostname = mail.example.test
-inet_interfaces = all
-inet_protocols = all
-mydestination = $myhostname, localhost.$mydomain, localhost
-unknown_local_recipient_reject_code = 550
-alias_maps = hash:/etc/aliases
-alias_database = hash:/etc/aliases
-smtpd_sasl_type = dovecot
-smtpd_sasl_path = private/auth
-sendmail_path = /usr/sbin/sendmail.postfix
-newaliases_path = /usr/bin/newaliases.postfix
-mailq_path = /usr/bin/mailq.postfix
-setgid_group = postdrop
-html_directory = no
-manpage_directory = /usr/share/man
-sample_directory = /usr/share/doc/postfix/samples
-readme_directory = /usr/share/doc/postfix/README_FILES
-smtpd_tls_cert_file = {LIVE}/fullchain.pem
-smtpd_tls_key_file = {LIVE}/privkey.pem
-smtpd_tls_security_level = may
-smtp_tls_CApath = /etc/pki/tls/certs
-smtp_tls_CAfile = /etc/pki/tls/certs/ca-bundle.crt
-smtp_tls_security_level = may
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib64/postfix
-"""
-
-# RHEL's master.cf: chroot column `n`; the admin uncommented submission and smtps.
-MASTER_CF = """\
-smtp      inet  n       -       n       -       -       smtpd
-submission inet n       -       n       -       -       smtpd
-  -o syslog_name=postfix/submission
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_tls_auth_only=yes
-smtps     inet  n       -       n       -       -       smtpd
-  -o syslog_name=postfix/smtps
-  -o smtpd_tls_wrappermode=yes
-  -o smtpd_sasl_auth_enable=yes
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-smtp      unix  -       -       n       -       -       smtp
-"""
-
+# RHEL's main.cf and master.cf, kept where the Postfix oracle (tests/oracle/test_postfix_oracle.py) runs postconf
+POSTFIX_DIR = Path(__file__).parent / "data/postfix/rhel9-letsencrypt"
 # RHEL's /etc/dovecot, kept where the Dovecot oracle (tests/oracle/test_dovecot_oracle.py) runs doveconf on it
 DOVECOT_TREE = Path(__file__).parent / "data/dovecot/rhel9-letsencrypt/etc/dovecot"
 # EPEL's exim.conf, kept where the Exim oracle (tests/oracle/test_exim_oracle.py) runs the real exim on it
@@ -128,8 +80,8 @@ class RhelTree(HostTree):
         self._pair(DOVECOT_CERT, DOVECOT_KEY)
         if mta == "postfix":
             self._pair(POSTFIX_CERT, POSTFIX_KEY)
-            self.write("/etc/postfix/main.cf", MAIN_CF)
-            self.write("/etc/postfix/master.cf", MASTER_CF)
+            for name in ("main.cf", "master.cf"):
+                self.write(f"/etc/postfix/{name}", (POSTFIX_DIR / name).read_text())
             self.write("/usr/sbin/postfix", "#!/bin/sh\n", mode=0o755)
         else:
             self._pair(EXIM_CERT, EXIM_KEY)
