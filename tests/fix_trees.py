@@ -64,8 +64,12 @@ def problems(report: HostReport) -> set[tuple[str, str | None]]:
     }
 
 
+TIMER_ON = ("systemctl", "enable", "--now")
+
+
 def apply_locally(tree: HostTree, pki: TestPKI, plan: HostPlan) -> None:
-    """What the applier does, on a local tree: ISSUE via the test PKI, files written, chmod run."""
+    """What the applier does, on a local tree: ISSUE via the test PKI, files written, chmod run, a timer
+    enabled."""
     for change in plan.changes:
         if change.kind is ChangeKind.ISSUE:
             assert change.command is not None
@@ -80,6 +84,10 @@ def apply_locally(tree: HostTree, pki: TestPKI, plan: HostPlan) -> None:
         elif change.kind is ChangeKind.COMMAND and change.command and change.command.argv[0] == "chmod":
             for host_path in change.command.argv[2:]:
                 os.chmod(tree.path(host_path), int(change.command.argv[1], 8))
+        elif change.kind is ChangeKind.COMMAND and change.command and change.command.argv[:3] == TIMER_ON:
+            wants = tree.path(f"/etc/systemd/system/timers.target.wants/{change.command.argv[3]}")
+            wants.parent.mkdir(parents=True, exist_ok=True)
+            wants.symlink_to(f"/usr/lib/systemd/system/{change.command.argv[3]}")
 
 
 def _certbot(tree: HostTree, pki: TestPKI, argv: list[str]) -> None:

@@ -22,11 +22,24 @@ POSTMAP_SNI = "postmap -F $(postconf -xh tls_server_sni_maps | tr ',' ' ')"
 PRINTF_LINES = "%s\\n"  # printf's format that prints each argument on a line of its own
 
 
-def reload_command(services: Sequence[str], postmap: bool) -> str:
-    """The shell command that makes the services load renewed certificates."""
+def unit_name(service: str, config_file: str | None = None) -> str:
+    """The systemd unit that runs `service`: Debian's exim package calls it exim4; the exim of RHEL (EPEL,
+    /etc/exim/exim.conf) and of cPanel (/etc/exim.conf) is exim."""
+    if service == "exim" and not (config_file or "").startswith(("/etc/exim/", "/etc/exim.conf")):
+        return "exim4"
+    return service
+
+
+def use_unit(use: CertUse) -> str:
+    """The systemd unit of the service that uses the certificate, by the file that configures it."""
+    return unit_name(use.service, use.location.file if use.location else None)
+
+
+def reload_command(units: Sequence[str], postmap: bool) -> str:
+    """The shell command that makes the services (their systemd units, see unit_name) load renewed
+    certificates."""
     parts = [POSTMAP_SNI] if postmap else []
-    if services:
-        units = ["exim4" if s == "exim" else s for s in services]
+    if units:
         parts.append(shell_command("systemctl", "reload", *units))
     return " && ".join(parts)
 
@@ -42,7 +55,7 @@ def repoint_fix(use: CertUse, target: str, is_key: bool, key_target: str | None 
     text = f"set {use.setting}{where} to {target} (the {what} certbot keeps current)"
     if key_target and use.key_path and use.key_path != key_target:
         text += f" and the key setting to {key_target}"
-    return f"{text}, then reload {use.service} (`{reload_command([use.service], False)}`)"
+    return f"{text}, then reload {use.service} (`{reload_command([use_unit(use)], False)}`)"
 
 
 def hook_fix(
@@ -52,7 +65,7 @@ def hook_fix(
     enable = [h for h in skipped if not h.source.endswith("~")]
     if enable:
         return f"make the hook executable: `chmod 0755 {shlex.quote(enable[0].source)}`"
-    command = reload_command(services, postmap)
+    command = reload_command([unit_name(s) for s in services], postmap)
     version = _version(lineage.version) or _version(state.certbot_version)
     if lineage.renew_hook is None and version is not None and version >= RECONFIGURE_SINCE:
         return f"`certbot reconfigure --cert-name {shlex.quote(lineage.name)} --deploy-hook {shlex.quote(command)}`"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailcert.checks.renewal_fixes import reload_command, repoint_fix
+from mailcert.checks.renewal_fixes import reload_command, repoint_fix, use_unit
 from mailcert.checks.renewal_uses import CertUse, copied_from, finding, grouped, lineage_of, where
 from mailcert.model import Finding
 from mailcert.quoting import shell_command
@@ -98,7 +98,7 @@ def superseded_lineages(
             )
             fix = (
                 f"point the services at {newest.live_dir}/fullchain.pem and {newest.live_dir}/privkey.pem "
-                f"and reload them ({reload_command(sorted({u.service for u in users[old.name]}), False)}); "
+                f"and reload them ({reload_command(sorted({use_unit(u) for u in users[old.name]}), False)}); "
                 f"once nothing uses {old.name}, `{shell_command('certbot', 'delete', '--cert-name', old.name)}` "
                 "stops its renewals"
             )

@@ -29,7 +29,10 @@ def not_configured(state: CertbotState, used: dict[str, list[CertUse]]) -> list[
     if state.lineages and state.installed is False:
         names = ", ".join(lineage.name for lineage in state.lineages)
         message = f"certbot is not installed, but {state.config_dir} holds lineages ({names}) that nothing can renew"
-        fix = "install certbot (Debian: `apt-get install certbot`, which also enables certbot.timer)"
+        fix = (
+            "install certbot (Debian: `apt-get install certbot`, which also enables certbot.timer; RHEL-family: "
+            "`dnf install certbot` from EPEL, then `systemctl enable --now certbot-renew.timer`)"
+        )
         findings.append(finding("renewal.not-configured", message, fix, file=state.config_dir))
     elif used and state.schedule_known and not state.renewal_scheduled:
         why = "; ".join(f"{s.path}: {s.why_not}" for s in state.schedules if s.why_not)

@@ -16,7 +16,10 @@ from mailcert.pki.certinfo import describe, not_after, san_dns_names, san_ip_add
 from mailcert.probe.registry import PROTOCOL_LABELS
 from mailcert.probe.result import Observed, ProbeResult
 
-_RELOAD = "reload the service after every renewal (postfix reload; doveadm reload; systemctl reload exim4)"
+_RELOAD = (
+    "reload the service after every renewal (postfix reload; doveadm reload; systemctl reload exim4, or exim on "
+    "RHEL)"
+)
 
 
 def served_chain(result: ProbeResult) -> tuple[list[x509.Certificate], list[int]]:

@@ -26,6 +26,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailcert.errors import MailcertError
+from mailcert.facts import HostFiles
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -144,12 +145,32 @@ class RoleCommands:
     validate: tuple[tuple[str, ...], ...] = ()
     reload_systemd: tuple[str, ...] = ()
     reload_command: tuple[str, ...] = ()
+    # `reload: {unit: {UNIT: argv}}`: the reload through systemd when the host runs the service as UNIT, one of
+    # systemd_units other than the one `reload.systemd` names (RHEL's exim.service, Debian's exim4.service)
+    reload_unit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     postmap_sni: tuple[str, ...] = ("postmap", "-F")
     templates: Mapping[str, Path] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
-    def reload_argv(self, systemd: bool) -> tuple[str, ...]:
+    def reload_argv(self, systemd: bool, unit: str | None = None) -> tuple[str, ...]:
+        """The reload: through systemd (for `unit` when the role names one for it), else the daemon's own."""
+        if systemd and unit is not None and unit in self.reload_unit:
+            return self.reload_unit[unit]
         return self.reload_systemd if systemd and self.reload_systemd else self.reload_command
+
+    def host_unit(self, files: HostFiles, units: Mapping[str, object]) -> str | None:
+        """Which of systemd_units runs the service on this host: the one systemd has loaded (gathered units),
+        else the one whose unit file the host's files hold; None when neither tells."""
+        for unit in self.systemd_units:
+            if getattr(units.get(unit), "load_state", None) == "loaded":
+                return unit
+        for unit in self.systemd_units:
+            if any(files.exists(f"{folder}/{unit}") for folder in UNIT_FOLDERS):
+                return unit
+        return None
+
+
+UNIT_FOLDERS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 
 
 @dataclass(frozen=True)
@@ -240,12 +261,18 @@ def _role(name: str, values: Mapping[str, Any], templates: Mapping[str, Path]) -
     validate = values.get("validate") or []
     if not isinstance(validate, list):
         raise MailcertError(f"{where}: `validate` must be a list of commands")
+    per_unit = reload.get("unit") or {}
+    if not isinstance(per_unit, dict):
+        raise MailcertError(f"{where}: `reload.unit` must be a mapping of systemd unit → command")
     return RoleCommands(
         name=name,
         systemd_units=_argv(values.get("systemd_units") or [], f"{where} systemd_units"),
         validate=tuple(_argv(v, f"{where} validate") for v in validate),
         reload_systemd=_argv(reload.get("systemd"), f"{where} reload.systemd"),
         reload_command=_argv(reload.get("command"), f"{where} reload.command"),
+        reload_unit={
+            str(unit): _argv(argv, f"{where} reload.unit.{unit}") for unit, argv in per_unit.items()
+        },
         postmap_sni=_argv(values.get("postmap_sni"), f"{where} postmap_sni") or ("postmap", "-F"),
         templates=dict(templates),
         settings=dict(values),

@@ -62,6 +62,7 @@ def due_plan(audit: HostAudit, settings: AuditSettings) -> tuple[HostPlan | None
         roles_for(host.roles_dir),
         settings.now,
         systemd,
+        audit.gathered.units,
     )
     target = central_target(state, set())
     if target is None or target.action != "renew":

@@ -24,7 +24,8 @@ from mailcert.services.registry import service_of_path
 
 def _reload_text(role: RoleCommands) -> str:
     """A service's reload as shell text, chosen on the host: through systemd when the host runs it and one
-    of the role's units is active, else the daemon's own command (both from its role.yml)."""
+    of the role's units is active (that unit's own reload when role.yml names one), else the daemon's own
+    command (all from its role.yml)."""
     systemd = shlex.join(role.reload_systemd) if role.reload_systemd else None
     command = shlex.join(role.reload_command) if role.reload_command else None
     if systemd is None or command is None or not role.systemd_units:
@@ -32,8 +33,15 @@ def _reload_text(role: RoleCommands) -> str:
         if chosen is None:
             raise ValueError(f"no way to reload service {role.name!r}: its role.yml has no reload")
         return chosen
+    # a unit with its own reload in role.yml first (RHEL's exim.service), then the role's systemd reload
+    branches = [
+        f"[ -d /run/systemd/system ] && systemctl is-active --quiet {shlex.quote(unit)}; then {shlex.join(argv)}"
+        for unit, argv in role.reload_unit.items()
+        if unit in role.systemd_units
+    ]
     units = " ".join(shlex.quote(unit) for unit in role.systemd_units)
-    return f"if [ -d /run/systemd/system ] && systemctl is-active --quiet {units}; then {systemd}; else {command}; fi"
+    branches.append(f"[ -d /run/systemd/system ] && systemctl is-active --quiet {units}; then {systemd}")
+    return f"if {'; elif '.join(branches)}; else {command}; fi"
 
 
 def touched_services(plan: HostPlan) -> tuple[str, ...]:

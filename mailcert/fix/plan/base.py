@@ -7,7 +7,7 @@ the bottom up, so each keeps its line; a file yields one EDIT change with every 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -61,6 +61,7 @@ class PlanState:
     roles: RoleSet
     now: datetime
     systemd: bool
+    units: Mapping[str, object] = field(default_factory=dict)  # gathered systemd units (empty: not known)
     edits: dict[str, list[_Edit]] = field(default_factory=dict)
     edit_service: dict[str, str] = field(default_factory=dict)
     changes: list[Change] = field(
@@ -185,6 +186,13 @@ class PlanState:
                 self.changes[index] = dataclasses.replace(existing, removes=merged)
                 return
         self.changes.append(dataclasses.replace(change, removes=labels))
+
+    def reload_argv(self, service: str) -> tuple[str, ...]:
+        """How this host reloads `service` (its role.yml): through systemd when systemd runs the service, with
+        the command for the unit the host has (RHEL's exim.service, Debian's exim4), else the daemon's own."""
+        role = self.roles.role(service)
+        systemd = any(unit in self.units for unit in role.systemd_units) or (not self.units and self.systemd)
+        return role.reload_argv(systemd, role.host_unit(self.files, self.units))
 
     def reload_service(self, service: str, removes: Sequence[Finding] = ()) -> None:
         self.covered.update(removes)

@@ -12,7 +12,7 @@ from mailcert.fix.plan import exim as plan_exim
 from mailcert.fix.plan import postfix as plan_postfix
 from mailcert.fix.plan.acme import Target, choose_target
 from mailcert.fix.plan.base import PROBLEMS, PlanState, SourceUse
-from mailcert.fix.plan.install import install_hint, package_manager, unknown_manager_reason
+from mailcert.fix.plan.install import enable_timer, install_hint, package_manager, unknown_manager_reason
 from mailcert.model import Finding
 from mailcert.services.model import Location
 
@@ -160,6 +160,8 @@ def _to_target(
                     service="certbot",
                 )
             )
+            if manager.timer is not None and state.systemd:
+                state.add(enable_timer(manager.timer, f"{manager.name}'s certbot package leaves it disabled"))
         state.add(
             Change(ChangeKind.ISSUE, description, command=target.command, service="certbot"),
             by_certbot + lineage_findings,

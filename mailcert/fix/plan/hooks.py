@@ -9,6 +9,7 @@ from mailcert.checks.renewal_uses import lineage_of
 from mailcert.fix import values
 from mailcert.fix.model import Change, ChangeKind, FileChange
 from mailcert.fix.plan.base import PlanState, SourceUse, command
+from mailcert.fix.plan.install import enable_timer
 from mailcert.model import Finding
 from mailcert.services.certbot.hooks import POSTMAP_F
 from mailcert.services.postfix.config import PostfixConfig
@@ -72,7 +73,8 @@ def plan_hook(state: PlanState, uses: list[SourceUse], planned: dict[int, str]) 
         reloads = []
         for service in sorted(services):
             role = state.roles.role(service)
-            reloads.append({"systemd": list(role.reload_systemd), "command": list(role.reload_command)})
+            systemd = role.reload_argv(True, role.host_unit(state.files, state.units))
+            reloads.append({"systemd": list(systemd), "command": list(role.reload_command)})
         context_lineages.append(
             {
                 "name": name,
@@ -131,6 +133,23 @@ def plan_stale(state: PlanState) -> None:
             state.reload_service("postfix", [finding])
         elif finding.service is not None and finding.service in state.roles.roles:
             state.reload_service(finding.service, [finding])
+
+
+def plan_timer(state: PlanState) -> None:
+    """renewal.not-configured because the certbot timer is installed but not enabled (how Fedora's and EPEL's
+    certbot-renew.timer ships): enable it. A masked timer was masked on purpose: left to the admin."""
+    if not state.systemd:
+        return
+    for finding in state.problems():
+        if finding.check != "renewal.not-configured" or finding in state.covered:
+            continue
+        for timer in state.certbot.schedules:
+            disabled = (
+                timer.kind == "systemd-timer" and not timer.runs and "masked" not in (timer.why_not or "")
+            )
+            if disabled and timer.path == finding.file:
+                state.add(enable_timer(timer.text, "it is installed but not enabled"), [finding])
+                break
 
 
 def _table_for(finding: Finding, tables: list[str]) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailcert.facts import HostFiles
-from mailcert.fix.model import Command
+from mailcert.fix.model import Change, ChangeKind, Command
 
 OS_RELEASE = "/etc/os-release"
 
@@ -20,16 +20,20 @@ class PackageManager:
     name: str
     program: str  # where the gather program looks for it
     install: Command
+    timer: str | None = None  # the renewal timer the package installs but leaves disabled
 
 
+# Debian's certbot enables certbot.timer itself; Fedora's and EPEL's (RHEL, Alma, Rocky) ship
+# certbot-renew.timer disabled, so an install there is followed by enabling it.
+EPEL_TIMER = "certbot-renew.timer"
 PACKAGE_MANAGERS = (
     PackageManager(
         "apt-get",
         "/usr/bin/apt-get",
         Command(("apt-get", "install", "-y", "-q", "certbot"), (("DEBIAN_FRONTEND", "noninteractive"),)),
     ),
-    PackageManager("dnf", "/usr/bin/dnf", Command(("dnf", "install", "-y", "-q", "certbot"))),
-    PackageManager("yum", "/usr/bin/yum", Command(("yum", "install", "-y", "-q", "certbot"))),
+    PackageManager("dnf", "/usr/bin/dnf", Command(("dnf", "install", "-y", "-q", "certbot")), EPEL_TIMER),
+    PackageManager("yum", "/usr/bin/yum", Command(("yum", "install", "-y", "-q", "certbot")), EPEL_TIMER),
 )
 PACKAGE_PROGRAMS = tuple(m.program for m in PACKAGE_MANAGERS)
 
@@ -64,4 +68,15 @@ def unknown_manager_reason(files: HostFiles) -> str:
         "certbot is not installed and --install-certbot cannot install it: no apt-get, dnf or yum on the host"
         + (f" ({system})" if system else "")
         + "; install certbot by hand, then run fix again"
+    )
+
+
+def enable_timer(unit: str, why: str) -> Change:
+    """Enable and start a certbot timer; a restore disables it again."""
+    return Change(
+        ChangeKind.COMMAND,
+        f"enable {unit} so certbot renews ({why})",
+        command=Command(("systemctl", "enable", "--now", unit)),
+        service="certbot",
+        undo=Command(("systemctl", "disable", "--now", unit)),
     )

@@ -18,7 +18,7 @@ from mailcert.facts import HostFiles
 from mailcert.fix.model import Change, ChangeKind, Command, HostPlan
 from mailcert.fix.plan.base import PlanState, label
 from mailcert.fix.plan.certs import CERT_CHECKS, plan_certificates
-from mailcert.fix.plan.hooks import plan_key_permissions, plan_stale
+from mailcert.fix.plan.hooks import plan_key_permissions, plan_stale, plan_timer
 from mailcert.fix.plan.reload import BROKEN_ON_THE_WIRE
 from mailcert.fix.plan.result_lint import TRUST_DEPENDENT, default_lint_options, refusal
 from mailcert.fix.plan.served import keep_served
@@ -95,7 +95,7 @@ def plan_from(
     try:
         state = _state(files, model, report, host, now, units or {}, roles or _default_roles())
         state.install_certbot = install_certbot
-        planned = _plan(state, units or {}, options, ignored)
+        planned = _plan(state, options, ignored)
         why = refusal(files, planned, options=options, ignored=ignored)
         if why is None:
             return planned
@@ -120,12 +120,10 @@ def _state(
     units: Mapping[str, object], roles: RoleSet,
 ) -> PlanState:  # fmt: skip
     systemd = bool(units) or files.is_dir("/run/systemd/system")
-    return PlanState(host, files, model, report, read_certbot(files), roles, now, systemd)
+    return PlanState(host, files, model, report, read_certbot(files), roles, now, systemd, units)
 
 
-def _plan(
-    state: PlanState, units: Mapping[str, object], options: LintOptions, ignored: frozenset[str]
-) -> HostPlan:
+def _plan(state: PlanState, options: LintOptions, ignored: frozenset[str]) -> HostPlan:
     for planner in PLANNERS.values():  # cPanel's files change only through cPanel's API: it plans alone
         if planner.owns_host is not None and planner.plan_host is not None and planner.owns_host(state):
             return planner.plan_host(state)
@@ -147,9 +145,10 @@ def _plan(
             planner.renewal(state, uses, planned)
     plan_stale(state)
     plan_key_permissions(state, uses)
+    plan_timer(state)
     changes = [*state.changes, *state.edit_changes()]
     _served_by_reload(state)
-    changes += _reloads(state, units)
+    changes += _reloads(state)
     changes.sort(key=lambda c: _ORDER[c.kind])
     for finding in state.problems():
         if finding not in state.covered:
@@ -234,15 +233,13 @@ def _served_by_reload(state: PlanState) -> None:
             state.reload_service(finding.service, [finding])
 
 
-def _reloads(state: PlanState, units: Mapping[str, object]) -> list[Change]:
+def _reloads(state: PlanState) -> list[Change]:
     changes = []
     order = list(SERVICES)
     for service, findings in sorted(state.reload.items(), key=lambda item: [*order, item[0]].index(item[0])):
         if service not in state.roles.roles or service == "certbot":
             continue
-        role = state.roles.role(service)
-        systemd = any(unit in units for unit in role.systemd_units) or (not units and state.systemd)
-        argv = role.reload_argv(systemd)
+        argv = state.reload_argv(service)
         if not argv:
             continue
         removes = tuple(dict.fromkeys(label(f) for f in findings))

@@ -8,14 +8,15 @@ from mailcert.services.include_scope import FOLDERS
 
 SERVICE = Service(
     name="exim",
-    summary="Exim MTA: its runtime configuration, or Debian's split exim4 configuration",
+    summary="Exim MTA: its runtime configuration (cPanel, RHEL/EPEL), or Debian's split exim4 configuration",
     markers=(
         "/etc/exim4/exim4.conf",
         "/etc/exim4/exim4.conf.template",
         "/etc/exim4/conf.d",
         "/etc/exim.conf",
+        "/etc/exim/exim.conf",
     ),
-    config_folders=("/etc/exim",),  # /etc/exim4/ (Debian), /etc/exim/, /etc/exim.conf (cPanel)
+    config_folders=("/etc/exim",),  # /etc/exim4/ (Debian), /etc/exim/ (RHEL/EPEL), /etc/exim.conf (cPanel)
     include_folders=FOLDERS["exim"],
     daemons=("exim4", "exim"),
     protocols=("smtp",),
