@@ -3,7 +3,6 @@ the SSH libraries; every other command line goes to Fabric's Program (mailcert.t
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -25,5 +24,7 @@ def main(argv: list[str] | None = None) -> Any:
     code = run_direct(list(sys.argv) if argv is None else list(argv))
     if code is not None:
         sys.exit(code)
+    import logging  # here: the direct path has no use for it
+
     logging.getLogger("paramiko").addHandler(logging.NullHandler())
     return build_program().run(argv)

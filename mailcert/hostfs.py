@@ -10,6 +10,7 @@ import fnmatch
 import grp
 import pwd
 import stat
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from mailcert.errors import UsageError
@@ -85,17 +86,23 @@ class LocalRoot:
 
     # -- HostFiles --------------------------------------------------------------------------------
     def stat(self, path: str) -> FileFacts:
+        return self._stat(path)[0]
+
+    def _stat(self, path: str) -> tuple[FileFacts, Path | None]:
+        """The file's facts and its local path (None when refused), resolving the path once."""
         try:
             local, resolved = self._resolve(path)
         except _RefusedError as exc:
-            return FileFacts(path=path, exists=False, error=str(exc))
+            return FileFacts(path=path, exists=False, error=str(exc)), None
         try:
             st = local.stat()
         except FileNotFoundError:
-            return FileFacts(path=path, exists=False, error="no such file", resolved=resolved)
+            return FileFacts(path=path, exists=False, error="no such file", resolved=resolved), local
         except OSError as exc:
-            return FileFacts(path=path, exists=False, error=exc.strerror or str(exc), resolved=resolved)
-        return FileFacts(
+            return FileFacts(
+                path=path, exists=False, error=exc.strerror or str(exc), resolved=resolved
+            ), local
+        facts = FileFacts(
             path=path,
             exists=True,
             mode=stat.S_IMODE(st.st_mode),
@@ -108,15 +115,14 @@ class LocalRoot:
             resolved=resolved,
             error=None if stat.S_ISREG(st.st_mode) else "not a regular file",
         )
+        return facts, local
 
     def _read_bytes(self, path: str, limit: int) -> tuple[FileFacts, bytes | None]:
-        facts = self.stat(path)
-        if not facts.exists or facts.error:
+        facts, local = self._stat(path)
+        if not facts.exists or facts.error or local is None:
             return facts, None
         if facts.size is not None and facts.size > limit:
             return _with_error(facts, f"file is larger than {limit // 1024} KiB; not read"), None
-        local = self._local(path)
-        assert local is not None  # stat() succeeded
         try:
             with local.open("rb") as handle:
                 data = handle.read(limit + 1)
@@ -195,6 +201,7 @@ def _with_error(facts: FileFacts, error: str) -> FileFacts:
     return FileFacts(**{**facts.__dict__, "error": error})
 
 
+@lru_cache(maxsize=256)
 def _user_name(uid: int) -> str | None:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -202,6 +209,7 @@ def _user_name(uid: int) -> str | None:
         return None
 
 
+@lru_cache(maxsize=256)
 def _group_name(gid: int) -> str | None:
     try:
         return grp.getgrgid(gid).gr_name

@@ -21,9 +21,10 @@ class KeyInfo:
     bits: int
 
 
+@lru_cache(maxsize=4096)
 def readable(cert: x509.Certificate) -> bool:
     """The fields every check reads (names, validity, signature algorithm) decode; cryptography loads a
-    certificate before decoding them, so a loaded certificate can still fail here."""
+    certificate before decoding them, so a loaded certificate can still fail here (cached per certificate)."""
     try:
         _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
         _ = (cert.signature_algorithm_oid, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
