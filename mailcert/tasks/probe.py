@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mailcert.errors import UsageError
-from mailcert.probe import DEFAULT_EHLO, DEFAULT_PER_HOST
+from mailcert.ports import DEFAULT_EHLO, DEFAULT_PER_HOST
 from mailcert.quoting import shown
 from mailcert.tasks.declare import task
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
