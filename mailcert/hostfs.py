@@ -198,7 +198,6 @@ def _with_error(facts: FileFacts, error: str) -> FileFacts:
     return FileFacts(**{**facts.__dict__, "error": error})
 
 
-@lru_cache(maxsize=256)
 def _link_target(local: str, host_path: str) -> str | None:
     """Where the symlink `local` points, or None when it is no symlink (or missing: reading it says so).
     One readlink() instead of lstat() + readlink(): it tells "not a link" (EINVAL) from a refused path."""
