@@ -118,7 +118,22 @@ def path_of(
     now: datetime,
     fill: Sequence[x509.Certificate] = (),
 ) -> PathResult:
-    """The path judge_chain judges (`judge_chain(...).path`), without judging it."""
+    """The path judge_chain judges (`judge_chain(...).path`), without judging it; built once per store."""
+    key = (tuple(chain), tuple(fill), now)
+    found = trust.built_paths.get(key)
+    if found is None:
+        if len(trust.built_paths) >= _PATHS_KEPT:
+            trust.built_paths.clear()
+        found = trust.built_paths[key] = _build(chain, trust, now=now, fill=fill)
+    return found
+
+
+_PATHS_KEPT = 4096
+
+
+def _build(
+    chain: Sequence[x509.Certificate], trust: TrustStore, *, now: datetime, fill: Sequence[x509.Certificate]
+) -> PathResult:
     if not readable(chain[0]):
         return PathResult(PathStatus.INCOMPLETE, (chain[0],))
     usable = [chain[0], *[c for c in chain[1:] if readable(c)]]
