@@ -57,8 +57,9 @@ def common_name(name: x509.Name) -> str:
     return name.rfc4514_string() or "(empty name)"
 
 
+@lru_cache(maxsize=4096)
 def describe(cert: x509.Certificate) -> str:
-    """Short human label: CN plus the end of its fingerprint, enough to tell two certificates apart."""
+    """Short human label: CN plus the end of its fingerprint, enough to tell two certificates apart (cached)."""
     return f"'{common_name(cert.subject)}' (sha256 …{sha256_hex(cert)[-8:]})"
 
 
