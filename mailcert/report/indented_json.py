@@ -41,33 +41,32 @@ def _encode(value: object, newline: str, out: list[str]) -> None:
     elif isinstance(value, float):
         out.append(_float(value))
     elif isinstance(value, list | tuple):
-        if not value:
-            out.append("[]")
-            return
-        inner = newline + _INDENT
-        out.append("[")
-        separator = inner
-        for item in value:
-            out.append(separator)
-            separator = "," + inner
-            _encode(item, inner, out)
-        out.append(newline + "]")
+        _container("[", "]", [("", item) for item in value], newline, out)
     elif isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        inner = newline + _INDENT
-        out.append("{")
-        separator = inner
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _NotPlainJSONError
-            out.append(separator + encode_basestring(key) + ": ")
-            separator = "," + inner
-            _encode(item, inner, out)
-        out.append(newline + "}")
+        if not all(isinstance(key, str) for key in value):
+            raise _NotPlainJSONError
+        _container(
+            "{", "}", [(encode_basestring(key) + ": ", item) for key, item in value.items()], newline, out
+        )
     else:
         raise _NotPlainJSONError
+
+
+def _container(
+    opening: str, closing: str, entries: list[tuple[str, object]], newline: str, out: list[str]
+) -> None:
+    """A list (entries without a prefix) or an object (each entry prefixed by its key), one entry a line."""
+    if not entries:
+        out.append(opening + closing)
+        return
+    inner = newline + _INDENT
+    out.append(opening)
+    separator = inner
+    for prefix, item in entries:
+        out.append(separator + prefix)
+        separator = "," + inner
+        _encode(item, inner, out)
+    out.append(newline + closing)
 
 
 def _float(value: float) -> str:
