@@ -43,11 +43,12 @@ def _encode(value: object, newline: str, out: list[str]) -> None:
     elif isinstance(value, list | tuple):
         _container("[", "]", [("", item) for item in value], newline, out)
     elif isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise _NotPlainJSONError
-        _container(
-            "{", "}", [(encode_basestring(key) + ": ", item) for key, item in value.items()], newline, out
-        )
+        entries: list[tuple[str, object]] = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlainJSONError
+            entries.append((encode_basestring(key) + ": ", item))
+        _container("{", "}", entries, newline, out)
     else:
         raise _NotPlainJSONError
 
