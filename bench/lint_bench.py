@@ -1,7 +1,7 @@
 """Lint of a large host tree: 1,000 certificates behind 200 Dovecot config files plus Postfix.
 
 Prints wall time of the whole `mailcert lint` run (in-process and as a fresh CLI process) and per
-certificate. Target from the lint issue: under 3 s on the 2-core machine.
+certificate. Target (issue 23): at most 1.0 s on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from cryptography.x509.oid import NameOID
 
 CERTS = 1000
 CONFIG_FILES = 200
-TARGET_S = 3.0
+TARGET_S = 1.0
+_CHECKOUT = f"{Path(__file__).resolve().parent.parent}/"  # shown relative to it in the profile
 
 
 def _name(cn: str) -> x509.Name:
@@ -120,7 +121,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
         )
         findings = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()) or "none"
         median = statistics.median(runs)
-        profile = where_time_goes(cmd, Path(tmp)) if median >= TARGET_S else []
+        profile = where_time_goes(cmd, Path(tmp)) if median > TARGET_S else []
     data: dict[str, Any] = {
         "quick": quick,
         "certificates": CERTS,
@@ -130,7 +131,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
         "per_certificate_ms": round(median / CERTS * 1000, 3),
         "findings": findings,
         "target_s": TARGET_S,
-        "target_met": median < TARGET_S,
+        "target_met": median <= TARGET_S,
         "profile_top_self_time": profile,
     }
     text = "\n".join(
@@ -140,7 +141,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
             "| runs | median wall (fresh process) | per certificate | findings | target |",
             "|---|---|---|---|---|",
             f"| {len(runs)} | {median:.2f} s | {median / CERTS * 1000:.2f} ms | {findings} | "
-            f"< {TARGET_S:.0f} s ({'met' if median < TARGET_S else 'MISSED'}) |",
+            f"≤ {TARGET_S:.1f} s ({'met' if median <= TARGET_S else 'MISSED'}) |",
             "",
             "The run includes writing the JSON report. Postfix's certificate names mail.d0 only; without "
             "`--hostname`, lint takes every name the configuration advertises (here the Dovecot `local_name`s "
@@ -170,7 +171,7 @@ def where_time_goes(cmd: list[str], tmp: Path, top: int = 8) -> list[tuple[str, 
     stats = pstats.Stats(str(stats_file))
     rows = []
     for (filename, line, func), (_cc, calls, self_time, _cum, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        where = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", filename).split("/work/main/")[-1]
+        where = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", filename).split(_CHECKOUT)[-1]
         rows.append((f"{where}:{line}({func})", self_time, calls))
     rows.sort(key=lambda row: -row[1])
     return [(name, round(t, 3), n) for name, t, n in rows[:top]]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import mailcert
-from bench import peers
+from bench import peers, startup_bench
 from bench.peers import Endpoint, Verdict
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.served import check_probe
@@ -222,23 +222,10 @@ def startup_profile(runs: int = 3) -> dict[str, Any]:
     (`python -X importtime`, cumulative)."""
     argv = [sys.executable, "-m", "mailcert", "probe", "--help"]
     startup = statistics.median(_timed(argv)[0] for _ in range(runs)) * 1000
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *argv[1:]],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    imports = []
-    for line in done.stderr.splitlines():
-        parts = line.split("|")
-        # "import time: self [us] | cumulative | imported package"; top-level imports are indented by one space
-        if len(parts) == 3 and parts[1].strip().isdigit() and not parts[2].startswith("  "):
-            imports.append((parts[2].strip(), int(parts[1]) / 1000))
-    imports.sort(key=lambda item: -item[1])
+    imports = startup_bench.slowest_imports(argv[1:])
     return {
         "startup_ms": round(startup, 1),
-        "slowest_imports_ms": [[n, round(ms, 1)] for n, ms in imports[:6]],
+        "slowest_imports_ms": [[n, ms] for n, ms in imports],
     }
 
 

@@ -6,10 +6,13 @@ targets are re-rooted, and a link that climbs above ROOT is refused.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import grp
+import os
 import pwd
 import stat
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from mailcert.errors import UsageError
@@ -46,7 +49,8 @@ class LocalRoot:
             raise _RefusedError(f"{host_path!r} is not an absolute path")
         if "\x00" in host_path:
             raise _RefusedError("path contains a NUL byte")
-        parts = list(PurePosixPath(host_path).parts[1:])
+        parts = host_path.split("/")[1:]  # "" and "." components are skipped below
+        root = str(self.root)
         resolved: list[str] = []
         links = 0
         while parts:
@@ -58,24 +62,18 @@ class LocalRoot:
                     raise _RefusedError(f"{host_path} climbs above /")
                 resolved.pop()
                 continue
-            local = self.root.joinpath(*resolved, part)
-            try:  # a name longer than the filesystem allows (ENAMETOOLONG) is a refused path, not a crash
-                is_link = local.is_symlink()
-                target = str(local.readlink()) if is_link else ""
-            except OSError as exc:
-                raise _RefusedError(f"{host_path[:200]}: {exc.strerror or exc}") from None
-            if is_link:
+            # Strings, not Path objects: pathlib's parsing per component was a large part of lint's time.
+            target = _link_target(os.path.join(root, *resolved, part), host_path)  # noqa: PTH118
+            if target is not None:
                 links += 1
                 if links > _MAX_LINKS:
                     raise _RefusedError(f"{host_path}: too many levels of symbolic links (a loop?)")
-                target_parts = list(PurePosixPath(target).parts)
                 if target.startswith("/"):
                     resolved = []
-                    target_parts = target_parts[1:]
-                parts = target_parts + parts
+                parts = target.split("/") + parts
                 continue
             resolved.append(part)
-        return self.root.joinpath(*resolved), "/" + "/".join(resolved)
+        return Path(os.path.join(root, *resolved)), "/" + "/".join(resolved)  # noqa: PTH118
 
     def _local(self, host_path: str) -> Path | None:
         try:
@@ -85,17 +83,23 @@ class LocalRoot:
 
     # -- HostFiles --------------------------------------------------------------------------------
     def stat(self, path: str) -> FileFacts:
+        return self._stat(path)[0]
+
+    def _stat(self, path: str) -> tuple[FileFacts, Path | None]:
+        """The file's facts and its local path (None when refused), resolving the path once."""
         try:
             local, resolved = self._resolve(path)
         except _RefusedError as exc:
-            return FileFacts(path=path, exists=False, error=str(exc))
+            return FileFacts(path=path, exists=False, error=str(exc)), None
         try:
             st = local.stat()
         except FileNotFoundError:
-            return FileFacts(path=path, exists=False, error="no such file", resolved=resolved)
+            return FileFacts(path=path, exists=False, error="no such file", resolved=resolved), local
         except OSError as exc:
-            return FileFacts(path=path, exists=False, error=exc.strerror or str(exc), resolved=resolved)
-        return FileFacts(
+            return FileFacts(
+                path=path, exists=False, error=exc.strerror or str(exc), resolved=resolved
+            ), local
+        facts = FileFacts(
             path=path,
             exists=True,
             mode=stat.S_IMODE(st.st_mode),
@@ -108,15 +112,14 @@ class LocalRoot:
             resolved=resolved,
             error=None if stat.S_ISREG(st.st_mode) else "not a regular file",
         )
+        return facts, local
 
     def _read_bytes(self, path: str, limit: int) -> tuple[FileFacts, bytes | None]:
-        facts = self.stat(path)
-        if not facts.exists or facts.error:
+        facts, local = self._stat(path)
+        if not facts.exists or facts.error or local is None:
             return facts, None
         if facts.size is not None and facts.size > limit:
             return _with_error(facts, f"file is larger than {limit // 1024} KiB; not read"), None
-        local = self._local(path)
-        assert local is not None  # stat() succeeded
         try:
             with local.open("rb") as handle:
                 data = handle.read(limit + 1)
@@ -195,6 +198,22 @@ def _with_error(facts: FileFacts, error: str) -> FileFacts:
     return FileFacts(**{**facts.__dict__, "error": error})
 
 
+def _link_target(local: str, host_path: str) -> str | None:
+    """Where the symlink `local` points, or None when it is no symlink (or missing: reading it says so).
+    One readlink() instead of lstat() + readlink(): it tells "not a link" (EINVAL) from a refused path."""
+    try:
+        return os.readlink(local)  # noqa: PTH115 — a string path, as in _resolve
+    except OSError as exc:
+        if exc.errno in _NOT_A_LINK:
+            return None
+        # a name longer than the filesystem allows (ENAMETOOLONG) is a refused path, not a crash
+        raise _RefusedError(f"{host_path[:200]}: {exc.strerror or exc}") from None
+
+
+_NOT_A_LINK = frozenset({errno.EINVAL, errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+@lru_cache(maxsize=256)
 def _user_name(uid: int) -> str | None:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -202,6 +221,7 @@ def _user_name(uid: int) -> str | None:
         return None
 
 
+@lru_cache(maxsize=256)
 def _group_name(gid: int) -> str | None:
     try:
         return grp.getgrgid(gid).gr_name

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from mailcert.model import Mode
 
+# How mailcert speaks to these ports as a client (mailcert.probe; here so that `mailcert probe --help` can
+# show them without importing the prober).
+DEFAULT_EHLO = "mailcert.invalid"  # the name sent in EHLO
+DEFAULT_PER_HOST = 2  # connections to one host at a time
+
 
 @dataclass(frozen=True)
 class PortRole:

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
+from mailcert.audit import DEFAULT_FORKS
 from mailcert.audit.host import AuditSettings, HostAudit, audit_host
 from mailcert.inventory import InventoryHost
 from mailcert.model import Status
-
-DEFAULT_FORKS = 10
 
 
 def audit_fleet(

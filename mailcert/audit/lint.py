@@ -79,11 +79,12 @@ def lint_host_model(files: HostFiles, *, name: str, options: LintOptions) -> tup
         else None
     )
     found: list[Finding] = []
+    checked = _CheckedSources(cache, options.checks)
     for service in model.services:
         for listener in service.listeners:
             names = hostnames_for(listener, options.hostnames, config_names)
             endpoints += _check_listener(
-                listener, names, cache, options.checks, model, found, service, config_only
+                listener, names, checked, options.checks, model, found, service, config_only
             )
     findings += found
     findings += _renewal_findings(files, model, options.checks)
@@ -107,7 +108,7 @@ def hostnames_for(listener: Listener, hostnames: Hostnames | None, config_names:
 def _check_listener(
     listener: Listener,
     names: Sequence[str],
-    cache: FileCache,
+    checked: _CheckedSources,
     opts: CheckOptions,
     model: HostModel,
     found: list[Finding],
@@ -143,7 +144,7 @@ def _check_listener(
         result = (
             config_only.check_source(source, source_names, opts, where)
             if config_only is not None
-            else check_cert_source(source, cache, source_names, opts, where)
+            else checked.check(source, source_names, where)
         )
         results.append(result)
         for finding in result.findings:
@@ -159,6 +160,22 @@ def _check_listener(
             )
         )
     return endpoints
+
+
+class _CheckedSources:
+    """check_cert_source once per (source, names, where) of a host: listeners that share a certificate
+    (Dovecot's imap, imaps, pop3 and pop3s with the same SNI blocks) get the same result, judged once."""
+
+    def __init__(self, cache: FileCache, opts: CheckOptions) -> None:
+        self.cache = cache
+        self.opts = opts
+        self._results: dict[tuple[CertSource, tuple[str, ...], Where], SourceResult] = {}
+
+    def check(self, source: CertSource, names: Sequence[str], where: Where) -> SourceResult:
+        key = (source, tuple(names), where)
+        if key not in self._results:
+            self._results[key] = check_cert_source(source, self.cache, names, self.opts, where)
+        return self._results[key]
 
 
 def _names_by_source(listener: Listener, names: Sequence[str]) -> list[tuple[CertSource, list[str]]]:

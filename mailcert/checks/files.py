@@ -14,7 +14,7 @@ from mailcert.facts import BlockKind, FileFacts, HostFiles, PemBlock
 from mailcert.model import ConfiguredCert, Finding, Severity
 from mailcert.pki.certinfo import not_after, san_dns_names, sha256_hex, spki_der
 from mailcert.pki.chain import PathStatus
-from mailcert.pki.judge import judge_chain
+from mailcert.pki.judge import path_of
 from mailcert.quoting import shell_command
 from mailcert.services.model import CertSource, PemLayout
 
@@ -104,9 +104,7 @@ def check_cert_source(
         sans=tuple(san_dns_names(leaf)),
     )
     fill = _ca_file_certs(source, cache)
-    leaf_only = (
-        len(chain) == 1 and judge_chain(chain, opts.trust, now=opts.now).path.status is PathStatus.INCOMPLETE
-    )
+    leaf_only = len(chain) == 1 and path_of(chain, opts.trust, now=opts.now).status is PathStatus.INCOMPLETE
     if leaf_only:
         findings.append(_not_fullchain(file_of[id(leaf)], chain, fill, source, opts, at_config))
     findings += check_chain(chain, hostnames, opts, at_cert, fill=fill, report_incomplete=not leaf_only)
@@ -284,9 +282,7 @@ def _not_fullchain(
         if path.endswith("/cert.pem")
         else "a file with leaf + intermediates"
     )
-    completed = (
-        fill and judge_chain(chain, opts.trust, now=opts.now, fill=fill).path.status is PathStatus.TRUSTED
-    )
+    completed = fill and path_of(chain, opts.trust, now=opts.now, fill=fill).status is PathStatus.TRUSTED
     if completed:
         return where.finding(
             "config.cert-not-fullchain",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,9 +21,10 @@ class KeyInfo:
     bits: int
 
 
+@lru_cache(maxsize=4096)
 def readable(cert: x509.Certificate) -> bool:
     """The fields every check reads (names, validity, signature algorithm) decode; cryptography loads a
-    certificate before decoding them, so a loaded certificate can still fail here."""
+    certificate before decoding them, so a loaded certificate can still fail here (cached per certificate)."""
     try:
         _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
         _ = (cert.signature_algorithm_oid, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
@@ -31,10 +33,13 @@ def readable(cert: x509.Certificate) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def sha256_hex(cert: x509.Certificate) -> str:
+    """The SHA-256 fingerprint in hex (cached, as the other per-certificate facts: certificates are immutable)."""
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
+@lru_cache(maxsize=4096)
 def spki_der(cert: x509.Certificate) -> bytes:
     try:
         return cert.public_key().public_bytes(
@@ -52,8 +57,9 @@ def common_name(name: x509.Name) -> str:
     return name.rfc4514_string() or "(empty name)"
 
 
+@lru_cache(maxsize=4096)
 def describe(cert: x509.Certificate) -> str:
-    """Short human label: CN plus the end of its fingerprint, enough to tell two certificates apart."""
+    """Short human label: CN plus the end of its fingerprint, enough to tell two certificates apart (cached)."""
     return f"'{common_name(cert.subject)}' (sha256 …{sha256_hex(cert)[-8:]})"
 
 
@@ -86,9 +92,11 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return is_self_issued(cert) and signed_by(cert, cert)
 
 
+@lru_cache(maxsize=8192)
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """`issuer` signed `cert` (names chain and the signature verifies), legacy SHA-1/MD5 signatures included:
-    those must be recognised so they can be reported as weak, not mistaken for a missing issuer."""
+    those must be recognised so they can be reported as weak, not mistaken for a missing issuer. Cached per
+    (certificate, issuer): certificates hash and compare by their DER, so each signature is verified once."""
     if cert.issuer != issuer.subject:
         return False
     try:

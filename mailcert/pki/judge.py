@@ -93,11 +93,10 @@ def judge_chain(
     fill: Sequence[x509.Certificate] = (),
 ) -> Judgement:
     """Judge `chain` (leaf first, as served) for every name in `hostnames`."""
+    path = path_of(chain, trust, now=now, fill=fill)
     if not readable(chain[0]):
         reason = Fault(Problem.INVALID_CERT, "its names or validity cannot be decoded", 0, chain[0])
-        return Judgement(PathResult(PathStatus.INCOMPLETE, (chain[0],)), (reason,))
-    usable = [chain[0], *[c for c in chain[1:] if readable(c)]]
-    path = build_path(usable, trust, [c for c in fill if readable(c)], now=now)
+        return Judgement(path, (reason,))
     certs = path.path
     findings: list[Fault] = []
     findings += _key(certs[0], 0)
@@ -110,6 +109,35 @@ def judge_chain(
     findings += _signatures_and_validity(path, now)
     findings += _name_constraints(certs)
     return Judgement(path, tuple(findings))
+
+
+def path_of(
+    chain: Sequence[x509.Certificate],
+    trust: TrustStore,
+    *,
+    now: datetime,
+    fill: Sequence[x509.Certificate] = (),
+) -> PathResult:
+    """The path judge_chain judges (`judge_chain(...).path`), without judging it; built once per store."""
+    key = (tuple(chain), tuple(fill), now)
+    found = trust.built_paths.get(key)
+    if found is None:
+        if len(trust.built_paths) >= _PATHS_KEPT:
+            trust.built_paths.clear()
+        found = trust.built_paths[key] = _build(chain, trust, now=now, fill=fill)
+    return found
+
+
+_PATHS_KEPT = 4096
+
+
+def _build(
+    chain: Sequence[x509.Certificate], trust: TrustStore, *, now: datetime, fill: Sequence[x509.Certificate]
+) -> PathResult:
+    if not readable(chain[0]):
+        return PathResult(PathStatus.INCOMPLETE, (chain[0],))
+    usable = [chain[0], *[c for c in chain[1:] if readable(c)]]
+    return build_path(usable, trust, [c for c in fill if readable(c)], now=now)
 
 
 def _label(cert: x509.Certificate, depth: int) -> str:

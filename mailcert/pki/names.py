@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 
+@lru_cache(maxsize=8192)
 def normalise(name: str) -> str:
-    """Lower-case A-label form without a trailing dot; IDN U-labels are converted."""
+    """Lower-case A-label form without a trailing dot; IDN U-labels are converted (cached: the IDNA codec is
+    slow, and lint compares each configured name with many certificates)."""
     name = name.strip().rstrip(".").lower()
     try:
         return name.encode("idna").decode("ascii")
@@ -15,6 +18,7 @@ def normalise(name: str) -> str:
         return name
 
 
+@lru_cache(maxsize=8192)
 def is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -43,8 +44,9 @@ def _finite_field_bits(modulus_bits: int, subgroup_bits: int | None = None) -> i
     return level
 
 
+@lru_cache(maxsize=4096)
 def key_strength(cert: x509.Certificate) -> KeyStrength:
-    """The strength of `cert`'s public key; never raises."""
+    """The strength of `cert`'s public key; never raises (cached: certificates are immutable)."""
     if has_explicit_ec_parameters(cert):
         return KeyStrength(
             "EC", 0, 0, unusable="its EC public key has explicit curve parameters, not a named curve"

@@ -6,12 +6,17 @@ import ssl
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from mailcert.errors import UsageError
 from mailcert.pki.certinfo import readable, signed_by, spki_der
+
+if TYPE_CHECKING:
+    from mailcert.pki.chain import PathResult
 
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
@@ -37,6 +42,11 @@ class TrustStore:
     _by_subject: dict[x509.Name, list[x509.Certificate]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Paths built against this store (mailcert.pki.judge.path_of) by (chain, fill, now): lint judges a chain for
+    # its leaf-only check and again for its findings, probe one served chain per name. Kept small.
+    built_paths: dict[
+        tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...], datetime], PathResult
+    ] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for root in self.roots:

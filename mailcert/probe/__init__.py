@@ -7,10 +7,11 @@ Public API: `probe_endpoint`, `probe_all`, `ProbeTarget`, `ProbeResult`, `Observ
 from __future__ import annotations
 
 from mailcert.model import Mode
-from mailcert.probe.pool import DEFAULT_PER_HOST, probe_all
+from mailcert.ports import DEFAULT_EHLO, DEFAULT_PER_HOST
+from mailcert.probe.pool import probe_all
 from mailcert.probe.registry import PROTOCOL_LABELS, PROTOCOLS, STANDARD_PORTS, PortRole, role_for
 from mailcert.probe.result import Observed, ProbeResult, ProbeTarget, Timeouts
-from mailcert.probe.session import DEFAULT_EHLO, probe_endpoint
+from mailcert.probe.session import probe_endpoint
 
 __all__ = [
     "DEFAULT_EHLO",

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from mailcert.ports import DEFAULT_EHLO, DEFAULT_PER_HOST
 from mailcert.probe.result import ProbeResult, ProbeTarget, Timeouts
-from mailcert.probe.session import DEFAULT_EHLO, probe_endpoint
+from mailcert.probe.session import probe_endpoint
 
-DEFAULT_PER_HOST = 2
 DEFAULT_WORKERS = 16
 
 

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from mailcert.model import Mode
+from mailcert.ports import DEFAULT_EHLO
 from mailcert.probe import imap, pop3, smtp
 from mailcert.probe.registry import sniff_protocol
 from mailcert.probe.result import Observed, ProbeResult, ProbeTarget, Timeouts
 from mailcert.probe.wire import Wire, WireError, is_plaintext_answer
-
-DEFAULT_EHLO = "mailcert.invalid"
 
 Negotiate = Callable[[Wire, str, str], None]
 DIALOGUES: dict[str, Negotiate] = {"smtp": smtp.negotiate, "imap": imap.negotiate, "pop3": pop3.negotiate}

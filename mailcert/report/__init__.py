@@ -9,20 +9,47 @@ from collections.abc import Callable
 
 from mailcert.errors import UsageError
 from mailcert.model import Report
-from mailcert.report.html import render_html
-from mailcert.report.json import render_json
-from mailcert.report.markdown import render_markdown
-from mailcert.report.sarif import render_sarif
-from mailcert.report.text import render_text
 
 __all__ = ["FORMATS", "check_format", "render"]
 
+
+# Each renderer imported when its format is asked for: HTML brings Jinja2, which JSON output never needs.
+def _text(report: Report, color: bool, _root: str | None) -> str:
+    from mailcert.report.text import render_text
+
+    return render_text(report, color=color)
+
+
+def _json(report: Report, _color: bool, _root: str | None) -> str:
+    from mailcert.report.json import render_json
+
+    return render_json(report)
+
+
+def _sarif(report: Report, _color: bool, root: str | None) -> str:
+    from mailcert.report.sarif import render_sarif
+
+    return render_sarif(report, root_uri=root)
+
+
+def _markdown(report: Report, _color: bool, _root: str | None) -> str:
+    from mailcert.report.markdown import render_markdown
+
+    return render_markdown(report)
+
+
+def _html(report: Report, _color: bool, _root: str | None) -> str:
+    from mailcert.report.html import render_html
+
+    return render_html(report)
+
+
 _RENDERERS: dict[str, Callable[[Report, bool, str | None], str]] = {
-    "text": lambda report, color, _root: render_text(report, color=color),
-    "json": lambda report, _color, _root: render_json(report),
-    "sarif": lambda report, _color, root: render_sarif(report, root_uri=root),
-    "markdown": lambda report, _color, _root: render_markdown(report),
-    "html": lambda report, _color, _root: render_html(report),
+    "text": _text,
+    "json": _json,
+    "sarif": _sarif,
+    "markdown": _markdown,
+    "html": _html,
 }
 
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)

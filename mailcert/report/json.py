@@ -7,7 +7,6 @@ holds no secrets, and a field added to it appears here only when someone adds it
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -15,6 +14,7 @@ from pathlib import PurePath
 
 from mailcert.errors import MailcertError
 from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Report, ServedCert
+from mailcert.report.indented_json import indented_json
 from mailcert.symptoms import symptoms_for
 from mailcert.wording import iso_utc
 
@@ -132,7 +132,7 @@ def report_to_dict(report: Report) -> JSONObject:
 def readable_json(value: JSONValue) -> str:
     """Indented JSON with UTF-8 kept readable, but DEL and C1 controls escaped: json.dumps leaves them raw,
     and U+009B (CSI) from a hostile host's config would drive a terminal the report is printed on."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = indented_json(value)  # json.dumps(value, indent=2, ensure_ascii=False), faster
     return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # only inside strings: same JSON value
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from invoke.collection import Collection
+from typing import TYPE_CHECKING
 
+from mailcert.tasks.declare import declared
 from mailcert.tasks.state import RunState, run_state
+
+if TYPE_CHECKING:
+    from invoke.collection import Collection
 
 # Tasks whose positional argument may be repeated (`mailcert probe a b c`): task name -> iterable flag.
 VARIADIC: dict[str, str] = {"probe": "target", "explain": "text", "review": "tree", "report.merge": "report"}
@@ -13,13 +17,21 @@ __all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
 
 
 def namespace() -> Collection:
+    from invoke.collection import Collection
+    from invoke.tasks import task
+
     from mailcert.tasks import audit, explain, fix, lab, lint, probe, report, review, verify
 
     ns = Collection()
     for module in (lint, review, probe, explain, audit, fix, verify):
         for name in dir(module):
             obj = getattr(module, name)
-            if getattr(obj, "__module__", None) == module.__name__ and _is_task(obj):
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue
+            declaration = declared(obj)
+            if declaration is not None:  # declared without Invoke (mailcert.tasks.declare)
+                ns.add_task(task(**declaration.invoke_options())(obj))
+            elif _is_task(obj):
                 ns.add_task(obj)
     ns.add_collection(Collection.from_module(lab, name="lab"))
     ns.add_collection(Collection.from_module(report, name="report"))

@@ -10,17 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.fleet import audit_fleet
-from mailcert.audit.host import AuditSettings, HostAudit
-from mailcert.dns.resolver import parse_resolver
-from mailcert.inventory import InventoryHost
 from mailcert.model import Report
-from mailcert.report import check_format, render
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
@@ -32,6 +27,12 @@ from mailcert.tasks.fleet import (
 )
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from mailcert.audit.host import AuditSettings, HostAudit
+    from mailcert.inventory import InventoryHost
 
 _LAST: list[HostAudit] = []
 
@@ -64,6 +65,10 @@ def audit(
     resolver: str | None = None,
 ) -> None:
     """Audit every inventory host over SSH: gather its files in one round trip, lint them, probe its ports."""
+    from mailcert.audit.host import AuditSettings
+    from mailcert.dns.resolver import parse_resolver
+    from mailcert.report import check_format, render
+
     check_format(format)
     hosts = fleet_hosts(c, inventory, limit, shard)
     settings = AuditSettings(
@@ -90,6 +95,8 @@ def run_audit(
     progress: TextIO | None = None,
 ) -> list[HostAudit]:
     """audit_fleet, remembered for the next task of this run (`mailcert audit fix`)."""
+    from mailcert.audit.fleet import audit_fleet
+
     results = audit_fleet(hosts, settings, forks=forks, progress=progress)
     _LAST[:] = results
     return results

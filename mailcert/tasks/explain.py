@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-
-from invoke.context import Context
-from invoke.tasks import task
+from typing import TYPE_CHECKING
 
 from mailcert.errors import UsageError
-from mailcert.explain import NO_MATCH_HINT, no_match_reason, render_text
-from mailcert.explain import explain as explain_error
+from mailcert.tasks.declare import task
 from mailcert.tasks.options import emit
 from mailcert.tasks.state import run_state
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
 
 @task(
-    iterable=["text"],
-    auto_shortflags=False,
+    iterable=("text",),
     help={
         "text": "the client's error text or a code (0x30, 48, 0x80090322, 12038); quote it, or give it as "
         "several words",
@@ -34,6 +33,10 @@ def explain(
     output: str | None = None,
 ) -> None:
     """Map what Outlook, Apple Mail, Thunderbird, Android or OpenSSL said to the checks that find its cause."""
+    # Imported here, not above: `--help` reads only the declaration (mailcert.tasks.direct).
+    from mailcert.explain import NO_MATCH_HINT, no_match_reason, render_text
+    from mailcert.explain import explain as explain_error
+
     query = " ".join(text or []).strip()
     if not query:
         raise UsageError("nothing to explain", todo="give the error text or code, e.g. mailcert explain 0x30")

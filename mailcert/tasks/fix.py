@@ -12,38 +12,33 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.host import AuditSettings, HostAudit, audit_host
 from mailcert.errors import UsageError
-from mailcert.fix.apply.fleet import HostWork, apply_fleet, printer
-from mailcert.fix.apply.host import HostApplied, Interruption, new_run_id
-from mailcert.fix.apply.result import final_report, seen_plan
-from mailcert.fix.apply.rollback import check_run_id, rollback_host
-from mailcert.fix.model import HostPlan
-from mailcert.fix.plan.host import plan_audited_host
-from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
-from mailcert.inventory import InventoryHost
 from mailcert.model import HostReport, Report
-from mailcert.pki.trust import TrustStore
-from mailcert.report import check_format, render
-from mailcert.report.fix_applied import before_after, nothing_to_do_line, recovered_entries
-from mailcert.report.fix_plan import plan_entries, render_json_with_endpoints, render_markdown, render_text
 from mailcert.tasks.audit import last_audit, run_audit
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
     FleetTask,
     fleet_hosts,
-    is_tty,
     positive_whole,
     prompted_sudo_password,
 )
 from mailcert.tasks.options import COMMON_HELP, emit, parse_at, wants_color
 from mailcert.tasks.state import run_state
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from mailcert.audit.host import AuditSettings, HostAudit
+    from mailcert.fix.apply.host import HostApplied, Interruption
+    from mailcert.fix.model import HostPlan
+    from mailcert.inventory import InventoryHost
+    from mailcert.pki.trust import TrustStore
 
 
 @task(
@@ -80,6 +75,15 @@ def fix(
     ca_bundle: list[str] | None = None,
 ) -> None:
     """Plan the changes that remove the audit's findings, show them, apply them, re-probe; roll back what fails."""
+    from mailcert.audit.host import AuditSettings
+    from mailcert.fix.apply.host import Interruption, new_run_id
+    from mailcert.fix.apply.result import final_report, seen_plan
+    from mailcert.fix.apply.rollback import check_run_id
+    from mailcert.fix.plan.host import plan_audited_host
+    from mailcert.fix.roles import roles_for, warn_unnamed_roles_folder
+    from mailcert.report import check_format
+    from mailcert.report.fix_applied import before_after, nothing_to_do_line, recovered_entries
+
     check_format(format)
     workers = positive_whole(forks, "--forks")
     sudo_password = prompted_sudo_password(c)  # --prompt-for-sudo-password: for become hosts without one
@@ -134,6 +138,9 @@ def _audits(hosts: list[InventoryHost], settings: AuditSettings, workers: int) -
 
 
 def _confirm(yes: bool, plans: Sequence[HostPlan], stream: TextIO = sys.stdin) -> None:
+    from mailcert.audit.fleet import is_tty
+    from mailcert.report.fix_plan import render_text
+
     if yes:
         return
     changing = [p for p in plans if not p.empty]
@@ -160,6 +167,10 @@ def _apply_all(
     say: TextIO,
     roles: str | None = None,
 ) -> list[HostApplied]:
+    from mailcert.audit.host import audit_host
+    from mailcert.fix.apply.fleet import HostWork, apply_fleet, printer
+    from mailcert.fix.roles import roles_for
+
     def recheck(host: InventoryHost) -> HostReport:
         # Without --at, "now" is after the change: a certificate issued a moment ago is valid by then.
         return audit_host(
@@ -183,6 +194,14 @@ def _finish(
     output: str | None,
     recovered: Sequence[dict[str, object]] = (),
 ) -> None:
+    from mailcert.report import render
+    from mailcert.report.fix_plan import (
+        plan_entries,
+        render_json_with_endpoints,
+        render_markdown,
+        render_text,
+    )
+
     report = Report(
         generated_at=datetime.now(UTC),
         evaluated_at=now,
@@ -206,6 +225,8 @@ def _finish(
 
 
 def _rollback(run_id: str, hosts: Sequence[InventoryHost], workers: int) -> None:
+    from mailcert.fix.apply.rollback import rollback_host
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts) or 1))) as pool:
         results = list(pool.map(lambda h: rollback_host(h, run_id), hosts))
     for result in results:

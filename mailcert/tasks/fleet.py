@@ -3,17 +3,19 @@ whole-number options, the prompted sudo password, and whether a stream is a term
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import Task
 
-from mailcert.audit.fleet import DEFAULT_FORKS as DEFAULT_FORKS
-from mailcert.audit.fleet import is_tty as is_tty
-from mailcert.audit.options import checked_roles
+from mailcert.audit import DEFAULT_FORKS as DEFAULT_FORKS
 from mailcert.errors import UsageError
-from mailcert.inventory import InventoryHost, Secret, load_inventory
-from mailcert.inventory.shard import SHARD_HELP, parse_shard, select_shard
+from mailcert.inventory.shard import SHARD_HELP
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from mailcert.inventory import InventoryHost, Secret
 
 DEFAULT_INVENTORY = "inventory"
 
@@ -52,6 +54,8 @@ def positive_whole(value: str | int, flag: str) -> int:
 
 def prompted_sudo_password(c: Context) -> Secret | None:
     """The --prompt-for-sudo-password answer (or MAILCERT_SUDO_PASSWORD; FABRIC_SUDO_PASSWORD under fab), masked."""
+    from mailcert.inventory import Secret
+
     sudo = c.config.get("sudo") if hasattr(c, "config") else None
     password = sudo.get("password") if sudo is not None else None
     return Secret(password) if isinstance(password, str) and password else None
@@ -62,6 +66,10 @@ def fleet_hosts(
 ) -> list[InventoryHost]:
     """The hosts a fleet task works on: `TASK -I PATH`, else the global `mailcert -I PATH`, else
     ./inventory, narrowed by --limit, then by --shard K/N."""
+    from mailcert.audit.options import checked_roles
+    from mailcert.inventory import load_inventory
+    from mailcert.inventory.shard import parse_shard, select_shard
+
     wanted = parse_shard(shard) if shard is not None else None  # a bad --shard stops before the inventory
     configured = c.config.get("inventory") if hasattr(c, "config") else None
     selected = load_inventory(inventory or configured or DEFAULT_INVENTORY).select(limit)

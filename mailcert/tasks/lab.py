@@ -10,10 +10,11 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from mailcert.errors import UsageError
-from mailcert.lab import lifecycle
 from mailcert.lab.faults import DEMO_MIX, FAULTS
-from mailcert.lab.network import GATEWAY
 from mailcert.tasks.state import run_state
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
 
 SUBCOMMANDS = ("up", "down", "status", "exec")
 DIR_HELP = "the lab's folder: inventory, SSH key, known_hosts, CA bundle, host files (default ./lab)"
@@ -72,6 +73,9 @@ def up(
 ) -> None:
     """Start the lab: mail hosts in network namespaces, a lab CA, Pebble + mock DNS, the hosts' mail domains
     (dnsmasq: MX, SRV, MTA-STS, TLSA; nginx: autoconfig, autodiscover, MTA-STS); write the inventory."""
+    from mailcert.lab import lifecycle
+    from mailcert.lab.network import GATEWAY
+
     kinds = [k.strip() for k in kind.split(",") if k.strip()]
     delay_ms = _milliseconds(delay) if delay else None
     result = lifecycle.up(
@@ -105,6 +109,8 @@ def up(
 )
 def down(c: Context, dir: str = "lab", force: bool = False) -> None:
     """Stop the lab and remove its namespaces, links, processes and generated files."""
+    from mailcert.lab import lifecycle
+
     if lifecycle.down(Path(dir), say=_say):
         return
     if force:
@@ -119,6 +125,8 @@ def down(c: Context, dir: str = "lab", force: bool = False) -> None:
 @task(auto_shortflags=False, help={"dir": DIR_HELP, "format": "text or json"})
 def status(c: Context, dir: str = "lab", format: str = "text") -> None:
     """What runs in the lab: hosts with name, address, state, services and planted faults."""
+    from mailcert.lab import lifecycle
+
     if format not in ("text", "json"):
         raise UsageError(f"--format {format}: lab status speaks text or json")
     report = lifecycle.status(Path(dir))
@@ -142,6 +150,8 @@ def status(c: Context, dir: str = "lab", format: str = "text") -> None:
 )
 def exec_(c: Context, host: str, command: str = "[]", dir: str = "lab") -> None:
     """Run a command as root inside a lab host: `mailcert lab exec mx1 -- postconf -n`."""
+    from mailcert.lab import lifecycle
+
     try:
         words = json.loads(command) if command.startswith("[") else command.split()
     except ValueError:

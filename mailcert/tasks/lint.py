@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invoke.context import Context
-from invoke.tasks import task
-
-from mailcert.audit.lint import LintOptions, lint_host
-from mailcert.hostfs import LocalRoot
-from mailcert.model import Report
-from mailcert.report import check_format, render
-from mailcert.services.registry import check_role_names
+from mailcert.tasks.declare import task
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
 from mailcert.tasks.state import run_state
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
 
 @task(
-    positional=["root"],
-    iterable=["hostname", "role", "ca_bundle"],
-    auto_shortflags=False,
+    positional=("root",),
+    iterable=("hostname", "role", "ca_bundle"),
     help={
         "root": "folder that stands for the host's / (holding etc/postfix, etc/dovecot, etc/letsencrypt, ...)",
         "hostname": "a name clients use; every TLS service must cover it (repeatable; default: names in the config)",
@@ -46,6 +42,13 @@ def lint(
     require_files: bool = False,
 ) -> None:
     """Check the TLS configuration, certificates and keys of a host's files, offline."""
+    # Imported here, not above: `--help` reads only the declaration (mailcert.tasks.direct).
+    from mailcert.audit.lint import LintOptions, lint_host
+    from mailcert.hostfs import LocalRoot
+    from mailcert.model import Report
+    from mailcert.report import check_format, render
+    from mailcert.services.registry import check_role_names
+
     check_format(format)
     checks = check_options(at, ca_bundle or [], warn_days, crit_days)
     files = LocalRoot(root)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mailcert.checks.certs import CheckOptions
 from mailcert.errors import UsageError
-from mailcert.pki.trust import TrustStore
+
+if TYPE_CHECKING:
+    from mailcert.checks.certs import CheckOptions
 
 FORMAT_HELP = "text (default), json, sarif, markdown or html"
 
@@ -41,6 +42,10 @@ def parse_at(value: str | None, *, now: datetime | None = None) -> datetime:
 def check_options(
     at: str | None, ca_bundles: Sequence[str], warn_days: int | str = 21, crit_days: int | str = 7
 ) -> CheckOptions:
+    # Imported here: the tasks' `--help` imports this module for COMMON_HELP, and needs no certificates.
+    from mailcert.checks.certs import CheckOptions
+    from mailcert.pki.trust import TrustStore
+
     try:
         warn, crit = int(warn_days), int(crit_days)
     except ValueError:
@@ -61,6 +66,8 @@ def emit(text: str, output: str | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
+    import tempfile  # only with --output
+
     target = Path(output)
     try:
         fd, tmp = tempfile.mkstemp(

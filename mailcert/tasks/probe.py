@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from invoke.context import Context
-from invoke.tasks import task
-
-from mailcert.audit.outside import probe_reports
-from mailcert.client_verdicts import EndpointClients, endpoint_clients, parse_client_option
 from mailcert.errors import UsageError
-from mailcert.model import Mode, Report
-from mailcert.probe import DEFAULT_EHLO, DEFAULT_PER_HOST, Timeouts, probe_all
-from mailcert.probe.targets import TargetOptions, expand_targets
+from mailcert.ports import DEFAULT_EHLO, DEFAULT_PER_HOST
 from mailcert.quoting import shown
-from mailcert.report import check_format, render
-from mailcert.report.json import readable_json, report_to_dict
+from mailcert.tasks.declare import task
 from mailcert.tasks.options import COMMON_HELP, check_options, emit, wants_color
 from mailcert.tasks.state import run_state
 
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+    from mailcert.client_verdicts import EndpointClients
+    from mailcert.model import Report
+
 
 @task(
-    iterable=["target", "ca_bundle"],
-    auto_shortflags=False,
+    iterable=("target", "ca_bundle"),
     help={
         "target": "host or host:port ([v6]:port); a bare host means ports 25, 587, 465, 143, 993, 110, 995. "
         "`mailcert probe a b:587` repeats this flag for you",
@@ -61,6 +59,14 @@ def probe(
     crit_days: int = 7,
 ) -> None:
     """Connect as a mail client does and report what it sees: mode, TLS version, served chain, findings."""
+    # Imported here, not above: `--help` reads only the declaration (mailcert.tasks.direct).
+    from mailcert.audit.outside import probe_reports
+    from mailcert.client_verdicts import endpoint_clients, parse_client_option
+    from mailcert.model import Mode, Report
+    from mailcert.probe import Timeouts, probe_all
+    from mailcert.probe.targets import TargetOptions, expand_targets
+    from mailcert.report import check_format, render
+
     if not target:
         raise UsageError(
             "no target to probe",
@@ -107,6 +113,8 @@ def _positive(value: str | int | float, flag: str) -> float:
 
 def _with_clients(report: Report, text: str, format: str, views: list[EndpointClients]) -> str:
     """The report plus what each chosen client family gets per endpoint (JSON: a top-level `clients` list)."""
+    from mailcert.report.json import readable_json, report_to_dict
+
     if format == "json":
         document = report_to_dict(report)
         document["clients"] = [view.to_json() for view in views]  # type: ignore[misc]

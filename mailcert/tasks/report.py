@@ -9,12 +9,11 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.report import check_format, render
-from mailcert.report.json_read import load_report
-from mailcert.report.merge import merge_reports
-from mailcert.report.prometheus import write_prometheus
 from mailcert.tasks.options import FORMAT_HELP, emit, wants_color
 from mailcert.tasks.state import run_state
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
 
 SUBCOMMANDS = ("merge",)
 
@@ -52,6 +51,11 @@ def merge(
 ) -> None:
     """Merge the JSON reports of several runs (e.g. shards) into one report and one exit code; hosts sorted by
     name, a host in two reports refused, times the earliest of the inputs'."""
+    from mailcert.report import check_format, render
+    from mailcert.report.json_read import load_report
+    from mailcert.report.merge import merge_reports
+    from mailcert.report.prometheus import write_prometheus
+
     fmt = check_format(format)
     merged = merge_reports([(path, load_report(path)) for path in report or ()])
     if prometheus is not None:

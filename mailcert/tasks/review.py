@@ -6,27 +6,21 @@ import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.against import against_options, gather_read_only, review_against
-from mailcert.audit.git_tree import locate, tree_at
-from mailcert.audit.host import AuditSettings
-from mailcert.audit.lint import LintOptions
-from mailcert.audit.options import hostnames_of
-from mailcert.audit.review import Review, review_host
-from mailcert.audit.templates import render_sides
 from mailcert.errors import UsageError
-from mailcert.hostfs import LocalRoot
-from mailcert.inventory import InventoryHost
-from mailcert.inventory.templatevars import template_vars
 from mailcert.model import Finding, Report
-from mailcert.report.review import check_review_format, render_review
-from mailcert.services.registry import check_role_names
 from mailcert.tasks.fleet import FLEET_HELP, FleetTask, fleet_hosts, prompted_sudo_password
 from mailcert.tasks.options import COMMON_HELP, check_options, emit
 from mailcert.tasks.state import run_state
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from mailcert.inventory import InventoryHost
 
 
 @task(
@@ -70,6 +64,17 @@ def review(
     vars_from: str | None = None,
 ) -> None:
     """Lint a config tree before and after a change; report what the change introduces, removes and leaves."""
+    from mailcert.audit.against import against_options, gather_read_only, review_against
+    from mailcert.audit.host import AuditSettings
+    from mailcert.audit.lint import LintOptions
+    from mailcert.audit.options import hostnames_of
+    from mailcert.audit.review import Review, review_host
+    from mailcert.audit.templates import render_sides
+    from mailcert.hostfs import LocalRoot
+    from mailcert.inventory.templatevars import template_vars
+    from mailcert.report.review import check_review_format, render_review
+    from mailcert.services.registry import check_role_names
+
     fmt = check_review_format(format)
     checks = check_options(at, ca_bundle or [], warn_days, crit_days)
     trees = list(tree or [])
@@ -133,6 +138,9 @@ def _trees(
     trees: list[str], git: str | None, scratch: Path
 ) -> tuple[list[Path | None], tuple[str, str], str | None]:
     """BASE and HEAD as local folders (None: the base commit lacks the folder), their labels, the SARIF root."""
+    from mailcert.audit.git_tree import locate, tree_at
+    from mailcert.hostfs import LocalRoot
+
     if len(trees) == 2:
         for tree in trees:
             LocalRoot(tree)  # a usage error for a folder that is not there, before any work

@@ -15,11 +15,8 @@ from datetime import UTC, datetime
 from invoke.context import Context
 from invoke.tasks import task
 
-from mailcert.audit.host import AuditSettings
 from mailcert.errors import UsageError
 from mailcert.model import Report
-from mailcert.report.json import render_json
-from mailcert.report.prometheus import write_prometheus
 from mailcert.tasks.audit import run_audit
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
@@ -32,11 +29,9 @@ from mailcert.tasks.fleet import (
 )
 from mailcert.tasks.options import emit, parse_at
 from mailcert.tasks.state import run_state
-from mailcert.verify import load_state, memory_findings, observe, save_state, with_findings
-from mailcert.verify.fleet import dry_run_all, renewals_of, thresholds_of
-from mailcert.verify.lines import render_problems
-from mailcert.verify.nagios import render_nagios
-from mailcert.verify.renew_central import renew_all, with_reports
+
+# The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
+# command import only these declarations (issue 23).
 
 VERIFY_FORMATS = ("text", "nagios", "json")
 
@@ -77,6 +72,15 @@ def verify(
     renew: bool = False,
 ) -> None:
     """Audit every host read-only for cron: silent when all is well, one line per problem otherwise."""
+    from mailcert.audit.host import AuditSettings
+    from mailcert.report.json import render_json
+    from mailcert.report.prometheus import write_prometheus
+    from mailcert.verify import load_state, memory_findings, observe, save_state, with_findings
+    from mailcert.verify.fleet import dry_run_all, renewals_of, thresholds_of
+    from mailcert.verify.lines import render_problems
+    from mailcert.verify.nagios import render_nagios
+    from mailcert.verify.renew_central import renew_all, with_reports
+
     fmt = format.lower()
     if fmt not in VERIFY_FORMATS:
         raise UsageError(

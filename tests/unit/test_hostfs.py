@@ -28,6 +28,22 @@ def test_relative_and_absolute_links_resolve_under_root(root: Path) -> None:
     assert files.stat("/etc/abs-link.pem").resolved == "/etc/letsencrypt/archive/mx/cert1.pem"
 
 
+def test_a_link_renewal_repoints_is_followed_to_its_new_target(root: Path) -> None:
+    """certbot renew re-points live/ links; a later read (fix's re-lint) must follow the new link."""
+    files = LocalRoot(root)
+    assert files.stat("/etc/letsencrypt/live/mx/cert.pem").resolved == "/etc/letsencrypt/archive/mx/cert1.pem"
+    (root / "etc/letsencrypt/archive/mx/cert2.pem").write_text("renewed cert\n")
+    link = root / "etc/letsencrypt/live/mx/cert.pem"
+    link.unlink()
+    os.symlink("../../archive/mx/cert2.pem", link)
+    for reader in (files, LocalRoot(root)):
+        assert reader.read_config("/etc/letsencrypt/live/mx/cert.pem").text == "renewed cert\n"
+        assert (
+            reader.stat("/etc/letsencrypt/live/mx/cert.pem").resolved
+            == "/etc/letsencrypt/archive/mx/cert2.pem"
+        )
+
+
 def test_absolute_link_never_reads_the_control_machine(
     root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
