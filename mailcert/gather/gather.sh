@@ -89,8 +89,24 @@ meta() {
 printf '%%MAILCERT-GATHER 1\n'
 meta clock "$(date +%s)"
 meta root "$ROOT"
-meta node "$(uname -n 2>/dev/null)"
-meta uid "$(id -u 2>/dev/null)"
+# uname -n and id -u as Linux's /proc has them (the node name of this UTS namespace; the effective uid, the
+# second number of Uid:), read by the shell itself; the commands where /proc is not there.
+NODE=
+if [ -r /proc/sys/kernel/hostname ]; then
+    IFS= read -r NODE </proc/sys/kernel/hostname
+else
+    NODE=$(uname -n 2>/dev/null)
+fi
+meta node "$NODE"
+EUID_=
+if [ -r /proc/self/status ]; then
+    while read -r id_key _ id_effective _; do
+        [ "$id_key" = Uid: ] && EUID_=$id_effective
+    done </proc/self/status
+else
+    EUID_=$(id -u 2>/dev/null)
+fi
+meta uid "$EUID_"
 meta openssl "$(openssl version 2>/dev/null)"
 
 # >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/worker) and
@@ -1099,13 +1115,15 @@ TEXT_AWK='
             LIST[++N] = p
         }
     }
-    function quoted(s, q,    i, at, rest) { # sed: s/.*Q<\{0,1\}\(\/[^Q]*\)Q.*/\1/p
+    function quoted(s, q,    i, at, rest, end) { # sed: s/.*Q<\{0,1\}\(\/[^Q]*\)Q.*/\1/p (the last one)
         at = 0
         while ((i = index(substr(s, at + 1), q)) > 0) {
             at += i
             rest = substr(s, at + 1)
             if (substr(rest, 1, 1) == "<") rest = substr(rest, 2)
-            if (substr(rest, 1, 1) == "/" && index(substr(rest, 2), q) > 0) FOUNDQ = substr(rest, 1, index(substr(rest, 2), q))
+            if (substr(rest, 1, 1) != "/") continue
+            end = index(substr(rest, 2), q)
+            if (end > 0) FOUNDQ = substr(rest, 1, end)
         }
         return FOUNDQ
     }
