@@ -26,8 +26,8 @@ MAX=1048576
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# Scratch space for lists, command output and the document being written (never key material); a fresh
-# private folder, removed at exit.
+# Scratch space for lists, command output, text on its way to `redact` and the document being written (never
+# key material: key blocks go from awk to openssl through a pipe); a fresh private folder, removed at exit.
 T=$(mktemp -d 2>/dev/null) || {
     T=/tmp/mailcert-gather.$$
     mkdir -m 700 "$T" || {
