@@ -544,7 +544,8 @@ CONTENT_AWK='
         sent(path)
     }'
 
-# The document: the plan as it is, each body ("%B KIND ..."; a content job's records from $T/frag) in base64
+# The document: the plan as it is (a "%V FILE" line: FILE's lines as they are), each body ("%B KIND ...";
+# a content job's records from $T/frag) in base64
 # lines of 76 characters as `base64` writes them. Bodies: v VALUE (the rest of the line); f FILE (the file
 # without its last newline); t FILE (a text file as it is); r COUNT NONL STREAM (the next COUNT lines of a
 # redacted stream, the last without newline when NONL is 1, then the `%` line's own); proc PID (the process's
@@ -639,10 +640,29 @@ FRAME_AWK='
         while ((getline line < FRAG) > 0 && line != "%J-END") out(line)
         next
     }
+    /^%V / {
+        f = substr($0, 4)
+        while ((getline line < f) > 0) print line
+        close(f)
+        next
+    }
     { out($0) }'
 
 # stat's fields for a path: the names last, joined by a / (which no user or group name holds)
 ST_FORMAT='%a %u %g %Y %s %y %U/%G'
+
+# "%L TARGET": where a link led. A target holding a newline (a folder named so) goes through a file that
+# FRAME_AWK copies as it is ("%V FILE"), so that no line of it is ever read as a plan line ("%B f /etc/shadow").
+link_line() {
+    case $1 in
+    *"$NL"*)
+        next_body
+        printf '%%L %s\n' "$1" >"$BODY"
+        printf '%%V %s\n' "$BODY"
+        ;;
+    *) printf '%%L %s\n' "$1" ;;
+    esac
+}
 
 # path record: the file or folder as the service sees it (symlinks followed) and where links led.
 # Sets ST_TYPE (f, d, o, missing, outside) and ST_SIZE for the caller.
@@ -671,7 +691,7 @@ statrec() {
     if [ ! -e "$st_f" ]; then
         ST_TYPE=missing
         rec0 path "$st_p" t=missing "l=$st_link"
-        [ "$st_link" = 1 ] && printf '%%L %s\n' "$st_res"
+        [ "$st_link" = 1 ] && link_line "$st_res"
         return
     fi
     if [ -d "$st_f" ]; then ST_TYPE=d; elif [ -f "$st_f" ]; then ST_TYPE=f; else ST_TYPE=o; fi
@@ -695,7 +715,7 @@ statrec() {
         rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$st_m" "u=$st_u" "g=$st_g" "mt=$st_mt" "s=$ST_SIZE" \
             "on=${st_names%%/*}" "gn=${st_names#*/}" "mf=$st_mf"
     fi
-    [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
+    [ "$st_res" = "$st_p" ] || link_line "$st_res"
 }
 
 # One stat for a whole list of paths instead of one per path: stat_batch LIST runs it (LIST: host paths, one

@@ -4,6 +4,7 @@ no secret and no private key byte in it; and a typical host gathered in at most 
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -163,3 +164,24 @@ def test_a_typical_host_is_gathered_in_at_most_60_processes(tmp_path: Path) -> N
     execs = _execs(trace)[1:]  # the shell itself
     programs = sorted(re.sub(r'.*execve\("([^"]*)".*', r"\1", line) for line in execs)
     assert len(execs) <= MAX_PROCESSES, programs
+
+
+def test_a_link_target_holding_a_newline_never_makes_the_gather_read_another_file(tmp_path: Path) -> None:
+    """A link in a walked folder whose target path holds a newline and then a line the program gives
+    meaning to ("%B f FILE": send FILE base64-encoded): that line is printed as it is (the document is
+    then broken and refused, as before), never followed: FILE's bytes do not leave the host."""
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("ExfilSecret11\n")
+    root = tmp_path / "host"
+    postfix = root / "etc/postfix"
+    postfix.mkdir(parents=True)
+    (postfix / "main.cf").write_text("myhostname = mx.example.test\n")
+    # the link leads to ROOT/etc/postfix/"d\n%B f "/SECRET: its target's second line is "%B f SECRET"
+    (postfix / "d\n%B f " / secret.parent.relative_to("/")).mkdir(parents=True)
+    (postfix / "link.cf").symlink_to(postfix / "d\n%B f " / secret.relative_to("/"))
+    for shell in ("dash", "bash"):
+        out = _gather(root, shell)
+        assert f"\n%L /etc/postfix/d\n%B f {secret}\n".encode() in out  # printed as it is
+        sent = b"".join(base64.b64encode(b"ExfilSecret11\n"[i:]) for i in range(3))
+        assert b"RXhmaWxTZWNyZXQx" not in out and sent not in out
