@@ -726,10 +726,17 @@ ST_BATCH=0
 ST_LINE=
 stat_batch() {
     sb_list=$1
-    set --
-    while IFS= read -r sb_p; do set -- "$@" "$R$sb_p"; done <"$sb_list"
     : >"$T/stats"
-    [ $# -eq 0 ] || stat -L -c "$ST_FORMAT %n" -- "$@" >"$T/stats" 2>/dev/null
+    set --
+    while IFS= read -r sb_p; do
+        set -- "$@" "$R$sb_p"
+        # a stat per 1000 paths: a long list (15 folders of up to 5000 files) stays far below ARG_MAX
+        [ $# -lt 1000 ] || {
+            stat -L -c "$ST_FORMAT %n" -- "$@" >>"$T/stats" 2>/dev/null
+            set --
+        }
+    done <"$sb_list"
+    [ $# -eq 0 ] || stat -L -c "$ST_FORMAT %n" -- "$@" >>"$T/stats" 2>/dev/null
     exec 4<"$T/stats"
     ST_NEXT=
     IFS= read -r ST_NEXT <&4 || :
