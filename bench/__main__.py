@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [lint|startup|probe|audit ...]` (`make bench`: all of them).
+"""`python -m bench [--quick] [lint|startup|probe|audit|gather ...]` (`make bench`: all of them).
 
 Prints one Markdown document (a table per section) and, for a full run, saves it as bench/RESULTS.md and
 the same data as bench/RESULTS.json, each section as soon as it is measured (sections not run this time are
@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import lint_bench, probe_bench, results, startup_bench
+from bench import gather_bench, lint_bench, probe_bench, results, startup_bench
 
 Section = Callable[[bool], tuple[str, dict[str, Any]]]
-ORDER = ["lint", "startup", "probe", "audit"]
+ORDER = ["lint", "startup", "probe", "audit", "gather"]
 
 
 def _audit(quick: bool) -> tuple[str, dict[str, Any]]:
@@ -38,6 +38,7 @@ SECTIONS: dict[str, Section] = {
     "startup": startup_bench.section,
     "probe": probe_bench.section,
     "audit": _audit,
+    "gather": gather_bench.section,
 }
 
 

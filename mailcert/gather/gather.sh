@@ -23,34 +23,11 @@ case $ROOT in
 *) R=$ROOT ;;
 esac
 MAX=1048576
-CLOCK=$(date +%s)
 
 have() { command -v "$1" >/dev/null 2>&1; }
-if have base64; then
-    b64() { base64; }
-else
-    b64() { openssl base64; }
-fi
-hdr() { # hdr KIND NAME [k=v ...]
-    hd_kind=$1
-    hd_name=$2
-    shift 2
-    printf '%%R %s' "$hd_kind"
-    for hd_kv in "$@"; do printf ' %s' "$hd_kv"; done
-    printf '\n%%P %s\n' "$hd_name"
-}
-rec() { # rec KIND NAME [k=v ...] < body
-    hdr "$@"
-    b64
-    printf '%%E\n'
-}
-rec0() { # rec0 KIND NAME [k=v ...]: a record without body
-    hdr "$@"
-    printf '%%E\n'
-}
-meta() { printf '%s' "$2" | rec meta "$1"; }
 
-# Scratch space for lists and command output (never key material); a fresh private folder, removed at exit.
+# Scratch space for lists, command output, text on its way to `redact` and the document being written (never
+# key material: key blocks go from awk to openssl through a pipe); a fresh private folder, removed at exit.
 T=$(mktemp -d 2>/dev/null) || {
     T=/tmp/mailcert-gather.$$
     mkdir -m 700 "$T" || {
@@ -59,18 +36,77 @@ T=$(mktemp -d 2>/dev/null) || {
     }
 }
 trap 'rm -rf "$T"' EXIT HUP INT TERM
+
+# The document is written in two steps, so that no record costs a process: the shell writes a plan to
+# $T/plan (headers as they will be printed; each body as a reference: "%B ..." lines, "%J N" for the records
+# of content job N), and at the end one awk (FRAME_AWK) prints it with every body base64-encoded.
+exec 3>&1 >"$T/plan"
 : >"$T/seen"
 : >"$T/textfiles"
-: >"$T/text"
+: >"$T/textlist"
+: >"$T/jobs"
+: >"$T/frag"
 NL='
 '
 TEXTFILES=$NL # the files sent as text, each line framed by newlines (for `case`, without a process)
+PENDING=$NL   # the files of content jobs not run yet, framed alike
+BODIES=0
+hdr() { # hdr KIND NAME [k=v ...]
+    hd_kind=$1
+    hd_name=$2
+    shift 2
+    printf '%%R %s' "$hd_kind"
+    for hd_kv in "$@"; do printf ' %s' "$hd_kv"; done
+    printf '\n%%P %s\n' "$hd_name"
+}
+rec0() { # rec0 KIND NAME [k=v ...]: a record without body
+    hdr "$@"
+    printf '%%E\n'
+}
+recref() { # recref KIND NAME BODYREF [k=v ...]: a record whose body FRAME_AWK reads (see there)
+    rr_kind=$1
+    rr_name=$2
+    rr_body=$3
+    shift 3
+    hdr "$rr_kind" "$rr_name" "$@"
+    printf '%%B %s\n%%E\n' "$rr_body"
+}
+next_body() { # sets BODY to a fresh file name for a body written as its bytes and one more newline
+    BODIES=$((BODIES + 1))
+    BODY=$T/b.$BODIES
+}
+meta() {
+    case $2 in
+    *"$NL"*)
+        next_body
+        printf '%s\n' "$2" >"$BODY"
+        recref meta "$1" "f $BODY"
+        ;;
+    *) recref meta "$1" "v $2" ;;
+    esac
+}
 
 printf '%%MAILCERT-GATHER 1\n'
-meta clock "$CLOCK"
+meta clock "$(date +%s)"
 meta root "$ROOT"
-meta node "$(uname -n 2>/dev/null)"
-meta uid "$(id -u 2>/dev/null)"
+# uname -n and id -u as Linux's /proc has them (the node name of this UTS namespace; the effective uid, the
+# second number of Uid:), read by the shell itself; the commands where /proc is not there.
+NODE=
+if [ -r /proc/sys/kernel/hostname ]; then
+    IFS= read -r NODE </proc/sys/kernel/hostname
+else
+    NODE=$(uname -n 2>/dev/null)
+fi
+meta node "$NODE"
+EUID_=
+if [ -r /proc/self/status ]; then
+    while read -r id_key _ id_effective _; do
+        [ "$id_key" = Uid: ] && EUID_=$id_effective
+    done </proc/self/status
+else
+    EUID_=$(id -u 2>/dev/null)
+fi
+meta uid "$EUID_"
 meta openssl "$(openssl version 2>/dev/null)"
 
 # >>> mailcert-redact: the one redaction rule. apply.sh gets this block verbatim (see mailcert/fix/worker) and
@@ -96,8 +132,9 @@ meta openssl "$(openssl version 2>/dev/null)"
 #  - any other file: after a changed line ending in `\`, the lines that continue it (Exim, Dovecot) become
 #    their indentation and the placeholder, with a ` \` where the line went on (a `#` line between them is kept
 #    to the rules and does not end it; a blank line does); the changed line keeps a ` \` at its end.
-# `redact PATH [SEDCMD]`: SEDCMD (a `w FILE` from next_copy) also runs on every output line.
-redact() {
+# `redact PATH` reads the text on stdin. Many files go through one `redact` when a line `%` follows each: that
+# line ends any continued value in every kind of file (its own output line is dropped by the reader).
+redact_mode() { # redact_mode PATH: sets rd_mode, the file kind above (P Postfix, C credential map, B other)
     rd_name=${1-}
     rd_name=${rd_name##*/}
     case $rd_name in
@@ -106,7 +143,10 @@ redact() {
     *[Ss][Aa][Ss][Ll][_-][Pp][Aa][Ss][Ss][Ww]* | [Pp][Aa][Ss][Ss][Ww][Dd].[Cc][Ll][Ii][Ee][Nn][Tt]*) rd_mode=C ;;
     *) rd_mode=B ;;
     esac
-    set -- -e :done ${2:+-e} ${2:+"$2"}
+}
+redact() {
+    redact_mode "${1-}"
+    set -- -e :done
     rd_key='^\([[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}[A-Za-z0-9_.-]*'
     rd_val='[A-Za-z0-9_.-]*[[:space:]]*[=:]\).*$/\1 (hidden-by-mailcert)/'
     rd_in='[A-Za-z0-9_.-]*[[:space:]]*=\).*$/\1 (hidden-by-mailcert)/'
@@ -277,101 +317,352 @@ b done' ;;
         -e 's/\$g\{0,1\}y\$[^[:space:]:]*/(hidden-by-mailcert)/g' \
         -e 't changed' -e :same -e "$rd_same" -e :changed -e "$rd_leave" "$@"
 }
-# The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked.
-strip_blocks() {
-    awk '
-    {
+# The file's lines with every PEM block (BEGIN to END, or to the end when unterminated) blanked: the awk
+# function strip(LINE) (state in `inblk`, 0 at the start of a file) is shared with gather.sh's file reader.
+STRIP_AWK='
+    function strip(line) {
         if (inblk) {
-            if (index($0, "-----END ") > 0) inblk = 0
-            print ""
-            next
+            if (index(line, "-----END ") > 0) inblk = 0
+            return ""
         }
-        if (match($0, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
-            inblk = (index(substr($0, RSTART + RLENGTH), "-----END ") == 0)
-            print ""
-            next
+        if (match(line, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
+            inblk = (index(substr(line, RSTART + RLENGTH), "-----END ") == 0)
+            return ""
         }
-        print
-    }' "$1"
+        return line
+    }'
+strip_blocks() {
+    awk "$STRIP_AWK"' { print strip($0) }' "$1"
 }
 # <<< mailcert-redact
-# The configuration text sent is also kept in $T/text, to look for file names in it. Each file's sed writes
-# its own copy with `w` (one process fewer per file than `| tee -a`); collect_text appends them to $T/text.
-# next_copy runs outside the pipeline, so the count is not lost in a subshell.
-COPIES=0
-next_copy() {
-    COPIES=$((COPIES + 1))
-    COPY_W="w $T/copy.$COPIES"
+# Content jobs. visit prints "%J N" where the records of file N go and queues the job in $T/jobs
+# ("N KIND MODE SIZE PATH"); flush runs the queued jobs in ONE awk (CONTENT_AWK), which reads each file once
+# and writes the jobs' records to $T/frag, where FRAME_AWK takes them at their "%J N". Text to redact goes to
+# one stream per kind of file ($T/s.MODE.ROUND, MODE from redact_mode; E: command errors, which are not
+# searched for file names), each file followed by a line `%`; redact_round runs one `redact` per stream.
+# The text sent so far (redacted) is kept in the files listed in $T/textlist, to look for file names in it.
+JOBS=0
+FLUSHES=0
+ROUND=1
+job() { # job KIND MODE SIZE PATH: prints the job's place in the plan
+    JOBS=$((JOBS + 1))
+    printf '%s %s %s %s %s\n' "$JOBS" "$1" "$2" "$3" "$4" >>"$T/jobs"
+    printf '%%J %s\n' "$JOBS"
 }
-collect_text() {
-    [ "$COPIES" -gt 0 ] || return 0
-    cat "$T"/copy.* >>"$T/text" 2>/dev/null
-    rm -f "$T"/copy.*
+flush() {
+    [ -s "$T/jobs" ] || return 0
+    FLUSHES=$((FLUSHES + 1))
+    : >"$T/sent"
+    MC_ROOT=$R MC_T=$T MC_ROUND=$ROUND MC_FLUSH=$FLUSHES awk "$STRIP_AWK$CONTENT_AWK" "$T/jobs"
+    : >"$T/jobs"
+    PENDING=$NL
+    while IFS= read -r fl_p; do TEXTFILES=$TEXTFILES$fl_p$NL; done <"$T/sent"
+}
+redact_round() {
+    flush
+    for rr_mode in P B C E; do
+        rr_s=$T/s.$rr_mode.$ROUND
+        [ -s "$rr_s" ] || continue
+        case $rr_mode in P) rr_name=main.cf ;; C) rr_name=sasl_passwd ;; *) rr_name= ;; esac
+        redact "$rr_name" <"$rr_s" >"$rr_s.out"
+        [ "$rr_mode" = E ] || printf '%s\n' "$rr_s.out" >>"$T/textlist"
+    done
+    ROUND=$((ROUND + 1))
 }
 
-# Certificate blocks as they are; a private key block becomes "%KEY LABEL ENCRYPTED" followed by its public
-# key (derived here) or "%KEYERR"; any other block "%OTHER LABEL"; an unterminated block "%BROKEN LABEL".
-pem_stream() {
-    awk '
-    function keyblock(label, body,    encd, cmd, tag) {
+# Per file (kinds as visit's WANT; refx: an executable ref, sent as config; cmd, cmderr: a command's output
+# file, with one more newline at its end): "pem" with the file's certificate blocks as they are, a private
+# key block as "%KEY LABEL ENCRYPTED" and its public key (derived here; "%KEYERR" if openssl cannot), any
+# other block "%OTHER LABEL", an unterminated one "%BROKEN LABEL"; plus for config the text with the blocks'
+# lines blanked. A file without PEM block: "nopem" (why: empty, der (first byte 0x30, "0"), binary (a NUL or
+# control byte) or text) unless sent as text: cron (only the lines that mention certbot, others blanked),
+# version (only the __version__ line), else redacted. An empty config file is sent as text, not called empty.
+# shellcheck disable=SC2016 # an awk program
+CONTENT_AWK='
+    function stream(mode) { return T "/s." mode "." ROUND }
+    function header(kind, name, kv) { printf "%%R %s%s\n%%P %s\n", kind, kv, name >> FRAG }
+    function redacted(mode, count, nonl) {
+        print "%" >> stream(mode)
+        print "%B r " count " " nonl " " stream(mode) ".out" >> FRAG
+    }
+    function keyblock(label, body,    encd, tag, line) {
         encd = (label == "ENCRYPTED PRIVATE KEY" || index(body, "Proc-Type: 4,ENCRYPTED") > 0) ? 1 : 0
         tag = label
         gsub(/ /, "_", tag)
-        print "%KEY " tag " " encd
+        print "%KEY " tag " " encd > BODY
         if (encd) return
-        fflush()
-        cmd = "if openssl pkey -passin pass: -pubout 2>/dev/null; then :; else echo %KEYERR; fi"
-        printf "%s", body | cmd
-        close(cmd)
+        if (!(body in PUBLIC)) { # the same key in two files (live/ and archive/) is derived once
+            printf "%s", body | PUBCMD
+            close(PUBCMD)
+            PUBLIC[body] = ""
+            while ((getline line < PUB) > 0) PUBLIC[body] = PUBLIC[body] line "\n"
+            close(PUB)
+        }
+        printf "%s", PUBLIC[body] > BODY
+    }
+    function pem(n,    i, line, inblk, label, body) {
+        for (i = 1; i <= n; i++) {
+            line = L[i]
+            sub(/\r$/, "", line)
+            if (inblk && index(line, "-----END " label "-----") > 0) {
+                body = body line "\n"
+                inblk = 0
+                if (label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE") {
+                    printf "%s", body > BODY
+                } else if (label ~ /PRIVATE KEY$/) {
+                    keyblock(label, body)
+                } else {
+                    print "%OTHER " label > BODY
+                }
+                body = ""
+                continue
+            }
+            if (match(line, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
+                if (inblk) print "%BROKEN " label > BODY
+                label = substr(line, RSTART + 11, RLENGTH - 16)
+                inblk = 1
+                body = "-----BEGIN " label "-----\n"
+                continue
+            }
+            if (inblk) body = body line "\n"
+        }
+        if (inblk) print "%BROKEN " label > BODY
+    }
+    function sent(path) {
+        print path >> (T "/textfiles")
+        print path >> (T "/sent")
+    }
+    function filtered(kind, n, nonl,    i, line) { # cron, version: as sed would print them
+        if (!COPY_LISTED) print COPY >> (T "/textlist")
+        COPY_LISTED = 1
+        for (i = 1; i <= n; i++) {
+            line = L[i]
+            if (kind == "cron" && !index(line, "certbot") && !index(line, "letsencrypt")) line = ""
+            if (kind == "version" && line !~ /^__version__/) line = ""
+            printf "%s%s", line, (i < n || !nonl) ? "\n" : "" > BODY
+            print line >> COPY
+        }
+        print "" > BODY
+    }
+    BEGIN {
+        R = ENVIRON["MC_ROOT"]
+        T = ENVIRON["MC_T"]
+        ROUND = ENVIRON["MC_ROUND"]
+        FRAG = T "/frag"
+        PUB = T "/pub"
+        COPY = T "/copy." ENVIRON["MC_FLUSH"]
+        PUBCMD = "{ if openssl pkey -passin pass: -pubout 2>/dev/null; then :; else echo %KEYERR; fi; } >\"$MC_T/pub\""
     }
     {
-        line = $0
-        sub(/\r$/, "", line)
-        if (inblk && index(line, "-----END " label "-----") > 0) {
-            body = body line "\n"
-            inblk = 0
-            if (label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE") {
-                printf "%s", body
-            } else if (label ~ /PRIVATE KEY$/) {
-                keyblock(label, body)
-            } else {
-                print "%OTHER " label
+        job = $1
+        kind = $2
+        mode = $3
+        size = $4
+        path = $0
+        for (i = 1; i <= 4; i++) path = substr(path, index(path, " ") + 1)
+        file = (kind ~ /^cmd/) ? path : R path
+        n = 0
+        total = 0
+        while ((getline line < file) > 0) {
+            L[++n] = line
+            total += length(line) + 1
+        }
+        close(file)
+        BODY = T "/j." job
+        if (kind ~ /^cmd/) { # the output and one more newline
+            nonl = !(n > 0 && L[n] == "")
+            if (!nonl) n--
+            bytes = 0
+            for (i = 1; i <= n; i++) {
+                line = L[i]
+                nl = (i < n || !nonl)
+                if (kind == "cmderr" && bytes + length(line) + nl > 4096) { # as `head -c 4096`
+                    if (4096 - bytes > 0) {
+                        print substr(line, 1, 4096 - bytes) >> stream(mode)
+                        nonl = 1
+                    } else {
+                        i--
+                        nonl = 0
+                    }
+                    n = i
+                    break
+                }
+                bytes += length(line) + nl
+                print line >> stream(mode)
             }
-            body = ""
+            redacted(mode, n, nonl)
+            print "%J-END" >> FRAG
             next
         }
-        if (match(line, /-----BEGIN [A-Z0-9][A-Z0-9 ]*-----/)) {
-            if (inblk) print "%BROKEN " label
-            label = substr(line, RSTART + 11, RLENGTH - 16)
-            inblk = 1
-            body = "-----BEGIN " label "-----\n"
+        nonl = (n > 0 && total == size + 1)
+        haspem = 0
+        for (i = 1; i <= n && !haspem; i++) haspem = index(L[i], "-----BEGIN ") > 0
+        if (haspem) {
+            pem(n)
+            print "" > BODY
+            close(BODY)
+            header("pem", path, "")
+            print "%B f " BODY "\n%E" >> FRAG
+            if (kind == "config") {
+                inblk = 0
+                for (i = 1; i <= n; i++) print strip(L[i]) >> stream(mode)
+                header("text", path, "")
+                redacted(mode, n, 0)
+                print "%E" >> FRAG
+            }
+            print "%J-END" >> FRAG
             next
         }
-        if (inblk) body = body line "\n"
-    }
-    END { if (inblk) print "%BROKEN " label }
-    ' "$1"
-}
+        blank = 1
+        control = 0
+        for (i = 1; i <= n; i++) {
+            if (blank && L[i] !~ /^[ \t\r]*$/) blank = 0
+            if (L[i] ~ /[\000-\010\013\014\016-\037\177]/) {
+                control = 1
+                break
+            }
+        }
+        if (blank && kind != "config" && kind != "cron" && kind != "version") why = "empty"
+        else if (n > 0 && substr(L[1], 1, 1) == "0") why = "der"
+        else if (control) why = "binary"
+        else why = "text"
+        if (why == "binary" || why == "der" || kind == "meta" || kind == "pem" || kind == "ref") {
+            header("nopem", path, " why=" why)
+            print "%E\n%J-END" >> FRAG
+            next
+        }
+        header("text", path, "")
+        if (kind == "cron" || kind == "version") {
+            filtered(kind, n, nonl)
+            close(BODY)
+            print "%B f " BODY >> FRAG
+        } else {
+            for (i = 1; i <= n; i++) print L[i] >> stream(mode)
+            redacted(mode, n, nonl)
+        }
+        print "%E\n%J-END" >> FRAG
+        sent(path)
+    }'
 
-# How a file without PEM blocks looks, without sending its bytes; sets NP_WHY. (Few processes: this runs for
-# every configuration file.) A file whose first byte is 0x30 (DER's SEQUENCE, "0") is der, before binary.
-# With a second word `sent`, an empty file is called text: the caller sends both alike (and no empty file
-# is der or binary), so that pass over the file is saved.
-nopem_reason() {
-    if [ "${2:-}" != sent ] && [ "$(tr -d ' \t\r\n' <"$1" | wc -c)" -eq 0 ]; then
-        NP_WHY=empty
-    elif [ "$(tr -d '\11\12\15\40-\176\200-\377' <"$1" | wc -c)" -ne 0 ]; then
-        if [ "$(head -c 1 -- "$1")" = 0 ]; then NP_WHY=der; else NP_WHY=binary; fi
-    else
-        # text (no NUL, no control byte): the shell's own read of the first line sees the first byte
-        np_first=
-        IFS= read -r np_first <"$1" || :
-        case $np_first in 0*) NP_WHY=der ;; *) NP_WHY=text ;; esac
-    fi
-}
+# The document: the plan as it is (a "%V FILE" line: FILE's lines as they are), each body ("%B KIND ...";
+# a content job's records from $T/frag) in base64
+# lines of 76 characters as `base64` writes them. Bodies: v VALUE (the rest of the line); f FILE (the file
+# without its last newline); t FILE (a text file as it is); r COUNT NONL STREAM (the next COUNT lines of a
+# redacted stream, the last without newline when NONL is 1, then the `%` line's own); proc PID (the process's
+# stat, a newline, its command line with NULs as spaces, a newline).
+# shellcheck disable=SC2016 # an awk program
+FRAME_AWK='
+    function put(s,    n, i, j, r, v) {
+        s = carry s
+        n = length(s)
+        for (i = 1; i + 56 <= n; i += 57) {
+            r = ""
+            for (j = i; j < i + 57; j += 3) {
+                v = ORD[substr(s, j, 1)] * 65536 + ORD[substr(s, j + 1, 1)] * 256 + ORD[substr(s, j + 2, 1)]
+                r = r H[int(v / 4096)] H[v % 4096]
+            }
+            print r
+        }
+        carry = substr(s, i)
+    }
+    function end_body(    n, j, r, v) {
+        n = length(carry)
+        r = ""
+        for (j = 1; j + 2 <= n; j += 3) {
+            v = ORD[substr(carry, j, 1)] * 65536 + ORD[substr(carry, j + 1, 1)] * 256 + ORD[substr(carry, j + 2, 1)]
+            r = r H[int(v / 4096)] H[v % 4096]
+        }
+        if (n - j == 0) r = r H[int(ORD[substr(carry, j, 1)] * 16)] "=="
+        else if (n - j == 1) {
+            v = ORD[substr(carry, j, 1)] * 256 + ORD[substr(carry, j + 1, 1)]
+            r = r H[int(v / 16)] C[(v % 16) * 4] "="
+        }
+        if (r != "") print r
+        carry = ""
+    }
+    function spaces(s,    i, r) {
+        r = ""
+        while ((i = index(s, NUL)) > 0) {
+            r = r substr(s, 1, i - 1) " "
+            s = substr(s, i + 1)
+        }
+        return r s
+    }
+    function body(spec,    kind, f, line, first, count, nonl, k) {
+        kind = substr(spec, 1, index(spec, " ") - 1)
+        f = substr(spec, index(spec, " ") + 1)
+        if (kind == "v") {
+            put(f)
+        } else if (kind == "f" || kind == "t") {
+            first = 1
+            while ((getline line < f) > 0) {
+                put(kind == "t" ? line "\n" : first ? line : "\n" line)
+                first = 0
+            }
+            close(f)
+        } else if (kind == "r") {
+            count = substr(f, 1, index(f, " ") - 1) + 0
+            f = substr(f, index(f, " ") + 1)
+            nonl = substr(f, 1, index(f, " ") - 1) + 0
+            f = substr(f, index(f, " ") + 1)
+            for (k = 1; k <= count; k++) {
+                if ((getline line < f) <= 0) line = ""
+                put(k < count || nonl == 0 ? line "\n" : line)
+            }
+            getline line < f
+        } else if (kind == "proc") {
+            while ((getline line < ("/proc/" f "/stat")) > 0) put(line "\n")
+            close("/proc/" f "/stat")
+            put("\n")
+            first = 1
+            while ((getline line < ("/proc/" f "/cmdline")) > 0) {
+                put((first ? "" : "\n") spaces(line))
+                first = 0
+            }
+            close("/proc/" f "/cmdline")
+            put("\n")
+        }
+        end_body()
+    }
+    function out(line) {
+        if (substr(line, 1, 3) == "%B ") body(substr(line, 4))
+        else print line
+    }
+    BEGIN {
+        for (i = 0; i < 256; i++) ORD[sprintf("%c", i)] = i
+        NUL = sprintf("%c", 0)
+        A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        for (i = 0; i < 64; i++) C[i] = substr(A, i + 1, 1)
+        for (i = 0; i < 4096; i++) H[i] = C[int(i / 64)] C[i % 64]
+        FRAG = ENVIRON["MC_T"] "/frag"
+    }
+    /^%J / {
+        while ((getline line < FRAG) > 0 && line != "%J-END") out(line)
+        next
+    }
+    /^%V / {
+        f = substr($0, 4)
+        while ((getline line < f) > 0) print line
+        close(f)
+        next
+    }
+    { out($0) }'
 
 # stat's fields for a path: the names last, joined by a / (which no user or group name holds)
 ST_FORMAT='%a %u %g %Y %s %y %U/%G'
+
+# "%L TARGET": where a link led. A target holding a newline (a folder named so) goes through a file that
+# FRAME_AWK copies as it is ("%V FILE"), so that no line of it is ever read as a plan line ("%B f /etc/shadow").
+link_line() {
+    case $1 in
+    *"$NL"*)
+        next_body
+        printf '%%L %s\n' "$1" >"$BODY"
+        printf '%%V %s\n' "$BODY"
+        ;;
+    *) printf '%%L %s\n' "$1" ;;
+    esac
+}
 
 # path record: the file or folder as the service sees it (symlinks followed) and where links led.
 # Sets ST_TYPE (f, d, o, missing, outside) and ST_SIZE for the caller.
@@ -400,7 +691,7 @@ statrec() {
     if [ ! -e "$st_f" ]; then
         ST_TYPE=missing
         rec0 path "$st_p" t=missing "l=$st_link"
-        [ "$st_link" = 1 ] && printf '%%L %s\n' "$st_res"
+        [ "$st_link" = 1 ] && link_line "$st_res"
         return
     fi
     if [ -d "$st_f" ]; then ST_TYPE=d; elif [ -f "$st_f" ]; then ST_TYPE=f; else ST_TYPE=o; fi
@@ -424,7 +715,7 @@ statrec() {
         rec0 path "$st_p" "t=$ST_TYPE" "l=$st_link" "m=$st_m" "u=$st_u" "g=$st_g" "mt=$st_mt" "s=$ST_SIZE" \
             "on=${st_names%%/*}" "gn=${st_names#*/}" "mf=$st_mf"
     fi
-    [ "$st_res" = "$st_p" ] || printf '%%L %s\n' "$st_res"
+    [ "$st_res" = "$st_p" ] || link_line "$st_res"
 }
 
 # One stat for a whole list of paths instead of one per path: stat_batch LIST runs it (LIST: host paths, one
@@ -435,10 +726,17 @@ ST_BATCH=0
 ST_LINE=
 stat_batch() {
     sb_list=$1
-    set --
-    while IFS= read -r sb_p; do set -- "$@" "$R$sb_p"; done <"$sb_list"
     : >"$T/stats"
-    [ $# -eq 0 ] || stat -L -c "$ST_FORMAT %n" -- "$@" >"$T/stats" 2>/dev/null
+    set --
+    while IFS= read -r sb_p; do
+        set -- "$@" "$R$sb_p"
+        # a stat per 1000 paths: a long list (15 folders of up to 5000 files) stays far below ARG_MAX
+        [ $# -lt 1000 ] || {
+            stat -L -c "$ST_FORMAT %n" -- "$@" >>"$T/stats" 2>/dev/null
+            set --
+        }
+    done <"$sb_list"
+    [ $# -eq 0 ] || stat -L -c "$ST_FORMAT %n" -- "$@" >>"$T/stats" 2>/dev/null
     exec 4<"$T/stats"
     ST_NEXT=
     IFS= read -r ST_NEXT <&4 || :
@@ -484,7 +782,7 @@ visit_list() {
 # visit HOSTPATH WANT: path record, then content per WANT: config (redacted text), cron (only the lines that
 # mention certbot, others blanked), version (only the __version__ line), ref (a referenced file: text only when
 # it is an executable script, e.g. a hook's helper), pem or meta (no text). Any file holding a PEM block gets
-# PEM treatment whatever WANT says, so key bytes are never sent.
+# PEM treatment whatever WANT says, so key bytes are never sent (CONTENT_AWK).
 visit() {
     vi_p=$1
     vi_want=$2
@@ -500,36 +798,10 @@ visit() {
         rec0 unreadable "$vi_p"
         return
     fi
-    if grep -q -e '-----BEGIN ' -- "$vi_f" 2>/dev/null; then
-        pem_stream "$vi_f" | rec pem "$vi_p"
-        # A configuration file with a PEM block in it: its text too, every block's lines blanked.
-        if [ "$vi_want" = config ]; then
-            next_copy
-            strip_blocks "$vi_f" | redact "$vi_p" "$COPY_W" | rec text "$vi_p"
-        fi
-        return
-    fi
-    case $vi_want in
-    config | cron | version) nopem_reason "$vi_f" sent ;;
-    *) nopem_reason "$vi_f" ;;
-    esac
-    vi_why=$NP_WHY
-    case $vi_why:$vi_want in
-    binary:* | der:* | *:meta | *:pem) rec0 nopem "$vi_p" "why=$vi_why" ;;
-    *:ref) if [ -x "$vi_f" ]; then send_text "$vi_p" config; else rec0 nopem "$vi_p" "why=$vi_why"; fi ;;
-    *) send_text "$vi_p" "$vi_want" ;;
-    esac
-}
-
-send_text() { # send_text HOSTPATH WANT
-    next_copy
-    case $2 in
-    cron) sed -e '/certbot/b out' -e '/letsencrypt/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
-    version) sed -e '/^__version__/b out' -e 's/.*//' -e :out -e "$COPY_W" <"$R$1" ;;
-    *) redact "$1" "$COPY_W" <"$R$1" ;;
-    esac | rec text "$1"
-    printf '%s\n' "$1" >>"$T/textfiles"
-    TEXTFILES="$TEXTFILES$1$NL"
+    [ "$vi_want" = ref ] && [ -x "$vi_f" ] && vi_want=refx
+    redact_mode "$vi_p"
+    job "$vi_want" "$rd_mode" "$ST_SIZE" "$vi_p"
+    PENDING=$PENDING$vi_p$NL
 }
 
 # Which files of a walked folder are configuration (sent as text); the rest only as metadata/PEM.
@@ -550,27 +822,12 @@ want_for() { # sets WANT
     esac
 }
 
-walk() { # walk HOSTDIR [find options]
-    wk_d=$1
-    shift
-    [ -e "$R$wk_d" ] || {
-        statrec "$wk_d"
-        return
-    }
-    find -H "$R$wk_d" "$@" \( -type d -o -type f -o -type l \) -print 2>/dev/null | head -n 5001 >"$T/walk"
-    wk_complete=1
-    if [ "$(wc -l <"$T/walk")" -gt 5000 ]; then wk_complete=0; fi
-    head -n 5000 "$T/walk" | while IFS= read -r wk_f; do printf '%s\n' "${wk_f#"$R"}"; done >"$T/walk1"
-    visit_list "$T/walk1" ""
-    # every file below this folder has been listed (complete=1): any other path under it does not exist
-    rec0 walked "$wk_d" "complete=$wk_complete"
-}
-
 # Files named by `!include`/`!include_try` (Dovecot) and `.include`/`.include_if_exists` (Exim) in the
 # configuration sent so far, relative to the including file, globs expanded here: sent as configuration.
 # Relative `<file` values (Dovecot) are looked at too. Repeated for includes of includes.
 include_pass() {
-    cp "$T/textfiles" "$T/inc.scan"
+    flush
+    ip_scan=$T/textfiles
     IP_DOVECOT=0
     IP_EXIM=0
     for _ in 1 2 3 4; do # includes of includes, a few levels deep
@@ -621,7 +878,8 @@ include_pass() {
                 if (found != "") put(found, dir)
             }
             close(path)
-        }' "$T/inc.scan" >"$T/inc.targets"
+        }' "$ip_scan" >"$T/inc.targets"
+        ip_scan=$T/inc.scan
         : >"$T/inc.scan"
         : >"$T/inc.paths"
         ip_ifs=$IFS
@@ -632,68 +890,171 @@ include_pass() {
             for ip_g in $R$ip_t; do printf '%s\n' "${ip_g#"$R"}"; done >>"$T/inc.paths"
             IFS=$ip_ifs
         done <"$T/inc.targets"
+        # Only inside the service's own folders, at most 200 files each (mailcert/services/include_scope.py
+        # has the same limits; the parsers report what is left out): an include of /etc/shadow sends nothing.
+        # The paths inside them are stat'ed at once; the TEXTFILES test needs the jobs of earlier files run.
+        : >"$T/inc.stat"
         while IFS= read -r ip_p; do
+            include_scope "$ip_p" && printf '%s\n' "$ip_p" >>"$T/inc.stat"
+        done <"$T/inc.paths"
+        stat_batch "$T/inc.stat"
+        while IFS= read -r ip_p; do
+            include_scope "$ip_p" || continue
+            stat_take "$ip_p"
+            case $PENDING in *"$NL$ip_p$NL"*) flush ;; esac
             case $TEXTFILES in *"$NL$ip_p$NL"*) continue ;; esac
-            # Only inside the service's own folders, at most 200 files each (mailcert/services/include_scope.py
-            # has the same limits; the parsers report what is left out): an include of /etc/shadow sends nothing.
-            case $ip_p in
-            */../* | */..) continue ;;
-            /etc/dovecot/* | /usr/local/etc/dovecot/* | /usr/share/dovecot/*)
+            case $IP_SCOPE in
+            dovecot)
                 IP_DOVECOT=$((IP_DOVECOT + 1))
                 [ "$IP_DOVECOT" -le 200 ] || continue
                 ;;
-            /etc/exim4/* | /etc/exim/* | /etc/exim.* | /usr/local/etc/exim/* | /usr/exim/*)
+            *)
                 IP_EXIM=$((IP_EXIM + 1))
                 [ "$IP_EXIM" -le 200 ] || continue
                 ;;
-            *) continue ;;
             esac
             visit "$ip_p" config
             [ "$ST_TYPE" = f ] && printf '%s\n' "$ip_p" >>"$T/inc.scan"
         done <"$T/inc.paths"
+        stat_done
         [ -s "$T/inc.scan" ] || break
     done
 }
+include_scope() { # include_scope PATH: sets IP_SCOPE (dovecot or exim); false outside both
+    case $1 in
+    */../* | */..) return 1 ;;
+    /etc/dovecot/* | /usr/local/etc/dovecot/* | /usr/share/dovecot/*) IP_SCOPE=dovecot ;;
+    /etc/exim4/* | /etc/exim/* | /etc/exim.* | /usr/local/etc/exim/* | /usr/exim/*) IP_SCOPE=exim ;;
+    *) return 1 ;;
+    esac
+}
 
-for d in /etc/postfix /etc/dovecot /etc/exim4 /etc/exim /var/cpanel/ssl /etc/letsencrypt/live /etc/letsencrypt/archive \
-    /etc/letsencrypt/renewal /etc/letsencrypt/renewal-hooks /etc/cron.d /etc/cron.hourly /etc/cron.daily \
-    /etc/cron.weekly /etc/cron.monthly; do
-    walk "$d"
+# What the host holds, visited in this order: the service folders walked, single files, the commands'
+# paths, systemd's certbot units, certbot's version, certbot's log. Every path is known before the first
+# visit (one find for the folders, one for the units, markers between the folders' lists), so one stat
+# serves them all. $T/todo holds the steps: "v:WANT PATH" (visit; no WANT: want_for), "s PATH" (statrec),
+# "w:COMPLETE DIR" (every file below DIR was listed when COMPLETE is 1: any other path under it does not
+# exist), "l PATH" (the log).
+WALKED='/etc/postfix /etc/dovecot /etc/exim4 /etc/exim /var/cpanel/ssl /etc/letsencrypt/live
+    /etc/letsencrypt/archive /etc/letsencrypt/renewal /etc/letsencrypt/renewal-hooks /etc/cron.d
+    /etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly'
+UNITS='/etc/systemd/system /lib/systemd/system /usr/lib/systemd/system'
+MARK=$T/mark.certbot # a file each find prints after a folder's list (its name matches the units' -name)
+: >"$MARK"
+found() { # found TEST HOSTDIR...: sets FOUND to the HOSTDIRs that pass `[ TEST ]` on this host, framed by
+    # newlines, and the arguments for find: each one's host path and the marker after it
+    fd_test=$1
+    shift
+    FOUND=$NL
+    for fd_d in "$@"; do test "$fd_test" "$R$fd_d" && FOUND=$FOUND$fd_d$NL; done
+}
+take_found() { # take_found MAX PREFIX: copy the next folder's list from fd 5 to $T/todo, at most MAX lines
+    tf_n=0
+    while IFS= read -r tf_f <&5; do
+        [ "$tf_f" = "$MARK" ] && break
+        tf_n=$((tf_n + 1))
+        [ "$tf_n" -le "$1" ] && printf '%s %s\n' "$2" "${tf_f#"$R"}" >>"$T/todo"
+    done
+    TF_COMPLETE=1
+    [ "$tf_n" -le "$1" ] || TF_COMPLETE=0
+}
+# shellcheck disable=SC2086 # the lists above split on white space
+found -e $WALKED
+set --
+for d in $WALKED; do case $FOUND in *"$NL$d$NL"*) set -- "$@" "$R$d" "$MARK" ;; esac; done
+: >"$T/walk"
+[ $# -eq 0 ] || find -H "$@" \( -type d -o -type f -o -type l \) -print >"$T/walk" 2>/dev/null
+WALK_FOUND=$FOUND
+# shellcheck disable=SC2086
+found -d $UNITS
+set --
+for d in $UNITS; do case $FOUND in *"$NL$d$NL"*) set -- "$@" "$R$d" "$MARK" ;; esac; done
+: >"$T/units"
+[ $# -eq 0 ] || find -H "$@" -maxdepth 2 \( -name '*certbot*' -o -name '*letsencrypt*' \) \
+    \( -type f -o -type l \) -print >"$T/units" 2>/dev/null
+: >"$T/todo"
+exec 5<"$T/walk"
+for d in $WALKED; do
+    case $WALK_FOUND in
+    *"$NL$d$NL"*)
+        take_found 5000 v:
+        printf 'w:%s %s\n' "$TF_COMPLETE" "$d" >>"$T/todo"
+        ;;
+    *) printf 's %s\n' "$d" >>"$T/todo" ;;
+    esac
 done
-printf '%s\n' /etc/exim.conf /etc/default/exim4 /var/lib/exim4/config.autogenerated /etc/mailname /etc/hostname \
-    /etc/services /etc/letsencrypt/cli.ini /etc/os-release /usr/local/cpanel/version /etc/userdomains >"$T/list"
-visit_list "$T/list" config
-printf '%s\n' /etc/crontab /var/spool/cron/crontabs/root /var/spool/cron/root >"$T/list"
-visit_list "$T/list" cron
-printf '%s\n' /run/systemd/system /etc/systemd/system/timers.target.wants /usr/bin /usr/local/bin /snap/bin \
+for p in /etc/exim.conf /etc/default/exim4 /var/lib/exim4/config.autogenerated /etc/mailname /etc/hostname \
+    /etc/services /etc/letsencrypt/cli.ini /etc/os-release /usr/local/cpanel/version /etc/userdomains; do
+    printf 'v:config %s\n' "$p" >>"$T/todo"
+done
+for p in /etc/crontab /var/spool/cron/crontabs/root /var/spool/cron/root; do
+    printf 'v:cron %s\n' "$p" >>"$T/todo"
+done
+for p in /run/systemd/system /etc/systemd/system/timers.target.wants /usr/bin /usr/local/bin /snap/bin \
     /usr/bin/certbot /usr/local/bin/certbot /snap/bin/certbot /usr/local/bin/certbot-auto \
-    /usr/bin/apt-get /usr/bin/dnf /usr/bin/yum >"$T/list" # the package manager, for fix --install-certbot
-visit_list "$T/list" stat
-for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
-    statrec "$d"
-    [ -d "$R$d" ] || continue
-    find -H "$R$d" -maxdepth 2 \( -name '*certbot*' -o -name '*letsencrypt*' \) \( -type f -o -type l \) \
-        -print 2>/dev/null | head -n 100 >"$T/walk"
-    while IFS= read -r wk_f; do visit "${wk_f#"$R"}" config; done <"$T/walk"
+    /usr/bin/apt-get /usr/bin/dnf /usr/bin/yum; do # the package manager, for fix --install-certbot
+    printf 's %s\n' "$p" >>"$T/todo"
 done
+exec 5<"$T/units"
+for d in $UNITS; do
+    printf 's %s\n' "$d" >>"$T/todo"
+    case $FOUND in *"$NL$d$NL"*) take_found 100 v:config ;; esac
+done
+exec 5<&-
 for f in "$R"/usr/lib/python3/dist-packages/certbot/__init__.py \
     "$R"/snap/certbot/current/lib/python3*/site-packages/certbot/__init__.py \
     "$R"/usr/lib/python3*/site-packages/certbot/__init__.py \
     "$R"/usr/local/lib/python3*/dist-packages/certbot/__init__.py; do
-    [ -f "$f" ] && visit "${f#"$R"}" version
+    [ -f "$f" ] && printf 'v:version %s\n' "${f#"$R"}" >>"$T/todo"
 done
 # certbot's log: only its "Failed to renew" lines (the reason renewals fail), never the rest.
 LOG=/var/log/letsencrypt/letsencrypt.log
-statrec "$LOG"
-if [ "$ST_TYPE" = f ]; then
-    grep -e ':ERROR:.*Failed to renew certificate' -- "$R$LOG" 2>/dev/null | tail -n 200 | rec text "$LOG"
-fi
+printf 'l %s\n' "$LOG" >>"$T/todo"
+: >"$T/list"
+while IFS= read -r step; do
+    case $step in w:*) ;; *) printf '%s\n' "${step#* }" >>"$T/list" ;; esac
+done <"$T/todo"
+stat_batch "$T/list"
+while IFS= read -r step; do
+    p=${step#* }
+    case ${step%% *} in
+    w:*)
+        op=${step%% *}
+        rec0 walked "$p" "complete=${op#w:}"
+        ;;
+    s)
+        stat_take "$p"
+        statrec "$p"
+        ;;
+    l)
+        stat_take "$p"
+        statrec "$p"
+        if [ "$ST_TYPE" = f ]; then
+            next_body
+            { grep -e ':ERROR:.*Failed to renew certificate' -- "$R$p" 2>/dev/null | tail -n 200; echo; } >"$BODY"
+            recref text "$p" "f $BODY"
+        fi
+        ;;
+    v:)
+        stat_take "$p"
+        want_for "$p"
+        visit "$p" "$WANT"
+        ;;
+    v:*)
+        stat_take "$p"
+        op=${step%% *}
+        visit "$p" "${op#v:}"
+        ;;
+    esac
+done <"$T/todo"
+stat_done
 
 include_pass
 
 # Effective configuration from the daemons' own tools, where installed.
 TO=
 have timeout && TO="timeout 30"
+CMDS=0
 cmdrec() { # cmdrec NAME COMMAND ARGS...
     cr_name=$1
     shift
@@ -701,14 +1062,22 @@ cmdrec() { # cmdrec NAME COMMAND ARGS...
         rec0 cmd "$cr_name" rc=127
         return
     fi
-    $TO "$@" >"$T/out" 2>"$T/err"
+    CMDS=$((CMDS + 1))
+    cr_out=$T/out.$CMDS
+    $TO "$@" >"$cr_out" 2>"$T/err.$CMDS" 3>&-
     cr_rc=$?
     # Through the same rule as every file: `postconf -n` prints smtp_sasl_password_maps = static:user:PW
     # as the file holds it (it was sent raw, so the secret reached the control machine inside the record).
-    redact "" <"$T/out" >"$T/out.r"
-    rec cmd "$cr_name" "rc=$cr_rc" <"$T/out.r"
-    [ -s "$T/err" ] && head -c 4096 "$T/err" | redact "" | rec cmderr "$cr_name"
-    cat "$T/out.r" >>"$T/text"
+    echo >>"$cr_out"
+    hdr cmd "$cr_name" "rc=$cr_rc"
+    job cmd B - "$cr_out"
+    printf '%%E\n'
+    if [ -s "$T/err.$CMDS" ]; then
+        echo >>"$T/err.$CMDS"
+        hdr cmderr "$cr_name"
+        job cmderr E - "$T/err.$CMDS"
+        printf '%%E\n'
+    fi
 }
 if [ -f "$R/etc/postfix/main.cf" ]; then
     set --
@@ -745,27 +1114,99 @@ if [ -n "$EXIM" ] && [ -n "$EXIMCONF" ]; then
     cmdrec exim-version "$EXIM" "$@" -bV
 fi
 
-collect_text
+# File names in the text sent so far (TEXT_AWK, one pass over $T/textlist's files; sorted as `sort -u` in
+# the C locale): MC_WANT=sni, the files given to Postfix SNI maps (type:/path), as
+#   grep sni_maps | tr -cs 'A-Za-z0-9._@+/:-' '\n' | sed -n 's/^[a-z0-9]*:\(\/.*\)$/\1/p'
+# MC_WANT=refs, every absolute path named (a word of [A-Za-z0-9._@+/-], or quoted, "/etc/ssl/my cert.pem",
+# the last quoted one of a line), trailing slashes taken off, none under /proc, /sys or /dev, none already
+# visited ($T/seen), the first 2000.
+TEXT_AWK='
+    function sort(a, lo, hi,    i, last, t, mid) {
+        if (lo >= hi) return
+        mid = int((lo + hi) / 2)
+        t = a[lo]; a[lo] = a[mid]; a[mid] = t
+        last = lo
+        for (i = lo + 1; i <= hi; i++) if ((a[i] "") < (a[lo] "")) { t = a[++last]; a[last] = a[i]; a[i] = t }
+        t = a[lo]; a[lo] = a[last]; a[last] = t
+        sort(a, lo, last - 1)
+        sort(a, last + 1, hi)
+    }
+    function add(p) {
+        if (WANT == "refs") {
+            if (p !~ /^\/[A-Za-z0-9]/) return
+            sub(/\/+$/, "", p)
+            if (p ~ /^\/(proc|sys|dev)/ || p in SEEN) return
+        }
+        if (!(p in GOT)) {
+            GOT[p] = 1
+            LIST[++N] = p
+        }
+    }
+    function quoted(s, q,    i, at, rest, end) { # sed: s/.*Q<\{0,1\}\(\/[^Q]*\)Q.*/\1/p (the last one)
+        at = 0
+        while ((i = index(substr(s, at + 1), q)) > 0) {
+            at += i
+            rest = substr(s, at + 1)
+            if (substr(rest, 1, 1) == "<") rest = substr(rest, 2)
+            if (substr(rest, 1, 1) != "/") continue
+            end = index(substr(rest, 2), q)
+            if (end > 0) FOUNDQ = substr(rest, 1, end)
+        }
+        return FOUNDQ
+    }
+    function line(s,    n, i, w, t) {
+        if (WANT == "sni") {
+            if (!index(s, "sni_maps")) return
+            gsub(/[^A-Za-z0-9._@+\/:-]+/, " ", s)
+            n = split(s, w, " ")
+            for (i = 1; i <= n; i++) if (match(w[i], /^[a-z0-9]*:\//)) add(substr(w[i], RLENGTH))
+            return
+        }
+        t = s
+        gsub(/[^A-Za-z0-9._@+\/-]+/, " ", t)
+        n = split(t, w, " ")
+        for (i = 1; i <= n; i++) add(w[i])
+        FOUNDQ = ""
+        if (quoted(s, "\"") != "") {
+            add(FOUNDQ)
+            s = FOUNDQ
+        }
+        FOUNDQ = ""
+        if (quoted(s, "\047") != "") add(FOUNDQ)
+    }
+    BEGIN {
+        T = ENVIRON["MC_T"]
+        WANT = ENVIRON["MC_WANT"]
+        if (WANT == "refs") while ((getline p < (T "/seen")) > 0) SEEN[p] = 1
+        while ((getline f < (T "/textlist")) > 0) {
+            while ((getline s < f) > 0) line(s)
+            close(f)
+        }
+        sort(LIST, 1, N)
+        if (WANT == "refs" && N > 2000) N = 2000
+        for (i = 1; i <= N; i++) print LIST[i]
+    }'
+redact_round
 # Names of files given to Postfix SNI maps (type:/path): their text is configuration too.
-grep -h 'sni_maps' "$T/text" 2>/dev/null | tr -cs 'A-Za-z0-9._@+/:-' '\n' | sed -n 's/^[a-z0-9]*:\(\/.*\)$/\1/p' \
-    >"$T/sni"
 # (seen already as plain files of /etc/postfix: visited again, now as configuration)
-grep '^/' "$T/sni" | sort -u >"$T/todo"
+MC_T=$T MC_WANT=sni awk "$TEXT_AWK" >"$T/sni"
+: >"$T/list"
+while IFS= read -r p; do printf '%s\n' "$p" "$p.db" "$p.lmdb" "$p.cdb" >>"$T/list"; done <"$T/sni"
+stat_batch "$T/list"
 while IFS= read -r p; do
+    stat_take "$p"
     visit "$p" config
-    for x in db lmdb cdb; do statrec "$p.$x"; done
-done <"$T/todo"
+    for x in db lmdb cdb; do
+        stat_take "$p.$x"
+        statrec "$p.$x"
+    done
+done <"$T/sni"
+stat_done
 
 # Every absolute path named in configuration or daemon output: certificates, keys, CA files.
-collect_text
-sort -u "$T/seen" >"$T/seen.sorted"
-{
-    tr -cs 'A-Za-z0-9._@+/-' '\n' <"$T/text"
-    # quoted values may hold spaces: "/etc/ssl/my cert.pem"
-    sed -n -e 's/.*"<\{0,1\}\(\/[^"]*\)".*/\1/p' -e "s/.*'<\\{0,1\\}\\(\\/[^']*\\)'.*/\\1/p" "$T/text"
-} | grep '^/[A-Za-z0-9]' | sed 's#/*$##' | grep -v -e '^$' -e '^/proc' -e '^/sys' -e '^/dev' | sort -u |
-    comm -23 - "$T/seen.sorted" | head -n 2000 >"$T/todo"
-visit_list "$T/todo" ref
+redact_round
+MC_T=$T MC_WANT=refs awk "$TEXT_AWK" >"$T/refs"
+visit_list "$T/refs" ref
 
 # Services: systemd units when systemd runs this host, and the daemons' processes in this host's namespaces.
 if [ -z "$R" ] && have systemctl && [ -d /run/systemd/system ]; then
@@ -773,25 +1214,26 @@ if [ -z "$R" ] && have systemctl && [ -d /run/systemd/system ]; then
         -- postfix.service dovecot.service exim4.service exim.service certbot.timer certbot-renew.timer \
         snap.certbot.renew.timer
 fi
-MYMNT=$(readlink /proc/self/ns/mnt 2>/dev/null)
-MYNET=$(readlink /proc/self/ns/net 2>/dev/null)
 awk 'FNR == 1 { print FILENAME " " $0 }' /proc/[0-9]*/comm 2>/dev/null >"$T/comm"
 while read -r pr_file pr_comm; do
     case $pr_comm in master | dovecot | exim4 | exim) ;; *) continue ;; esac
     pr_dir=${pr_file%/comm}
-    [ "$(readlink "$pr_dir/ns/mnt" 2>/dev/null)" = "$MYMNT" ] || continue
-    [ "$(readlink "$pr_dir/ns/net" 2>/dev/null)" = "$MYNET" ] || continue
-    {
-        cat "$pr_dir/stat" 2>/dev/null
-        echo
-        tr '\000' ' ' <"$pr_dir/cmdline" 2>/dev/null
-        echo
-    } | rec proc "$pr_comm" "pid=${pr_dir#/proc/}"
+    # the same namespaces: the same device and inode (readlink shows the inode: mnt:[INODE]); -ef is in
+    # POSIX.1-2024's test and in dash's, bash's, busybox's and ksh's
+    # shellcheck disable=SC3013
+    [ "$pr_dir/ns/mnt" -ef /proc/self/ns/mnt ] || continue
+    # shellcheck disable=SC3013
+    [ "$pr_dir/ns/net" -ef /proc/self/ns/net ] || continue
+    recref proc "$pr_comm" "proc ${pr_dir#/proc/}" "pid=${pr_dir#/proc/}"
 done <"$T/comm"
-meta btime "$(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
+BTIME=
+if [ -r /proc/stat ]; then
+    while read -r bt_key bt_value; do [ "$bt_key" = btime ] && BTIME=$bt_value; done </proc/stat
+fi
+meta btime "$BTIME"
 meta clk_tck "$(getconf CLK_TCK 2>/dev/null)"
 for n in tcp tcp6; do
-    if [ -r "/proc/net/$n" ]; then rec proc-net "$n" </proc/net/$n; fi
+    if [ -r "/proc/net/$n" ]; then recref proc-net "$n" "t /proc/net/$n"; fi
 done
 # `mailcert fix` runs whose host-side worker died before it recorded how the switch ended (status running,
 # or a restore under way; no worker.done; no live worker): one "unfinished" record each, named RUN@HOST,
@@ -814,3 +1256,6 @@ if [ -n "$STATE" ] && [ -d "$R$STATE/runs" ]; then
     done
 fi
 printf '%%END\n'
+redact_round
+exec >&3 3>&-
+MC_T=$T awk "$FRAME_AWK" "$T/plan"
