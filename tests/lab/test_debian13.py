@@ -15,7 +15,6 @@ holds only 2.4 names (never `ssl_cert`, never a `<` on a *_file setting) and the
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from mailcert.lab.systemroot import debian13_installed, debian13_root
 from tests.lab.clients import EndpointVerdict, fleet_verdicts
 from tests.lab.fixture import Lab, LabManager, own_lab
 from tests.lab.test_fix_apply import fix_inventory
-from tests.lab.test_fix_cli import last_json
+from tests.lab.test_fix_cli import report_of
 
 MAILCERT = str(Path(sys.executable).parent / "mailcert")
 MIRRORS = {"dovecot-file-lt": "dovecot-missing-lt"}  # Debian 13's fault → its Debian 12 counterpart
@@ -92,14 +91,6 @@ def mailcert(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    try:
-        found: dict[str, Any] = last_json(done.stdout)
-    except (ValueError, json.JSONDecodeError):
-        return {"hosts": [], "plan": [], "unreadable": done.stdout[-2000:] + done.stderr[-2000:]}
-    return found
-
-
 def client_view(lab: Lab) -> dict[str, dict[tuple[int, str], EndpointVerdict]]:
     return fleet_verdicts({h.name: (h.address, h.hostnames) for h in lab.hosts}, str(lab.ca_bundle))
 
@@ -117,16 +108,16 @@ def run(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) -> It
         inventory = str(fix_inventory(lab, tmp_path_factory.mktemp("debian13-inventory")))
         audited = mailcert("-I", inventory, "audit", "--forks", str(FORKS), "--format", "json")
         (lab_dir.parent / "audit.json").write_text(audited.stdout)  # kept for looking into a failure
-        audit = _json(audited)
+        audit = report_of(audited)
         ssl_conf = {name: lab.host(name).path(SSL_CONF).read_text().splitlines() for name in DEBIAN13_HOSTS}
         before = client_view(lab)
         fix = mailcert("-I", inventory, "fix", "-y", "--forks", str(FORKS), "--format", "json")
         (lab_dir.parent / "fix.json").write_text(fix.stdout)
         after = client_view(lab)
-        again = _json(
+        again = report_of(
             mailcert("-I", inventory, "fix", "--dry-run", "--forks", str(FORKS), "--format", "json")
         )
-        yield Run(lab, audit, ssl_conf, before, after, fix, _json(fix), again)
+        yield Run(lab, audit, ssl_conf, before, after, fix, report_of(fix), again)
     finally:
         lifecycle.down(lab_dir, say=lambda _: None)
 

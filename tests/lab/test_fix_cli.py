@@ -62,6 +62,15 @@ def last_json(stdout: str) -> Any:
     return json.loads(stdout[start:])
 
 
+def report_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """A run's JSON report; one with no hosts and no plan (and what it said) when it printed none."""
+    try:
+        found: dict[str, Any] = last_json(done.stdout)
+    except (ValueError, json.JSONDecodeError):
+        return {"hosts": [], "plan": [], "unreadable": done.stdout[-2000:] + done.stderr[-2000:]}
+    return found
+
+
 def plant(lab: Lab, faults: dict[str, tuple[str, ...]]) -> None:
     for name, names in faults.items():
         for fault in names:

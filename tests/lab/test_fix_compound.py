@@ -41,7 +41,7 @@ from mailcert.lab.pki import LabCA, cert_pem, key_pem, self_signed
 from tests.lab.clients import EndpointVerdict, fleet_verdicts
 from tests.lab.fixture import Lab, LabManager, own_lab
 from tests.lab.test_fix_apply import fix_inventory
-from tests.lab.test_fix_cli import last_json
+from tests.lab.test_fix_cli import report_of
 
 MAILCERT = str(Path(sys.executable).parent / "mailcert")
 PLANT_ORDER = (
@@ -259,7 +259,7 @@ def matrix(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) ->
         )
         print(f"\ncompound matrix, {len(CASES)} hosts, seconds: {seconds}; record: {dump}", file=sys.stderr)
         yield Matrix(
-            lab, before, after, files_before, files_after, fix, _json(fix), again, _json(again),
+            lab, before, after, files_before, files_after, fix, report_of(fix), again, report_of(again),
             secret_lines, canary, seconds,
         )  # fmt: skip
     finally:
@@ -286,14 +286,6 @@ def record_run(
     }
     (folder / "verdicts.json").write_text(json.dumps(table, indent=1))
     return folder
-
-
-def _json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    try:
-        found: dict[str, Any] = last_json(done.stdout)
-    except (ValueError, json.JSONDecodeError):
-        return {"hosts": [], "plan": [], "unreadable": done.stdout[-2000:] + done.stderr[-2000:]}
-    return found
 
 
 def entries(report: dict[str, Any], host: str) -> list[dict[str, Any]]:
