@@ -99,52 +99,34 @@ def fix_config(state: PlanState) -> None:
             _listener_ssl(state, finding)  # found by the probe: no file, the listener says where
         elif not finding.file or not finding.line:
             continue
-        elif finding.check == "config.dovecot-missing-lt":
-            _missing_lt(state, finding)
-        elif finding.check == "config.syntax":
-            _file_setting_lt(state, finding)
+        elif finding.check in ("config.dovecot-missing-lt", "config.syntax"):
+            _lt_as_the_setting_takes_it(state, finding)
         elif finding.check == "config.tls-disabled":
             _ssl_no(state, finding)
     reload_when_files_are_sound(state, "dovecot")
 
 
-def _missing_lt(state: PlanState, finding: Finding) -> None:
+def _lt_as_the_setting_takes_it(state: PlanState, finding: Finding) -> None:
+    """The certificate or key path written the way its setting takes it (`_value`): 2.3's ssl_cert/ssl_key
+    without their '<' (config.dovecot-missing-lt: the path read as PEM), or a 2.4 *_file setting with a '<'
+    (config.syntax: 2.4 reads the file and takes its text as the path, and refuses the config). Of the
+    config.syntax findings only that shape, on a *_file setting, is changed; the others need a person."""
     path, line = finding.file or "", finding.line or 0
     match = _SETTING.match(state.line(path, line))
-    if match is None or match.group("value").startswith("<") or not match.group("value").startswith("/"):
+    if match is None:
         return
-    value = "<" + match.group("value").split(" #", 1)[0].strip()
-    _set(
-        state,
-        path,
-        line,
-        match.group("name"),
-        value,
-        [finding],
-        "add '<': read the file, not the path as PEM",
+    name, value = match.group("name"), match.group("value").split(" #", 1)[0].strip()
+    if finding.check == "config.syntax" and not name.endswith("_file"):
+        return
+    file = value.removeprefix("<")
+    if not file.startswith("/") or _value(name, file) == value:
+        return
+    why = (
+        "remove '<': Dovecot 2.4 takes the path itself"
+        if value.startswith("<")
+        else ("add '<': read the file, not the path as PEM")
     )
-
-
-def _file_setting_lt(state: PlanState, finding: Finding) -> None:
-    """Dovecot 2.4's mirror image of the missing '<': a *_file setting (`ssl_server_cert_file = </path`) takes
-    the path itself; with '<' Dovecot reads the file and takes its text as the path, and refuses the config.
-    Only this exact shape is changed; any other config.syntax finding needs a person."""
-    path, line = finding.file or "", finding.line or 0
-    match = _SETTING.match(state.line(path, line))
-    if match is None or not match.group("name").endswith("_file"):
-        return
-    value = match.group("value").split(" #", 1)[0].strip()
-    if not value.startswith("</"):
-        return
-    _set(
-        state,
-        path,
-        line,
-        match.group("name"),
-        value[1:],
-        [finding],
-        "remove '<': Dovecot 2.4 takes the path itself",
-    )
+    _set(state, path, line, name, _value(name, file), [finding], why)
 
 
 def _listener_ssl(state: PlanState, finding: Finding) -> None:
