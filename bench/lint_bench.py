@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 CERTS = 1000
-CONFIG_FILES = 200
+CONFIG_FILES = 199  # plus dovecot.conf: 200 Dovecot files, the most a service may include (include_scope)
 TARGET_S = 1.0
 _CHECKOUT = f"{Path(__file__).resolve().parent.parent}/"  # shown relative to it in the profile
 
@@ -65,7 +65,6 @@ def build_tree(root: Path) -> Path:
     certs_dir.mkdir(parents=True)
     (certs_dir / "key.pem").write_bytes(key_pem)
     (certs_dir / "key.pem").chmod(0o600)
-    per_file = CERTS // CONFIG_FILES
     for i in range(CERTS):
         name = f"mail.d{i}.bench.test"
         leaf = (
@@ -83,7 +82,7 @@ def build_tree(root: Path) -> Path:
     for f in range(CONFIG_FILES):
         blocks = [
             f"local_name mail.d{i}.bench.test {{\n  ssl_cert = </etc/ssl/mail/d{i}.pem\n  ssl_key = </etc/ssl/mail/key.pem\n}}\n"
-            for i in range(f * per_file, (f + 1) * per_file)
+            for i in range(f * CERTS // CONFIG_FILES, (f + 1) * CERTS // CONFIG_FILES)
         ]
         (conf_d / f"{f:03d}-sni.conf").write_text("# SNI certificates\n" + "".join(blocks))
     postfix = root / "etc/postfix"
@@ -125,7 +124,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
     data: dict[str, Any] = {
         "quick": quick,
         "certificates": CERTS,
-        "config_files": CONFIG_FILES,
+        "config_files": CONFIG_FILES + 1,
         "runs_s": [round(r, 3) for r in runs],
         "median_s": round(median, 3),
         "per_certificate_ms": round(median / CERTS * 1000, 3),
@@ -136,7 +135,7 @@ def section(quick: bool = False) -> tuple[str, dict[str, Any]]:
     }
     text = "\n".join(
         [
-            f"## lint: {CERTS:,} certificates, {CONFIG_FILES} config files (Dovecot SNI) + Postfix",
+            f"## lint: {CERTS:,} certificates, {CONFIG_FILES + 1} Dovecot config files (SNI) + Postfix",
             "",
             "| runs | median wall (fresh process) | per certificate | findings | target |",
             "|---|---|---|---|---|",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from mailcert.audit.lint import HostModel, lint_host_model
@@ -22,7 +22,7 @@ from mailcert.gather.remote import gather_host
 from mailcert.gather.unfinished import state_folder, unfinished_findings
 from mailcert.inventory.model import InventoryHost, Secret
 from mailcert.model import ClientView, Endpoint, Finding, HostReport, ServedCert, Severity
-from mailcert.pki.trust import TrustStore
+from mailcert.pki.trust import TrustStore, TrustStores
 from mailcert.ssh import DEFAULT_TIMEOUT, StrictConnection
 
 MAX_CLOCK_SKEW = 60
@@ -40,7 +40,8 @@ class AuditSettings:
     sudo_password: Secret | None = (
         None  # --prompt-for-sudo-password: for become hosts the inventory gives none
     )
-    trust_loader: Callable[[Sequence[str]], TrustStore] = TrustStore.load
+    # each set of bundles loaded once per run (settings are made once per run and shared by its hosts)
+    trust_loader: Callable[[Sequence[str]], TrustStore] = field(default_factory=TrustStores)
     resolver: str | None = None  # --resolver ADDR[:PORT] for mailcert_domains (beats mailcert_resolver)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
+import functools
 import re
 import socket
 import ssl
@@ -185,7 +186,11 @@ def is_plaintext_answer(reason: str) -> bool:
     return "wrong version number" in reason or "record layer failure" in reason or "http request" in reason
 
 
+@functools.cache
 def _probe_context(legacy: bool) -> ssl.SSLContext:
+    """One context per kind for the whole run (making one cost 0.3 ms, about 30 times per host). Shared by
+    the probe threads, which OpenSSL allows; a client resumes a session only when handed one, which the
+    probe never does, so every handshake still shows the certificate the server sends."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from mailcert.fix.apply.host import HostApplied, Interruption
     from mailcert.fix.model import HostPlan
     from mailcert.inventory import InventoryHost
-    from mailcert.pki.trust import TrustStore
 
 
 @task(
@@ -99,10 +98,8 @@ def fix(
         roles_for(roles)  # an unsafe --roles folder stops the run before any host is touched
     warn_unnamed_roles_folder(roles)
     audits = _audits(fleet_hosts(c, inventory, limit, shard), settings, workers)
-    stores: dict[tuple[str, ...], TrustStore] = {}
     plans = [
-        plan_audited_host(audit, settings, install_certbot=install_certbot, stores=stores, roles=roles)
-        for audit in audits
+        plan_audited_host(audit, settings, install_certbot=install_certbot, roles=roles) for audit in audits
     ]
     befores = [audit.report for audit in audits]
     say = sys.stdout if format == "text" and not output else sys.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from mailcert.checks.certs import CheckOptions
 from mailcert.checks.served import check_probe
@@ -355,6 +356,42 @@ def test_implicit_tls_on_a_starttls_port(pki: TestPKI, opts: CheckOptions, tmp_p
     [finding] = check_probe(result, opts)
     assert finding.check == "config.mode-mismatch"
     assert finding.message.startswith(f"{server.port} speaks implicit TLS")
+
+
+def test_every_probe_is_a_full_handshake_that_shows_the_current_certificate(
+    pki: TestPKI, tmp_path: Path
+) -> None:
+    """The probe's TLS context is shared by a run's probes: a server's session tickets must never be used to
+    resume, or a certificate renewed on disk between two probes would go unseen (no certificate is sent on
+    resumption)."""
+    before, after = pki.leaf([HOST]), pki.leaf([HOST])
+    reused: list[bool] = []
+
+    def implicit(conn: socket.socket, server: FakeServer) -> None:
+        tls = server.start_tls(conn)
+        reused.append(tls.session_reused)
+        tls.sendall(b"220 mail.example.test ESMTP\r\n")
+        tls.recv(100)
+
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    context = tls_server_context(pki.bundle(before), before.key_pem(), tmp_path / "before")
+    with serving(implicit, context) as server:
+        first = [probe(server.port, Mode.IMPLICIT) for _ in range(2)]
+        context.load_cert_chain(*_written(pki.bundle(after), after.key_pem(), tmp_path / "after"))  # renewed
+        second = probe(server.port, Mode.IMPLICIT)
+        for thread in server.threads:
+            thread.join(5)  # the server's side of the last handshake may still be running
+    assert [r.observed for r in [*first, second]] == [Observed.IMPLICIT] * 3
+    assert [r.chain_der[0] for r in first] == [before.cert.public_bytes(serialization.Encoding.DER)] * 2
+    assert second.chain_der[0] == after.cert.public_bytes(serialization.Encoding.DER)
+    assert reused == [False, False, False]
+
+
+def _written(chain_pem: bytes, key: bytes, folder: Path) -> tuple[Path, Path]:
+    (folder / "chain.pem").write_bytes(chain_pem)
+    (folder / "key.pem").write_bytes(key)
+    return folder / "chain.pem", folder / "key.pem"
 
 
 def test_unknown_port_without_protocol_is_recognised_from_the_greeting(pki: TestPKI, tmp_path: Path) -> None:

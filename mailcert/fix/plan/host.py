@@ -1,5 +1,5 @@
 """Plan one audited host as `fix` does: the planner, then DANE's and the ACME pre-flight's holds, then the
-no-worse invariant again for what they held back. `stores` keeps each set of trusted bundles read once per run."""
+no-worse invariant again for what they held back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from mailcert.fix.plan.acme_check import with_acme_preflight
 from mailcert.fix.plan.dane import config_names, dane_safe, with_dns_names
 from mailcert.fix.plan.planner import plan_host, still_no_worse
 from mailcert.fix.roles import roles_for
-from mailcert.pki.trust import TrustStore
 
 
 def plan_audited_host(
@@ -20,17 +19,15 @@ def plan_audited_host(
     settings: AuditSettings,
     *,
     install_certbot: bool = False,
-    stores: dict[tuple[str, ...], TrustStore] | None = None,
     roles: str | None = None,
 ) -> HostPlan:
-    """The host's plan; `stores` keeps each set of trusted bundles read once for the run's hosts; `roles`
-    (--roles) beats the host's mailcert_roles_dir."""
+    """The host's plan; `roles` (--roles) beats the host's mailcert_roles_dir."""
     if audit.model is None or audit.report.error is not None:
         return HostPlan(audit.host.name, error=f"not planned: {audit.report.error or 'no facts gathered'}")
     try:
         # mailcert_domains: names DNS gives the host (mailcert_hostnames_from_dns), DANE-safe certbot steps
         host = with_dns_names(audit.host, audit.discoveries, config_names(audit.model))
-        options = _lint_options(audit, settings, {} if stores is None else stores)
+        options = _lint_options(audit, settings)
         role_set = roles_for(roles or audit.host.roles_dir)
         plan = plan_host(
             audit,
@@ -52,14 +49,10 @@ def plan_audited_host(
         return HostPlan(audit.host.name, error=exc.line())
 
 
-def _lint_options(
-    audit: HostAudit, settings: AuditSettings, stores: dict[tuple[str, ...], TrustStore]
-) -> LintOptions:
+def _lint_options(audit: HostAudit, settings: AuditSettings) -> LintOptions:
     """How the planner lints the result before anything is sent: as the audit lints (same roots, names, and
     the daemon versions the host reported)."""
     host = audit.host
-    bundles = trust_bundles(host, settings.ca_bundles)
-    if bundles not in stores:
-        stores[bundles] = settings.trust_loader(bundles)
+    trust = settings.trust_loader(trust_bundles(host, settings.ca_bundles))  # read once per run
     versions = audit.gathered.versions if audit.gathered is not None else None
-    return lint_options(host, now=settings.now, trust=stores[bundles], versions=versions)
+    return lint_options(host, now=settings.now, trust=trust, versions=versions)
