@@ -12,6 +12,7 @@ from mailcert.dns.discover import DomainDiscovery, discover_domain
 from mailcert.dns.resolver import DnsLookup, Resolver, parse_resolver
 from mailcert.model import Finding, Severity
 from mailcert.probe import probe_all
+from mailcert.probe.pool import ProbeMemo
 from mailcert.probe.result import ProbeResult
 
 
@@ -50,13 +51,17 @@ def check_domains(
     resolver: str | None = None,
     dns: DnsLookup | None = None,
     probed: Collection[tuple[str, int]] = (),
+    memo: ProbeMemo | None = None,
 ) -> DomainsAudit:
-    """audit_domains, keeping the probe results (the report lists the endpoints DNS advertises)."""
+    """audit_domains, keeping the probe results (the report lists the endpoints DNS advertises). `memo`: the
+    host's own probe results, so an endpoint both name is connected to once."""
     lookup = dns or resolver_for(resolver)
     discoveries = [_discover(domain, lookup) for domain in domains]
     targets = dns_targets(discoveries)
     keys = list(targets)
-    results = dict(zip(keys, probe_all([targets[k] for k in keys], per_host=2, workers=4), strict=True))
+    results = dict(
+        zip(keys, probe_all([targets[k] for k in keys], per_host=2, workers=4, memo=memo), strict=True)
+    )
     findings: list[Finding] = []
     for discovery in discoveries:
         findings += check_discovery(discovery, results, checks, probed=probed)

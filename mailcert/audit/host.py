@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mailcert.audit.lint import HostModel, lint_host_model
 from mailcert.audit.options import lint_options, trust_bundles
@@ -24,6 +25,9 @@ from mailcert.inventory.model import InventoryHost, Secret
 from mailcert.model import ClientView, Endpoint, Finding, HostReport, ServedCert, Severity
 from mailcert.pki.trust import TrustStore, TrustStores
 from mailcert.ssh import DEFAULT_TIMEOUT, StrictConnection
+
+if TYPE_CHECKING:
+    from mailcert.probe.pool import ProbeMemo
 
 MAX_CLOCK_SKEW = 60
 
@@ -106,8 +110,11 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         findings.append(skew)
     findings += unfinished_findings(gathered, host.name)  # a fix run whose host-side worker died
     endpoints = list(report.endpoints)
+    from mailcert.probe.pool import ProbeMemo
+
+    memo = ProbeMemo()  # the DNS stage reuses what the host's own probe got for the same endpoint
     if settings.probe and endpoints:
-        endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings)
+        endpoints, probe_findings = probe_endpoints(host, endpoints, checks, findings, memo=memo)
         findings += probe_findings
     discoveries: tuple[DomainDiscovery, ...] = ()
     if settings.probe and host.domains:  # names, ports and modes the domains' DNS advertises (mailcert.dns)
@@ -116,7 +123,7 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
 
         resolver = settings.resolver or host.resolver
         probed = [(name, e.port) for e in endpoints for name in e.hostnames]
-        dns = check_domains(host.domains, checks, resolver=resolver, probed=probed)
+        dns = check_domains(host.domains, checks, resolver=resolver, probed=probed, memo=memo)
         findings += dns.findings
         discoveries = dns.discoveries
         endpoints = with_dns_endpoints(endpoints, dns.discoveries, dns.results)
@@ -150,7 +157,11 @@ def clock_skew(host_clock: int | None, before: float, after: float) -> Finding |
 
 
 def probe_endpoints(
-    host: InventoryHost, endpoints: Sequence[Endpoint], checks: CheckOptions, lint_findings: Sequence[Finding]
+    host: InventoryHost,
+    endpoints: Sequence[Endpoint],
+    checks: CheckOptions,
+    lint_findings: Sequence[Finding],
+    memo: ProbeMemo | None = None,
 ) -> tuple[list[Endpoint], list[Finding]]:
     """Probe every advertised hostname on every TLS port of the host, as a client would."""
     from mailcert.checks.served import check_consistency, check_probe, served_cert, served_chain
@@ -172,7 +183,9 @@ def probe_endpoints(
     # own SNI entry, as on cPanel) is probed by address for what it serves; the address is no name a client
     # checks, so a name mismatch there says nothing.
     unnamed = {index for index, endpoint in enumerate(endpoints) if not endpoint.hostnames}
-    results = probe_all(targets, per_host=2, workers=2)  # one host: 2 connections at a time, as `probe` does
+    results = probe_all(
+        targets, per_host=2, workers=2, memo=memo
+    )  # one host: 2 connections at a time, as `probe` does
     served: dict[int, ServedCert] = {}
     clients: dict[int, list[ClientView]] = {}
     reported = {(f.check, f.port) for f in lint_findings}

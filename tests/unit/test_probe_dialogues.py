@@ -22,6 +22,8 @@ from mailcert.checks.served import check_probe
 from mailcert.model import Mode
 from mailcert.pki.trust import TrustStore
 from mailcert.probe import Observed, ProbeResult, Timeouts, probe_all, probe_endpoint, target_for
+from mailcert.probe.pool import ProbeMemo
+from mailcert.probe.result import ProbeTarget
 from tests.pki import NOW, Issued, TestPKI, _ca, cert_pem, new_key
 
 FAST = Timeouts(connect=2, read=0.5, endpoint=3)
@@ -547,3 +549,38 @@ def test_closed_port_is_unreachable(opts: CheckOptions) -> None:
     assert result.observed is Observed.UNREACHABLE
     assert "refused" in (result.error or "")
     assert checks(result, opts) == ["tls.unreachable"]
+
+
+def test_a_memo_connects_once_per_endpoint_and_relabels_the_result(pki: TestPKI, tmp_path: Path) -> None:
+    """The audit's DNS stage asks for endpoints the host's own probe already got (MX on 25, SRV on 993):
+    with the host's memo they are not connected to again, and the result is labelled as asked."""
+    leaf = pki.leaf([HOST, "MX.example.test"])
+    context = tls_server_context(pki.bundle(leaf), leaf.key_pem(), tmp_path)
+    connections: list[str | None] = []
+
+    def counted(conn: socket.socket, server: FakeServer) -> None:
+        connections.append(None)
+        implicit_server(conn, server)
+
+    memo = ProbeMemo()
+    with serving(counted, context) as server:
+        own = target_for(HOST, server.port, address="127.0.0.1", protocol="smtp", mode=Mode.IMPLICIT)
+        [first] = probe_all([own], timeouts=FAST, memo=memo)
+        advertised = [
+            ProbeTarget(HOST.upper(), server.port, "smtp", Mode.IMPLICIT, "127.0.0.1", "mx", required=False),
+            # not the same probe: another SNI name, another mode, another address
+            target_for(
+                "mx.example.test", server.port, address="127.0.0.1", protocol="smtp", mode=Mode.IMPLICIT
+            ),
+            target_for(HOST, server.port, address="localhost", protocol="smtp", mode=Mode.IMPLICIT),
+        ]
+        again, other_name, other_address = probe_all(advertised, timeouts=FAST, memo=memo)
+        for thread in server.threads:
+            thread.join(5)
+    assert len(connections) == 3  # the first probe and the two that differ; not the repeated one
+    assert again.observed is first.observed is Observed.IMPLICIT
+    assert again.chain_der == first.chain_der
+    assert (again.hostname, again.service, again.required) == (HOST.upper(), "mx", False)
+    assert other_name.hostname == "mx.example.test"
+    assert other_address.address == "localhost"
+    assert server.sni == [HOST, "mx.example.test", HOST]
