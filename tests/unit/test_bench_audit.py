@@ -34,8 +34,9 @@ def test_a_missed_target_is_said_and_speed_ups_are_computed() -> None:
     )
     # 300 CPU-s / 2 = 150 s, more than the wall time (other work ran too): shown as computed, 272.3 / 150 = 1.82
     assert "forks 50: 2.1× of at most 1.8× this machine allows (113%" in text
-    assert "under 60 s: 132.5 s (MISSED)" in text
-    assert "largest 194 MB (met)" in text
+    assert "within 40 s: 132.5 s (MISSED)" in text
+    assert "at most 0.1 s: 0.50 s (MISSED)" in text  # by hand: 100 hosts × 0.5 CPU-s / 100
+    assert "at most 200 MB: largest 194 MB (met)" in text
     assert "1 exec (the gather) per host in every run: yes" in text
     assert "400 lines for 100 hosts take paramiko 0.14 s of control CPU to load" in text
     assert "_load_known_hosts 14.8%" in text and "probe_endpoints 9.0%" in text
@@ -68,3 +69,11 @@ def test_latency_bound_check_has_its_own_table_and_speed_up() -> None:
     # by hand: 53.0 / 13.8 = 3.84; 18 CPU-s on 2 CPUs need 9 s, 53 / 9 = 5.9 → 65 %
     assert "forks 10: 3.8× of at most 5.9× this machine allows (65%" in text
     assert render_latency([], 300) == ""
+
+
+def test_issue_23_targets_met_are_said_met() -> None:
+    row = AuditRow(100, 50, 38.5, 180.0, 8.0, 1.0, "1", "1", "ok", 100, 70.0)
+    text = render([], [row], 50, cpus=2)
+    assert "within 40 s: 38.5 s (met)" in text
+    assert "at most 0.1 s: 0.08 s (met)" in text  # by hand: 8.0 CPU-s / 100 hosts
+    assert "at most 200 MB: largest 180 MB (met)" in text
