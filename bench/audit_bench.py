@@ -301,11 +301,11 @@ def render(
             f"{lab.pss_per_host_mb:.0f} MB ({lab.pss_max_host_mb:.0f} MB) | {lab.processes_per_host:.0f} | "
             f"{lab.machine_used_mb:.0f} MB |"
         )
-    out += ["", *_verdicts(audits, cpus), "", *_limits(labs, audits, profile)]
+    out += ["", *_verdicts(audits, cpus), "", *_limits(labs, audits, profile, cpus)]
     return "\n".join(out) + "\n"
 
 
-def _limits(labs: list[LabRow], audits: list[AuditRow], profile: str) -> list[str]:
+def _limits(labs: list[LabRow], audits: list[AuditRow], profile: str, cpus: int | None = None) -> list[str]:
     """What limits the lab's size and the audit's speed here, from this run's numbers."""
     lines = ["### What limits it", ""]
     largest = max(labs, key=lambda lab: lab.hosts, default=None)
@@ -330,17 +330,38 @@ def _limits(labs: list[LabRow], audits: list[AuditRow], profile: str) -> list[st
                 f"{n} hosts/forks {f}: {c:.2f} s / {m:.2f} s" for (n, f), (c, m) in sorted(cpu.items())
             )
             + ". The rest of the machine's share is the lab hosts' own work — sshd's key exchange, sudo, the "
-            "gather program (about 500 short-lived processes: tr, wc, grep, base64, sed ... per configuration file) and the "
-            "daemons' side of the probes' TLS handshakes — on the same CPUs as the control side. So the "
+            "gather program (the gather section) and the daemons' side of the probes' TLS handshakes (a "
+            "handshake per name a client uses on each TLS port) — on the same CPUs as the control side. So the "
             "speed-up here stops where the CPUs are full (the ceiling beside each speed-up above), not at the "
             "number of forks; on a real fleet each host's share runs on that host."
         )
+        lines += _floor(audits, cpus)
     if profile:
         lines.append(
             f"- Profile of {PROFILE_HOSTS} hosts audited one after another (pyinstrument, wall clock, control side): "
             + _profile_summary(profile)
         )
     return lines
+
+
+def _floor(audits: list[AuditRow], cpus: int | None) -> list[str]:
+    """The shortest wall time the lab hosts' own CPU work allows on this machine, control side free."""
+    target = next((a for a in audits if a.hosts == 100 and a.forks == 50), None)
+    cpus = cpus or os.cpu_count() or 1
+    if target is None or target.machine_cpu_s <= 0:
+        return []
+    hosts_side = (target.machine_cpu_s - target.control_cpu_s) / target.hosts
+    floor = hosts_side * target.hosts / cpus
+    return [
+        f"- Floor at 100 hosts, forks 50: the lab hosts' own work was {hosts_side:.2f} CPU-s per host (whole "
+        f"machine less the control side), so 100 of them need at least {floor:.1f} s on {cpus} CPUs even with "
+        "a control side that cost nothing"
+        + (
+            f"; the {TARGET_WALL:.0f} s target is below that floor on this machine."
+            if floor > TARGET_WALL
+            else "."
+        )
+    ]
 
 
 def render_latency(audits: list[AuditRow], delay_ms: int, cpus: int | None = None) -> str:

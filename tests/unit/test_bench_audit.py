@@ -77,3 +77,12 @@ def test_issue_23_targets_met_are_said_met() -> None:
     assert "within 40 s: 38.5 s (met)" in text
     assert "at most 0.1 s: 0.08 s (met)" in text  # by hand: 8.0 CPU-s / 100 hosts
     assert "at most 200 MB: largest 180 MB (met)" in text
+
+
+def test_the_floor_the_lab_hosts_own_work_sets_is_said() -> None:
+    # 100 hosts, machine 103 CPU-s, control 18 CPU-s: hosts' side 0.85 CPU-s each, 85 CPU-s on 2 CPUs ≥ 42.5 s
+    row = AuditRow(100, 50, 51.7, 135.0, 18.0, 0.7, "1", "1", "ok", 100, 103.0)
+    text = render([], [row], 50, cpus=2)
+    assert "own work was 0.85 CPU-s per host" in text
+    assert "need at least 42.5 s on 2 CPUs" in text
+    assert "the 40 s target is below that floor on this machine" in text
