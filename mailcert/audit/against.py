@@ -92,13 +92,16 @@ def against_options(
 def review_against(
     base: HostFiles | None,
     head: HostFiles | None,
-    gathered: HostFiles,
+    gathered: GatheredHost,
     *,
     name: str,
     options: LintOptions,
     notes: tuple[Sequence[Finding], Sequence[Finding]] = ((), ()),
 ) -> HostReview:
-    """The change from `base` to `head`, each laid over the gathered host (None: the host as it is)."""
+    """The change from `base` to `head`, each laid over the gathered host (None: the host as it is), read the
+    way the host's daemons read it: a Dovecot 2.3 config proposed for a Dovecot 2.4 host is refused there."""
+    if gathered.versions:
+        options = replace(options, versions={**options.versions, **gathered.versions})
     return review_host(
         Overlay(base, gathered) if base is not None else gathered,
         Overlay(head, gathered) if head is not None else gathered,

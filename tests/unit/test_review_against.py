@@ -17,6 +17,7 @@ from mailcert.gather import GatheredHost, gather_argv
 from mailcert.hostfs import LocalRoot
 from mailcert.model import Severity, Status
 from mailcert.tasks.options import check_options
+from tests.debian13 import require_debian13, run_debian13
 from tests.lint_trees import LIVE, NAMES, HostTree
 from tests.pki import TestPKI
 
@@ -91,3 +92,25 @@ def test_overlay_prefers_the_trees_files_and_keeps_the_hosts(scene: tuple[HostTr
     assert OTHER in (overlay.read_config("/etc/dovecot/dovecot.conf").text or "")
     assert overlay.pem_file(f"{LIVE}/fullchain.pem").certificates  # from the host
     assert "renewal" in overlay.listdir("/etc/letsencrypt")
+
+
+def test_a_dovecot_23_config_proposed_for_a_dovecot_24_host_is_refused(
+    scene: tuple[HostTree, Path, Path],
+) -> None:
+    """The host's daemons decide how a proposed config is read: this tree's Dovecot config is 2.3 syntax
+    (`ssl_cert = <…`, no dovecot_config_version), which Dovecot 2.4 refuses to start with. The host is the
+    same tree gathered under Debian 13's /usr (its real `dovecot --version`: 2.4.1)."""
+    require_debian13()
+    host, base, head = scene
+    output = run_debian13(gather_argv(str(host.root)), timeout=120)
+    assert output.returncode == 0, output.stderr
+    on_24 = GatheredHost.from_output(output.stdout, name="mx1")
+    assert on_24.versions["dovecot"].startswith("2.4.")
+    review = review_against(LocalRoot(base), LocalRoot(head), on_24, name="mx1", options=options(host))
+    refused = [f for f in review.head.findings if f.check == "config.syntax" and f.service == "dovecot"]
+    assert refused and "dovecot_config_version" in refused[0].message
+    assert refused[0].severity is Severity.CRITICAL
+    on_23 = review_against(
+        LocalRoot(base), LocalRoot(head), gathered(host), name="mx1", options=options(host)
+    )
+    assert not [f for f in on_23.head.findings if f.check == "config.syntax"]  # the same tree on 2.3: fine
