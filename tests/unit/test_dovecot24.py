@@ -258,3 +258,26 @@ def test_storage_version_is_required(tmp_path: Path) -> None:
     # doveconf 2.4.1: "Fatal: dovecot_storage_version setting must be set"
     (error,) = syntax(service_of(tmp_path, "dovecot_config_version = 2.4.0\nprotocols = imap\n"))
     assert error.line == 1 and "dovecot_storage_version setting must be set" in error.message
+
+
+def test_a_certificate_inside_a_listener_is_said_to_be_unused(tmp_path: Path) -> None:
+    # Dovecot 2.4.1 starts with it but serves the global certificate there (ORDER_CASES "inside-the-listener")
+    text = (
+        HEAD.replace("imap", "pop3")
+        + GLOBAL
+        + (
+            "ssl_server_key_file = /certs/g.key\n"
+            "service pop3-login {\n  inet_listener pop3 {\n    ssl_server_cert_file = /certs/proto.pem\n  }\n}\n"
+        )
+    )
+    service = service_of(tmp_path, text)
+    (unused,) = [f for f in service.findings if f.check == "config.overridden"]
+    assert unused.severity is Severity.WARNING
+    assert (unused.file, unused.line) == (CONF, 8)
+    assert (
+        "ssl_server_cert_file inside service pop3-login { inet_listener pop3 } is accepted but not used"
+        in (unused.message)
+    )
+    assert not syntax(service)  # Dovecot starts: not a syntax error
+    pop3 = next(x for x in service.listeners if x.name == "pop3")
+    assert pop3.certificates[0].cert_files == ("/certs/g.pem",)  # what it serves

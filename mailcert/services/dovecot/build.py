@@ -19,6 +19,12 @@ _BOOLEAN_LISTS = frozenset({("protocols",)})
 _PREFIX_SECTIONS = ("ssl_server", "ssl_client")
 
 
+# The 2.4 certificate and key settings a listener section accepts without using (see _section_setting).
+_CERT_FILE_SETTINGS = frozenset(
+    {"ssl_server_cert_file", "ssl_server_key_file", "ssl_server_alt_cert_file", "ssl_server_alt_key_file"}
+)
+
+
 @dataclass
 class Built:
     filters: list[Filter]
@@ -206,6 +212,23 @@ class _Builder:
             and section[0].startswith("service ")
             and section[1].startswith("inet_listener ")
         )
+        if listener and self.version == "2.4" and setting.key in _CERT_FILE_SETTINGS:
+            # Dovecot 2.4.1 starts with it (doveconf -n shows it in the listener) and serves the certificate
+            # of the global or filter settings there all the same (tests/dovecot24_order.py, served oracle)
+            self.out.problems.append(
+                Problem(
+                    line.file,
+                    line.line,
+                    f"{setting.key} inside {' { '.join(section)} }} is accepted but not used: Dovecot serves "
+                    "this listener the certificate of the global settings or of a matching local_name, local or "
+                    "protocol block",
+                    f"move {setting.key} into a `protocol` or `local` block (or `local_name` for SNI), or make "
+                    "it global",
+                    check="config.overridden",
+                    warning=True,
+                    refused=False,
+                )
+            )
         if listener and self.version == "2.4" and setting.key == "address":
             self.problem(
                 line,
