@@ -116,11 +116,25 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class LineageRenewal:
+    """A certbot lineage and when its current certificate was written (its last successful renewal)."""
+
+    lineage: str
+    renewed_at: datetime
+
+
+@dataclass(frozen=True)
 class HostReport:
     name: str
     endpoints: tuple[Endpoint, ...] = ()
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+    # The host's certbot lineages and when each was last renewed (audit, verify, fix: from the gathered
+    # files; JSON `renewals`), so the Prometheus textfile can be written again from the JSON report.
+    renewals: tuple[LineageRenewal, ...] = ()
+    # fix only: per (port, name) a client uses, before → after, as the JSON report's `endpoints_after`
+    # entries (JSON-shaped, as Report.plan is); None where the host has no such list (not fixed).
+    endpoints_after: tuple[dict[str, object], ...] | None = None
 
     @property
     def status(self) -> Status:

@@ -1,11 +1,23 @@
 """A varied fleet of hand-made host reports for the report readers and `report merge`: every severity,
-endpoints with and without a served certificate, DNS-advertised ones, unreachable hosts, awkward text."""
+endpoints with and without a served certificate, DNS-advertised ones, unreachable hosts, awkward text,
+certbot renewals (some at a fraction of a second, as file times are), and for `fix` each host's
+`endpoints_after` and plan entries, `recovered` ones included."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, ServedCert, Severity
+from mailcert.model import (
+    ConfiguredCert,
+    Endpoint,
+    Finding,
+    HostReport,
+    LineageRenewal,
+    Mode,
+    ServedCert,
+    Severity,
+)
 
 _SEVERITIES = (Severity.CRITICAL, Severity.WARNING, Severity.INFO, Severity.UNKNOWN)
 _CHECKS = ("cert.name-mismatch", "cert.expiring", "config.overridden", "host.unreachable", "tls.stale")
@@ -53,8 +65,75 @@ def fleet_host(number: int) -> HostReport:
         )
         for i in range(number % 4)
     )
-    return HostReport(name=name, endpoints=endpoints, findings=findings)
+    return HostReport(name=name, endpoints=endpoints, findings=findings, renewals=_renewals(number, name))
+
+
+def _renewals(number: int, name: str) -> tuple[LineageRenewal, ...]:
+    """mx001: its lineage renewed 2026-10-02T00:00:00.25Z, and `-0001` on 2026-01-01T00:00:00Z."""
+    if number % 3 == 2:
+        return ()  # no certbot on this host
+    renewed = datetime(2026, 10, 1, tzinfo=UTC) + timedelta(days=number, microseconds=250_000 * (number % 4))
+    older = (LineageRenewal(f"{name}-0001", datetime(2026, 1, 1, tzinfo=UTC)),) if number % 2 else ()
+    return (LineageRenewal(name, renewed), *older)
 
 
 def fleet(count: int) -> list[HostReport]:
     return [fleet_host(n) for n in range(count)]
+
+
+def _view(verdict: str, number: int, reason: str | None = None) -> dict[str, object]:
+    return {
+        "verdict": verdict,
+        "reason": reason,
+        "subject": f"mx{number:03d}.example.test",
+        "sans": [f"mx{number:03d}.example.test"],
+        "not_after": datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=number),  # a datetime, as fix has it
+        "sha256": f"{number:02x}" * 32,
+    }
+
+
+def fix_host(number: int) -> HostReport:
+    """fleet_host as `fix` reports it: every reachable host with `endpoints_after` (one pair, or none)."""
+    host = fleet_host(number)
+    if host.error is not None:
+        return host
+    pairs = (
+        {
+            "service": "postfix",
+            "port": 25,
+            "mode": "starttls",
+            "hostname": host.name,
+            "before": _view("fails", number, "cert.expired: expired"),
+            "after": _view("ok", number),
+            "after_from": "re-probe" if number % 2 else "plan",
+            "worse": False,
+        },
+    )
+    return replace(host, endpoints_after=pairs if number % 4 else ())
+
+
+def fix_plan(hosts: list[HostReport]) -> tuple[dict[str, object], ...]:
+    """The plan a fix run of these hosts writes: each host's entries in the hosts' order, then the earlier
+    unfinished runs it restored (kind `recovered`), again in the hosts' order."""
+    changes: list[dict[str, object]] = []
+    recovered: list[dict[str, object]] = []
+    for host in hosts:
+        number = int(host.name[2:5])  # mxNNN: the same entries whichever shard the host is in
+        changes.append(
+            {"host": host.name, "kind": "reload", "description": "reload postfix", "outcome": "applied"}
+        )
+        if number % 3 == 0:
+            changes.append(
+                {"host": host.name, "kind": "unfixable", "description": "why", "outcome": "skipped"}
+            )
+        if number % 5 == 1:
+            recovered.append(
+                {
+                    "host": host.name,
+                    "kind": "recovered",
+                    "run_id": f"20261206T0{number % 10}0000Z-3f9a1c",
+                    "outcome": "rolled-back",
+                    "description": "restored",
+                }
+            )
+    return (*changes, *recovered)

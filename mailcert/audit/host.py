@@ -24,6 +24,7 @@ from mailcert.gather.unfinished import state_folder, unfinished_findings
 from mailcert.inventory.model import InventoryHost, Secret
 from mailcert.model import ClientView, Endpoint, Finding, HostReport, ServedCert, Severity
 from mailcert.pki.trust import TrustStore, TrustStores
+from mailcert.services.certbot.renewals import last_renewals
 from mailcert.ssh import DEFAULT_TIMEOUT, StrictConnection
 
 if TYPE_CHECKING:
@@ -129,7 +130,12 @@ def _audit(host: InventoryHost, settings: AuditSettings) -> HostAudit:
         endpoints = with_dns_endpoints(endpoints, dns.discoveries, dns.results)
     return HostAudit(
         host,
-        replace(report, endpoints=tuple(endpoints), findings=tuple(findings)),
+        replace(
+            report,
+            endpoints=tuple(endpoints),
+            findings=tuple(findings),
+            renewals=tuple(last_renewals(gathered)),  # in the JSON report, so `report merge` has them too
+        ),
         gathered,
         model,
         discoveries,

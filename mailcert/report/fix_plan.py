@@ -8,12 +8,12 @@ kind "unfixable" entries (outcome "skipped") and a host that could not be planne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from mailcert.fix.model import Change, HostPlan
 from mailcert.model import Report
 from mailcert.quoting import shown
 from mailcert.report.fix_endpoints import json_entries, markdown_rows, text_lines
-from mailcert.report.json import plan_value, readable_json, report_to_dict
 from mailcert.report.markdown_escape import md_code, md_fence, md_text
 
 _MAX_DIFF = 200_000
@@ -57,18 +57,17 @@ def _entry(plan: HostPlan, change: Change) -> dict[str, object]:
     return entry
 
 
-def render_json_with_endpoints(report: Report, plans: Sequence[HostPlan]) -> str:
-    """SPEC's JSON document; each host planned also carries `endpoints_after` (contract-additions)."""
-    document = report_to_dict(report)
+def with_endpoints_after(report: Report, plans: Sequence[HostPlan]) -> Report:
+    """The report whose planned hosts carry `endpoints_after` (contract-additions), which the JSON report
+    writes and `report merge` reads back."""
     by_host = {plan.host: plan for plan in plans}
-    hosts = document["hosts"]
-    assert isinstance(hosts, list)
-    for host in hosts:
-        assert isinstance(host, dict)
-        plan = by_host.get(str(host["name"]))
-        if plan is not None:
-            host["endpoints_after"] = plan_value(json_entries(plan), f"{host['name']}.endpoints_after")
-    return readable_json(document) + "\n"
+    hosts = tuple(
+        replace(host, endpoints_after=tuple(json_entries(by_host[host.name])))
+        if host.name in by_host
+        else host
+        for host in report.hosts
+    )
+    return replace(report, hosts=hosts)
 
 
 def render_text(plans: Sequence[HostPlan]) -> str:

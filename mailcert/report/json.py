@@ -85,13 +85,18 @@ def finding_to_dict(finding: Finding) -> JSONObject:
 
 
 def host_to_dict(host: HostReport) -> JSONObject:
-    return {
+    out: JSONObject = {
         "name": host.name,
         "status": host.status.value,
         "error": host.error,
         "endpoints": [endpoint_to_dict(e) for e in host.endpoints],
         "findings": [finding_to_dict(f) for f in host.findings],
     }
+    if host.renewals:  # only hosts with certbot lineages (audit, verify, fix)
+        out["renewals"] = [{"lineage": r.lineage, "renewed_at": iso_utc(r.renewed_at)} for r in host.renewals]
+    if host.endpoints_after is not None:  # fix only
+        out["endpoints_after"] = plan_value(host.endpoints_after, f"{host.name}.endpoints_after")
+    return out
 
 
 def plan_value(value: object, where: str) -> JSONValue:

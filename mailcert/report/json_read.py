@@ -2,9 +2,11 @@
 
 Strict where it matters and tolerant where SPEC lets reports grow: the schema must be "mailcert/1", every
 field SPEC names must be there with its type, and a status must be the one the findings give (a report
-whose status was edited by hand, or cut short, is refused rather than merged). Keys SPEC does not name are
-ignored (fix's per-host `endpoints_after`); `symptoms` are not read, since they follow from the check ID
-and are written afresh. `render_json(read_report(render_json(r)))` is the JSON of `r`, byte for byte.
+whose status was edited by hand, or cut short, is refused rather than merged). The additions mailcert
+writes (docs/contract-additions.md §4: an endpoint's `advertised_by`, a host's `renewals` and fix's
+`endpoints_after`) are read and checked the same way; other keys are ignored. `symptoms` are not read,
+since they follow from the check ID and are written afresh. `render(read_report(render_json(r)), fmt)` is
+`render(r, fmt)` byte for byte in every format, and so is the Prometheus textfile.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from mailcert.model import (
     Endpoint,
     Finding,
     HostReport,
+    LineageRenewal,
     Mode,
     Report,
     ServedCert,
     Severity,
     Status,
+    Verdict,
 )
 
 SCHEMA = "mailcert/1"
 _MAX_BYTES = 512 * 1024 * 1024  # a report this large is not one mailcert wrote for a fleet it can audit
 
-EnumT = TypeVar("EnumT", Severity, Status, Mode)
+EnumT = TypeVar("EnumT", Severity, Status, Mode, Verdict)
 T = TypeVar("T")
 
 
@@ -126,9 +130,51 @@ def _host(value: object, path: str) -> HostReport:
             _finding(f, f"{path}.findings[{i}]") for i, f in enumerate(_list(doc, "findings", path))
         ),
         error=_optional(doc, "error", path, _str),
+        renewals=tuple(
+            _renewal(r, f"{path}.renewals[{i}]")
+            for i, r in enumerate(_list(doc, "renewals", path) if "renewals" in doc else [])
+        ),
+        endpoints_after=(
+            tuple(
+                _endpoint_after(e, f"{path}.endpoints_after[{i}]")
+                for i, e in enumerate(_list(doc, "endpoints_after", path))
+            )
+            if "endpoints_after" in doc
+            else None
+        ),
     )
     _same_status(doc, host.status, path)
     return host
+
+
+def _renewal(value: object, path: str) -> LineageRenewal:
+    doc = _object(value, path)
+    return LineageRenewal(lineage=_str(doc, "lineage", path), renewed_at=_time(doc, "renewed_at", path))
+
+
+def _endpoint_after(value: object, path: str) -> dict[str, object]:
+    """One `endpoints_after` entry, checked field by field and kept as written (it is JSON-shaped in the
+    model too, as plan entries are)."""
+    doc = _object(value, path)
+    _str(doc, "service", path)
+    _int(doc, "port", path)
+    _enum(doc, "mode", path, Mode)
+    _str(doc, "hostname", path)
+    for side in ("before", "after"):
+        _client_view(_field(doc, side, path), _at(path, side))
+    _str(doc, "after_from", path)
+    if not isinstance(_field(doc, "worse", path), bool):
+        raise _ShapeError(_at(path, "worse"), "expected true or false")
+    return doc
+
+
+def _client_view(value: object, path: str) -> None:
+    doc = _object(value, path)
+    _enum(doc, "verdict", path, Verdict)
+    for key in ("reason", "subject", "sha256"):
+        _optional(doc, key, path, _str)
+    _strs(doc, "sans", path)
+    _optional(doc, "not_after", path, _time)
 
 
 def _endpoint(value: object, path: str) -> Endpoint:

@@ -8,7 +8,9 @@ The rules (docs/contract-additions.md):
   oldest part, so an alert on a stale `mailcert_last_run_timestamp_seconds` fires when one shard's job
   stopped writing fresh reports;
 - `plan` (fix reports) is every input's plan entries, ordered by their host as the hosts are, and present
-  only when some input has one;
+  only when some input has one; as in one run's plan, the `recovered` entries (earlier runs this fix
+  restored) come after all the others;
+- everything else a host carries (its `renewals`, fix's `endpoints_after`) stays with the host;
 - the status, and so the exit code, follows from the merged hosts exactly as for one run (SPEC).
 """
 
@@ -47,13 +49,20 @@ def merge_reports(named: Sequence[tuple[str, Report]]) -> Report:
     plan = None
     if plans:
         entries = [entry for entries in plans for entry in entries]
-        plan = tuple(sorted(entries, key=lambda e: order.get(str(e.get("host")), len(order))))
+        plan = tuple(
+            sorted(entries, key=lambda e: (_recovered(e), order.get(str(e.get("host")), len(order))))
+        )
     return Report(
         generated_at=min(report.generated_at for _, report in named),
         evaluated_at=min(report.evaluated_at for _, report in named),
         hosts=tuple(hosts),
         plan=plan,
     )
+
+
+def _recovered(entry: dict[str, object]) -> bool:
+    """fix writes its plan as every host's changes, then the earlier runs it found unfinished."""
+    return entry.get("kind") == "recovered"
 
 
 __all__ = ["merge_reports"]

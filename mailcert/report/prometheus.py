@@ -9,11 +9,15 @@ Metrics (gauges; times in Unix seconds, following Prometheus naming conventions)
 - mailcert_served_matches_configured{host,service,port}: 1 when the port serves the configured certificate.
 - mailcert_last_renewal_timestamp_seconds{host,lineage}: when certbot last wrote the lineage's certificate.
 - mailcert_last_run_timestamp_seconds / mailcert_evaluated_timestamp_seconds: when verify ran / judged.
+
+Times are whole seconds, as in the JSON report: everything here follows from the JSON report, so that
+`report merge` writes from the shards' JSON the very file the unsharded run would have written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest, write_to_textfile
@@ -23,9 +27,14 @@ from prometheus_client.registry import Collector
 from mailcert.catalogue import CHECKS
 from mailcert.errors import UsageError
 from mailcert.model import HostReport, Report, Status, severity_status, worst_status
-from mailcert.verify.renewals import LineageRenewal
 
 _ENDPOINT = ["host", "service", "port"]
+
+
+def _unix(moment: datetime) -> int:
+    """Unix seconds, the fraction dropped as the JSON report's times drop it (naive means UTC there too)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return int(aware.replace(microsecond=0).timestamp())
 
 
 def _check_statuses(host: HostReport) -> dict[str, Status]:
@@ -41,9 +50,8 @@ def _check_statuses(host: HostReport) -> dict[str, Status]:
 
 
 class _ReportCollector(Collector):
-    def __init__(self, report: Report, renewals: Mapping[str, Sequence[LineageRenewal]]) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
-        self.renewals = renewals
 
     def collect(self) -> Iterator[Metric]:
         report = self.report
@@ -86,40 +94,39 @@ class _ReportCollector(Collector):
             for endpoint in host.endpoints:
                 labels = [host.name, endpoint.service, str(endpoint.port)]
                 if endpoint.served is not None:
-                    served.add_metric(labels, endpoint.served.not_after.timestamp())
+                    served.add_metric(labels, _unix(endpoint.served.not_after))
                 if endpoint.configured.not_after is not None:
-                    configured.add_metric(labels, endpoint.configured.not_after.timestamp())
+                    configured.add_metric(labels, _unix(endpoint.configured.not_after))
                 if endpoint.served is not None and endpoint.configured.sha256 is not None:
                     same = endpoint.served.sha256.lower() == endpoint.configured.sha256.lower()
                     matches.add_metric(labels, 1 if same else 0)
-            for renewal in self.renewals.get(host.name, ()):
-                renewed.add_metric([host.name, renewal.lineage], renewal.renewed_at.timestamp())
+            for renewal in host.renewals:
+                renewed.add_metric([host.name, renewal.lineage], _unix(renewal.renewed_at))
         last_run = GaugeMetricFamily(
             "mailcert_last_run_timestamp_seconds", "when mailcert verify wrote this file, in Unix seconds"
         )
-        last_run.add_metric([], report.generated_at.timestamp())
+        last_run.add_metric([], _unix(report.generated_at))
         evaluated = GaugeMetricFamily(
             "mailcert_evaluated_timestamp_seconds",
             "the instant validity and expiry were judged at (--at, else the run time), in Unix seconds",
         )
-        evaluated.add_metric([], report.evaluated_at.timestamp())
+        evaluated.add_metric([], _unix(report.evaluated_at))
         yield from (up, status, check, served, configured, matches, renewed, last_run, evaluated)
 
 
-def _registry(report: Report, renewals: Mapping[str, Sequence[LineageRenewal]] | None) -> CollectorRegistry:
+def _registry(report: Report) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ReportCollector(report, renewals or {}))
+    registry.register(_ReportCollector(report))
     return registry
 
 
-def render_prometheus(report: Report, renewals: Mapping[str, Sequence[LineageRenewal]] | None = None) -> str:
-    """The textfile content (Prometheus text exposition format 0.0.4)."""
-    return generate_latest(_registry(report, renewals)).decode("utf-8")
+def render_prometheus(report: Report) -> str:
+    """The textfile content (Prometheus text exposition format 0.0.4); everything in it comes from the report,
+    so `report merge` writes from the JSON reports what the runs themselves would have written."""
+    return generate_latest(_registry(report)).decode("utf-8")
 
 
-def write_prometheus(
-    path: str, report: Report, renewals: Mapping[str, Sequence[LineageRenewal]] | None = None
-) -> None:
+def write_prometheus(path: str, report: Report) -> None:
     """Write the textfile atomically (a temporary file beside it, then rename), as node_exporter needs."""
     if not path.endswith(".prom"):
         raise UsageError(
@@ -127,7 +134,7 @@ def write_prometheus(
             todo="name the file e.g. /var/lib/prometheus/node-exporter/mailcert.prom",
         )
     try:
-        write_to_textfile(str(Path(path)), _registry(report, renewals))
+        write_to_textfile(str(Path(path)), _registry(report))
     except OSError as exc:
         raise UsageError(
             f"cannot write --prometheus {path}: {exc.strerror or exc}", todo="give a writable folder"

@@ -194,16 +194,19 @@ def _finish(
     from mailcert.report import render
     from mailcert.report.fix_plan import (
         plan_entries,
-        render_json_with_endpoints,
         render_markdown,
         render_text,
+        with_endpoints_after,
     )
 
-    report = Report(
-        generated_at=datetime.now(UTC),
-        evaluated_at=now,
-        hosts=tuple(hosts),
-        plan=(*plan_entries(plans), *recovered),
+    report = with_endpoints_after(
+        Report(
+            generated_at=datetime.now(UTC),
+            evaluated_at=now,
+            hosts=tuple(hosts),
+            plan=(*plan_entries(plans), *recovered),
+        ),
+        plans,
     )
     if format == "text":  # the plan as people read it: numbered steps, what each removes, diffs, commands
         text = render(replace(report, plan=None), format, color=wants_color(output))
@@ -212,9 +215,7 @@ def _finish(
         format == "markdown"
     ):  # a pull-request comment: findings, then per host a step table, diffs collapsed
         emit(render(replace(report, plan=None), format) + "\n" + render_markdown(plans), output)
-    elif format == "json":  # SPEC's document, each host with `endpoints_after` (before → after per pair)
-        emit(render_json_with_endpoints(report, plans), output)
-    else:
+    else:  # json, sarif, html; JSON gives each planned host its `endpoints_after` (before → after per pair)
         emit(render(report, format, color=wants_color(output)), output)
     state = run_state()
     state.record("fix", report)

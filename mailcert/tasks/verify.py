@@ -76,7 +76,7 @@ def verify(
     from mailcert.report.json import render_json
     from mailcert.report.prometheus import write_prometheus
     from mailcert.verify import load_state, memory_findings, observe, save_state, with_findings
-    from mailcert.verify.fleet import dry_run_all, renewals_of, thresholds_of
+    from mailcert.verify.fleet import dry_run_all, thresholds_of
     from mailcert.verify.lines import render_problems
     from mailcert.verify.nagios import render_nagios
     from mailcert.verify.renew_central import renew_all, with_reports
@@ -114,7 +114,7 @@ def verify(
         report = memory_findings(current, report)
         save_state(state, current)
     if prometheus is not None:
-        write_prometheus(prometheus, report, renewals_of(results))
+        write_prometheus(prometheus, report)
     if fmt == "nagios":
         text = render_nagios(report, thresholds_of(results))
     else:

@@ -1,5 +1,5 @@
-"""What verify derives from a fleet's audits: each host's thresholds and certbot renewals, and
-`certbot renew --dry-run` on every host that has lineages."""
+"""What verify derives from a fleet's audits: each host's thresholds, and `certbot renew --dry-run` on every
+host that has lineages."""
 
 from __future__ import annotations
 
@@ -13,16 +13,10 @@ from mailcert.services.certbot.parser import read_certbot
 from mailcert.ssh import StrictConnection, sudo_error
 from mailcert.verify import Thresholds
 from mailcert.verify.renew_dry_run import DRY_RUN_TIMEOUT, RENEW_DRY_RUN, dry_run_findings
-from mailcert.verify.renewals import LineageRenewal, last_renewals
 
 
 def thresholds_of(results: Sequence[HostAudit]) -> dict[str, Thresholds]:
     return {r.host.name: Thresholds(r.host.warn_days, r.host.crit_days) for r in results}
-
-
-def renewals_of(results: Sequence[HostAudit]) -> dict[str, list[LineageRenewal]]:
-    """Each checked host's certbot lineages and when they were last renewed."""
-    return {r.host.name: last_renewals(r.gathered) for r in results if r.gathered is not None}
 
 
 def _dry_run_one(result: HostAudit, settings: AuditSettings) -> list[Finding]:

@@ -14,7 +14,8 @@ from mailcert.checks.verdict import client_view, short
 from mailcert.fix.endpoints import compared
 from mailcert.fix.model import HostPlan
 from mailcert.model import HostReport, Report
-from mailcert.report.fix_plan import render_json_with_endpoints, render_markdown, render_text
+from mailcert.report.fix_plan import render_markdown, render_text, with_endpoints_after
+from mailcert.report.json import render_json
 from tests.lint_trees import HostTree
 from tests.pki import NOW
 from tests.unit import test_fix_plan_served as served
@@ -74,7 +75,7 @@ def test_markdown_has_a_row_per_port_with_its_names(tmp_path: Path) -> None:
 
 def test_json_carries_endpoints_after_per_host_and_keeps_spec_fields() -> None:
     report = Report(datetime(2026, 12, 7, tzinfo=UTC), NOW, (HostReport("mx1"), HostReport("mx2")), plan=())
-    document = json.loads(render_json_with_endpoints(report, [restored_plan()]))
+    document = json.loads(render_json(with_endpoints_after(report, [restored_plan()])))
     assert set(document) == {"schema", "generated_at", "evaluated_at", "status", "hosts", "plan"}
     mx1, mx2 = document["hosts"]
     assert {"name", "status", "error", "endpoints", "findings"} <= set(mx1)

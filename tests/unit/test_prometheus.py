@@ -10,9 +10,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mailcert.errors import UsageError
-from mailcert.model import ConfiguredCert, Endpoint, Finding, HostReport, Mode, Report, ServedCert, Severity
+from mailcert.model import (
+    ConfiguredCert,
+    Endpoint,
+    Finding,
+    HostReport,
+    LineageRenewal,
+    Mode,
+    Report,
+    ServedCert,
+    Severity,
+)
 from mailcert.report.prometheus import render_prometheus, write_prometheus
-from mailcert.verify.renewals import LineageRenewal
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 NOT_AFTER = datetime(2026, 7, 1, tzinfo=UTC)  # 1782864000
@@ -41,11 +50,11 @@ REPORT = Report(
                 Finding("tls.stale", Severity.CRITICAL, "stale", "reload", "dovecot", 993),
                 Finding("cert.expiring", Severity.WARNING, "soon", "renew", "dovecot", 993),
             ),
+            renewals=(LineageRenewal("mail.example.test", datetime(2026, 4, 2, tzinfo=UTC)),),
         ),
         HostReport("mx2", error="connection refused"),
     ),
 )
-RENEWALS = {"mx1": [LineageRenewal("mail.example.test", datetime(2026, 4, 2, tzinfo=UTC))]}
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -57,7 +66,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_textfile_samples_parse_back_with_prometheus_client() -> None:
-    got = samples(render_prometheus(REPORT, RENEWALS))
+    got = samples(render_prometheus(REPORT))
     ep = lambda svc, port: (("host", "mx1"), ("port", port), ("service", svc))  # noqa: E731
     assert got[("mailcert_host_up", (("host", "mx1"),))] == 1
     assert got[("mailcert_host_up", (("host", "mx2"),))] == 0
@@ -92,8 +101,8 @@ def test_every_metric_has_help_and_gauge_type() -> None:
 def test_textfile_is_written_atomically_beside_itself(tmp_path: Path) -> None:
     target = tmp_path / "mailcert.prom"
     target.write_text("old content\n")
-    write_prometheus(str(target), REPORT, RENEWALS)
-    assert samples(target.read_text()) == samples(render_prometheus(REPORT, RENEWALS))
+    write_prometheus(str(target), REPORT)
+    assert samples(target.read_text()) == samples(render_prometheus(REPORT))
     assert sorted(os.listdir(tmp_path)) == ["mailcert.prom"]
 
 

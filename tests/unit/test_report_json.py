@@ -17,6 +17,7 @@ from mailcert.model import (
     Endpoint,
     Finding,
     HostReport,
+    LineageRenewal,
     Mode,
     Report,
     ServedCert,
@@ -107,6 +108,24 @@ def test_hosts_carry_name_status_error_endpoints_findings() -> None:
         "endpoints": [],
         "findings": [],
     }
+
+
+def test_renewals_appear_only_with_lineages_to_the_second() -> None:
+    renewed = (
+        LineageRenewal("mail.example.com", datetime(2026, 10, 2, 3, 4, 5, 250_000, tzinfo=UTC)),
+        LineageRenewal("mail.example.com-0001", datetime(2026, 1, 1, tzinfo=UTC)),
+    )
+    report = dataclasses.replace(sample_report(), hosts=(HostReport("mx1", renewals=renewed),))
+    hosts = as_json(report)["hosts"]
+    assert isinstance(hosts, list)
+    (host,) = hosts
+    assert list(host) == ["name", "status", "error", "endpoints", "findings", "renewals"]
+    assert host["renewals"] == [
+        {"lineage": "mail.example.com", "renewed_at": "2026-10-02T03:04:05Z"},
+        {"lineage": "mail.example.com-0001", "renewed_at": "2026-01-01T00:00:00Z"},
+    ]
+    without = as_json(sample_report())["hosts"]
+    assert isinstance(without, list) and all("renewals" not in h for h in without)
 
 
 def test_endpoints_show_configured_and_served_certificates() -> None:
@@ -250,7 +269,15 @@ def test_model_fields_are_all_mapped_deliberately() -> None:
         "file",
         "line",
     }
-    assert names(HostReport) == {"name", "endpoints", "findings", "error"}
+    assert names(HostReport) == {
+        "name",
+        "endpoints",
+        "findings",
+        "error",
+        "renewals",  # reviewed: lineage names and times (JSON `renewals`)
+        "endpoints_after",  # reviewed: fix's per (port, name) views, the ClientView fields above
+    }
+    assert names(LineageRenewal) == {"lineage", "renewed_at"}
 
 
 def test_naive_times_are_taken_as_utc() -> None:

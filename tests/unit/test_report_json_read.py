@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.model import Report, Severity, Status
+from mailcert.model import HostReport, Report, Severity, Status
+from mailcert.report import FORMATS, render
+from mailcert.report.fix_plan import with_endpoints_after
 from mailcert.report.json import render_json
 from mailcert.report.json_read import ReportFileError, load_report, read_report
-from tests.report_fleet import fleet
+from mailcert.report.prometheus import render_prometheus
+from tests.report_fleet import fix_host, fix_plan, fleet
+from tests.unit.test_fix_endpoints_render import restored_plan
 from tests.unit.test_report_json import sample_report
 
 WHEN = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -31,7 +35,21 @@ def _reports() -> list[Report]:
         Report(generated_at=WHEN, evaluated_at=WHEN, hosts=tuple(hosts[:5]), plan=plan),
         Report(generated_at=WHEN, evaluated_at=WHEN, hosts=tuple(hosts[:5]), plan=()),
         sample_report(),
+        _fix_report(),
+        _real_fix_report(),
     ]
+
+
+def _fix_report() -> Report:
+    hosts = [fix_host(n) for n in range(12)]
+    return Report(generated_at=WHEN, evaluated_at=WHEN, hosts=tuple(hosts), plan=fix_plan(hosts))
+
+
+def _real_fix_report() -> Report:
+    """What `fix --format json` writes for a host whose change was rolled back: `endpoints_after` from the
+    re-probe, made by the fix code itself (HostPlan → JSON)."""
+    report = Report(WHEN, WHEN, (HostReport("mx1"), HostReport("mx2")), plan=())
+    return with_endpoints_after(report, [restored_plan()])
 
 
 def test_the_varied_fleet_has_every_severity_status_and_shape() -> None:
@@ -40,14 +58,46 @@ def test_the_varied_fleet_has_every_severity_status_and_shape() -> None:
     assert {h.status for h in hosts} == set(Status)
     assert any(h.error for h in hosts) and any(e.served is None for h in hosts for e in h.endpoints)
     assert any(e.advertised_by for h in hosts for e in h.endpoints)
+    assert any(len(h.renewals) == 2 for h in hosts) and any(not h.renewals for h in hosts)
+    assert any(r.renewed_at.microsecond for h in hosts for r in h.renewals)
+    fixed = [fix_host(n) for n in range(12)]
+    assert any(h.endpoints_after for h in fixed) and any(h.endpoints_after == () for h in fixed)
+    assert any(h.endpoints_after is None for h in fixed)  # unreachable: no pairs at all
+    assert {"reload", "unfixable", "recovered"} <= {str(e["kind"]) for e in fix_plan(fixed)}
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(7))
 def test_render_read_render_is_the_same_json(index: int) -> None:
     text = render_json(_reports()[index])
     again = read_report(text)
     assert render_json(again) == text
     assert again.status is _reports()[index].status
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("index", range(7))
+def test_what_is_read_back_renders_the_same_in_every_format(index: int, fmt: str) -> None:
+    report = _reports()[index]
+    assert render(read_report(render_json(report)), fmt) == render(report, fmt)
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_what_is_read_back_gives_the_same_textfile(index: int) -> None:
+    """Every time in it as the JSON has it: to the second (sample_report's generated_at has a fraction,
+    as datetime.now() has; the fleet's renewal times too, as file times have)."""
+    report = _reports()[index]
+    assert render_prometheus(read_report(render_json(report))) == render_prometheus(report)
+
+
+def test_the_real_fix_report_keeps_its_endpoints_after() -> None:
+    document = json.loads(render_json(read_report(render_json(_real_fix_report()))))
+    mx1, mx2 = document["hosts"]
+    assert [(e["port"], e["hostname"], e["worse"]) for e in mx1["endpoints_after"]][:2] == [
+        (993, "imap.example.test", True),
+        (993, "pop.example.test", True),
+    ]
+    assert mx1["endpoints_after"][0]["after"]["not_after"] == "2027-01-01T00:00:00Z"
+    assert "endpoints_after" not in mx2  # no plan for it
 
 
 def test_reading_keeps_the_model() -> None:
@@ -58,9 +108,9 @@ def test_reading_keeps_the_model() -> None:
     assert again.evaluated_at == report.evaluated_at
 
 
-def test_keys_spec_does_not_name_are_ignored() -> None:
+def test_keys_neither_spec_nor_the_additions_name_are_ignored() -> None:
     document = json.loads(render_json(_reports()[2]))
-    document["hosts"][0]["endpoints_after"] = [{"port": 25}]  # fix's contract addition
+    document["hosts"][0]["future_field"] = [{"port": 25}]
     document["future"] = 1
     assert render_json(read_report(json.dumps(document))) == render_json(_reports()[2])
 
@@ -88,6 +138,18 @@ def _broken(change: str) -> str:
         document["plan"] = ["x"]
     elif change == "run status":
         document["status"] = "ok"
+    elif change == "renewal time":
+        host["renewals"][0]["renewed_at"] = "last week"
+    elif change == "renewals":
+        host["renewals"] = {"mx001.example.test": "2026-10-02T00:00:00Z"}
+    elif change == "endpoints_after":
+        fixed = json.loads(render_json(_reports()[5]))
+        fixed["hosts"][1]["endpoints_after"][0]["after"]["verdict"] = "great"
+        return json.dumps(fixed)
+    elif change == "worse":
+        fixed = json.loads(render_json(_reports()[5]))
+        fixed["hosts"][1]["endpoints_after"][0]["worse"] = "no"
+        return json.dumps(fixed)
     return json.dumps(document)
 
 
@@ -104,6 +166,10 @@ def _broken(change: str) -> str:
         ("twice", "appears twice"),
         ("plan", "plan[0]"),
         ("run status", "status: says 'ok'"),
+        ("renewal time", "hosts[1].renewals[0].renewed_at: 'last week' is not an ISO-8601 time"),
+        ("renewals", "hosts[1].renewals: expected a list"),
+        ("endpoints_after", "hosts[1].endpoints_after[0].after.verdict: 'great' is not one of ok, warning"),
+        ("worse", "hosts[1].endpoints_after[0].worse: expected true or false"),
     ],
 )
 def test_a_broken_report_is_one_error_at_its_json_path(change: str, where: str) -> None:

@@ -1,14 +1,18 @@
 """`mailcert report merge`: three shard reports give what one unsharded run gives, in every format, in the
-Prometheus file and in the exit code; a host in two reports, or a file that is no report, is exit 3."""
+Prometheus file (each lineage's last renewal included) and in the exit code, for audit/verify and for fix
+reports (each host's `endpoints_after`, recovered runs last in the plan); a host in two reports, or a file
+that is no report, is exit 3."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from mailcert.cli import main
 from mailcert.errors import UsageError
@@ -18,7 +22,7 @@ from mailcert.report import FORMATS, render
 from mailcert.report.json import render_json
 from mailcert.report.merge import merge_reports
 from mailcert.report.prometheus import render_prometheus
-from tests.report_fleet import fleet
+from tests.report_fleet import fix_host, fix_plan, fleet
 
 START = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
 
@@ -29,14 +33,14 @@ def _run(argv: list[str]) -> int:
     return int(exited.value.code or 0)
 
 
-def _shard_files(tmp_path: Path, hosts: list[HostReport], count: int = 3) -> list[str]:
-    """Each shard as its own job wrote it: its own hosts, a few seconds apart."""
+def _shard_files(tmp_path: Path, hosts: list[HostReport], count: int = 3, fix: bool = False) -> list[str]:
+    """Each shard as its own job wrote it: its own hosts, a few seconds apart (`fix`: with its plan)."""
     paths = []
     for k in range(1, count + 1):
         moment = START + timedelta(seconds=7 * k)
-        report = Report(
-            generated_at=moment, evaluated_at=moment, hosts=tuple(select_shard(hosts, Shard(k, count)))
-        )
+        mine = select_shard(hosts, Shard(k, count))
+        plan = fix_plan(mine) if fix else None
+        report = Report(generated_at=moment, evaluated_at=moment, hosts=tuple(mine), plan=plan)
         path = tmp_path / f"shard-{k}.json"
         path.write_text(render_json(report), encoding="utf-8")
         paths.append(str(path))
@@ -70,6 +74,100 @@ def test_three_shards_merge_to_the_unsharded_run(tmp_path: Path, fmt: str) -> No
     assert out.read_text(encoding="utf-8") == render(unsharded, fmt)
     assert prom.read_text(encoding="utf-8") == render_prometheus(unsharded)
     assert code == unsharded.status.exit_code == 2
+
+
+def _merge(tmp_path: Path, files: list[str], fmt: str = "json") -> tuple[int, str, str]:
+    out = tmp_path / f"merged.{fmt}"
+    prom = tmp_path / "merged.prom"
+    code = _run(["report", "merge", *files, "--format", fmt, "--output", str(out), "--prometheus", str(prom)])
+    return code, out.read_text(encoding="utf-8"), prom.read_text(encoding="utf-8")
+
+
+def _renewal_samples(prom: str) -> dict[tuple[str, str], float]:
+    return {
+        (s.labels["host"], s.labels["lineage"]): s.value
+        for family in text_string_to_metric_families(prom)
+        for s in family.samples
+        if s.name == "mailcert_last_renewal_timestamp_seconds"
+    }
+
+
+def test_merged_textfile_has_every_lineages_last_renewal(tmp_path: Path) -> None:
+    """Worked out by hand from tests/report_fleet.py: mxN renewed 2026-10-01 + N days (+ a fraction of a
+    second, which the textfile drops as the JSON does), the odd ones also `-0001` on 2026-01-01; none on
+    mx002/mx005 (no certbot) and mx003 (unreachable)."""
+    hosts = fleet(7)
+    code, merged, prom = _merge(tmp_path, _shard_files(tmp_path, hosts))
+    jan1 = 1767225600  # 2026-01-01T00:00:00Z; 2026-10-01 is 273 days later
+    oct1 = jan1 + 273 * 86400
+    assert _renewal_samples(prom) == {
+        ("mx000.example.test", "mx000.example.test"): oct1,
+        ("mx001.example.test", "mx001.example.test"): oct1 + 86400,  # 00:00:00.25 in the report
+        ("mx001.example.test", "mx001.example.test-0001"): jan1,
+        ("mx004.example.test", "mx004.example.test"): oct1 + 4 * 86400,
+        ("mx006.example.test", "mx006.example.test"): oct1 + 6 * 86400,  # 00:00:00.5
+    }
+    mx001 = json.loads(merged)["hosts"][1]
+    assert mx001["renewals"] == [
+        {"lineage": "mx001.example.test", "renewed_at": "2026-10-02T00:00:00Z"},
+        {"lineage": "mx001.example.test-0001", "renewed_at": "2026-01-01T00:00:00Z"},
+    ]
+    unsharded = Report(START + timedelta(seconds=7), START + timedelta(seconds=7), tuple(hosts))
+    assert prom == render_prometheus(unsharded) and merged == render_json(unsharded)
+    assert code == 3  # mx003 unreachable and no critical finding among mx000–mx006
+
+
+def _fix_hosts(count: int) -> list[HostReport]:
+    return [fix_host(n) for n in range(count)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_three_fix_shards_merge_to_the_unsharded_fix(tmp_path: Path, fmt: str) -> None:
+    hosts = _fix_hosts(60)
+    moment = START + timedelta(seconds=7)
+    unsharded = Report(moment, moment, tuple(hosts), plan=fix_plan(hosts))
+    code, merged, prom = _merge(tmp_path, list(reversed(_shard_files(tmp_path, hosts, fix=True))), fmt)
+    assert merged == render(unsharded, fmt)
+    assert prom == render_prometheus(unsharded)
+    assert code == unsharded.status.exit_code == 2
+
+
+def test_merged_fix_report_keeps_endpoints_after_and_puts_recovered_runs_last(tmp_path: Path) -> None:
+    """Written out by hand from tests/report_fleet.py's fix_host and fix_plan."""
+    hosts = _fix_hosts(12)
+    _, merged, _ = _merge(tmp_path, _shard_files(tmp_path, hosts, fix=True))
+    document = json.loads(merged)
+    by_name = {h["name"]: h for h in document["hosts"]}
+    view = {
+        "reason": None,
+        "subject": "mx001.example.test",
+        "sans": ["mx001.example.test"],
+        "not_after": "2027-01-02T00:00:00Z",
+        "sha256": "01" * 32,
+    }
+    assert by_name["mx001.example.test"]["endpoints_after"] == [
+        {
+            "service": "postfix",
+            "port": 25,
+            "mode": "starttls",
+            "hostname": "mx001.example.test",
+            "before": {"verdict": "fails", **view, "reason": "cert.expired: expired"},
+            "after": {"verdict": "ok", **view},
+            "after_from": "re-probe",
+            "worse": False,
+        }
+    ]
+    assert by_name["mx002.example.test"]["endpoints_after"][0]["after_from"] == "plan"
+    assert by_name["mx004.example.test"]["endpoints_after"] == []  # planned, no (port, name) pair
+    assert "endpoints_after" not in by_name["mx003.example.test"]  # unreachable: never planned
+    recovered = [(e["host"], e["run_id"]) for e in document["plan"] if e["kind"] == "recovered"]
+    assert recovered == [
+        ("mx001.example.test", "20261206T010000Z-3f9a1c"),
+        ("mx006.example.test", "20261206T060000Z-3f9a1c"),
+        ("mx011.example.test", "20261206T010000Z-3f9a1c"),
+    ]
+    assert [e["kind"] for e in document["plan"][-3:]] == ["recovered"] * 3  # after every host's changes
+    assert len(document["plan"]) == 12 + 4 + 3  # a reload per host, unfixable on mx000/3/6/9, 3 recovered
 
 
 def test_exit_code_of_the_whole(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailcert.verify.renewals import LineageRenewal, last_renewals
+from mailcert.model import LineageRenewal
+from mailcert.services.certbot.renewals import last_renewals
 from tests.data.certbot.tree import LE, CertbotTree
 from tests.pki import TestPKI
 

@@ -1,21 +1,14 @@
-"""When certbot last renewed each lineage, from its files (for the Prometheus textfile)."""
+"""When certbot last renewed each lineage, from its files (the host report's `renewals`, and so the
+Prometheus textfile's mailcert_last_renewal_timestamp_seconds)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mailcert.facts import HostFiles
+from mailcert.model import LineageRenewal
 from mailcert.services.certbot.model import Lineage
 from mailcert.services.certbot.parser import DEFAULT_CONFIG_DIR, read_certbot
-
-
-@dataclass(frozen=True)
-class LineageRenewal:
-    """A certbot lineage and when its current certificate was written (its last successful renewal)."""
-
-    lineage: str
-    renewed_at: datetime
 
 
 def _renewed_at(files: HostFiles, lineage: Lineage) -> datetime | None:
@@ -37,3 +30,6 @@ def last_renewals(files: HostFiles, config_dir: str = DEFAULT_CONFIG_DIR) -> lis
         if when is not None:
             renewals.append(LineageRenewal(lineage.name, when))
     return sorted(renewals, key=lambda r: r.lineage)
+
+
+__all__ = ["LineageRenewal", "last_renewals"]
