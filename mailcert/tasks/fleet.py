@@ -3,10 +3,7 @@ whole-number options, the prompted sudo password, and whether a stream is a term
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from invoke.context import Context
-from invoke.tasks import Task
+from typing import TYPE_CHECKING
 
 from mailcert.audit import DEFAULT_FORKS as DEFAULT_FORKS
 from mailcert.errors import UsageError
@@ -15,6 +12,8 @@ from mailcert.inventory.shard import SHARD_HELP
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from mailcert.inventory import InventoryHost, Secret
 
 DEFAULT_INVENTORY = "inventory"
@@ -26,19 +25,9 @@ FLEET_HELP = {
 }
 TIMEOUT_HELP = {"timeout": "seconds to wait for SSH connect, banner and auth (default 10)"}
 
-# Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y.
+# Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y; the fleet
+# tasks declare them (mailcert.tasks.declare.task(short=...)).
 SHORT_FLAGS = {"inventory": "I", "yes": "y"}
-
-
-class FleetTask(Task[Any]):
-    """A task whose --inventory is also -I (and --yes also -y)."""
-
-    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        short = SHORT_FLAGS.get(name)
-        if short:
-            opts["names"] = (*opts["names"], short)
-        return opts
 
 
 def positive_whole(value: str | int, flag: str) -> int:
