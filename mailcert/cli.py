@@ -1,5 +1,6 @@
-"""The `mailcert` console script. lint, explain and probe run directly (mailcert.tasks.direct), without
-the SSH libraries; every other command line goes to Fabric's Program (mailcert.tasks.program)."""
+"""The `mailcert` console script. lint, explain and probe, every task's --help and --version run directly
+(mailcert.tasks.direct), without the SSH libraries; every other command line goes to Fabric's Program
+(mailcert.tasks.program)."""
 
 from __future__ import annotations
 
