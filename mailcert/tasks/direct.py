@@ -1,13 +1,13 @@
-"""`mailcert lint|explain|probe ...`, `mailcert TASK --help` and `mailcert --version` without Invoke, Fabric
-and paramiko: lint, explain and probe never connect over SSH, help and version never connect at all, and
-importing the SSH libraries costs more than the rest of such a call (issue 23).
+"""`mailcert lint|explain|probe ...` and `mailcert TASK --help` without Invoke, Fabric and paramiko: lint,
+explain and probe never connect over SSH, help never connects at all, and importing the SSH libraries costs
+more than the rest of such a call (issue 23).
 
 The direct path takes only command lines it understands completely: one of lint, explain or probe with its
-own flags; `TASK --help`, `TASK -h`, `--help TASK` or `-h TASK` for any task (`lab up`, `report merge` as
-well as `lab.up`, `report.merge`); `--version` or `-V` alone; and never with a config file. Anything else
-(another task chained after it, an unknown or repeated flag, a core option, a config file that could change
-a setting or be broken) returns None, and mailcert.cli hands the whole command line to the Invoke program,
-which then gives its usual answer or error. Help and version are printed as that program prints them.
+own flags, or `TASK --help`, `TASK -h`, `--help TASK` or `-h TASK` for any task (`lab up`, `report merge` as
+well as `lab.up`, `report.merge`); and never with a config file (mailcert.fastpath.config_file_present).
+Anything else (another task chained after it, an unknown or repeated flag, a core option, a config file
+that could change a setting or be broken) returns None, and mailcert.cli hands the whole command line to
+the Invoke program, which then gives its usual answer or error. Help is printed as that program prints it.
 """
 
 from __future__ import annotations
@@ -16,17 +16,16 @@ import fcntl
 import importlib
 import inspect
 import os
-import re
 import struct
 import sys
 import termios
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mailcert.errors import MailcertError
+from mailcert.fastpath import config_file_present
 from mailcert.tasks.declare import Declared, declared
 from mailcert.tasks.state import run_state
 
@@ -54,11 +53,6 @@ _HELP_FLAGS = ("--help", "-h")
 # Words that start another task (or task collection) of the Invoke program: a command line chaining one of
 # them goes to that program. tests/unit/test_cli_direct.py keeps this in step with mailcert.tasks.namespace.
 TASK_WORDS = frozenset({"lint", "review", "probe", "explain", "audit", "fix", "verify", "lab", "report"})
-
-# Invoke's config files (prefix "mailcert"): when one exists, or MAILCERT_CONFIG names one, the Invoke
-# program runs, so that a broken file is reported as before.
-_CONFIG_FILES = [f"/etc/mailcert.{ext}" for ext in ("yaml", "yml", "json", "py")]
-_USER_CONFIG_FILES = [f"~/.mailcert.{ext}" for ext in ("yaml", "yml", "json", "py")]
 
 _BINARY = "mailcert"
 _INDENT = "  "  # Invoke's Program.leading_indent
@@ -104,22 +98,16 @@ class Flag:
 def run_direct(argv: Sequence[str]) -> int | None:
     """Run the command line if it is one of DIRECT_TASKS alone; the exit code, or None for the Invoke program."""
     words = list(argv[1:])
-    if words in (["--version"], ["-V"]):
-        text = None if _config_file_present() else version_text()
-        if text is None:
-            return None
-        sys.stdout.write(text)
-        return 0
     help_of = asked_help(words)
     if help_of is not None and help_of not in DIRECT_TASKS:
-        if _config_file_present():
+        if config_file_present():
             return None
         body, declaration = task_body(help_of)
         sys.stdout.write(task_help(help_of, body, task_flags(body, declaration)))
         return 0
     if len(words) == 2 and words[0] in _HELP_FLAGS and words[1] in DIRECT_TASKS:
         words = [words[1], "--help"]
-    if not words or words[0] not in DIRECT_TASKS or "--" in words or _config_file_present():
+    if not words or words[0] not in DIRECT_TASKS or "--" in words or config_file_present():
         return None
     name = words[0]
     body, declaration = task_body(name)
@@ -265,79 +253,6 @@ def task_help(name: str, body: Callable[..., None], flags: dict[str, Flag]) -> s
     return "\n".join([*lines, "", ""])
 
 
-def version_text() -> str | None:
-    """`mailcert --version` as Fabric's Program prints it (mailcert's, Paramiko's and Invoke's version), read
-    from the installed files instead of imported; None when they are not where and as expected."""
-    from mailcert import __version__
-
-    paramiko, invoke = _distribution_version("paramiko"), _invoke_version()
-    if paramiko is None or invoke is None:
-        return None
-    return f"{_BINARY} {__version__}\nParamiko {paramiko}\nInvoke {invoke}\n"
-
-
-def _distribution_version(name: str) -> str | None:
-    """importlib.metadata.version(name) (which paramiko.__version__ is) without importing importlib.metadata
-    (tens of milliseconds): the Version of the first NAME-*.dist-info on sys.path. None for anything else
-    (an egg, a zip, two of them in one folder): the caller then leaves it to the real thing."""
-    for entry in sys.path:
-        folder = Path(entry)  # "" is the current folder
-        try:
-            children = [child.name for child in folder.iterdir()]
-        except NotADirectoryError:
-            return None  # a zip archive on sys.path: importlib.metadata can look inside, we cannot
-        except OSError:
-            continue
-        found = [child for child in children if _distribution_name(child) == _normalized(name)]
-        if not found:
-            continue
-        if len(found) > 1 or not found[0].lower().endswith(".dist-info"):
-            return None
-        try:
-            with (folder / found[0] / "METADATA").open(encoding="utf-8") as metadata:
-                for line in metadata:
-                    if not line.strip():
-                        break
-                    key, _, value = line.partition(":")
-                    if key == "Version":
-                        return value.strip()
-        except OSError:
-            return None
-        return None
-    return None
-
-
-def _distribution_name(child: str) -> str | None:
-    """The normalised project name of a NAME-VERSION.dist-info or .egg-info entry (importlib.metadata's
-    Lookup and Prepared.normalize), None for other entries."""
-    low = child.lower()
-    if not low.endswith((".dist-info", ".egg-info")):
-        return None
-    return _normalized(low.rpartition(".")[0].partition("-")[0])
-
-
-def _normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
-
-
-def _invoke_version() -> str | None:
-    """invoke.__version__ from invoke/_version.py, found as the import system would find it, not imported."""
-    from importlib.machinery import PathFinder
-
-    spec = PathFinder.find_spec("invoke")
-    folders = spec.submodule_search_locations if spec is not None else None
-    if not folders:
-        return None
-    try:
-        text = Path(next(iter(folders)), "_version.py").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    info = re.search(r"^__version_info__ = \((\d+(?:, \d+)*)\)$", text, re.MULTILINE)
-    if info is None or '__version__ = ".".join(map(str, __version_info__))' not in text:
-        return None
-    return ".".join(part.strip() for part in info.group(1).split(","))
-
-
 def _terminal_columns() -> int:
     """Columns of the terminal on standard output, 80 when there is none (Invoke's terminals.pty_size)."""
     try:
@@ -346,13 +261,6 @@ def _terminal_columns() -> int:
     except (struct.error, TypeError, OSError, AttributeError):
         return 80
     return columns or 80
-
-
-def _config_file_present() -> bool:
-    if os.environ.get("MAILCERT_CONFIG"):
-        return True
-    paths = [Path(p) for p in _CONFIG_FILES] + [Path(p).expanduser() for p in _USER_CONFIG_FILES]
-    return any(path.exists() for path in paths)
 
 
 def failure_code(exc: BaseException) -> int:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mailcert import fastpath
 from mailcert.cli import build_program
-from mailcert.tasks import direct, namespace
+from mailcert.fastpath import run_version
+from mailcert.tasks import namespace
 from mailcert.tasks.declare import Declared, declared
 from mailcert.tasks.direct import (
     HELP_TASKS,
@@ -119,12 +121,12 @@ def test_help_and_version_do_not_import_the_ssh_libraries(argv: list[str]) -> No
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
 def test_version_is_what_the_invoke_program_prints(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_direct(["mailcert", flag]) == 0
-    direct = capsys.readouterr()
+    assert run_version(["mailcert", flag]) == 0
+    fast = capsys.readouterr()
     with pytest.raises(SystemExit) as invoked:
         build_program().run(["mailcert", flag])
     assert invoked.value.code == 0
-    assert (direct.out, direct.err) == capsys.readouterr()
+    assert (fast.out, fast.err) == capsys.readouterr()
 
 
 @pytest.mark.parametrize("project", ["paramiko", "invoke", "cryptography", "PyYAML", "no-such-project"])
@@ -133,14 +135,27 @@ def test_versions_are_read_as_importlib_metadata_reads_them(project: str) -> Non
         expected: str | None = importlib.metadata.version(project)
     except importlib.metadata.PackageNotFoundError:
         expected = None
-    assert direct._distribution_version(project) == expected
+    assert fastpath.distribution_version(project) == expected
+
+
+def test_invoke_version_is_invokes_own() -> None:
+    import invoke
+
+    assert fastpath.invoke_version() == invoke.__version__
 
 
 def test_version_goes_to_the_invoke_program_when_a_version_is_not_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(direct, "_distribution_version", lambda name: None)
-    assert run_direct(["mailcert", "--version"]) is None
+    monkeypatch.setattr(fastpath, "distribution_version", lambda name: None)
+    assert run_version(["mailcert", "--version"]) is None
+
+
+@pytest.mark.parametrize(
+    "argv", [["mailcert", "--version", "audit"], ["mailcert", "-V", "-V"], ["mailcert", "audit", "--version"]]
+)
+def test_other_version_requests_go_to_the_invoke_program(argv: list[str]) -> None:
+    assert run_version(argv) is None
 
 
 def test_help_tasks_are_the_tasks_of_the_program() -> None:
@@ -200,8 +215,7 @@ def test_what_the_direct_path_does_not_take_goes_to_invoke(words: list[str]) -> 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["mailcert", "--version", "audit"],
-        ["mailcert", "-V", "-V"],
+        ["mailcert", "--version"],  # mailcert.fastpath's
         ["mailcert", "--help"],
         ["mailcert", "-h"],
         ["mailcert", "--list"],
@@ -231,6 +245,7 @@ def test_a_config_file_sends_the_command_to_the_invoke_program(
     argv: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAILCERT_CONFIG", "/nonexistent/mailcert.yaml")
+    assert run_version(["mailcert", *argv]) is None
     assert run_direct(["mailcert", *argv]) is None
 
 
