@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from mailcert.audit import DEFAULT_FORKS as DEFAULT_FORKS
 from mailcert.errors import UsageError
-from mailcert.inventory.shard import SHARD_HELP
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
@@ -21,7 +20,10 @@ DEFAULT_INVENTORY = "inventory"
 FLEET_HELP = {
     "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
     "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
-    "shard": SHARD_HELP,
+    # Here, not beside the code in mailcert.inventory.shard: importing that package reads YAML and more,
+    # which `mailcert TASK --help` has no use for (issue 23).
+    "shard": "K/N: only the K-th of N stable shards of the selected hosts (K counts from 1; a host's shard is "
+    "the SHA-256 of its inventory name modulo N, applied after --limit)",
 }
 TIMEOUT_HELP = {"timeout": "seconds to wait for SSH connect, banner and auth (default 10)"}
 
