@@ -1,14 +1,18 @@
-"""The `mailcert` console script. lint, explain and probe run directly (mailcert.tasks.direct), without
-the SSH libraries; every other command line goes to Fabric's Program (mailcert.tasks.program)."""
+"""The `mailcert` console script. --version (mailcert.fastpath), lint, explain and probe and every task's
+--help (mailcert.tasks.direct) run without the SSH libraries; every other command line goes to Fabric's
+Program (mailcert.tasks.program)."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
-from mailcert.tasks.direct import run_direct
+from mailcert.fastpath import run_version
 
+# typing.TYPE_CHECKING without importing typing at start-up (mypy takes any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from mailcert.tasks.program import MailcertProgram
 
 
@@ -21,7 +25,12 @@ def build_program() -> MailcertProgram:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    code = run_direct(list(sys.argv) if argv is None else list(argv))
+    words = list(sys.argv) if argv is None else list(argv)
+    code = run_version(words)
+    if code is None:
+        from mailcert.tasks.direct import run_direct  # here: --version needs none of what it imports
+
+        code = run_direct(words)
     if code is not None:
         sys.exit(code)
     import logging  # here: the direct path has no use for it

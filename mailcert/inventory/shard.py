@@ -14,11 +14,6 @@ from typing import Protocol, TypeVar
 
 from mailcert.errors import UsageError
 
-SHARD_HELP = (
-    "K/N: only the K-th of N stable shards of the selected hosts (K counts from 1; a host's shard is the "
-    "SHA-256 of its inventory name modulo N, applied after --limit)"
-)
-
 # More shards than this is surely a typo (and a job per shard): 1/1000000 would run one job per host.
 MAX_SHARDS = 10_000
 

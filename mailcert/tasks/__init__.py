@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from mailcert.tasks.declare import declared
+from mailcert.tasks.declare import Declared, declared
 from mailcert.tasks.state import RunState, run_state
 
 if TYPE_CHECKING:
@@ -13,36 +15,37 @@ if TYPE_CHECKING:
 # Tasks whose positional argument may be repeated (`mailcert probe a b c`): task name -> iterable flag.
 VARIADIC: dict[str, str] = {"probe": "target", "explain": "text", "review": "tree", "report.merge": "report"}
 
-__all__ = ["VARIADIC", "RunState", "namespace", "run_state", "variadic_argv"]
+__all__ = ["VARIADIC", "RunState", "declared_tasks", "namespace", "run_state", "variadic_argv"]
 
 
 def namespace() -> Collection:
     from invoke.collection import Collection
-    from invoke.tasks import task
 
     from mailcert.tasks import audit, explain, fix, lab, lint, probe, report, review, verify
+    from mailcert.tasks.invoke_task import invoke_task
 
     ns = Collection()
     for module in (lint, review, probe, explain, audit, fix, verify):
-        for name in dir(module):
-            obj = getattr(module, name)
-            if getattr(obj, "__module__", None) != module.__name__:
-                continue
-            declaration = declared(obj)
-            if declaration is not None:  # declared without Invoke (mailcert.tasks.declare)
-                ns.add_task(task(**declaration.invoke_options())(obj))
-            elif _is_task(obj):
-                ns.add_task(obj)
-    ns.add_collection(Collection.from_module(lab, name="lab"))
-    ns.add_collection(Collection.from_module(report, name="report"))
+        for body, declaration in declared_tasks(module):
+            ns.add_task(invoke_task(body, declaration))
+    for module, name in ((lab, "lab"), (report, "report")):
+        sub = Collection(name)  # as Collection.from_module names it and shows its docstring
+        sub.__doc__ = module.__doc__
+        for body, declaration in declared_tasks(module):
+            sub.add_task(invoke_task(body, declaration))
+        ns.add_collection(sub)
     ns.configure({"run": {"in_stream": False}})
     return ns
 
 
-def _is_task(obj: object) -> bool:
-    from invoke.tasks import Task
-
-    return isinstance(obj, Task)
+def declared_tasks(module: ModuleType) -> list[tuple[Callable[..., None], Declared]]:
+    """The task bodies the module defines (declared with mailcert.tasks.declare.task), in definition order."""
+    found = []
+    for obj in vars(module).values():
+        declaration = declared(obj)
+        if declaration is not None and getattr(obj, "__module__", None) == module.__name__:
+            found.append((obj, declaration))
+    return found
 
 
 def variadic_argv(argv: list[str]) -> list[str]:

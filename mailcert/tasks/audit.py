@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
-from invoke.context import Context
-from invoke.tasks import task
-
 from mailcert.model import Report
+from mailcert.tasks.declare import task
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
+    SHORT_FLAGS,
     TIMEOUT_HELP,
-    FleetTask,
     fleet_hosts,
     positive_whole,
     prompted_sudo_password,
@@ -31,6 +29,8 @@ from mailcert.tasks.state import run_state
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from mailcert.audit.host import AuditSettings, HostAudit
     from mailcert.inventory import InventoryHost
 
@@ -38,9 +38,8 @@ _LAST: list[HostAudit] = []
 
 
 @task(
-    klass=FleetTask,
-    iterable=["ca_bundle"],
-    auto_shortflags=False,
+    iterable=("ca_bundle",),
+    short=SHORT_FLAGS,
     help={
         **FLEET_HELP,
         **TIMEOUT_HELP,

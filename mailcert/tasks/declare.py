@@ -1,6 +1,6 @@
-"""Tasks declared without importing Invoke, for the commands that never connect over SSH (lint, explain,
-probe): `mailcert.tasks.direct` runs them without Invoke, Fabric and paramiko, and `mailcert.tasks.namespace`
-turns the same declaration into the Invoke task that `fab` and chained runs use."""
+"""Tasks declared without importing Invoke: `mailcert.tasks.direct` runs lint, explain and probe and prints
+every task's help without Invoke, Fabric and paramiko, and `mailcert.tasks.namespace` turns the same
+declaration into the Invoke task that `mailcert`'s other command lines, `fab` and chained runs use."""
 
 from __future__ import annotations
 
@@ -15,29 +15,41 @@ _ATTRIBUTE = "__mailcert_task__"
 
 @dataclass(frozen=True)
 class Declared:
-    """What Invoke's `@task(...)` would be given: positional and repeatable arguments, help per argument."""
+    """What Invoke's `@task(...)` would be given: positional and repeatable arguments, help per argument,
+    the task's name when it is not the function's, and short flags given by hand (Invoke's automatic ones
+    are off: help lists long flags, plus these)."""
 
     positional: tuple[str, ...] = ()
     iterable: tuple[str, ...] = ()
     help: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    short: Mapping[str, str] = field(default_factory=dict)  # argument -> its one-letter flag (-I, -y)
 
     def invoke_options(self) -> dict[str, Any]:
-        """Keyword arguments for `invoke.tasks.task` (short flags off: help lists long flags only)."""
-        return {
+        """Keyword arguments for `invoke.tasks.task`, except the short flags (see mailcert.tasks.invoke_task)."""
+        options: dict[str, Any] = {
             "positional": list(self.positional),
             "iterable": list(self.iterable),
             "help": dict(self.help),
             "auto_shortflags": False,
         }
+        if self.name is not None:
+            options["name"] = self.name
+        return options
 
 
 def task(
-    *, positional: tuple[str, ...] = (), iterable: tuple[str, ...] = (), help: Mapping[str, str]
+    *,
+    positional: tuple[str, ...] = (),
+    iterable: tuple[str, ...] = (),
+    help: Mapping[str, str],
+    name: str | None = None,
+    short: Mapping[str, str] | None = None,
 ) -> Callable[[Body], Body]:
     """`@task(...)` as Invoke's, recorded on the function instead of wrapping it in an Invoke Task."""
 
     def declare(body: Body) -> Body:
-        setattr(body, _ATTRIBUTE, Declared(positional, iterable, help))
+        setattr(body, _ATTRIBUTE, Declared(positional, iterable, help, name, dict(short or {})))
         return body
 
     return declare

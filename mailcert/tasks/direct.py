@@ -1,10 +1,13 @@
-"""`mailcert lint|explain|probe ...` without Invoke, Fabric and paramiko: those commands never connect over
-SSH, and importing the SSH libraries cost more than half a second on every call (issue 23).
+"""`mailcert lint|explain|probe ...` and `mailcert TASK --help` without Invoke, Fabric and paramiko: lint,
+explain and probe never connect over SSH, help never connects at all, and importing the SSH libraries costs
+more than the rest of such a call (issue 23).
 
-The direct path takes only command lines it understands completely: one of these tasks, its own flags, no
-config file. Anything else (another task chained after it, an unknown or repeated flag, a core option, a
-config file that could change a setting) returns None, and mailcert.cli hands the whole command line to
-the Invoke program, which then gives its usual answer or error. Help is printed as Invoke prints it.
+The direct path takes only command lines it understands completely: one of lint, explain or probe with its
+own flags, or `TASK --help`, `TASK -h`, `--help TASK` or `-h TASK` for any task (`lab up`, `report merge` as
+well as `lab.up`, `report.merge`); and never with a config file (mailcert.fastpath.config_file_present).
+Anything else (another task chained after it, an unknown or repeated flag, a core option, a config file
+that could change a setting or be broken) returns None, and mailcert.cli hands the whole command line to
+the Invoke program, which then gives its usual answer or error. Help is printed as that program prints it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import termios
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mailcert.errors import MailcertError
+from mailcert.fastpath import config_file_present
 from mailcert.tasks.declare import Declared, declared
 from mailcert.tasks.state import run_state
 
@@ -33,14 +36,23 @@ DIRECT_TASKS = {
     "probe": "mailcert.tasks.probe",
 }
 
+# Every task of the Invoke program, by its name there -> (module, function): `mailcert TASK --help` prints
+# its help from the declaration (mailcert.tasks.declare). tests/unit/test_cli_direct.py keeps this in step
+# with mailcert.tasks.namespace.
+HELP_TASKS = {
+    **{name: (module, name) for name, module in DIRECT_TASKS.items()},
+    **{name: (f"mailcert.tasks.{name}", name) for name in ("review", "audit", "fix", "verify")},
+    "lab.up": ("mailcert.tasks.lab", "up"),
+    "lab.down": ("mailcert.tasks.lab", "down"),
+    "lab.status": ("mailcert.tasks.lab", "status"),
+    "lab.exec": ("mailcert.tasks.lab", "exec_"),
+    "report.merge": ("mailcert.tasks.report", "merge"),
+}
+_HELP_FLAGS = ("--help", "-h")
+
 # Words that start another task (or task collection) of the Invoke program: a command line chaining one of
 # them goes to that program. tests/unit/test_cli_direct.py keeps this in step with mailcert.tasks.namespace.
 TASK_WORDS = frozenset({"lint", "review", "probe", "explain", "audit", "fix", "verify", "lab", "report"})
-
-# Invoke's config files (prefix "mailcert"): when one exists, or MAILCERT_CONFIG names one, the Invoke
-# program runs, so that a broken file is reported as before.
-_CONFIG_FILES = [f"/etc/mailcert.{ext}" for ext in ("yaml", "yml", "json", "py")]
-_USER_CONFIG_FILES = [f"~/.mailcert.{ext}" for ext in ("yaml", "yml", "json", "py")]
 
 _BINARY = "mailcert"
 _INDENT = "  "  # Invoke's Program.leading_indent
@@ -56,33 +68,49 @@ class Flag:
     kind: type  # str, int, bool or list
     default: Any
     help: str | None
+    short: str | None = None  # a one-letter flag declared by hand (-I)
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + self.name.strip("_").replace("_", "-")  # Invoke's translate_underscores
 
     def spec(self) -> str:
-        """The flag as Invoke's help shows it: `--name=STRING`, `--name=INT`, `--name` (bool, list)."""
+        """The flag as Invoke's help shows it: `--name=STRING`, `--name=INT`, `--name` (bool, list), a short
+        flag first: `-I STRING, --inventory=STRING`."""
         value = {str: "STRING", int: "INT"}.get(self.kind)
         if value:
-            return f"{self.flag}={value}"
-        if self.kind is bool and self.default is True:
-            return f"--[no-]{self.flag[2:]}"
-        return self.flag
+            names = [f"{self.flag}={value}"]
+        elif self.kind is bool and self.default is True:
+            names = [f"--[no-]{self.flag[2:]}"]
+        else:
+            names = [self.flag]
+        if self.short:
+            names.insert(0, f"-{self.short} {value}" if value else f"-{self.short}")
+        return ", ".join(names)
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Invoke's flag_key: long-only flags first, then by the short flag (or the long one) without
+        dashes, case-insensitively, lower case before upper."""
+        name = self.short or self.flag[2:]
+        return (1 if len(name) == 1 else 0, name.lower(), name.swapcase())
 
 
 def run_direct(argv: Sequence[str]) -> int | None:
     """Run the command line if it is one of DIRECT_TASKS alone; the exit code, or None for the Invoke program."""
     words = list(argv[1:])
-    if len(words) == 2 and words[0] in ("--help", "-h") and words[1] in DIRECT_TASKS:
+    help_of = asked_help(words)
+    if help_of is not None and help_of not in DIRECT_TASKS:
+        if config_file_present():
+            return None
+        body, declaration = task_body(help_of)
+        sys.stdout.write(task_help(help_of, body, task_flags(body, declaration)))
+        return 0
+    if len(words) == 2 and words[0] in _HELP_FLAGS and words[1] in DIRECT_TASKS:
         words = [words[1], "--help"]
-    if not words or words[0] not in DIRECT_TASKS or "--" in words or _config_file_present():
+    if not words or words[0] not in DIRECT_TASKS or "--" in words or config_file_present():
         return None
     name = words[0]
-    body = getattr(importlib.import_module(DIRECT_TASKS[name]), name)
-    declaration = declared(body)
-    if declaration is None:
-        raise TypeError(f"{name} is not declared with mailcert.tasks.declare.task")
+    body, declaration = task_body(name)
     flags = task_flags(body, declaration)
     if "--help" in words or "-h" in words:
         sys.stdout.write(task_help(name, body, flags))
@@ -99,6 +127,33 @@ def run_direct(argv: Sequence[str]) -> int | None:
     return state.exit_code
 
 
+def asked_help(words: Sequence[str]) -> str | None:
+    """The task whose help the words ask for, as the Invoke program names it, when they are just that:
+    `TASK --help`, `TASK -h`, `--help TASK`, `-h TASK`, where TASK is `audit`, `lab up` or `lab.up`."""
+    if len(words) < 2 or len(words) > 3:
+        return None
+    if words[0] in _HELP_FLAGS:
+        rest = words[1:]
+    elif words[-1] in _HELP_FLAGS:
+        rest = words[:-1]
+    else:
+        return None
+    name = ".".join(rest)
+    if len(rest) == 2 and rest[0] not in ("lab", "report"):
+        return None
+    return name if name in HELP_TASKS else None
+
+
+def task_body(name: str) -> tuple[Callable[..., None], Declared]:
+    """The body of task `name` (a key of HELP_TASKS) and its declaration."""
+    module, function = HELP_TASKS[name]
+    body = getattr(importlib.import_module(module), function)
+    declaration = declared(body)
+    if declaration is None:
+        raise TypeError(f"{name} is not declared with mailcert.tasks.declare.task")
+    return body, declaration
+
+
 def task_flags(body: Callable[..., None], declaration: Declared) -> dict[str, Flag]:
     """The body's arguments (after the context) by flag, typed as Invoke types them."""
     flags: dict[str, Flag] = {}
@@ -109,8 +164,10 @@ def task_flags(body: Callable[..., None], declaration: Declared) -> dict[str, Fl
             default = default if default is not None else []
         else:
             kind = type(default) if default is not None else str
-        help_text = declaration.help.get(param.name.replace("_", "-"), declaration.help.get(param.name))
-        flag = Flag(param.name, kind, default, help_text)
+        help_text = declaration.help.get(
+            param.name.strip("_").replace("_", "-"), declaration.help.get(param.name)
+        )
+        flag = Flag(param.name, kind, default, help_text, declaration.short.get(param.name))
         flags[flag.flag] = flag
     return flags
 
@@ -169,7 +226,7 @@ def parse_flags(
 
 def task_help(name: str, body: Callable[..., None], flags: dict[str, Flag]) -> str:
     """`mailcert TASK --help` as Invoke's Program.print_task_help prints it."""
-    rows = [(flag.spec(), flag.help) for _, flag in sorted(flags.items())]
+    rows = [(flag.spec(), flag.help) for flag in sorted(flags.values(), key=Flag.sort_key)]
     lines = [
         f"Usage: {_BINARY} [--core-opts] {name} {'[--options] ' if rows else ''}[other tasks here ...]",
         "",
@@ -204,13 +261,6 @@ def _terminal_columns() -> int:
     except (struct.error, TypeError, OSError, AttributeError):
         return 80
     return columns or 80
-
-
-def _config_file_present() -> bool:
-    if os.environ.get("MAILCERT_CONFIG"):
-        return True
-    paths = [Path(p) for p in _CONFIG_FILES] + [Path(p).expanduser() for p in _USER_CONFIG_FILES]
-    return any(path.exists() for path in paths)
 
 
 def failure_code(exc: BaseException) -> int:

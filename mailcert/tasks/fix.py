@@ -14,16 +14,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
-from invoke.context import Context
-from invoke.tasks import task
-
 from mailcert.errors import UsageError
 from mailcert.model import HostReport, Report
 from mailcert.tasks.audit import last_audit, run_audit
+from mailcert.tasks.declare import task
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
-    FleetTask,
+    SHORT_FLAGS,
     fleet_hosts,
     positive_whole,
     prompted_sudo_password,
@@ -34,6 +32,8 @@ from mailcert.tasks.state import run_state
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from mailcert.audit.host import AuditSettings, HostAudit
     from mailcert.fix.apply.host import HostApplied, Interruption
     from mailcert.fix.model import HostPlan
@@ -41,9 +41,8 @@ if TYPE_CHECKING:
 
 
 @task(
-    klass=FleetTask,
-    iterable=["ca_bundle"],
-    auto_shortflags=False,
+    iterable=("ca_bundle",),
+    short=SHORT_FLAGS,
     help={
         **FLEET_HELP,
         "forks": f"hosts worked on in parallel (default {DEFAULT_FORKS})",

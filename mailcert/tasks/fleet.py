@@ -3,18 +3,16 @@ whole-number options, the prompted sudo password, and whether a stream is a term
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from invoke.context import Context
-from invoke.tasks import Task
+from typing import TYPE_CHECKING
 
 from mailcert.audit import DEFAULT_FORKS as DEFAULT_FORKS
 from mailcert.errors import UsageError
-from mailcert.inventory.shard import SHARD_HELP
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from mailcert.inventory import InventoryHost, Secret
 
 DEFAULT_INVENTORY = "inventory"
@@ -22,23 +20,16 @@ DEFAULT_INVENTORY = "inventory"
 FLEET_HELP = {
     "inventory": f"Ansible-style inventory file or folder (default ./{DEFAULT_INVENTORY})",
     "limit": "only hosts matching this pattern: names, groups, a:b, !x, &y, mail*",
-    "shard": SHARD_HELP,
+    # Here, not beside the code in mailcert.inventory.shard: importing that package reads YAML and more,
+    # which `mailcert TASK --help` has no use for (issue 23).
+    "shard": "K/N: only the K-th of N stable shards of the selected hosts (K counts from 1; a host's shard is "
+    "the SHA-256 of its inventory name modulo N, applied after --limit)",
 }
 TIMEOUT_HELP = {"timeout": "seconds to wait for SSH connect, banner and auth (default 10)"}
 
-# Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y.
+# Short flags Invoke cannot derive itself (it only makes lower-case ones): SPEC's -I, and fix's -y; the fleet
+# tasks declare them (mailcert.tasks.declare.task(short=...)).
 SHORT_FLAGS = {"inventory": "I", "yes": "y"}
-
-
-class FleetTask(Task[Any]):
-    """A task whose --inventory is also -I (and --yes also -y)."""
-
-    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        short = SHORT_FLAGS.get(name)
-        if short:
-            opts["names"] = (*opts["names"], short)
-        return opts
 
 
 def positive_whole(value: str | int, flag: str) -> int:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-
-from invoke.context import Context
-from invoke.tasks import task
+from typing import TYPE_CHECKING
 
 from mailcert.errors import UsageError
 from mailcert.lab.faults import DEMO_MIX, FAULTS
+from mailcert.tasks.declare import task
 from mailcert.tasks.state import run_state
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 SUBCOMMANDS = ("up", "down", "status", "exec")
 DIR_HELP = "the lab's folder: inventory, SSH key, known_hosts, CA bundle, host files (default ./lab)"
@@ -47,7 +48,6 @@ def _say(line: str) -> None:
 
 
 @task(
-    auto_shortflags=False,
     help={
         "dir": DIR_HELP,
         "hosts": "how many mail hosts (default 3)",
@@ -101,7 +101,6 @@ def up(
 
 
 @task(
-    auto_shortflags=False,
     help={
         "dir": DIR_HELP,
         "force": "also remove a lab whose state is lost (found by its namespaces and address)",
@@ -122,7 +121,7 @@ def down(c: Context, dir: str = "lab", force: bool = False) -> None:
         )
 
 
-@task(auto_shortflags=False, help={"dir": DIR_HELP, "format": "text or json"})
+@task(help={"dir": DIR_HELP, "format": "text or json"})
 def status(c: Context, dir: str = "lab", format: str = "text") -> None:
     """What runs in the lab: hosts with name, address, state, services and planted faults."""
     from mailcert.lab import lifecycle
@@ -145,7 +144,7 @@ def status(c: Context, dir: str = "lab", format: str = "text") -> None:
 
 @task(
     name="exec",
-    auto_shortflags=False,
+    positional=("host",),
     help={"host": "lab host name (mx1, ...)", "command": "set by `-- CMD...`", "dir": DIR_HELP},
 )
 def exec_(c: Context, host: str, command: str = "[]", dir: str = "lab") -> None:

@@ -6,14 +6,16 @@ The reading is report/json_read.py, the merging rules report/merge.py; this task
 
 from __future__ import annotations
 
-from invoke.context import Context
-from invoke.tasks import task
+from typing import TYPE_CHECKING
 
+from mailcert.tasks.declare import task
 from mailcert.tasks.options import FORMAT_HELP, emit, wants_color
 from mailcert.tasks.state import run_state
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 SUBCOMMANDS = ("merge",)
 
@@ -33,8 +35,7 @@ def report_argv(argv: list[str]) -> list[str]:
 
 
 @task(
-    iterable=["report"],
-    auto_shortflags=False,
+    iterable=("report",),
     help={
         "report": "a JSON report (`audit|verify|fix --format json`); give several, as plain arguments",
         "format": FORMAT_HELP,

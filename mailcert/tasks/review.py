@@ -8,25 +8,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from invoke.context import Context
-from invoke.tasks import task
-
 from mailcert.errors import UsageError
 from mailcert.model import Finding, Report
-from mailcert.tasks.fleet import FLEET_HELP, FleetTask, fleet_hosts, prompted_sudo_password
+from mailcert.tasks.declare import task
+from mailcert.tasks.fleet import FLEET_HELP, SHORT_FLAGS, fleet_hosts, prompted_sudo_password
 from mailcert.tasks.options import COMMON_HELP, check_options, emit
 from mailcert.tasks.state import run_state
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
 if TYPE_CHECKING:
+    from invoke.context import Context
+
     from mailcert.inventory import InventoryHost
 
 
 @task(
-    klass=FleetTask,
-    iterable=["tree", "hostname", "role", "ca_bundle"],
-    auto_shortflags=False,
+    iterable=("tree", "hostname", "role", "ca_bundle"),
+    short=SHORT_FLAGS,
     help={
         "tree": "BASE and HEAD folders (each stands for the host's /); with --git only HEAD (default: .). "
         "`mailcert review BASE HEAD` passes them without the flag",

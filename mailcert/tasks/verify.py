@@ -11,18 +11,17 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-
-from invoke.context import Context
-from invoke.tasks import task
+from typing import TYPE_CHECKING
 
 from mailcert.errors import UsageError
 from mailcert.model import Report
 from mailcert.tasks.audit import run_audit
+from mailcert.tasks.declare import task
 from mailcert.tasks.fleet import (
     DEFAULT_FORKS,
     FLEET_HELP,
+    SHORT_FLAGS,
     TIMEOUT_HELP,
-    FleetTask,
     fleet_hosts,
     positive_whole,
     prompted_sudo_password,
@@ -32,14 +31,15 @@ from mailcert.tasks.state import run_state
 
 # The stages are imported inside the functions that use them: `mailcert TASK --help` and the start of a
 # command import only these declarations (issue 23).
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 VERIFY_FORMATS = ("text", "nagios", "json")
 
 
 @task(
-    klass=FleetTask,
-    iterable=["ca_bundle"],
-    auto_shortflags=False,
+    iterable=("ca_bundle",),
+    short=SHORT_FLAGS,
     help={
         **FLEET_HELP,
         **TIMEOUT_HELP,

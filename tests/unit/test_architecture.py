@@ -49,7 +49,12 @@ STAGES: tuple[tuple[str, frozenset[str]], ...] = (
     ("verify", frozenset({"mailcert.verify"})),
     ("report", frozenset({"mailcert.report"})),
     ("lab", frozenset({"mailcert.lab"})),
-    ("cli", frozenset({"mailcert.tasks", "mailcert.cli", "mailcert.__main__", "mailcert.demo"})),
+    (
+        "cli",
+        frozenset(
+            {"mailcert.tasks", "mailcert.cli", "mailcert.fastpath", "mailcert.__main__", "mailcert.demo"}
+        ),
+    ),
 )
 
 # Inside fix, the same rule one level down: shared modules, then edit, plan, acme, apply.

@@ -1,8 +1,10 @@
-"""lint, explain and probe run without the SSH libraries (issue 23), with the help and answers of the Invoke
-program; command lines the direct path does not take go to that program unchanged."""
+"""lint, explain and probe, every task's --help and --version run without the SSH libraries (issue 23), with
+the help and answers of the Invoke program; command lines the direct path does not take go to that program
+unchanged."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -11,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from mailcert import fastpath
 from mailcert.cli import build_program
+from mailcert.fastpath import run_version
 from mailcert.tasks import namespace
 from mailcert.tasks.declare import Declared, declared
-from mailcert.tasks.direct import DIRECT_TASKS, TASK_WORDS, parse_flags, run_direct, task_flags
+from mailcert.tasks.direct import (
+    HELP_TASKS,
+    TASK_WORDS,
+    parse_flags,
+    run_direct,
+    task_flags,
+)
 from mailcert.tasks.lint import lint
 from mailcert.tasks.probe import probe
 
@@ -68,17 +78,88 @@ def test_lint_of_a_tree_does_not_import_the_ssh_libraries(tmp_path: Path) -> Non
 
 
 def test_audit_still_runs_through_the_invoke_program() -> None:
-    _code, loaded = imported_ssh_libraries("audit", "--help")
+    code, loaded = imported_ssh_libraries("audit", "-I", "/nonexistent/inventory")
     assert loaded == sorted(SSH_LIBRARIES)
+    assert code == 3
 
 
-@pytest.mark.parametrize("task", sorted(DIRECT_TASKS))
-def test_help_is_what_the_invoke_program_prints(task: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_direct(["mailcert", task, "--help"]) == 0
-    direct = capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        build_program().run(["mailcert", task, "--help"])
-    assert direct == capsys.readouterr().out
+def _spoken(task: str) -> list[str]:
+    """The task as a user types it: `lab up` for the Invoke program's `lab.up`."""
+    return task.split(".")
+
+
+# Every way of asking for a task's help that the direct path answers (the Invoke program answers them alike).
+HELP_FORMS = [
+    *([*_spoken(task), "--help"] for task in sorted(HELP_TASKS)),
+    ["audit", "-h"],
+    ["-h", "fix"],
+    ["--help", "verify"],
+    ["--help", "lab", "up"],
+    ["-h", "report", "merge"],
+    ["lab.exec", "--help"],
+    ["report.merge", "-h"],
+]
+
+
+@pytest.mark.parametrize("argv", HELP_FORMS, ids=" ".join)
+def test_help_is_what_the_invoke_program_prints(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_direct(["mailcert", *argv]) == 0
+    direct = capsys.readouterr()
+    with pytest.raises(SystemExit) as invoked:
+        build_program().run(["mailcert", *argv])
+    assert invoked.value.code == 0
+    assert (direct.out, direct.err) == capsys.readouterr()
+    assert direct.out.startswith("Usage: mailcert [--core-opts] ")
+
+
+@pytest.mark.parametrize("argv", [*HELP_FORMS, ["--version"], ["-V"]], ids=" ".join)
+def test_help_and_version_do_not_import_the_ssh_libraries(argv: list[str]) -> None:
+    code, loaded = imported_ssh_libraries(*argv)
+    assert loaded == [], f"`mailcert {' '.join(argv)}` imported {loaded}"
+    assert code == 0
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_is_what_the_invoke_program_prints(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_version(["mailcert", flag]) == 0
+    fast = capsys.readouterr()
+    with pytest.raises(SystemExit) as invoked:
+        build_program().run(["mailcert", flag])
+    assert invoked.value.code == 0
+    assert (fast.out, fast.err) == capsys.readouterr()
+
+
+@pytest.mark.parametrize("project", ["paramiko", "invoke", "cryptography", "PyYAML", "no-such-project"])
+def test_versions_are_read_as_importlib_metadata_reads_them(project: str) -> None:
+    try:
+        expected: str | None = importlib.metadata.version(project)
+    except importlib.metadata.PackageNotFoundError:
+        expected = None
+    assert fastpath.distribution_version(project) == expected
+
+
+def test_invoke_version_is_invokes_own() -> None:
+    import invoke
+
+    assert fastpath.invoke_version() == invoke.__version__
+
+
+def test_version_goes_to_the_invoke_program_when_a_version_is_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fastpath, "distribution_version", lambda name: None)
+    assert run_version(["mailcert", "--version"]) is None
+
+
+@pytest.mark.parametrize(
+    "argv", [["mailcert", "--version", "audit"], ["mailcert", "-V", "-V"], ["mailcert", "audit", "--version"]]
+)
+def test_other_version_requests_go_to_the_invoke_program(argv: list[str]) -> None:
+    assert run_version(argv) is None
+
+
+def test_help_tasks_are_the_tasks_of_the_program() -> None:
+    assert set(HELP_TASKS) == set(namespace().task_names)
 
 
 def test_task_words_name_every_task_of_the_program() -> None:
@@ -134,7 +215,19 @@ def test_what_the_direct_path_does_not_take_goes_to_invoke(words: list[str]) -> 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["mailcert", "--version"],
+        ["mailcert", "--version"],  # mailcert.fastpath's
+        ["mailcert", "--help"],
+        ["mailcert", "-h"],
+        ["mailcert", "--list"],
+        ["mailcert", "lab", "--help"],  # the lab's commands with the others: Invoke's --list
+        ["mailcert", "report", "-h"],
+        ["mailcert", "audit", "-I", "inv", "--help"],
+        ["mailcert", "audit", "fix", "--help"],
+        ["mailcert", "--help", "audit", "fix"],
+        ["mailcert", "--help=audit"],
+        ["mailcert", "no-such-task", "--help"],
+        ["mailcert", "lab", "nope", "--help"],
+        ["mailcert", "audit", "up", "--help"],
         ["mailcert", "-I", "inv", "lint", "ROOT"],
         ["mailcert", "lint", "--", "x"],
         ["mailcert"],
@@ -145,9 +238,15 @@ def test_other_command_lines_are_left_to_the_invoke_program(argv: list[str]) -> 
     assert run_direct(argv) is None
 
 
-def test_a_config_file_sends_the_command_to_the_invoke_program(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "argv", [["explain", "0x30"], ["lint", "--help"], ["audit", "--help"], ["--version"]], ids=" ".join
+)
+def test_a_config_file_sends_the_command_to_the_invoke_program(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MAILCERT_CONFIG", "/nonexistent/mailcert.yaml")
-    assert run_direct(["mailcert", "explain", "0x30"]) is None
+    assert run_version(["mailcert", *argv]) is None
+    assert run_direct(["mailcert", *argv]) is None
 
 
 @pytest.mark.parametrize(
