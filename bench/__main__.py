@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import compileall
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench import gather_bench, lint_bench, probe_bench, results, startup_bench
