@@ -8,12 +8,12 @@ by a reload; all others are followed by a reload (or start) of the host's servic
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailcert.lab import LabError
 from mailcert.lab.certs import HostPKI
-from mailcert.lab.kinds import kind_named
+from mailcert.lab.kinds import DEBIAN13, EXIM_DOVECOT, POSTFIX_DOVECOT, kind_named
 from mailcert.lab.kinds.dovecot import SSL_CONF, cert_settings, is_24
 from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
@@ -42,6 +42,12 @@ class Fault:
     plant: Callable[[FaultSite], None]
     on_running_host: bool = False
     replaces_certificate: bool = False  # at most one of these per host: they all swap the host's cert
+    kinds: tuple[
+        str, ...
+    ] = ()  # the only kinds of lab host it can be planted on (first: the usual one); () any
+
+    def fits(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
 
 
 def _edit(site: FaultSite, host_path: str, pattern: str, replacement: str) -> None:
@@ -207,6 +213,7 @@ FAULTS: dict[str, Fault] = {
             _doc(dovecot_missing_lt),
             "143/110: STARTTLS fails; 993/995: handshake fails",
             dovecot_missing_lt,
+            kinds=(POSTFIX_DOVECOT.name, EXIM_DOVECOT.name),  # Dovecot 2.3's ssl_cert
         ),
         Fault(
             "dovecot-file-lt",
@@ -215,6 +222,7 @@ FAULTS: dict[str, Fault] = {
             " connections",
             dovecot_file_lt,
             on_running_host=True,
+            kinds=(DEBIAN13.name,),  # Dovecot 2.4's ssl_server_cert_file
         ),
         Fault(
             "wrong-mode-587",
@@ -268,8 +276,13 @@ def fault_named(name: str) -> Fault:
         ) from None
 
 
-def assign_faults(spec: str, hosts: Sequence[str]) -> dict[str, list[str]]:
-    """`--faults` → faults per host. `none`; `demo`; `NAME` (every host); `HOST:NAME` (that host)."""
+def assign_faults(
+    spec: str, hosts: Sequence[str], kinds: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
+    """`--faults` → faults per host. `none`; `demo`; `NAME` (every host); `HOST:NAME` (that host).
+
+    With `kinds` (host → kind), a fault that cannot exist on a host's kind is refused here, before anything
+    is built."""
     plan: dict[str, list[str]] = {host: [] for host in hosts}
     for word in (w.strip() for w in spec.split(",")):
         if word in ("", "none"):
@@ -294,11 +307,24 @@ def assign_faults(spec: str, hosts: Sequence[str]) -> dict[str, list[str]]:
                 f"--faults: {host} would get {' and '.join(replacing)}, which each replace the certificate",
                 todo="give each host at most one of expired, name-mismatch, key-mismatch, self-signed",
             )
+        kind = (kinds or {}).get(host)
+        misfits = [n for n in names if kind is not None and not FAULTS[n].fits(kind)]
+        if misfits:
+            raise misfit(misfits[0], host, kind or "")
     return plan
+
+
+def misfit(name: str, host: str, kind: str) -> LabError:
+    """A fault asked for on a host whose kind cannot have it, as one line."""
+    fits = " or ".join(FAULTS[name].kinds)
+    return LabError(
+        f"{name} cannot be planted on {host}, a {kind} host: it exists on {fits} hosts only",
+        todo=f"plant it on a {fits} host (`--kind`), or leave it out",
+    )
 
 
 def plant(fault: Fault, site: FaultSite) -> None:
     fault.plant(site)
 
 
-__all__ = ["DEMO_MIX", "FAULTS", "Fault", "FaultSite", "assign_faults", "fault_named", "plant"]
+__all__ = ["DEMO_MIX", "FAULTS", "Fault", "FaultSite", "assign_faults", "fault_named", "misfit", "plant"]

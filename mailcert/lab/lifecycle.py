@@ -170,7 +170,7 @@ def up(
     host_kinds = [kind_named(k) for k in (kinds or [DEFAULT_KIND])]
     _require_binaries(host_kinds)
     hosts = host_list(lab_dir, count, [k.name for k in host_kinds])
-    plan = assign_faults(faults, [h.name for h in hosts])
+    plan = assign_faults(faults, [h.name for h in hosts], {h.name: h.kind for h in hosts})
     if delay_ms is not None and not 0 <= delay_ms <= 60_000:
         raise LabError(f"--delay {delay_ms}: give a one-way delay in milliseconds, 0 to 60000")
     tarpits = parse_tarpits(tarpit, [h.name for h in hosts])

@@ -10,11 +10,9 @@ from mailcert.lab.kinds import DEFAULT_KIND
 from mailcert.lab.kinds.cpanel import account_domains
 from mailcert.lab.layout import LabHost
 
-# The kind of lab host a fault needs (planting it on another kind is refused); the others run on the default.
-FAULT_KIND = {
-    "dovecot-file-lt": "debian13",  # Dovecot 2.4's ssl_server_cert_file
-    **{name: "cpanel" for name in FAULTS if name.startswith("cpanel-")},  # the cPanel SIMULATOR's hosts
-}
+# The kind of lab host each fault is planted on: the first its Fault.kinds allows (dovecot-file-lt: debian13,
+# the cpanel-* faults: the cPanel SIMULATOR's hosts); the others run on the default.
+FAULT_KIND = {name: fault.kinds[0] for name, fault in FAULTS.items() if fault.kinds}
 # The name a client uses on each port of a postfix-dovecot or debian13 host (the lab's name-mismatch
 # certificate covers mail.<domain> only).
 PORT_NAME = {25: "smtp", 465: "smtp", 587: "smtp", 143: "imap", 993: "imap", 110: "pop", 995: "pop"}

@@ -12,7 +12,7 @@ from mailcert.lab import LabError, pebble
 from mailcert.lab import network as net
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.dns import republish
-from mailcert.lab.faults import FaultSite, fault_named
+from mailcert.lab.faults import FaultSite, fault_named, misfit
 from mailcert.lab.hostsetup import write_mail_files
 from mailcert.lab.inventory import CA_BUNDLE, INVENTORY
 from mailcert.lab.kinds import HostKind, kind_named
@@ -160,6 +160,8 @@ def plant_fault(lab_dir: Path, name: str, fault_name: str) -> None:
     fault = fault_named(fault_name)
     state = require_state(lab_dir)
     shell = shell_for(state, name)
+    if not fault.fits(shell.host.kind):
+        raise misfit(fault_name, name, shell.host.kind)
     fault.plant(FaultSite(shell.host, _pki_for(state)))
     if not fault.on_running_host:
         _reload_all(shell, kind_named(state.hosts[name].kind), state.hosts[name], state)

@@ -6,6 +6,9 @@ Use from any conftest.py:  `from tests.lab.fixture import lab, lab_manager, lab_
 - `lab` (function): the same lab; every host a test planted a fault on (`lab.plant`) or marked as
   changed (`lab.changed`, after `fix` or certbot) is reset to healthy after it: configs, certificate
   lineage and deploy hook rewritten, daemons reloaded.
+- `release_lab` (function): like `lab`, once on each Debian release (RELEASES): the shared lab for Debian 12,
+  a one-host debian13 lab of the module's own for Debian 13. A module runs its `lab` tests on both with
+  `def lab(release_lab: Lab) -> Lab: return release_lab` as its own `lab` fixture.
 
 One lab per machine (it owns a fixed address range): the whole test run shares one, brought up on
 first use and removed at the end of the session.
@@ -19,6 +22,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +30,14 @@ import pytest
 from cryptography import x509
 
 from mailcert.lab import lifecycle
+from mailcert.lab.kinds import DEFAULT_KIND
 from mailcert.lab.layout import LabHost
 from mailcert.lab.state import LabState, pointer_dir
 
 LAB_HOSTS = 3
+# The Debian releases a `release_lab` test runs on, by test id: Debian 12 is the shared lab (the machine's own
+# Postfix 3.7 and Dovecot 2.3), Debian 13 a one-host lab of its own (Postfix 3.10, Dovecot 2.4, certbot 4.0).
+RELEASES = {"debian12": DEFAULT_KIND, "debian13": "debian13"}
 
 
 @dataclass
@@ -161,20 +169,41 @@ def own_lab(manager: LabManager, lab_dir: Path) -> Path:
     return lab_dir
 
 
-def one_host_lab(manager: LabManager, tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterator[Path]:
-    """A module's own one-host lab of `kind` (exim-dovecot, cpanel: both run the real Exim that `make deps`
-    installs under /opt/mailcert/exim), taken down afterwards. Use as `yield from one_host_lab(...)`."""
-    from mailcert.lab.kinds import exim
+def require_kind(kind: str) -> None:
+    """Fail (never skip) when a kind's system is missing: as root `make test` has installed it, so missing
+    means broken."""
+    from mailcert.lab.kinds import CPANEL, DEBIAN13, EXIM_DOVECOT
+    from mailcert.lab.kinds.exim import installed as exim_installed
+    from mailcert.lab.systemroot import debian13_installed, debian13_root
 
-    require_root()
-    if not exim.installed():  # as root `make test` has installed it: missing means broken, not skipped
+    if kind in (EXIM_DOVECOT.name, CPANEL.name) and not exim_installed():
         pytest.fail("no Exim under /opt/mailcert/exim although running as root: run scripts/install-exim")
+    if kind == DEBIAN13.name and not debian13_installed():
+        pytest.fail(
+            f"no Debian 13 root in {debian13_root()} although running as root: run scripts/install-debian13"
+        )
+
+
+@contextmanager
+def kind_lab(
+    manager: LabManager, tmp_path_factory: pytest.TempPathFactory, kind: str, hosts: int = 1
+) -> Iterator[Lab]:
+    """A lab of its own with `hosts` healthy hosts of `kind` (exim-dovecot and cpanel need the real Exim that
+    `make deps` installs under /opt/mailcert/exim, debian13 the Debian 13 root), taken down afterwards."""
+    require_root()
+    require_kind(kind)
     lab_dir = own_lab(manager, tmp_path_factory.mktemp(f"{kind}-lab") / "lab")
-    lifecycle.up(lab_dir, 1, "none", [kind], say=lambda _: None)
+    up = lifecycle.up(lab_dir, hosts, "none", [kind], say=lambda _: None)
     try:
-        yield lab_dir
+        yield Lab(up.lab_dir, up.hosts)
     finally:
         lifecycle.down(lab_dir, say=lambda _: None)
+
+
+def one_host_lab(manager: LabManager, tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterator[Path]:
+    """A module's own one-host lab of `kind` (kind_lab), as its folder. Use as `yield from one_host_lab(...)`."""
+    with kind_lab(manager, tmp_path_factory, kind) as lab:
+        yield lab.dir
 
 
 def require_root() -> None:
@@ -209,3 +238,25 @@ def lab(lab_manager: LabManager) -> Iterator[Lab]:
     yield shared
     for name in sorted(shared.planted):
         shared.reset(name)
+
+
+@pytest.fixture(scope="module", params=list(RELEASES))
+def release_lab_session(
+    request: pytest.FixtureRequest, lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
+    """Once per module and release: the shared lab (debian12), then a one-host debian13 lab of the module's
+    own (pytest runs every test of one release before the next, so each lab comes up once per module)."""
+    kind = RELEASES[request.param]
+    if kind == DEFAULT_KIND:
+        yield lab_manager.ensure_up()
+        return
+    with kind_lab(lab_manager, tmp_path_factory, kind) as lab:
+        yield lab
+
+
+@pytest.fixture
+def release_lab(release_lab_session: Lab) -> Iterator[Lab]:
+    """`lab` on each Debian release in turn (mx1 is the release's host); planted hosts reset afterwards."""
+    yield release_lab_session
+    for name in sorted(release_lab_session.planted):
+        release_lab_session.reset(name)

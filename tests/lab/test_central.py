@@ -5,7 +5,7 @@ chain installed through the switch. Port 80 of the host is closed, so DNS-01 is 
 The key never reaches the control side: every byte the SSH execs returned and every file in the control
 state folder is searched for the host key's secret forms (PEM lines, DER, private numbers).
 Each failure (wrong TSIG secret, a key refused the update, Pebble down) leaves the host's /etc
-byte-identical, with one line saying why."""
+byte-identical, with one line saying why. On a Debian 12 host and on a Debian 13 host, same expectations."""
 
 from __future__ import annotations
 
@@ -167,7 +167,14 @@ def received(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 
 @pytest.fixture
-def mx1(lab: Lab) -> Iterator[Lab]:
+def central_acme(release_central_acme: CentralACME) -> CentralACME:
+    """Every lab test here runs on a Debian 12 host and on a Debian 13 host (Postfix 3.10, Dovecot 2.4)."""
+    return release_central_acme
+
+
+@pytest.fixture
+def mx1(release_lab: Lab) -> Iterator[Lab]:
+    lab = release_lab
     lab.changed(HOST)
     yield lab
     shutil.rmtree(lab.host(HOST).path("/etc/mailcert"), ignore_errors=True)

@@ -7,6 +7,10 @@ after fix than before; what the plan says a change removes is gone; secret lines
 under /etc/postfix, /etc/dovecot, /etc/letsencrypt/renewal changed that the plan does not show; a second
 `fix --dry-run` plans nothing.
 
+The hand-made cases run on a Debian 13 host too (same lab, same expectations), written the way a Dovecot 2.4
+admin writes them: ssl_server_cert_file/ssl_server_key_file, an `ssl_server { }` block, 2.4's passdb syntax, and
+dovecot-file-lt (a `<` on a *_file setting) where Debian 12's case has dovecot-missing-lt.
+
 Pairs left out: expired + name-mismatch. Both are a certbot renewal of the lineage's current version with a
 bad certificate; whichever is planted second replaces the first, so the two cannot be on one host at once
 (a certificate both expired and for one name is a third fault, not this pair). Every other pair coexists
@@ -34,12 +38,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mailcert.lab import lifecycle, pebble
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.faults import FaultSite, fault_named
-from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.kinds import DEFAULT_KIND
+from mailcert.lab.kinds.dovecot import SSL_CONF, is_24
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
 from mailcert.lab.layout import LabHost, now_utc
 from mailcert.lab.pki import LabCA, cert_pem, key_pem, self_signed
 from tests.lab.clients import EndpointVerdict, fleet_verdicts
-from tests.lab.fixture import Lab, LabManager, own_lab
+from tests.lab.fixture import Lab, LabManager, own_lab, require_kind
 from tests.lab.test_fix_apply import fix_inventory
 from tests.lab.test_fix_cli import report_of
 
@@ -70,21 +75,37 @@ FORKS = 16
 INCLUDED_SSL = "/etc/dovecot/conf.d/local-tls.include"
 
 
+# On Debian 13 (Dovecot 2.4) a catalogue fault with a 2.4 counterpart is planted as that counterpart.
+ON_DEBIAN13 = {"dovecot-missing-lt": "dovecot-file-lt"}
+DEBIAN13 = "@debian13"  # label suffix of a case on a debian13 host
+
+
 @dataclass(frozen=True)
 class Case:
     host: str
     label: str
-    faults: tuple[str, ...]
+    faults: tuple[str, ...]  # in PLANT_ORDER's (Debian 12) names
+    kind: str = DEFAULT_KIND
+
+    @property
+    def hand_made(self) -> str:
+        return self.label.removesuffix(DEBIAN13)
+
+    def planted(self) -> list[str]:
+        """The case's faults in PLANT_ORDER, as the host's kind names them."""
+        ordered = sorted(self.faults, key=PLANT_ORDER.index)
+        return [ON_DEBIAN13.get(f, f) for f in ordered] if self.kind == "debian13" else ordered
 
 
 def cases() -> list[Case]:
-    """One host per case. MAILCERT_MATRIX_ONLY=LABEL,LABEL (e.g. `hand-edited,key-mismatch+stale`) runs only
-    those, to look into a failure; unset (CI), every case runs."""
-    wanted: list[tuple[str, tuple[str, ...]]] = [("+".join(pair), pair) for pair in PAIRS]
-    wanted += HAND_MADE.items()
+    """One host per case. MAILCERT_MATRIX_ONLY=LABEL,LABEL (e.g. `hand-edited,key-mismatch+stale`,
+    `secret-settings@debian13`) runs only those, to look into a failure; unset (CI), every case runs."""
+    wanted: list[tuple[str, tuple[str, ...], str]] = [("+".join(pair), pair, DEFAULT_KIND) for pair in PAIRS]
+    wanted += [(label, faults, DEFAULT_KIND) for label, faults in HAND_MADE.items()]
+    wanted += [(label + DEBIAN13, faults, "debian13") for label, faults in HAND_MADE.items()]
     only = {w for w in os.environ.get("MAILCERT_MATRIX_ONLY", "").split(",") if w}
-    chosen = [(label, faults) for label, faults in wanted if not only or label in only]
-    return [Case(f"mx{i + 1}", label, faults) for i, (label, faults) in enumerate(chosen)]
+    chosen = [(label, faults, kind) for label, faults, kind in wanted if not only or label in only]
+    return [Case(f"mx{i + 1}", label, faults, kind) for i, (label, faults, kind) in enumerate(chosen)]
 
 
 CASES = cases()
@@ -149,6 +170,29 @@ def reissue_with_fewer_names(host: LabHost, pki: HostPKI) -> None:
     pki.renew(host, pki.issue(host.hostnames[:2]))
 
 
+def dovecot_secret_lines(host: LabHost, canary: str) -> list[bytes]:
+    """A key password and a static passdb's password, in the host's Dovecot syntax (2.4: the key password in
+    an `ssl_server { }` block, the passdb named and its password under `fields`)."""
+    if is_24(host):
+        return [
+            b"ssl_server {",
+            f"  key_password = {canary}-dovecot-key".encode(),
+            b"}",
+            b"passdb static {",
+            b"  fields {",
+            f"    password = {canary}-passdb".encode(),
+            b"  }",
+            b"}",
+        ]
+    return [
+        f"ssl_key_password = {canary}-dovecot-key".encode(),
+        b"passdb {",
+        b"  driver = static",
+        f"  args = password={canary}-passdb".encode(),
+        b"}",
+    ]
+
+
 def add_secret_settings(host: LabHost, canary: str) -> dict[str, list[bytes]]:
     """Secret-bearing settings in main.cf, master.cf and 10-ssl.conf (each file fix edits for this host's
     faults), returned as the exact lines planted."""
@@ -158,13 +202,7 @@ def add_secret_settings(host: LabHost, canary: str) -> dict[str, list[bytes]]:
             f"lmtp_sasl_password_maps = static:relay@mailcert.test:{canary}-main".encode(),
         ],
         MASTER_CF: [f"  -o smtp_sasl_password_maps=static:relayuser:{canary}-master".encode()],
-        SSL_CONF: [
-            f"ssl_key_password = {canary}-dovecot-key".encode(),
-            b"passdb {",
-            b"  driver = static",
-            f"  args = password={canary}-passdb".encode(),
-            b"}",
-        ],
+        SSL_CONF: dovecot_secret_lines(host, canary),
     }
     main_cf = host.path(MAIN_CF)
     main_cf.write_bytes(main_cf.read_bytes() + b"\n".join(planted[MAIN_CF]) + b"\n")
@@ -178,41 +216,54 @@ def add_secret_settings(host: LabHost, canary: str) -> dict[str, list[bytes]]:
     return planted
 
 
-def edit_by_hand(host: LabHost) -> None:
-    """Comments, odd spacing and CRLF comment lines around the certificate settings, the leaf-only file set
-    by hand in main.cf, and Dovecot's ssl_cert moved to an included file without its '<'."""
+def edit_main_cf_by_hand(host: LabHost) -> None:
+    """Comments, odd spacing and CRLF comment lines around the certificate setting: the leaf-only file set by
+    hand in main.cf."""
     main_cf = host.path(MAIN_CF)
     text = main_cf.read_text()
     cert_line = next(line for line in text.split("\n") if line.startswith("smtpd_tls_cert_file = "))
     path = cert_line.split("=", 1)[1].strip().replace("/fullchain.pem", "/cert.pem")
     hand = f"# certificate, set by hand 2026-11-02 (ticket 4711)\r\n#\tdo not touch\r\nsmtpd_tls_cert_file   =   {path}"
     main_cf.write_text(text.replace(cert_line, hand))
+
+
+def edit_dovecot_by_hand(host: LabHost) -> None:
+    """Dovecot's certificate setting moved by hand to an included file (a CRLF comment line above it) with
+    the '<' wrong: 2.3's ssl_cert without it; on 2.4 an `ssl_server { cert_file = <... }` block with it."""
     ssl_conf = host.path(SSL_CONF)
     text = ssl_conf.read_text()
-    ssl_cert = next(line for line in text.split("\n") if line.startswith("ssl_cert = <"))
+    setting = "ssl_server_cert_file = /" if is_24(host) else "ssl_cert = <"
+    cert_line = next(line for line in text.split("\n") if line.startswith(setting))
+    path = cert_line.split("=", 1)[1].strip().lstrip("<")
+    moved = f"ssl_server {{\n  cert_file =  <{path}\n}}" if is_24(host) else f"ssl_cert =  {path}"
     host.path(INCLUDED_SSL).write_text(
-        "# local TLS settings (kept out of the package's file)\r\n" + ssl_cert.replace("= <", "=  ", 1) + "\n"
+        "# local TLS settings (kept out of the package's file)\r\n" + moved + "\n"
     )
-    ssl_conf.write_text(text.replace(ssl_cert, f"#{ssl_cert}\n!include_try {INCLUDED_SSL}"))
+    ssl_conf.write_text(text.replace(cert_line, f"#{cert_line}\n!include_try {INCLUDED_SSL}"))
 
 
 # -- the one run --------------------------------------------------------------------------------------------
 def plant_case(lab: Lab, case: Case, pki: HostPKI, canary: str) -> dict[str, list[bytes]]:
     host = lab.host(case.host)
     secret_lines: dict[str, list[bytes]] = {}
-    if case.label == "secret-settings":
+    if case.hand_made == "secret-settings":
         secret_lines = add_secret_settings(host, canary)
-    if case.label == "hand-edited":
-        edit_by_hand(host)
-    ordered = sorted(case.faults, key=PLANT_ORDER.index)
+    if case.hand_made == "hand-edited":
+        edit_main_cf_by_hand(host)
+        if not is_24(host):
+            edit_dovecot_by_hand(host)
+    ordered = case.planted()
     reloading = [f for f in ordered if not fault_named(f).on_running_host]
     for name in reloading[:-1]:  # planted on disk; the last one reloads the daemons for all
         fault_named(name).plant(FaultSite(host, pki))
     for name in reloading[-1:] + [f for f in ordered if fault_named(f).on_running_host]:
         lifecycle.plant_fault(lab.dir, case.host, name)
-    if case.label == "archive-overwritten-via-live":
+    if case.hand_made == "hand-edited" and is_24(host):
+        # Dovecot 2.4 refuses a '<' on a *_file setting: the admin's reload failed, the old config still runs
+        edit_dovecot_by_hand(host)
+    if case.hand_made == "archive-overwritten-via-live":
         overwrite_archive_through_live(host)
-    if case.label == "reissued-fewer-names":
+    if case.hand_made == "reissued-fewer-names":
         reissue_with_fewer_names(host, pki)
     return {f"{case.host}:{path}": lines for path, lines in secret_lines.items()}
 
@@ -227,7 +278,9 @@ def matrix(lab_manager: LabManager, tmp_path_factory: pytest.TempPathFactory) ->
     seconds: dict[str, float] = {}
     start = time.monotonic()
     lab_dir = own_lab(lab_manager, tmp_path_factory.mktemp("compound") / "lab")
-    up = lifecycle.up(lab_dir, len(CASES), "none", say=lambda _: None)
+    if any(case.kind != DEFAULT_KIND for case in CASES):
+        require_kind("debian13")
+    up = lifecycle.up(lab_dir, len(CASES), "none", [case.kind for case in CASES], say=lambda _: None)
     try:
         lab = Lab(up.lab_dir, up.hosts)
         seconds["lab up"] = time.monotonic() - start
@@ -380,12 +433,16 @@ def test_a_second_dry_run_plans_nothing(matrix: Matrix, case: Case) -> None:
 
 @pytest.mark.parametrize("path", [MAIN_CF, MASTER_CF, SSL_CONF])
 def test_secret_lines_are_byte_identical_after_fix(matrix: Matrix, path: str) -> None:
-    (where, lines), *_ = [(w, lines) for w, lines in matrix.secret_lines.items() if w.endswith(":" + path)]
-    host = where.split(":", 1)[0]
-    now = matrix.lab.host(host).path(path).read_bytes()
-    names = {line.split(b"=")[0].strip() for line in lines if b"=" in line}
-    near = [line for line in now.split(b"\n") if line.split(b"=")[0].strip() in names]
-    assert b"\n".join(lines) in now, f"{where}: secret lines changed; the file now has {near}"  # one block
+    planted = [(w, lines) for w, lines in matrix.secret_lines.items() if w.endswith(":" + path)]
+    assert len(planted) == len([c for c in CASES if c.hand_made == "secret-settings"])  # Debian 12 and 13
+    changed = {}
+    for where, lines in planted:
+        host = where.split(":", 1)[0]
+        now = matrix.lab.host(host).path(path).read_bytes()
+        names = {line.split(b"=")[0].strip() for line in lines if b"=" in line}
+        if b"\n".join(lines) not in now:  # one block, as planted
+            changed[where] = [line for line in now.split(b"\n") if line.split(b"=")[0].strip() in names]
+    assert changed == {}, "secret lines changed; the files now have these"
 
 
 def test_secret_values_are_never_shown(matrix: Matrix) -> None:

@@ -1,10 +1,13 @@
 """`fix --install-certbot` on a real lab host without certbot: the install step runs, with the host's package
 manager, before the certbot step; when installing fails nothing else changes and the report says why.
 
-The lab hosts share the machine's /usr, so certbot is made absent on ONE host only: an overlay on /usr/bin
-inside that host's mount namespace, with a whiteout for certbot (the machine's certbot package is never
-touched). The same overlay holds a TEST-ONLY FAKE `apt-get` (FAKE_APT_GET below): it "installs" certbot by
-copying the machine's real certbot program back into /usr/bin, or fails the way apt-get fails."""
+On a Debian 12 host and on a Debian 13 host (certbot 4.0 in its root), same expectations.
+
+A Debian 12 lab host shares the machine's /usr, a Debian 13 host the Debian 13 root's, so certbot is made
+absent on ONE host only: an overlay on /usr/bin inside that host's mount namespace, with a whiteout for certbot
+(the system's certbot package is never touched). The same overlay holds a TEST-ONLY FAKE `apt-get`
+(FAKE_APT_GET below): it "installs" certbot by copying the host's system's real certbot program back into
+/usr/bin, or fails the way apt-get fails."""
 
 from __future__ import annotations
 
@@ -21,13 +24,13 @@ from tests.lab.test_fix_apply import fix_inventory
 from tests.lab.test_fix_cli import last_json, mailcert, tree_sums
 
 HOST = "mx1"
-REAL_COPY = "/etc/mailcert-test/certbot"  # the machine's certbot program, copied into the host's own /etc
+REAL_COPY = "/etc/mailcert-test/certbot"  # the system's certbot program, copied into the host's own /etc
 LOG = "/var/log/fake-apt-get.log"
 
 # TEST-ONLY FAKE apt-get: never installed anywhere but the overlay of one lab host's /usr/bin.
 FAKE_APT_GET = f"""#!/bin/sh
 # TEST-ONLY FAKE apt-get (tests/lab/test_fix_install_certbot.py). certbot is hidden on this lab host by an
-# overlay whiteout; "installing" it copies the machine's real certbot program back into /usr/bin.
+# overlay whiteout; "installing" it copies the system's real certbot program back into /usr/bin.
 echo "$(date +%s.%N) apt-get $* DEBIAN_FRONTEND=${{DEBIAN_FRONTEND:-}}" >>{LOG}
 case " $* " in
 *" install "*" certbot "*) ;;
@@ -56,7 +59,7 @@ def hide_certbot(lab: Lab, apt_get: str) -> Path:
     os.mknod(upper / "certbot", 0o600 | stat.S_IFCHR, os.makedev(0, 0))  # overlayfs whiteout
     (upper / "apt-get").write_text(apt_get)
     (upper / "apt-get").chmod(0o755)
-    real = Path(shutil.which("certbot") or "/usr/bin/certbot")
+    real = lab.host(HOST).system_path("/usr/bin/certbot")  # the machine's, or the Debian 13 root's
     copy = lab.host(HOST).path(REAL_COPY)
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(real, copy)
@@ -64,8 +67,14 @@ def hide_certbot(lab: Lab, apt_get: str) -> Path:
     mounted = lab.exec(HOST, "mount", "-t", "overlay", "overlay", "-o", options, "/usr/bin")
     assert mounted.returncode == 0, mounted.stderr
     assert lab.exec(HOST, "sh", "-c", "command -v certbot").returncode != 0
-    assert Path("/usr/bin/certbot").exists()  # the machine still has it
+    assert real.exists()  # the system still has it
     return folder
+
+
+@pytest.fixture
+def lab(release_lab: Lab) -> Lab:
+    """Every test here runs on a Debian 12 host and on a Debian 13 host."""
+    return release_lab
 
 
 @pytest.fixture
@@ -119,6 +128,8 @@ def test_install_certbot_runs_before_certbot_and_the_fault_is_fixed(
     )
     assert installed_at < newest.stat().st_mtime  # certbot wrote its certificate after the install
     assert lab.exec(HOST, "sh", "-c", "command -v certbot").returncode == 0
+    version = lab.exec(HOST, "certbot", "--version")  # the release's own certbot runs on the host's Python
+    assert version.returncode == 0 and version.stdout.startswith("certbot "), version.stdout + version.stderr
     critical = [f["check"] for h in report["hosts"] for f in h["findings"] if f["severity"] == "critical"]
     assert critical == []
 

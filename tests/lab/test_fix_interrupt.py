@@ -1,5 +1,6 @@
 """The switch survives the control side: SSH dropped mid-apply, SIGINT mid-apply, the control side killed
-mid-apply (the next run says how it ended), and a second concurrent run refused by the host lock.
+mid-apply (the next run says how it ended), and a second concurrent run refused by the host lock. On a
+Debian 12 host and on a Debian 13 host, same expectations.
 
 The plan's validation blocks (on the host) once the new main.cf is in place, until the test creates a
 "go" file: the interruption then lands while the host is inside the switch, without any timing."""
@@ -38,6 +39,12 @@ STARTED = "/run/mailcert-test-started"
 GO = "/run/mailcert-test-go"
 MARK = "# mailcert interrupt test"
 WAIT = 180  # seconds before a test gives up waiting for the host (a failure, never a pass)
+
+
+@pytest.fixture
+def lab(release_lab: Lab) -> Lab:
+    """Every test here runs on a Debian 12 host and on a Debian 13 host (Postfix 3.7 and 3.10)."""
+    return release_lab
 
 
 def blocking_plan(text: str) -> HostPlan:

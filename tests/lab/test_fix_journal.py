@@ -1,4 +1,5 @@
-"""A host-side worker killed mid-switch on a Postfix + Dovecot lab host (issue 18, point 4).
+"""A host-side worker killed mid-switch on a Postfix + Dovecot lab host (issue 18, point 4), Debian 12's and
+Debian 13's (Dovecot 2.4: its '<' fault is dovecot-file-lt, the mirror of 2.3's dovecot-missing-lt).
 
 README promises "each host ends fully applied or fully restored". The worker is held at a phase (the
 test-only STATE/pause.PHASE file, in the root-only state folder) and SIGKILLed through its pid file: after
@@ -11,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from mailcert.fix.apply.host import HostApplied, apply_host, new_run_id
 from mailcert.fix.apply.payload import switch_payload
 from mailcert.fix.model import Change, ChangeKind, FileChange, HostPlan, Outcome
 from mailcert.inventory.model import InventoryHost
-from mailcert.lab.kinds.dovecot import SSL_CONF
+from mailcert.lab.kinds.dovecot import SSL_CONF, is_24
 from mailcert.lab.kinds.postfix import MAIN_CF
 from mailcert.ssh import StrictConnection
 from tests.lab.fixture import Lab
@@ -29,12 +31,37 @@ from tests.lab.test_fix_apply import HOST, STATE_DIR, as_gathered, inventory_hos
 WAIT = 180
 
 
+@pytest.fixture
+def lab(release_lab: Lab) -> Lab:
+    """Every test here runs on a Debian 12 host and on a Debian 13 host (Postfix 3.10, Dovecot 2.4)."""
+    return release_lab
+
+
+@dataclass(frozen=True)
+class LtFault:
+    """The host's Dovecot '<' fault: 2.3's ssl_cert without it, 2.4's ssl_server_cert_file with it."""
+
+    name: str
+    planted: str
+    fixed: str
+    finding: str
+
+
+def lt_fault(lab: Lab) -> LtFault:
+    if is_24(lab.host(HOST)):
+        return LtFault(
+            "dovecot-file-lt", "ssl_server_cert_file = </", "ssl_server_cert_file = /", "config.syntax"
+        )
+    return LtFault("dovecot-missing-lt", "ssl_cert = /", "ssl_cert = </", "config.dovecot-missing-lt")
+
+
 def two_service_plan(lab: Lab) -> HostPlan:
-    """Fix leaf-only (main.cf) and dovecot-missing-lt (10-ssl.conf), reload both."""
+    """Fix leaf-only (main.cf) and the Dovecot '<' fault (10-ssl.conf), reload both."""
     main = lab.host(HOST).path(MAIN_CF).read_text()
     ssl = lab.host(HOST).path(SSL_CONF).read_text()
+    lt = lt_fault(lab)
     fixed_main = main.replace("/cert.pem", "/fullchain.pem")
-    fixed_ssl = ssl.replace("ssl_cert = /", "ssl_cert = </")
+    fixed_ssl = ssl.replace(lt.planted, lt.fixed)
     assert fixed_main != main and fixed_ssl != ssl
     return HostPlan(
         HOST,
@@ -109,7 +136,7 @@ def test_a_killed_worker_ends_fully_restored_or_fully_applied(
     lab: Lab, tmp_path: Path, phase: str, ends: Outcome
 ) -> None:
     lab.plant(HOST, "leaf-only")
-    lab.plant(HOST, "dovecot-missing-lt")
+    lab.plant(HOST, lt_fault(lab).name)
     host = inventory_host(lab, tmp_path)
     plan = two_service_plan(lab)
     shot = snapshot(lab, HOST, [MAIN_CF, SSL_CONF])
@@ -133,14 +160,12 @@ def test_a_killed_worker_ends_fully_restored_or_fully_applied(
         assert snapshot(lab, HOST, [MAIN_CF, SSL_CONF]) == shot
         assert status.startswith("rolled-back\n")
         after = recheck(host)  # the daemons run the restored files: the planted faults are back
-        assert {"config.cert-not-fullchain", "config.dovecot-missing-lt"} <= {f.check for f in after.findings}
+        assert {"config.cert-not-fullchain", lt_fault(lab).finding} <= {f.check for f in after.findings}
     else:
         assert status.startswith("applied\n")
         assert lab.host(HOST).path(MAIN_CF).read_text() == plan.changes[0].file.after  # type: ignore[union-attr]
         after = recheck(host)
-        assert not {"config.cert-not-fullchain", "config.dovecot-missing-lt"} & {
-            f.check for f in after.findings
-        }
+        assert not {"config.cert-not-fullchain", lt_fault(lab).finding} & {f.check for f in after.findings}
     assert not lab.host(HOST).path(f"{STATE_DIR}/lock").exists()
 
 
@@ -148,7 +173,7 @@ def test_a_run_killed_with_its_control_side_is_restored_by_the_next_fix(lab: Lab
     """The control side and the worker both die mid-validation: status stays "running". The next `fix`
     (here with nothing planned) restores it under the lock and says so."""
     lab.plant(HOST, "leaf-only")
-    lab.plant(HOST, "dovecot-missing-lt")
+    lab.plant(HOST, lt_fault(lab).name)
     host = inventory_host(lab, tmp_path)
     plan = two_service_plan(lab)
     shot = snapshot(lab, HOST, [MAIN_CF, SSL_CONF])

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mailcert.lab import LabError
+from mailcert.lab import LabError, lifecycle
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.faults import DEMO_MIX, FaultSite, assign_faults, fault_named
 from mailcert.lab.kinds.postfix import configure
 from mailcert.lab.layout import LabHost
 from mailcert.lab.network import host_address, is_lab_address
+from mailcert.lab.state import pointer_dir
+from mailcert.lab.systemroot import debian13_installed, debian13_root
 from mailcert.tasks.lab import lab_argv
 
 HOSTS = ["mx1", "mx2", "mx3"]
@@ -57,6 +59,53 @@ def test_demo_gives_each_host_a_different_representative_mix() -> None:
 def test_bad_fault_plans_are_one_clear_error(spec: str, says: str) -> None:
     with pytest.raises(LabError, match=says):
         assign_faults(spec, HOSTS)
+
+
+KINDS = {"mx1": "debian13", "mx2": "postfix-dovecot", "mx3": "cpanel"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("mx1:dovecot-missing-lt", "dovecot-missing-lt cannot be planted on mx1, a debian13 host: it exists on"
+         " postfix-dovecot or exim-dovecot hosts only"),
+        ("mx2:dovecot-file-lt", "dovecot-file-lt cannot be planted on mx2, a postfix-dovecot host: it exists on"
+         " debian13 hosts only"),
+        ("mx2:cpanel-stale-sni", "cpanel-stale-sni cannot be planted on mx2, a postfix-dovecot host"),
+        ("dovecot-file-lt", "cannot be planted on mx2, a postfix-dovecot host"),  # every host: mx2 does not fit
+    ],
+)  # fmt: skip
+def test_a_fault_the_hosts_kind_cannot_have_is_refused_in_the_plan(spec: str, says: str) -> None:
+    with pytest.raises(LabError) as refused:
+        assign_faults(spec, list(KINDS), KINDS)
+    assert says in refused.value.line()
+    assert "\n" not in refused.value.line()
+
+
+def test_faults_that_fit_each_kind_are_planned() -> None:
+    plan = assign_faults(
+        "mx1:dovecot-file-lt,mx2:dovecot-missing-lt,mx3:cpanel-stale-sni,mx1:leaf-only", list(KINDS), KINDS
+    )
+    assert plan == {
+        "mx1": ["dovecot-file-lt", "leaf-only"],
+        "mx2": ["dovecot-missing-lt"],
+        "mx3": ["cpanel-stale-sni"],
+    }
+
+
+def test_lab_up_refuses_a_misfit_fault_before_building_anything(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("lab up needs root; CI runs it as root")
+    if not debian13_installed():  # as root `make test` has built it: missing means broken, not skipped
+        pytest.fail(
+            f"no Debian 13 root in {debian13_root()} although running as root: run scripts/install-debian13"
+        )
+    lab_dir = tmp_path / "lab"
+    owner = pointer_dir()
+    with pytest.raises(LabError, match="dovecot-missing-lt cannot be planted on mx1, a debian13 host"):
+        lifecycle.up(lab_dir, 1, "dovecot-missing-lt", ["debian13"], say=lambda _: None)
+    assert not lab_dir.exists()
+    assert pointer_dir() == owner
 
 
 def test_spec_command_forms_reach_the_lab_collection() -> None:

@@ -72,16 +72,18 @@ def cpanel_faults() -> list[Fault]:
     def doc(plant: Callable[[FaultSite], None]) -> str:
         return " ".join((plant.__doc__ or "").split())
 
+    only = ("cpanel",)  # planting one elsewhere is refused before a lab is built (faults.assign_faults)
+
     return [
         Fault("cpanel-hostname-only", doc(hostname_only),
               "mail.beta.<host>: hostname mismatch on every port (service certificate for the hostname only)",
-              hostname_only),
+              hostname_only, kinds=only),
         Fault("cpanel-stale-sni", doc(stale_sni),
               "IMAP/POP3 for mail.alpha.<host>: the previous certificate (Exim already serves the new one)",
-              stale_sni, on_running_host=True),
+              stale_sni, on_running_host=True, kinds=only),
         Fault("cpanel-missing-cabundle", doc(missing_cabundle),
-              "25/465/587: chain of 1, untrusted (missing intermediate)", missing_cabundle),
+              "25/465/587: chain of 1, untrusted (missing intermediate)", missing_cabundle, kinds=only),
         Fault("cpanel-expired-domain", doc(expired_domain),
               "mail.alpha.<host> on 25/465/587 and alpha.<host> on IMAP/POP3: certificate has expired",
-              expired_domain),
+              expired_domain, kinds=only),
     ]  # fmt: skip
