@@ -93,6 +93,16 @@ def test_faults_that_fit_each_kind_are_planned() -> None:
     }
 
 
+def test_demo_plants_the_missing_lt_in_the_syntax_of_each_hosts_dovecot() -> None:
+    # DEMO_MIX[1] holds dovecot-missing-lt: a debian13 host (Dovecot 2.4) gets the same mistake in 2.4 syntax
+    hosts = ["mx1", "mx2", "mx3", "mx4"]
+    kinds = {"mx1": "postfix-dovecot", "mx2": "debian13", "mx3": "debian13", "mx4": "postfix-dovecot"}
+    plan = assign_faults("demo", hosts, kinds)
+    assert plan["mx2"] == ["leaf-only", "wrong-mode-587", "dovecot-file-lt"]
+    assert plan["mx1"] == list(DEMO_MIX[0]) and plan["mx3"] == list(DEMO_MIX[2])
+    assert assign_faults("demo", ["mx1", "mx2"], {"mx2": "postfix-dovecot"})["mx2"] == list(DEMO_MIX[1])
+
+
 def test_lab_up_refuses_a_misfit_fault_before_building_anything(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("lab up needs root; CI runs it as root")
