@@ -42,9 +42,8 @@ class Fault:
     plant: Callable[[FaultSite], None]
     on_running_host: bool = False
     replaces_certificate: bool = False  # at most one of these per host: they all swap the host's cert
-    kinds: tuple[
-        str, ...
-    ] = ()  # the only kinds of lab host it can be planted on (first: the usual one); () any
+    # the only kinds of lab host it can be planted on (first: the usual one); () any
+    kinds: tuple[str, ...] = ()
 
     def fits(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
