@@ -124,11 +124,22 @@ def with_only(cert: x509.Certificate, extension: RawExtension) -> x509.Certifica
 
 
 _EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+_EC_PUBLIC_KEY_DER = bytes.fromhex("06072a8648ce3d0201")  # that OID as DER encodes it (tag, length, value)
 
 
 def has_explicit_ec_parameters(cert: x509.Certificate) -> bool:
     """The subjectPublicKeyInfo gives an EC key with explicit curve parameters instead of a named curve
     (OpenSSL refuses it in a chain: "Certificate public key has explicit ECC parameters")."""
+    try:
+        if cert.public_key_algorithm_oid.dotted_string != _EC_PUBLIC_KEY:
+            return False
+    except Exception:  # noqa: BLE001, S110 — an algorithm cryptography cannot name: the walk below decides
+        pass
+    tbs = cert.tbs_certificate_bytes
+    at = tbs.find(_EC_PUBLIC_KEY_DER)
+    after = at + len(_EC_PUBLIC_KEY_DER)
+    if at >= 0 and tbs.find(_EC_PUBLIC_KEY_DER, after) < 0 and tbs[after : after + 1] == b"\x06":
+        return False  # the certificate's one id-ecPublicKey is followed by a curve's OID: a named curve
     try:
         spki = children(read_tlv(subject_public_key_info(cert))[0].value)
         algorithm = children(spki[0].value)
