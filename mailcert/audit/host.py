@@ -189,9 +189,8 @@ def probe_endpoints(
     # own SNI entry, as on cPanel) is probed by address for what it serves; the address is no name a client
     # checks, so a name mismatch there says nothing.
     unnamed = {index for index, endpoint in enumerate(endpoints) if not endpoint.hostnames}
-    results = probe_all(
-        targets, per_host=2, workers=2, memo=memo
-    )  # one host: 2 connections at a time, as `probe` does
+    # one host: 2 connections at a time, as `probe` does
+    results = probe_all(targets, per_host=2, workers=2, memo=memo)
     served: dict[int, ServedCert] = {}
     clients: dict[int, list[ClientView]] = {}
     reported = {(f.check, f.port) for f in lint_findings}

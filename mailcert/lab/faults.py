@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mailcert.lab import LabError
 from mailcert.lab.certs import HostPKI
 from mailcert.lab.kinds import DEBIAN13, EXIM_DOVECOT, POSTFIX_DOVECOT, kind_named
-from mailcert.lab.kinds.dovecot import SSL_CONF, cert_settings, is_24
+from mailcert.lab.kinds.dovecot import SSL_CONF, cert_settings
 from mailcert.lab.kinds.exim import EXIM_CONF
 from mailcert.lab.kinds.postfix import MAIN_CF, MASTER_CF
 from mailcert.lab.layout import (
@@ -109,25 +109,15 @@ def stale(site: FaultSite) -> None:
 
 
 def dovecot_missing_lt(site: FaultSite) -> None:
-    """`ssl_cert = /path` without `<`: Dovecot 2.3 takes the path itself as the certificate text."""
-    if is_24(site.host):
-        raise LabError(
-            f"dovecot-missing-lt is a Dovecot 2.3 fault; {site.host.name} runs Dovecot 2.4, whose"
-            " ssl_server_cert_file takes the path itself",
-            todo="plant it on a postfix-dovecot host",
-        )
+    """`ssl_cert = /path` without `<`: Dovecot 2.3 takes the path itself as the certificate text (Dovecot 2.3
+    hosts only: Fault.kinds)."""
     _edit(site, SSL_CONF, r"^ssl_cert = <", "ssl_cert = ")
 
 
 def dovecot_file_lt(site: FaultSite) -> None:
     """`ssl_server_cert_file = </path` on Dovecot 2.4: the `<` of a 2.3 config carried over. 2.4 reads the file
     and takes the certificate text as a path: it refuses the config, so the reload after the edit changed
-    nothing and the next restart leaves IMAP and POP3 down."""
-    if not is_24(site.host):
-        raise LabError(
-            f"dovecot-file-lt is a Dovecot 2.4 fault; {site.host.name} runs Dovecot 2.3, whose ssl_cert wants the '<'",
-            todo="plant it on a debian13 host",
-        )
+    nothing and the next restart leaves IMAP and POP3 down (debian13 hosts only: Fault.kinds)."""
     _edit(site, SSL_CONF, r"^ssl_server_cert_file = /", "ssl_server_cert_file = </")
 
 
